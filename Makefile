@@ -1,0 +1,47 @@
+# Coverline's front door. `make run` and `make test` do all set-up themselves on a fresh machine.
+SHELL := /bin/bash
+VENV ?= $(or $(COVERLINE_VENV),.venv)
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+export COVERLINE_VENV := $(VENV)
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export HF_HUB_OFFLINE := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+RASA_DATA := --domain bot/domain --data nlu_data bot/data --config config.yml
+MODEL := models/coverline.tar.gz
+TRAINING_FILES := config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu_data/*.yml)
+
+.PHONY: install run train validate test test-unit test-stories test-integration benchmark clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install:  ## build the Python 3.10 venv from requirements.lock and install the web chat widget
+	@bash scripts/bootstrap.sh
+
+$(MODEL): $(TRAINING_FILES)
+	@bash scripts/bootstrap.sh
+	$(RASA) train $(RASA_DATA) --out models --fixed-model-name coverline
+
+train: install $(MODEL)  ## train the Rasa model if the data or config changed
+
+run: install train  ## start Rasa (API on), the action server and the web chat page on SQLite
+	$(PY) -m runner
+
+validate: install  ## rasa data validate
+	$(RASA) data validate $(RASA_DATA)
+
+test: install train  ## everything CI runs: data validation, unit + integration tests, Rasa test stories
+	$(PY) -m pytest tests -q
+
+test-unit: install  ## fast tests that need no trained model
+	$(PY) -m pytest tests -q -m "not needs_model"
+
+benchmark: install  ## NLU baseline on a held-out split of nlu_data (writes benchmarks/results/)
+	$(PY) benchmarks/nlu_baseline.py
+
+clean:  ## remove trained models, the local database and test results
+	rm -rf models var results .rasa

@@ -1,0 +1,139 @@
+"""A customer's own account: balance look-up and requests to change personal details."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import parsing
+from actions.base import CoverlineAction, clear_slots, find_policy, money
+from actions.demo_data import insurer
+from storage.engine import session_scope
+from storage.models import ChangeRequest
+from storage.references import new_reference
+
+INFO_SLOTS = ("policy_number", "info_field", "new_value")
+
+
+def balance_text(policy: Any, today: date) -> str:
+    """What a customer wants to know in one breath: what is due, by when, and what we last received."""
+    parts = [f"Policy {policy.number} ({policy.product}, {policy.status})"]
+    if float(policy.amount_due) > 0 and policy.next_due_date is not None:
+        overdue = policy.next_due_date < today
+        when = f"{policy.next_due_date:%B %d, %Y}"
+        parts.append(f"has {money(policy.amount_due)} {'overdue since' if overdue else 'due on'} {when}.")
+        if overdue:
+            grace = insurer()["billing"]["grace_period_days"]
+            parts.append(f"You have a {grace}-day grace period from the due date; paying in the app posts instantly.")
+    else:
+        parts.append("has nothing due right now.")
+    if policy.last_payment_date is not None:
+        parts.append(
+            f"Your last payment of {money(policy.last_payment_amount)} was received on {policy.last_payment_date:%B %d, %Y}."
+        )
+    return " ".join(parts)
+
+
+class ActionCheckBalance(CoverlineAction):
+    def name(self) -> Text:
+        return "action_check_balance"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        number = parsing.policy_number(tracker.get_slot("policy_number"))
+        if number is None:
+            dispatcher.utter_message(response="utter_check_balance_howto")
+            return []
+        with session_scope() as session:
+            policy = find_policy(session, number)
+            if policy is None:
+                dispatcher.utter_message(
+                    text=f"I couldn't find policy {number}. Please check the number on your ID card or in the app.",
+                    answer_source="lookup",
+                )
+                return clear_slots("policy_number")
+            dispatcher.utter_message(text=balance_text(policy, date.today()), answer_source="lookup")
+        return []
+
+
+class ValidateUpdateInfoForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_update_info_form"
+
+    def validate_policy_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        number = parsing.policy_number(str(value or ""))
+        with session_scope() as session:
+            known = number is not None and find_policy(session, number) is not None
+        if not known:
+            dispatcher.utter_message(
+                text="I need a policy number I can find, like PX-88123 (on your ID card or in the app)."
+            )
+            return {"policy_number": None}
+        return {"policy_number": number}
+
+    def validate_info_field(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        field = parsing.info_field(str(value or ""))
+        if field is None:
+            dispatcher.utter_message(text="I can update your address, phone, email or name. Which one?")
+            return {"info_field": None}
+        return {"info_field": field}
+
+    def validate_new_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text, field = str(value or "").strip(), tracker.get_slot("info_field")
+        cleaned, problem = text, None
+        if field == "email":
+            cleaned = parsing.email(text)
+            problem = "That doesn't look like an email address (like name@example.com)."
+        elif field == "phone":
+            cleaned = parsing.phone(text)
+            problem = "Please give a 10-digit US phone number, like 617-555-0134."
+        elif field == "address":
+            ok = any(c.isdigit() for c in text) and len(text.split()) >= 3
+            cleaned, problem = (text if ok else None), "Please give the full address: number, street, city and ZIP."
+        elif field == "name":
+            ok = len(text.split()) >= 2 and not any(c.isdigit() for c in text)
+            cleaned, problem = (text if ok else None), "Please give the full name: first and last name."
+        if not cleaned:
+            dispatcher.utter_message(text=problem or "Sorry, I couldn't use that value. Could you type it again?")
+            return {"new_value": None}
+        return {"new_value": cleaned[:300]}
+
+
+class ActionSubmitInfoUpdate(CoverlineAction):
+    def name(self) -> Text:
+        return "action_submit_info_update"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        field, new_value = tracker.get_slot("info_field"), tracker.get_slot("new_value")
+        with self.conversation_session(tracker) as session:
+            policy = find_policy(session, tracker.get_slot("policy_number"))
+            request = ChangeRequest(
+                reference=new_reference(session, ChangeRequest, "CR"),
+                policy=policy,
+                field=field,
+                new_value=new_value,
+                conversation_id=tracker.sender_id,
+            )
+            session.add(request)
+            session.flush()
+            reference, number = request.reference, policy.number
+        dispatcher.utter_message(
+            text=f"Got it: your new {field} for policy {number} is '{new_value}'. Request {reference} is with our "
+            "service team, who confirm it with you using the contact details we already have before it takes "
+            "effect (within 1 business day). New documents follow automatically.",
+            answer_source="action",
+        )
+        return clear_slots(*INFO_SLOTS)

@@ -1,0 +1,201 @@
+"""Filing a claim (claim_form) and looking one up (claim_status_form)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+
+from actions import parsing
+from actions.base import CoverlineAction, clear_slots, find_policy
+from actions.demo_data import insurer
+from storage.engine import session_scope
+from storage.models import Claim
+from storage.references import new_reference
+
+INCIDENT_LABELS = {
+    "collision": "a collision",
+    "theft": "a theft",
+    "water_damage": "water damage",
+    "storm": "storm damage",
+    "fire": "a fire",
+    "vandalism": "vandalism",
+    "glass": "glass damage",
+    "injury": "an injury",
+    "lost_baggage": "lost baggage",
+    "trip_cancellation": "a trip cancellation",
+    "other": "an incident",
+}
+
+STATUS_TEXT = {
+    "received": "has been received and is waiting for an adjuster",
+    "under_review": "is being reviewed by an adjuster",
+    "waiting_for_documents": "is waiting for documents from you",
+    "approved": "has been approved",
+    "denied": "was not approved",
+    "closed": "is closed",
+}
+
+CLAIM_SLOTS = ("policy_number", "incident_type", "incident_date", "incident_description")
+
+
+class ValidateClaimForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_claim_form"
+
+    def validate_policy_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        number = parsing.policy_number(str(value or ""))
+        if number is None:
+            dispatcher.utter_message(
+                text="That doesn't look like a policy number. They look like PX-88123 (PX- and five digits)."
+            )
+            return {"policy_number": None}
+        with session_scope() as session:
+            policy = find_policy(session, number)
+            if policy is None:
+                dispatcher.utter_message(
+                    text=f"I couldn't find policy {number}. Please check the number on your ID card or in the app."
+                )
+                return {"policy_number": None}
+            if not policy.is_active_on(date.today()):
+                phone = insurer()["phone"]["claims_24h"]
+                dispatcher.utter_message(
+                    text=f"Policy {number} is {policy.status} (not active today), so I can't open a claim on it "
+                    f"here. If the incident happened while it was active, our claims team can help at {phone}. "
+                    "Is there another policy number?"
+                )
+                return {"policy_number": None}
+        return {"policy_number": number}
+
+    def validate_incident_type(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        kind = parsing.incident_type(str(value or ""))
+        if kind is None:
+            dispatcher.utter_message(
+                text="Sorry, I didn't catch what kind of incident it was. Pick one of the options, or say "
+                "e.g. 'collision', 'theft', 'water damage'."
+            )
+            return {"incident_type": None}
+        return {"incident_type": kind}
+
+    def validate_incident_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        when = parsing.incident_date(str(value or ""))
+        if when is None:
+            dispatcher.utter_message(text="I couldn't read that date. Try something like 2026-03-14 or 'last Friday'.")
+            return {"incident_date": None}
+        if when > date.today():
+            dispatcher.utter_message(
+                text=f"{when:%B %d, %Y} is in the future: a claim is for something that already happened. "
+                "When did it happen?"
+            )
+            return {"incident_date": None}
+        with session_scope() as session:
+            policy = find_policy(session, tracker.get_slot("policy_number"))
+            if policy is not None and not policy.start_date <= when <= policy.end_date:
+                dispatcher.utter_message(
+                    text=f"Policy {policy.number} covers {policy.start_date:%B %d, %Y} to "
+                    f"{policy.end_date:%B %d, %Y}, and {when:%B %d, %Y} is outside that period. "
+                    "Could you check the date?"
+                )
+                return {"incident_date": None}
+        return {"incident_date": when.isoformat()}
+
+    def validate_incident_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "").strip()
+        if len(text.split()) < 3:
+            dispatcher.utter_message(
+                text="Could you tell me a little more, in a sentence or two? It helps the adjuster start quickly."
+            )
+            return {"incident_description": None}
+        return {"incident_description": text[:2000]}
+
+
+class ActionSubmitClaim(CoverlineAction):
+    def name(self) -> Text:
+        return "action_submit_claim"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        with self.conversation_session(tracker) as session:
+            policy = find_policy(session, tracker.get_slot("policy_number"))
+            if policy is None:  # the form validated it; a concurrent cancellation is the only way here
+                dispatcher.utter_message(response="utter_ask_rephrase")
+                return clear_slots(*CLAIM_SLOTS)
+            claim = Claim(
+                reference=new_reference(session, Claim, "CL"),
+                policy=policy,
+                incident_type=tracker.get_slot("incident_type"),
+                incident_date=date.fromisoformat(tracker.get_slot("incident_date")),
+                description=tracker.get_slot("incident_description"),
+                status="received",
+                conversation_id=tracker.sender_id,
+            )
+            session.add(claim)
+            session.flush()
+            reference, kind = claim.reference, INCIDENT_LABELS.get(claim.incident_type, "an incident")
+        facts = insurer()
+        dispatcher.utter_message(
+            text=f"Your claim for {kind} on {policy.number} is filed. Your claim number is {reference}. "
+            f"{facts['claims']['adjuster_contact'].capitalize()}. Meanwhile, please send {facts['claims']['documents']} "
+            f"to {facts['email']['documents']} or upload them in the app, quoting {reference}.",
+            answer_source="action",
+            claim_reference=reference,
+        )
+        return clear_slots(*CLAIM_SLOTS)
+
+
+class ValidateClaimStatusForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_claim_status_form"
+
+    def validate_claim_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        number = parsing.claim_number(str(value or ""))
+        if number is None:
+            dispatcher.utter_message(text="Claim numbers look like CL-204117 (CL- and six digits). What's yours?")
+            return {"claim_number": None}
+        with session_scope() as session:
+            found = session.scalar(select(Claim.id).where(Claim.reference == number))
+        if found is None:
+            dispatcher.utter_message(
+                text=f"I couldn't find claim {number}. Please check the number in the email we sent you."
+            )
+            return {"claim_number": None}
+        return {"claim_number": number}
+
+
+class ActionClaimStatus(CoverlineAction):
+    def name(self) -> Text:
+        return "action_claim_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        number = parsing.claim_number(tracker.get_slot("claim_number"))
+        with session_scope() as session:
+            claim = session.scalars(select(Claim).where(Claim.reference == number)).first()
+            if claim is None:
+                dispatcher.utter_message(response="utter_ask_claim_number")
+                return clear_slots("claim_number")
+            status = STATUS_TEXT.get(claim.status, claim.status.replace("_", " "))
+            text = (
+                f"Claim {claim.reference} ({INCIDENT_LABELS.get(claim.incident_type, 'incident')} on "
+                f"{claim.incident_date:%B %d, %Y}) {status}."
+            )
+            if claim.status_detail:
+                text += f" {claim.status_detail}"
+        dispatcher.utter_message(text=text, answer_source="lookup")
+        return clear_slots("claim_number")

@@ -1,0 +1,170 @@
+"""Pure helpers that turn what customers type into clean values; no I/O, easy to test."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Dict, Optional
+
+from dateutil import parser as date_parser
+
+POLICY_RE = re.compile(r"\bP\s*X\s*[-–_ ]?\s*(\d{5})\b", re.IGNORECASE)
+CLAIM_RE = re.compile(r"\bC\s*L\s*[-–_ ]?\s*(\d{6})\b", re.IGNORECASE)
+EMAIL_RE = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+PRODUCT_WORDS: Dict[str, tuple] = {
+    "auto": ("auto", "car", "vehicle", "truck", "suv", "motor", "van", "driver"),
+    "home": ("home", "house", "homeowner", "condo", "property", "dwelling"),
+    "renters": ("renter", "rental", "apartment", "tenant", "flat", "belongings"),
+    "travel": ("travel", "trip", "vacation", "holiday", "flight", "journey"),
+    "life": ("life", "term"),
+}
+
+INCIDENT_WORDS: Dict[str, tuple] = {
+    "collision": ("collision", "crash", "accident", "rear-ended", "rear ended", "hit", "fender", "bumped", "t-boned", "collided", "wreck"),
+    "theft": ("theft", "stolen", "stole", "burglar", "break-in", "broke in", "robbed", "robbery", "missing"),
+    "water_damage": ("water", "leak", "flood", "pipe", "burst", "overflow", "sewer"),
+    "storm": ("storm", "hail", "wind", "tornado", "hurricane", "lightning", "tree fell", "snow"),
+    "fire": ("fire", "smoke", "burn", "burned", "burnt", "flames"),
+    "vandalism": ("vandal", "graffiti", "keyed", "smashed", "slashed"),
+    "glass": ("glass", "windshield", "windscreen", "window crack", "chip"),
+    "injury": ("injury", "injured", "hurt", "hospital", "medical"),
+    "lost_baggage": ("baggage", "luggage", "suitcase", "bag lost", "lost bag"),
+    "trip_cancellation": ("cancelled trip", "canceled trip", "trip cancel", "cancellation", "missed flight", "cancelled flight", "canceled flight"),
+    "other": ("other", "something else"),
+}
+
+INFO_FIELD_WORDS: Dict[str, tuple] = {
+    "address": ("address", "moved", "move", "street", "zip"),
+    "phone": ("phone", "cell", "mobile", "number", "tel"),
+    "email": ("email", "e-mail", "mail"),
+    "name": ("name", "married", "surname"),
+}
+
+
+def policy_number(text: Optional[str]) -> Optional[str]:
+    match = POLICY_RE.search(text or "")
+    return f"PX-{match.group(1)}" if match else None
+
+
+def claim_number(text: Optional[str]) -> Optional[str]:
+    match = CLAIM_RE.search(text or "")
+    return f"CL-{match.group(1)}" if match else None
+
+
+def _keyword_match(text: Optional[str], table: Dict[str, tuple]) -> Optional[str]:
+    lowered = (text or "").lower()
+    for canonical, words in table.items():
+        if lowered == canonical or any(re.search(rf"\b{re.escape(w)}", lowered) for w in words):
+            return canonical
+    return None
+
+
+def product(text: Optional[str]) -> Optional[str]:
+    return _keyword_match(text, PRODUCT_WORDS)
+
+
+def incident_type(text: Optional[str]) -> Optional[str]:
+    lowered = (text or "").strip().lower().replace(" ", "_")
+    if lowered in INCIDENT_WORDS:
+        return lowered
+    return _keyword_match(text, INCIDENT_WORDS)
+
+
+def info_field(text: Optional[str]) -> Optional[str]:
+    return _keyword_match(text, INFO_FIELD_WORDS)
+
+
+def _relative_date(text: str, today: date) -> Optional[date]:
+    if re.search(r"\btoday\b|\bthis morning\b|\btonight\b|\bjust now\b", text):
+        return today
+    if re.search(r"\byesterday\b|\blast night\b", text):
+        return today - timedelta(days=1)
+    ago = re.search(r"\b(\d+|a|an|one|two|three)\s+(day|week|month)s?\s+ago\b", text)
+    if ago:
+        words = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3}
+        n = int(words.get(ago.group(1), ago.group(1)) if not ago.group(1).isdigit() else ago.group(1))
+        days = {"day": 1, "week": 7, "month": 30}[ago.group(2)]
+        return today - timedelta(days=n * days)
+    for index, name in enumerate(WEEKDAYS):
+        if re.search(rf"\b{name[:3]}(?:{name[3:]})?\b", text):
+            back = (today.weekday() - index) % 7 or 7
+            return today - timedelta(days=back)
+    return None
+
+
+def incident_date(text: Optional[str], today: Optional[date] = None) -> Optional[date]:
+    """A past date from free text: ISO, US m/d[/y], month names, or relative phrases.
+
+    A date without a year that would lie in the future is read as last year's (customers report
+    past incidents; "Dec 28" typed on Jan 3 means the December just gone).
+    """
+    today = today or date.today()
+    lowered = (text or "").strip().lower()
+    if not lowered:
+        return None
+    relative = _relative_date(lowered, today)
+    if relative:
+        return relative
+    has_year = bool(re.search(r"\b(19|20)\d{2}\b|\d{1,2}/\d{1,2}/\d{2,4}", lowered))
+    try:
+        parsed = date_parser.parse(lowered, fuzzy=True, default=date_parser.parse(today.isoformat())).date()
+    except (ValueError, OverflowError):
+        return None
+    if not re.search(r"\d", lowered) and not any(m in lowered for m in _MONTHS):
+        return None
+    if not has_year and parsed > today:
+        parsed = parsed.replace(year=parsed.year - 1)
+    return parsed
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def amount(text: Optional[str]) -> Optional[float]:
+    """Money as customers type it: $25,000 / 25k / 1.2m / 350 000 / 25 thousand."""
+    lowered = (text or "").lower().replace(",", "")
+    match = re.search(r"(\d+(?:[ .]\d+)*)\s*(k|m|thousand|million|grand)?\b", lowered)
+    if not match:
+        return None
+    number_text = match.group(1)
+    if " " in number_text:
+        number_text = number_text.replace(" ", "")
+    try:
+        value = float(number_text)
+    except ValueError:
+        return None
+    multiplier = {"k": 1e3, "thousand": 1e3, "grand": 1e3, "m": 1e6, "million": 1e6}.get(match.group(2) or "", 1)
+    return value * multiplier
+
+
+def whole_number(text: Optional[str]) -> Optional[int]:
+    match = re.search(r"\b(\d{1,3})\b", text or "")
+    return int(match.group(1)) if match else None
+
+
+def trip_days(text: Optional[str]) -> Optional[int]:
+    lowered = (text or "").lower()
+    weeks = re.search(r"\b(\d+|a|one|two|three|four)[\s-]*weeks?\b", lowered)
+    if weeks:
+        n = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4}.get(weeks.group(1))
+        return (n if n is not None else int(weeks.group(1))) * 7
+    return whole_number(lowered)
+
+
+def email(text: Optional[str]) -> Optional[str]:
+    candidate = (text or "").strip().strip(".").lower()
+    for token in candidate.split():
+        if EMAIL_RE.match(token):
+            return token
+    return None
+
+
+def phone(text: Optional[str]) -> Optional[str]:
+    digits = re.sub(r"\D", "", text or "")
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10:
+        return None
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"

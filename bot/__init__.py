@@ -1,0 +1,1 @@
+"""Coverline's Rasa server side: domain, dialogue data, channels, endpoints and Rasa plug-ins."""

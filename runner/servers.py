@@ -1,0 +1,162 @@
+"""Launch, watch and stop the Rasa server, the action server and the web chat page."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from storage.settings import PROJECT_ROOT, database_url
+
+VENV_BIN = Path(sys.executable).parent
+MODEL_PATH = PROJECT_ROOT / "models" / "coverline.tar.gz"
+TOKEN_FILE = PROJECT_ROOT / "var" / "rasa_api_token"
+
+
+def api_token() -> str:
+    """The Rasa HTTP API token: RASA_API_TOKEN, or one generated once and kept in var/ (mode 600)."""
+    token = os.environ.get("RASA_API_TOKEN")
+    if token:
+        return token
+    if not TOKEN_FILE.exists():
+        TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+        TOKEN_FILE.write_text(secrets.token_urlsafe(32))
+        TOKEN_FILE.chmod(0o600)
+    return TOKEN_FILE.read_text().strip()
+
+
+@dataclass
+class Ports:
+    rasa: int = int(os.environ.get("RASA_PORT", 5005))
+    actions: int = int(os.environ.get("ACTIONS_PORT", 5055))
+    webchat: int = int(os.environ.get("WEBCHAT_PORT", 8080))
+
+
+@dataclass
+class ServerSet:
+    """The three processes on one machine, sharing one DATABASE_URL."""
+
+    ports: Ports = field(default_factory=Ports)
+    db_url: str = field(default_factory=database_url)
+    model: Path = MODEL_PATH
+    endpoints: Path = PROJECT_ROOT / "bot" / "endpoints.yml"
+    credentials: Path = PROJECT_ROOT / "bot" / "credentials.yml"
+    with_webchat: bool = True
+    log_dir: Optional[Path] = None
+    extra_env: Dict[str, str] = field(default_factory=dict)
+    processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def webchat_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.webchat}"
+
+    def env(self) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.db_url,
+            ACTION_SERVER_URL=f"http://127.0.0.1:{self.ports.actions}/webhook",
+            RASA_URL=self.rasa_url,
+            RASA_API_TOKEN=api_token(),
+            PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            HF_HUB_OFFLINE="1",
+            SQLALCHEMY_SILENCE_UBER_WARNING="1",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def commands(self) -> Dict[str, List[str]]:
+        rasa = str(VENV_BIN / "rasa")
+        cmds = {
+            "actions": [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)],
+            "rasa": [
+                rasa, "run", "--model", str(self.model), "--enable-api", "--auth-token", api_token(),
+                "--cors", "*", "--port", str(self.ports.rasa), "--endpoints", str(self.endpoints),
+                "--credentials", str(self.credentials),
+            ],
+        }
+        if self.with_webchat:
+            cmds["webchat"] = [sys.executable, str(PROJECT_ROOT / "webchat" / "serve.py"), "--port", str(self.ports.webchat)]
+        return cmds
+
+    def start(self) -> None:
+        env = self.env()
+        for name, cmd in self.commands().items():
+            self.processes[name] = subprocess.Popen(
+                cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, bufsize=1, start_new_session=True,
+            )
+            threading.Thread(target=self._pump, args=(name,), daemon=True).start()
+
+    def _pump(self, name: str) -> None:
+        """Prefix each line with the process name; also keep it in a log file when asked."""
+        process = self.processes[name]
+        log = open(self.log_dir / f"{name}.log", "a") if self.log_dir else None  # noqa: SIM115
+        assert process.stdout is not None
+        for line in process.stdout:
+            if log:
+                log.write(line)
+                log.flush()
+            else:
+                sys.stdout.write(f"[{name:>7}] {line}")
+        if log:
+            log.close()
+
+    def wait_ready(self, timeout: float = 240.0) -> None:
+        """Block until every server answers, or raise with the name of the one that did not."""
+        checks = {"actions": f"http://127.0.0.1:{self.ports.actions}/health", "rasa": f"{self.rasa_url}/status?token={api_token()}"}
+        if self.with_webchat:
+            checks["webchat"] = f"{self.webchat_url}/health"
+        deadline = time.monotonic() + timeout
+        for name, url in checks.items():
+            while True:
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited with code {self.processes[name].returncode} during start-up")
+                try:
+                    with urllib.request.urlopen(url, timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not answer {url} within {timeout:.0f}s")
+                time.sleep(1)
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def watch(self) -> int:
+        """Run until Ctrl-C or until one process dies (then stop the others and report it)."""
+        stopping = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopping.set())
+        while not stopping.is_set():
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} stopped with exit code {process.returncode}; stopping the others", file=sys.stderr)
+                    self.stop()
+                    return process.returncode or 1
+            stopping.wait(1)
+        self.stop()
+        return 0

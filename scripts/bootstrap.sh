@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build everything Coverline needs on a fresh machine; cheap to re-run (each step checks first).
+#  - a Python 3.10 virtualenv from requirements.lock (rebuilt when the lock file changes)
+#  - the rasa-webchat widget from npm (rebuilt when webchat/package.json changes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${COVERLINE_VENV:-.venv}"
+
+find_python310() {
+  local candidates=("${PYTHON:-}" python3.10 /root/.pyenv/versions/3.10.*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10)
+  if command -v pyenv >/dev/null 2>&1; then
+    candidates+=("$(pyenv root)"/versions/3.10.*/bin/python3.10)
+  fi
+  for candidate in "${candidates[@]}"; do
+    [ -n "$candidate" ] || continue
+    if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 10) else 1)' >/dev/null 2>&1; then
+      command -v "$candidate" 2>/dev/null || echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+lock_hash=$(sha256sum requirements.lock | cut -c1-16)
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.lock-hash" 2>/dev/null)" != "$lock_hash" ]; then
+  if ! PY=$(find_python310); then
+    echo "error: Coverline needs Python 3.10 (Rasa 3.6 supports 3.8-3.10) and none was found." >&2
+    echo "       Install it (e.g. 'pyenv install 3.10.13') or point PYTHON=/path/to/python3.10." >&2
+    exit 2
+  fi
+  echo "==> building $VENV with $PY from requirements.lock (first run: ~10 minutes, ~9 GB)"
+  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade "pip<25"
+  "$VENV/bin/python" -m pip install --progress-bar off -r requirements.lock
+  echo "$lock_hash" > "$VENV/.lock-hash"
+fi
+
+web_hash=$(sha256sum webchat/package.json | cut -c1-16)
+if [ ! -f webchat/node_modules/rasa-webchat/lib/index.js ] || [ "$(cat webchat/node_modules/.package-hash 2>/dev/null)" != "$web_hash" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "error: npm is needed to install the rasa-webchat widget (apt-get install -y nodejs npm)." >&2
+    exit 2
+  fi
+  echo "==> installing the rasa-webchat widget from npm"
+  (cd webchat && npm install --no-audit --no-fund --loglevel=error)
+  echo "$web_hash" > webchat/node_modules/.package-hash
+fi

@@ -1,0 +1,173 @@
+"""The tables Coverline owns. Rasa's own `events` table (tracker store) lives beside them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id = Column(Integer, primary_key=True)
+    full_name = Column(String(200), nullable=False)
+    email = Column(String(200))
+    phone = Column(String(40))
+    address = Column(String(300))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    policies = relationship("Policy", back_populates="customer")
+
+
+class Policy(Base):
+    __tablename__ = "policies"
+
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), nullable=False, unique=True)  # PX-88123
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    product = Column(String(20), nullable=False)  # auto, home, renters, travel, life
+    status = Column(String(20), nullable=False, default="active")  # active, lapsed, cancelled
+    start_date = Column(Date, nullable=False)
+    end_date = Column(Date, nullable=False)
+    annual_premium = Column(Numeric(10, 2), nullable=False)
+    deductible = Column(Integer, nullable=False, default=0)
+    amount_due = Column(Numeric(10, 2), nullable=False, default=0)
+    next_due_date = Column(Date)
+    last_payment_amount = Column(Numeric(10, 2))
+    last_payment_date = Column(Date)
+
+    customer = relationship("Customer", back_populates="policies")
+    claims = relationship("Claim", back_populates="policy")
+
+    def is_active_on(self, day: date) -> bool:
+        return self.status == "active" and self.start_date <= day <= self.end_date
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(20), nullable=False, unique=True)  # CL-204117
+    policy_id = Column(Integer, ForeignKey("policies.id"), nullable=False)
+    incident_type = Column(String(40), nullable=False)
+    incident_date = Column(Date, nullable=False)
+    description = Column(Text, nullable=False)
+    status = Column(String(30), nullable=False, default="received")
+    status_detail = Column(Text)
+    conversation_id = Column(String(255))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    policy = relationship("Policy", back_populates="claims")
+
+
+class Quote(Base):
+    """Every premium the bot quoted, so a sales follow-up sees exactly what the customer was told."""
+
+    __tablename__ = "quotes"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(20), nullable=False, unique=True)  # QT-XXXXXX
+    conversation_id = Column(String(255))
+    product = Column(String(20), nullable=False)
+    inputs = Column(JSON, nullable=False)
+    annual_premium = Column(Numeric(10, 2), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ChangeRequest(Base):
+    """A customer's request to change personal details; a person confirms identity before applying."""
+
+    __tablename__ = "change_requests"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(20), nullable=False, unique=True)  # CR-XXXXXX
+    policy_id = Column(Integer, ForeignKey("policies.id"), nullable=False)
+    field = Column(String(20), nullable=False)  # address, phone, email, name
+    new_value = Column(String(300), nullable=False)
+    status = Column(String(20), nullable=False, default="pending")
+    conversation_id = Column(String(255))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    policy = relationship("Policy")
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id = Column(String(255), primary_key=True)  # Rasa sender_id
+    channel = Column(String(40), nullable=False, default="unknown")
+    customer_identity = Column(String(255))  # the customer's id on that channel
+    status = Column(String(20), nullable=False, default="bot")  # bot, escalated, agent, resolved
+    assignee_id = Column(Integer)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_message_at = Column(DateTime, nullable=False, default=utcnow)
+
+    messages = relationship("Message", back_populates="conversation", order_by="Message.id")
+
+
+class Message(Base):
+    """One row per customer message and per bot/agent reply: the interaction log."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("event_key", name="uq_messages_event_key"),
+        UniqueConstraint("channel", "platform_message_id", name="uq_messages_platform_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
+    event_key = Column(String(64), nullable=False)  # idempotency: hash of the tracker event
+    platform_message_id = Column(String(255))  # inbound only: Rasa's / the platform's message id
+    direction = Column(String(10), nullable=False)  # inbound, outbound
+    author = Column(String(10), nullable=False)  # customer, bot, agent
+    channel = Column(String(40), nullable=False)
+    text = Column(Text)
+    payload = Column(JSON)  # buttons, attachments, custom
+    intent = Column(String(80))
+    confidence = Column(Float)
+    entities = Column(JSON)
+    sentiment = Column(JSON)
+    answer_source = Column(String(20))  # template, form, lookup, retrieval, fallback, agent, action
+    action_name = Column(String(120))
+    in_reply_to_id = Column(Integer, ForeignKey("messages.id"))
+    latency_ms = Column(Float)
+    sent_at = Column(DateTime, nullable=False)  # the event's own timestamp
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    conversation = relationship("Conversation", back_populates="messages")
+
+
+class Escalation(Base):
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
+    reason = Column(String(40), nullable=False)  # customer_request, complaint, negative_sentiment, fallback
+    priority = Column(Integer, nullable=False, default=2)  # 1 urgent .. 3 low
+    note = Column(Text)
+    open = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    assigned_at = Column(DateTime)
+    resolved_at = Column(DateTime)

@@ -1,0 +1,58 @@
+from datetime import date
+
+import pytest
+
+from actions import parsing
+
+TODAY = date(2026, 11, 23)  # a Monday
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("yesterday", date(2026, 11, 22)),
+        ("it happened last tuesday", date(2026, 11, 17)),
+        ("3 days ago", date(2026, 11, 20)),
+        ("2026-10-02", date(2026, 10, 2)),
+        ("march 3rd", date(2026, 3, 3)),
+        ("11/20", date(2026, 11, 20)),
+        ("Dec 28", date(2025, 12, 28)),  # no year and in the future: last year's
+        ("2026-12-01", date(2026, 12, 1)),  # explicit future year is kept, the form rejects it
+    ],
+)
+def test_incident_dates_customers_type(text: str, expected: date) -> None:
+    assert parsing.incident_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize("text", ["banana", "", "not sure", "next year"])
+def test_unreadable_dates_are_none(text: str) -> None:
+    assert parsing.incident_date(text, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("$25,000", 25000), ("about 350k", 350000), ("1.2m", 1200000), ("500000", 500000), ("25 thousand", 25000)],
+)
+def test_amounts(text: str, expected: float) -> None:
+    assert parsing.amount(text) == expected
+
+
+def test_identifiers_are_normalised() -> None:
+    assert parsing.policy_number("its px 88123") == "PX-88123"
+    assert parsing.policy_number("PX-8812") is None
+    assert parsing.claim_number("claim cl-204117 pls") == "CL-204117"
+    assert parsing.phone("(617) 555-0134") == "617-555-0134"
+    assert parsing.phone("555-0134") is None
+    assert parsing.email("Jane.Doe@Example.com") == "jane.doe@example.com"
+    assert parsing.email("jane at example") is None
+
+
+def test_free_text_categories() -> None:
+    assert parsing.incident_type("I was rear-ended at a light") == "collision"
+    assert parsing.incident_type("water_damage") == "water_damage"
+    assert parsing.incident_type("a pipe burst in the kitchen") == "water_damage"
+    assert parsing.incident_type("blah") is None
+    assert parsing.product("my car") == "auto"
+    assert parsing.product("the apartment") == "renters"
+    assert parsing.info_field("new cell number") == "phone"
+    assert parsing.trip_days("a 2 week trip") == 14

@@ -1,0 +1,59 @@
+"""Serve the customer web chat page: index.html plus the rasa-webchat bundle installed from npm.
+
+Only those two files are exposed (not node_modules). The socket URL comes from RASA_PUBLIC_URL (what
+the customer's browser can reach) or RASA_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
+
+
+def page() -> bytes:
+    socket_url = os.environ.get("RASA_PUBLIC_URL") or os.environ.get("RASA_URL", "http://127.0.0.1:5005")
+    return (HERE / "index.html").read_text(encoding="utf-8").replace("__SOCKET_URL__", socket_url).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        path = self.path.split("?", 1)[0]
+        if path in ("/", "/index.html"):
+            self._send(200, "text/html; charset=utf-8", page())
+        elif path == "/rasa-webchat.js":
+            self._send(200, "application/javascript", WIDGET.read_bytes())
+        elif path == "/health":
+            self._send(200, "text/plain", b"ok")
+        else:
+            self._send(404, "text/plain", b"not found")
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet: the runner shows server logs
+        return
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("WEBCHAT_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("WEBCHAT_PORT", 8080)))
+    args = parser.parse_args()
+    if not WIDGET.exists():
+        raise SystemExit("rasa-webchat is not installed: run `make install` (npm install in webchat/)")
+    print(f"web chat page on http://{args.host}:{args.port}", flush=True)
+    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
