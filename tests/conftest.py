@@ -67,6 +67,10 @@ def fresh_postgres_url() -> Iterator[str]:
     """A brand-new PostgreSQL database, dropped afterwards; skipped only when no server answers."""
     if not postgres_answers():
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
+    yield from postgres_database()
+
+
+def postgres_database() -> Iterator[str]:
     import sqlalchemy as sa
 
     name = f"coverline_test_{uuid.uuid4().hex[:10]}"

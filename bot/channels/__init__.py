@@ -1,0 +1,1 @@
+"""Coverline's Rasa input/output channels: thin adapters in the shape of rasa/core/channels/*.py."""

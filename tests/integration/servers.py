@@ -1,0 +1,64 @@
+"""Helpers for tests that talk to the real servers."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any, Dict, List
+
+import requests
+import socketio
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def say(rasa_url: str, sender: str, text: str) -> List[Dict[str, Any]]:
+    response = requests.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def joined(replies: List[Dict[str, Any]]) -> str:
+    return " ".join(r.get("text") or "" for r in replies)
+
+
+class SocketCustomer:
+    """A web chat customer speaking Rasa's socket.io protocol, as rasa-webchat does."""
+
+    def __init__(self, rasa_url: str, session_id: str) -> None:
+        self.session_id = session_id
+        self.received: List[Dict[str, Any]] = []
+        self.confirmed = False
+        self.client = socketio.Client(reconnection=False)
+        self.client.on("bot_uttered", self.received.append)
+        self.client.on("session_confirm", lambda *_: setattr(self, "confirmed", True))
+        self.client.connect(rasa_url, socketio_path="socket.io", transports=["websocket"])
+        self.client.emit("session_request", {"session_id": session_id})
+        self._wait(lambda: self.confirmed, "session_confirm")
+
+    def ask(self, text: str, timeout: float = 60) -> str:
+        """Send one message and return the bot's reply texts (waits until replies stop arriving)."""
+        start = len(self.received)
+        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id, "customData": {"language": "en"}})
+        self._wait(lambda: len(self.received) > start, f"a reply to {text!r}", timeout)
+        settled = len(self.received)
+        while True:  # a turn may produce several messages; wait until a quiet second
+            time.sleep(1.0)
+            if len(self.received) == settled:
+                break
+            settled = len(self.received)
+        return " ".join(m.get("text") or "" for m in self.received[start:])
+
+    def _wait(self, condition, what: str, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {what} within {timeout}s")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.client.disconnect()

@@ -1,0 +1,171 @@
+"""The real Rasa and action servers, on SQLite and (when it answers) PostgreSQL.
+
+Complete claim conversations over REST and socket.io, a concurrency run that must lose and double
+nothing, and a turn whose action server is down that must still be logged.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+from sqlalchemy import func, select
+
+from runner.servers import Ports, ServerSet
+from storage.engine import session_scope
+from storage.models import Claim, Conversation, Message
+from tests.conftest import migrated_sqlite, postgres_answers, postgres_database
+from tests.integration.servers import SocketCustomer, free_port, joined, say
+
+pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
+
+CLAIM_TURNS = [
+    "I need to file a claim, someone hit my car",
+    "PX-88123",
+    "collision",
+    "yesterday",
+    "a van backed into my parked car at the grocery store and crushed the front bumper",
+]
+SMALL_TALK = [
+    "hello there",
+    "what's your phone number?",
+    "does renters insurance cover my laptop if it gets stolen?",
+    "how can I pay my premium?",
+    "are there any discounts for bundling?",
+    "is there an office in Hartford?",
+    "what documents do I need for a claim?",
+    "thanks a lot",
+    "are you a bot?",
+    "bye for now",
+]
+
+
+def start_servers(db_url: str, log_dir: Path) -> ServerSet:
+    servers = ServerSet(
+        ports=Ports(rasa=free_port(), actions=free_port(), webchat=free_port()), db_url=db_url, log_dir=log_dir
+    )
+    servers.start()
+    try:
+        servers.wait_ready(timeout=300)
+    except Exception:
+        servers.stop()
+        logs = "\n".join(p.read_text()[-3000:] for p in log_dir.glob("*.log"))
+        raise RuntimeError(f"servers did not start:\n{logs}")
+    return servers
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def servers(request, tmp_path_factory) -> Iterator[ServerSet]:
+    workdir = tmp_path_factory.mktemp(request.param)
+    if request.param == "sqlite":
+        url = migrated_sqlite(workdir / "coverline.db")
+        yield from _run(url, workdir)
+    else:
+        if not postgres_answers():
+            pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
+        url = request.getfixturevalue("module_postgres_url")
+        from storage.migrate import upgrade
+        from storage.seed import seed
+
+        upgrade(url)
+        with session_scope(url) as s:
+            seed(s)
+        yield from _run(url, workdir)
+
+
+def _run(url: str, workdir: Path) -> Iterator[ServerSet]:
+    servers = start_servers(url, workdir)
+    yield servers
+    servers.stop()
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    yield from postgres_database()
+
+
+def message_rows(url: str, conversation_id: str) -> List[Message]:
+    with session_scope(url) as s:
+        return list(s.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)))
+
+
+def claim_reference(text: str) -> str:
+    match = re.search(r"claim number is (CL-\d{6})", text)
+    assert match, f"no claim number in the bot's answer: {text!r}"
+    return match.group(1)
+
+
+def test_file_claim_over_rest(servers: ServerSet) -> None:
+    sender = f"rest-{uuid.uuid4().hex[:8]}"
+    replies = [say(servers.rasa_url, sender, text) for text in CLAIM_TURNS]
+    assert "policy number" in joined(replies[0]).lower()
+    reference = claim_reference(joined(replies[-1]))
+    with session_scope(servers.db_url) as s:
+        claim = s.scalars(select(Claim).where(Claim.reference == reference)).one()
+        assert (claim.policy.number, claim.incident_type, claim.conversation_id) == ("PX-88123", "collision", sender)
+        assert "crushed the front bumper" in claim.description
+        assert s.get(Conversation, sender).channel == "rest"
+    rows = message_rows(servers.db_url, sender)
+    inbound = [m for m in rows if m.direction == "inbound"]
+    outbound = [m for m in rows if m.direction == "outbound"]
+    assert [m.text for m in inbound] == CLAIM_TURNS
+    assert inbound[0].intent == "file_claim" and inbound[0].confidence > 0.4
+    assert len(outbound) == sum(len(r) for r in replies)
+    assert {m.answer_source for m in outbound} >= {"form", "action"}
+    assert all(m.latency_ms is not None and m.latency_ms >= 0 for m in outbound)
+
+
+def test_file_claim_over_socketio(servers: ServerSet) -> None:
+    session_id = uuid.uuid4().hex
+    customer = SocketCustomer(servers.rasa_url, session_id)
+    try:
+        answers = [customer.ask(text) for text in CLAIM_TURNS]
+    finally:
+        customer.close()
+    reference = claim_reference(answers[-1])
+    with session_scope(servers.db_url) as s:
+        claim = s.scalars(select(Claim).where(Claim.reference == reference)).one()
+        assert claim.conversation_id == session_id
+        assert s.get(Conversation, session_id).channel == "socketio"
+    rows = message_rows(servers.db_url, session_id)
+    assert [m.text for m in rows if m.direction == "inbound"] == CLAIM_TURNS
+    assert len([m for m in rows if m.direction == "outbound"]) == len(customer.received)
+
+
+def test_concurrent_conversations_lose_and_double_nothing(servers: ServerSet) -> None:
+    """5 conversations x 10 messages, all 50 sent at once: 50 inbound rows, one row per bot message."""
+    run_id = uuid.uuid4().hex[:6]
+    senders = [f"load-{run_id}-{n}" for n in range(5)]
+    jobs = [(sender, text) for text in SMALL_TALK for sender in senders]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        replies = list(pool.map(lambda job: say(servers.rasa_url, *job), jobs))
+    bot_messages = sum(len(r) for r in replies)
+    assert all(replies), "every message got an answer"
+    with session_scope(servers.db_url) as s:
+        def count(direction: str) -> int:
+            return s.scalar(
+                select(func.count()).select_from(Message)
+                .where(Message.conversation_id.in_(senders), Message.direction == direction)
+            )
+        assert count("inbound") == 50
+        assert count("outbound") == bot_messages
+        for sender in senders:
+            texts = s.scalars(select(Message.text).where(Message.conversation_id == sender, Message.direction == "inbound"))
+            assert sorted(texts) == sorted(SMALL_TALK)
+
+
+def test_message_is_logged_when_the_action_server_is_down(servers: ServerSet) -> None:
+    """Runs last in the module: it stops the action server."""
+    servers.processes["actions"].terminate()
+    servers.processes["actions"].wait(timeout=30)
+    sender = f"outage-{uuid.uuid4().hex[:8]}"
+    say(servers.rasa_url, sender, "how much do I owe on policy PX-88123?")
+    rows = message_rows(servers.db_url, sender)
+    assert [(m.direction, m.text) for m in rows if m.direction == "inbound"] == [
+        ("inbound", "how much do I owe on policy PX-88123?")
+    ]
+    assert rows[0].intent == "check_balance"
