@@ -100,6 +100,31 @@ def markdown(results: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(results: List[Dict[str, Any]], path: Path) -> None:
+    """Per-intent F1 for each pipeline, worst intents first: where the next model has to improve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    intents = sorted(results[0]["per_intent_f1"], key=lambda i: results[0]["per_intent_f1"][i])
+    fig, ax = plt.subplots(figsize=(12, 0.28 * len(intents) + 1.5))
+    height = 0.8 / len(results)
+    for n, result in enumerate(results):
+        ys = [i + n * height for i in range(len(intents))]
+        label = f"{result['pipeline']} (acc {result['accuracy'] * 100:.1f} %)"
+        ax.barh(ys, [result["per_intent_f1"].get(i, 0) for i in intents], height=height, label=label)
+    ax.set_yticks([i + height * (len(results) - 1) / 2 for i in range(len(intents))])
+    ax.set_yticklabels(intents, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("F1 on the held-out split")
+    ax.set_title("Intent F1 per intent, nlu_data held-out split")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=42)
@@ -118,7 +143,8 @@ def main() -> None:
         "command": "make benchmark",
     }
     (RESULTS / "nlu_baseline.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    (RESULTS / "nlu_baseline.md").write_text(markdown(results, meta))
+    (RESULTS / "nlu_baseline.md").write_text(markdown(results, meta) + "\n![per-intent F1](nlu_baseline.png)\n")
+    plot(results, RESULTS / "nlu_baseline.png")
     step("results")
     print(markdown(results, meta))
 

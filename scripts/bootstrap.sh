@@ -46,3 +46,13 @@ if [ ! -f webchat/node_modules/rasa-webchat/lib/index.js ] || [ "$(cat webchat/n
   (cd webchat && npm install --no-audit --no-fund --loglevel=error)
   echo "$web_hash" > webchat/node_modules/.package-hash
 fi
+
+# Browser tests drive Debian's Chromium (never a downloaded browser); install it where we can.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's chromium for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "note: /usr/bin/chromium is missing; browser tests will be skipped (apt-get install chromium chromium-driver)" >&2
+  fi
+fi

@@ -158,6 +158,41 @@ def test_concurrent_conversations_lose_and_double_nothing(servers: ServerSet) ->
             assert sorted(texts) == sorted(SMALL_TALK)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make install does it as root)")
+def test_webchat_page_talks_to_the_bot(servers: ServerSet) -> None:
+    """The page `make run` serves: the rasa-webchat widget greets, and answers a typed question."""
+    if not servers.db_url.startswith("sqlite"):
+        pytest.skip("one browser run is enough; the database is not what this test is about")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(servers.webchat_url)
+            page.click(".rw-launcher")
+            page.wait_for_selector(".rw-response >> text=virtual assistant", timeout=60_000)
+            page.fill(".rw-new-message", "what's your customer service phone number?")
+            page.keyboard.press("Enter")
+            page.wait_for_selector(".rw-response >> text=1-800-555-0142", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "webchat.png"))
+        finally:
+            browser.close()
+    with session_scope(servers.db_url) as s:
+        texts = s.scalars(
+            select(Message.text).join(Conversation).where(Conversation.channel == "socketio", Message.direction == "inbound")
+        ).all()
+    assert "what's your customer service phone number?" in texts
+
+
 def test_message_is_logged_when_the_action_server_is_down(servers: ServerSet) -> None:
     """Runs last in the module: it stops the action server."""
     servers.processes["actions"].terminate()
