@@ -14,7 +14,7 @@ RASA_DATA := --domain bot/domain --data nlu_data bot/data --config config.yml
 MODEL := models/coverline.tar.gz
 TRAINING_FILES := config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu_data/*.yml)
 
-.PHONY: install run train validate test test-unit test-stories test-integration benchmark clean help
+.PHONY: install run train validate lint test test-unit test-stories test-integration benchmark clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -34,7 +34,11 @@ run: install train  ## start Rasa (API on), the action server and the web chat p
 validate: install  ## rasa data validate
 	$(RASA) data validate $(RASA_DATA)
 
-test: install train  ## everything CI runs: data validation, unit + integration tests, Rasa test stories
+lint: install  ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install train lint  ## everything CI runs: lint, data validation, unit + integration tests, Rasa test stories
 	$(PY) -m pytest tests -q
 
 test-unit: install  ## fast tests that need no trained model

@@ -33,7 +33,8 @@ def balance_text(policy: Any, today: date) -> str:
         parts.append("has nothing due right now.")
     if policy.last_payment_date is not None:
         parts.append(
-            f"Your last payment of {money(policy.last_payment_amount)} was received on {policy.last_payment_date:%B %d, %Y}."
+            f"Your last payment of {money(policy.last_payment_amount)} was received on "
+            f"{policy.last_payment_date:%B %d, %Y}."
         )
     return " ".join(parts)
 

@@ -148,7 +148,8 @@ class ActionSubmitClaim(CoverlineAction):
         facts = insurer()
         dispatcher.utter_message(
             text=f"Your claim for {kind} on {policy.number} is filed. Your claim number is {reference}. "
-            f"{facts['claims']['adjuster_contact'].capitalize()}. Meanwhile, please send {facts['claims']['documents']} "
+            f"{facts['claims']['adjuster_contact'].capitalize()}. Meanwhile, please send "
+            f"{facts['claims']['documents']} "
             f"to {facts['email']['documents']} or upload them in the app, quoting {reference}.",
             answer_source="action",
             claim_reference=reference,

@@ -10,8 +10,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.base import CoverlineAction, clear_slots
 
 FORM_SLOTS = (
-    "policy_number", "incident_type", "incident_date", "incident_description", "claim_number",
-    "product", "age", "insured_value", "trip_days", "info_field", "new_value",
+    "policy_number",
+    "incident_type",
+    "incident_date",
+    "incident_description",
+    "claim_number",
+    "product",
+    "age",
+    "insured_value",
+    "trip_days",
+    "info_field",
+    "new_value",
 )
 
 

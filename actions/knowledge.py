@@ -17,8 +17,10 @@ PRODUCT_NAMES = {"auto": "auto", "home": "home", "renters": "renters", "travel":
 
 def _product(tracker: Tracker) -> Optional[str]:
     entity = next(tracker.get_latest_entity_values("product"), None)
-    return parsing.product(entity) or parsing.product(tracker.get_slot("product")) or (
-        parsing.product(tracker.latest_message.get("text"))
+    return (
+        parsing.product(entity)
+        or parsing.product(tracker.get_slot("product"))
+        or (parsing.product(tracker.latest_message.get("text")))
     )
 
 

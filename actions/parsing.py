@@ -22,7 +22,19 @@ PRODUCT_WORDS: Dict[str, tuple] = {
 }
 
 INCIDENT_WORDS: Dict[str, tuple] = {
-    "collision": ("collision", "crash", "accident", "rear-ended", "rear ended", "hit", "fender", "bumped", "t-boned", "collided", "wreck"),
+    "collision": (
+        "collision",
+        "crash",
+        "accident",
+        "rear-ended",
+        "rear ended",
+        "hit",
+        "fender",
+        "bumped",
+        "t-boned",
+        "collided",
+        "wreck",
+    ),
     "theft": ("theft", "stolen", "stole", "burglar", "break-in", "broke in", "robbed", "robbery", "missing"),
     "water_damage": ("water", "leak", "flood", "pipe", "burst", "overflow", "sewer"),
     "storm": ("storm", "hail", "wind", "tornado", "hurricane", "lightning", "tree fell", "snow"),
@@ -31,7 +43,15 @@ INCIDENT_WORDS: Dict[str, tuple] = {
     "glass": ("glass", "windshield", "windscreen", "window crack", "chip"),
     "injury": ("injury", "injured", "hurt", "hospital", "medical"),
     "lost_baggage": ("baggage", "luggage", "suitcase", "bag lost", "lost bag"),
-    "trip_cancellation": ("cancelled trip", "canceled trip", "trip cancel", "cancellation", "missed flight", "cancelled flight", "canceled flight"),
+    "trip_cancellation": (
+        "cancelled trip",
+        "canceled trip",
+        "trip cancel",
+        "cancellation",
+        "missed flight",
+        "cancelled flight",
+        "canceled flight",
+    ),
     "other": ("other", "something else"),
 }
 

@@ -38,7 +38,9 @@ class ValidateQuoteForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         product = parsing.product(str(value or ""))
         if product is None:
-            dispatcher.utter_message(text="We quote auto, home, renters, travel and life cover. Which one would you like?")
+            dispatcher.utter_message(
+                text="We quote auto, home, renters, travel and life cover. Which one would you like?"
+            )
             return {"product": None}
         return {"product": product}
 
@@ -54,7 +56,9 @@ class ValidateQuoteForm(FormValidationAction):
             try:
                 age_factor(product, age)
             except RatingError as error:
-                dispatcher.utter_message(text=f"{error} For other ages, a person can quote you at {insurer()['phone']['service']}.")
+                dispatcher.utter_message(
+                    text=f"{error} For other ages, a person can quote you at {insurer()['phone']['service']}."
+                )
                 return {"age": None}
         return {"age": str(age)}
 

@@ -29,7 +29,9 @@ def age_factor(product: str, age: int, table: Optional[Dict[str, Any]] = None) -
     raise RatingError(f"We can quote {product} cover online for ages {youngest} to {oldest}.")
 
 
-def quote(product: str, age: int, insured_value: Optional[float] = None, trip_days: Optional[int] = None) -> QuoteResult:
+def quote(
+    product: str, age: int, insured_value: Optional[float] = None, trip_days: Optional[int] = None
+) -> QuoteResult:
     table = rating_table()
     if product not in table["products"]:
         raise RatingError(f"We don't offer '{product}' cover; choose auto, home, renters, travel or life.")

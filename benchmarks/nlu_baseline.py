@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA = Path(sys.executable).parent / "rasa"
 WORK = ROOT / "benchmarks" / "work"
 RESULTS = ROOT / "benchmarks" / "results"
-PIPELINES = {"stock rasa init (CountVectors + DIET)": ROOT / "benchmarks" / "configs" / "rasa_init.yml",
-             "coverline config.yml": ROOT / "config.yml"}
+PIPELINES = {
+    "stock rasa init (CountVectors + DIET)": ROOT / "benchmarks" / "configs" / "rasa_init.yml",
+    "coverline config.yml": ROOT / "config.yml",
+}
 
 
 def step(message: str) -> None:
@@ -42,8 +44,19 @@ def split_data(seed: int, fraction: float) -> Dict[str, Path]:
     """Rasa's own stratified splitter, so every intent is in both halves."""
     out = WORK / "split"
     shutil.rmtree(out, ignore_errors=True)
-    rasa("data", "split", "nlu", "--nlu", "nlu_data", "--training-fraction", str(fraction),
-         "--random-seed", str(seed), "--out", str(out))
+    rasa(
+        "data",
+        "split",
+        "nlu",
+        "--nlu",
+        "nlu_data",
+        "--training-fraction",
+        str(fraction),
+        "--random-seed",
+        str(seed),
+        "--out",
+        str(out),
+    )
     return {"train": out / "training_data.yml", "test": out / "test_data.yml"}
 
 
@@ -53,14 +66,37 @@ def evaluate(name: str, config: Path, split: Dict[str, Path]) -> Dict[str, Any]:
     shutil.rmtree(report_dir, ignore_errors=True)
     step(f"{name}: training on {split['train'].name}")
     started = time.perf_counter()
-    rasa("train", "nlu", "--config", str(config), "--nlu", str(split["train"]), "--out", str(model_dir),
-         "--fixed-model-name", slug)
+    rasa(
+        "train",
+        "nlu",
+        "--config",
+        str(config),
+        "--nlu",
+        str(split["train"]),
+        "--out",
+        str(model_dir),
+        "--fixed-model-name",
+        slug,
+    )
     train_seconds = time.perf_counter() - started
     step(f"{name}: testing on the held-out split")
-    rasa("test", "nlu", "--model", str(model_dir / f"{slug}.tar.gz"), "--nlu", str(split["test"]),
-         "--out", str(report_dir), "--no-plot")
+    rasa(
+        "test",
+        "nlu",
+        "--model",
+        str(model_dir / f"{slug}.tar.gz"),
+        "--nlu",
+        str(split["test"]),
+        "--out",
+        str(report_dir),
+        "--no-plot",
+    )
     report = json.loads((report_dir / "intent_report.json").read_text())
-    errors = json.loads((report_dir / "intent_errors.json").read_text()) if (report_dir / "intent_errors.json").exists() else []
+    errors = (
+        json.loads((report_dir / "intent_errors.json").read_text())
+        if (report_dir / "intent_errors.json").exists()
+        else []
+    )
     confusions: Dict[str, int] = {}
     for error in errors:
         pair = f"{error['intent']} -> {error['intent_prediction']['name']}"
@@ -73,7 +109,11 @@ def evaluate(name: str, config: Path, split: Dict[str, Path]) -> Dict[str, Any]:
         "weighted_f1": report["weighted avg"]["f1-score"],
         "test_examples": report["macro avg"]["support"],
         "train_seconds": round(train_seconds, 1),
-        "per_intent_f1": {k: round(v["f1-score"], 4) for k, v in report.items() if isinstance(v, dict) and "f1-score" in v and k not in ("macro avg", "weighted avg", "micro avg")},
+        "per_intent_f1": {
+            k: round(v["f1-score"], 4)
+            for k, v in report.items()
+            if isinstance(v, dict) and "f1-score" in v and k not in ("macro avg", "weighted avg", "micro avg")
+        },
         "top_confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1])[:10]),
     }
 
@@ -90,7 +130,8 @@ def markdown(results: List[Dict[str, Any]], meta: Dict[str, Any]) -> str:
     ]
     for r in results:
         lines.append(
-            f"| {r['pipeline']} | {r['accuracy'] * 100:.2f} % | {r['macro_f1'] * 100:.2f} | {r['weighted_f1'] * 100:.2f} "
+            f"| {r['pipeline']} | {r['accuracy'] * 100:.2f} % | {r['macro_f1'] * 100:.2f} "
+            f"| {r['weighted_f1'] * 100:.2f} "
             f"| {r['test_examples']} | {r['train_seconds']} |"
         )
     lines += ["", "Most frequent confusions (gold -> predicted), per pipeline:", ""]

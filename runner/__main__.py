@@ -29,7 +29,7 @@ def main() -> int:
     print(
         "\nCoverline is up:\n"
         f"  web chat       {servers.webchat_url}\n"
-        f"  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"hi\"}}\n"
+        f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}\n'
         f"  Rasa HTTP API  {servers.rasa_url}/status?token=<var/rasa_api_token>\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

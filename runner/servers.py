@@ -84,21 +84,44 @@ class ServerSet:
         cmds = {
             "actions": [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)],
             "rasa": [
-                rasa, "run", "--model", str(self.model), "--enable-api", "--auth-token", api_token(),
-                "--cors", "*", "--port", str(self.ports.rasa), "--endpoints", str(self.endpoints),
-                "--credentials", str(self.credentials),
+                rasa,
+                "run",
+                "--model",
+                str(self.model),
+                "--enable-api",
+                "--auth-token",
+                api_token(),
+                "--cors",
+                "*",
+                "--port",
+                str(self.ports.rasa),
+                "--endpoints",
+                str(self.endpoints),
+                "--credentials",
+                str(self.credentials),
             ],
         }
         if self.with_webchat:
-            cmds["webchat"] = [sys.executable, str(PROJECT_ROOT / "webchat" / "serve.py"), "--port", str(self.ports.webchat)]
+            cmds["webchat"] = [
+                sys.executable,
+                str(PROJECT_ROOT / "webchat" / "serve.py"),
+                "--port",
+                str(self.ports.webchat),
+            ]
         return cmds
 
     def start(self) -> None:
         env = self.env()
         for name, cmd in self.commands().items():
             self.processes[name] = subprocess.Popen(
-                cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, bufsize=1, start_new_session=True,
+                cmd,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
             )
             threading.Thread(target=self._pump, args=(name,), daemon=True).start()
 
@@ -118,7 +141,10 @@ class ServerSet:
 
     def wait_ready(self, timeout: float = 240.0) -> None:
         """Block until every server answers, or raise with the name of the one that did not."""
-        checks = {"actions": f"http://127.0.0.1:{self.ports.actions}/health", "rasa": f"{self.rasa_url}/status?token={api_token()}"}
+        checks = {
+            "actions": f"http://127.0.0.1:{self.ports.actions}/health",
+            "rasa": f"{self.rasa_url}/status?token={api_token()}",
+        }
         if self.with_webchat:
             checks["webchat"] = f"{self.webchat_url}/health"
         deadline = time.monotonic() + timeout

@@ -50,9 +50,7 @@ def get_engine(url: Optional[str] = None) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             if url.startswith("sqlite"):
-                engine = create_engine(
-                    url, future=True, connect_args={"timeout": 30, "check_same_thread": False}
-                )
+                engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
                 _configure_sqlite(engine)
             else:
                 engine = create_engine(url, future=True, pool_pre_ping=True)

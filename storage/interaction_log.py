@@ -83,8 +83,7 @@ def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Mes
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
         entities=[
-            {k: e.get(k) for k in ("entity", "value", "start", "end", "extractor")}
-            for e in parse.get("entities") or []
+            {k: e.get(k) for k in ("entity", "value", "start", "end", "extractor")} for e in parse.get("entities") or []
         ],
         sentiment=parse.get("sentiment"),
         sent_at=_as_datetime(event.get("timestamp")),

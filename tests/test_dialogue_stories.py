@@ -20,10 +20,23 @@ def test_every_test_story_passes(tmp_path: Path) -> None:
     out = tmp_path / "story-results"
     result = subprocess.run(
         [
-            str(rasa), "test", "core", "--model", "models/coverline.tar.gz", "--stories", "tests/test_stories.yml",
-            "--out", str(out), "--e2e", "--fail-on-prediction-errors", "--no-plot",
+            str(rasa),
+            "test",
+            "core",
+            "--model",
+            "models/coverline.tar.gz",
+            "--stories",
+            "tests/test_stories.yml",
+            "--out",
+            str(out),
+            "--e2e",
+            "--fail-on-prediction-errors",
+            "--no-plot",
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
         env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
     )
     failed = out / "failed_test_stories.yml"

@@ -43,7 +43,9 @@ class SocketCustomer:
     def ask(self, text: str, timeout: float = 60) -> str:
         """Send one message and return the bot's reply texts (waits until replies stop arriving)."""
         start = len(self.received)
-        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id, "customData": {"language": "en"}})
+        self.client.emit(
+            "user_uttered", {"message": text, "session_id": self.session_id, "customData": {"language": "en"}}
+        )
         self._wait(lambda: len(self.received) > start, f"a reply to {text!r}", timeout)
         settled = len(self.received)
         while True:  # a turn may produce several messages; wait until a quiet second

@@ -51,10 +51,10 @@ def start_servers(db_url: str, log_dir: Path) -> ServerSet:
     servers.start()
     try:
         servers.wait_ready(timeout=300)
-    except Exception:
+    except Exception as error:
         servers.stop()
         logs = "\n".join(p.read_text()[-3000:] for p in log_dir.glob("*.log"))
-        raise RuntimeError(f"servers did not start:\n{logs}")
+        raise RuntimeError(f"servers did not start:\n{logs}") from error
     return servers
 
 
@@ -146,15 +146,20 @@ def test_concurrent_conversations_lose_and_double_nothing(servers: ServerSet) ->
     bot_messages = sum(len(r) for r in replies)
     assert all(replies), "every message got an answer"
     with session_scope(servers.db_url) as s:
+
         def count(direction: str) -> int:
             return s.scalar(
-                select(func.count()).select_from(Message)
+                select(func.count())
+                .select_from(Message)
                 .where(Message.conversation_id.in_(senders), Message.direction == direction)
             )
+
         assert count("inbound") == 50
         assert count("outbound") == bot_messages
         for sender in senders:
-            texts = s.scalars(select(Message.text).where(Message.conversation_id == sender, Message.direction == "inbound"))
+            texts = s.scalars(
+                select(Message.text).where(Message.conversation_id == sender, Message.direction == "inbound")
+            )
             assert sorted(texts) == sorted(SMALL_TALK)
 
 
@@ -188,7 +193,9 @@ def test_webchat_page_talks_to_the_bot(servers: ServerSet) -> None:
             browser.close()
     with session_scope(servers.db_url) as s:
         texts = s.scalars(
-            select(Message.text).join(Conversation).where(Conversation.channel == "socketio", Message.direction == "inbound")
+            select(Message.text)
+            .join(Conversation)
+            .where(Conversation.channel == "socketio", Message.direction == "inbound")
         ).all()
     assert "what's your customer service phone number?" in texts
 

@@ -71,9 +71,10 @@ def test_incident_date_may_not_be_in_the_future() -> None:
     future = (date.today() + timedelta(days=3)).isoformat()
     slot, said = validate(ValidateClaimForm(), "incident_date", future, {"policy_number": "PX-88123"})
     assert slot is None and "in the future" in said
-    assert validate(ValidateClaimForm(), "incident_date", "yesterday", {"policy_number": "PX-88123"})[0] == (
-        date.today() - timedelta(days=1)
-    ).isoformat()
+    assert (
+        validate(ValidateClaimForm(), "incident_date", "yesterday", {"policy_number": "PX-88123"})[0]
+        == (date.today() - timedelta(days=1)).isoformat()
+    )
 
 
 def test_incident_date_must_fall_in_the_policy_period() -> None:
@@ -84,7 +85,8 @@ def test_incident_date_must_fall_in_the_policy_period() -> None:
 
 def test_submitting_a_claim_creates_it_and_tells_the_reference() -> None:
     slots = {
-        "policy_number": "PX-88123", "incident_type": "collision",
+        "policy_number": "PX-88123",
+        "incident_type": "collision",
         "incident_date": (date.today() - timedelta(days=1)).isoformat(),
         "incident_description": "A van reversed into my parked car and broke the headlight.",
     }
@@ -147,7 +149,11 @@ def test_balance_without_a_policy_number_explains_how() -> None:
 
 @pytest.mark.parametrize(
     "field, value, cleaned",
-    [("email", "New.Me@Example.org", "new.me@example.org"), ("phone", "(617) 555 0199", "617-555-0199"), ("email", "nope", None)],
+    [
+        ("email", "New.Me@Example.org", "new.me@example.org"),
+        ("phone", "(617) 555 0199", "617-555-0199"),
+        ("email", "nope", None),
+    ],
 )
 def test_new_contact_details_are_checked(field: str, value: str, cleaned: Optional[str]) -> None:
     assert validate(ValidateUpdateInfoForm(), "new_value", value, {"info_field": field})[0] == cleaned
@@ -166,14 +172,25 @@ def test_info_update_is_recorded_as_a_pending_request() -> None:
 
 
 def test_coverage_answer_is_specific_to_the_product() -> None:
-    dispatcher, _ = run(ActionAnswerProductQuestion(), tracker(intent="ask_coverage", text="does renters cover my bike?",
-                                                               entities=[{"entity": "product", "value": "renters"}]))
+    dispatcher, _ = run(
+        ActionAnswerProductQuestion(),
+        tracker(
+            intent="ask_coverage",
+            text="does renters cover my bike?",
+            entities=[{"entity": "product", "value": "renters"}],
+        ),
+    )
     assert "personal property anywhere in the world" in texts(dispatcher)
 
 
 def test_deductible_answer_includes_the_customers_own_deductible() -> None:
-    dispatcher, _ = run(ActionAnswerProductQuestion(), tracker({"policy_number": "PX-88123", "product": "auto"}, intent="ask_deductible"))
-    assert "$250, $500 or $1,000" in texts(dispatcher) and "Your policy PX-88123 has a $500 deductible" in texts(dispatcher)
+    dispatcher, _ = run(
+        ActionAnswerProductQuestion(),
+        tracker({"policy_number": "PX-88123", "product": "auto"}, intent="ask_deductible"),
+    )
+    assert "$250, $500 or $1,000" in texts(dispatcher) and "Your policy PX-88123 has a $500 deductible" in texts(
+        dispatcher
+    )
 
 
 def test_question_without_product_offers_a_choice() -> None:

@@ -15,11 +15,24 @@ from storage.models import Conversation, Message
 
 def user_event(sender: str, text: str, ts: float, message_id: str) -> dict:
     return {
-        "sender_id": sender, "event": "user", "timestamp": ts, "text": text, "input_channel": "rest",
+        "sender_id": sender,
+        "event": "user",
+        "timestamp": ts,
+        "text": text,
+        "input_channel": "rest",
         "message_id": message_id,
-        "parse_data": {"intent": {"name": "greet", "confidence": 0.93}, "entities": [
-            {"entity": "policy_number", "value": "PX-88123", "start": 0, "end": 8, "extractor": "RegexEntityExtractor"}
-        ]},
+        "parse_data": {
+            "intent": {"name": "greet", "confidence": 0.93},
+            "entities": [
+                {
+                    "entity": "policy_number",
+                    "value": "PX-88123",
+                    "start": 0,
+                    "end": 8,
+                    "extractor": "RegexEntityExtractor",
+                }
+            ],
+        },
     }
 
 
@@ -41,7 +54,11 @@ def exercise_log(url: str) -> None:
         record_event(s, {"sender_id": "c-1", "event": "action", "name": "action_listen", "timestamp": now})
     with session_scope(url) as s:
         rows = s.scalars(select(Message).where(Message.conversation_id == "c-1").order_by(Message.id)).all()
-        assert [(m.direction, m.author) for m in rows] == [("inbound", "customer"), ("outbound", "bot"), ("outbound", "bot")]
+        assert [(m.direction, m.author) for m in rows] == [
+            ("inbound", "customer"),
+            ("outbound", "bot"),
+            ("outbound", "bot"),
+        ]
         first, greet, lookup = rows
         assert (first.intent, round(first.confidence, 2), first.channel) == ("greet", 0.93, "rest")
         assert first.entities[0]["value"] == "PX-88123"

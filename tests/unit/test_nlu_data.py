@@ -46,7 +46,7 @@ def test_every_required_intent_has_at_least_40_distinct_examples() -> None:
 
 def test_no_example_is_used_for_two_intents() -> None:
     owners = Counter()
-    for intent, texts in training_examples().items():
+    for texts in training_examples().values():
         for text in {normalise(t) for t in texts} - {""}:
             owners[text] += 1
     assert [t for t, n in owners.items() if n > 1] == []
@@ -91,8 +91,22 @@ def test_rasa_data_validate_is_clean() -> None:
     actions send by name (Rasa's validator cannot see those uses)."""
     rasa = Path(os.environ.get("COVERLINE_VENV", ROOT / ".venv")) / "bin" / "rasa"
     result = subprocess.run(
-        [str(rasa), "data", "validate", "--domain", "bot/domain", "--data", "nlu_data", "bot/data", "--config", "config.yml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            str(rasa),
+            "data",
+            "validate",
+            "--domain",
+            "bot/domain",
+            "--data",
+            "nlu_data",
+            "bot/data",
+            "--config",
+            "config.yml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
     )
     output = result.stdout + result.stderr
