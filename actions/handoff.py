@@ -9,9 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import CoverlineAction
 from actions.demo_data import insurer
-from storage.engine import session_scope
-from storage.interaction_log import ensure_conversation
-from storage.models import Escalation
+from storage.models import Conversation, Escalation
 
 REASONS = {"request_human": "customer_request", "complaint": "complaint", "nlu_fallback": "fallback"}
 
@@ -36,9 +34,8 @@ class ActionEscalate(CoverlineAction):
         intent = tracker.latest_message.get("intent", {}).get("name", "")
         reason = REASONS.get(intent, "customer_request")
         priority = escalation_priority(reason, tracker.latest_message.get("sentiment"))
-        with session_scope() as session:
-            conversation = ensure_conversation(session, tracker.sender_id, tracker.get_latest_input_channel())
-            conversation.status = "escalated"
+        with self.conversation_session(tracker) as session:
+            session.get(Conversation, tracker.sender_id).status = "escalated"
             session.add(
                 Escalation(
                     conversation_id=tracker.sender_id,

@@ -9,7 +9,7 @@ from typing import Dict, Iterator, Optional
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from storage.settings import database_url
 
@@ -69,8 +69,7 @@ def dispose_engines() -> None:
 @contextmanager
 def session_scope(url: Optional[str] = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    factory = sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
-    session = factory()
+    session = Session(bind=get_engine(url), future=True, expire_on_commit=False)
     try:
         yield session
         session.commit()
