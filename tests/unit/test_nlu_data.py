@@ -6,13 +6,14 @@ import csv
 import json
 import os
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterator, List, Set
 
 import pytest
 import yaml
+
+from tests.rasa_cli import run_rasa
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("COVERLINE_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -89,25 +90,17 @@ def test_no_training_example_comes_from_an_evaluation_set() -> None:
 def test_rasa_data_validate_is_clean() -> None:
     """`rasa data validate` passes; the only warnings allowed are for responses that forms ask or
     actions send by name (Rasa's validator cannot see those uses)."""
-    rasa = Path(os.environ.get("COVERLINE_VENV", ROOT / ".venv")) / "bin" / "rasa"
-    result = subprocess.run(
-        [
-            str(rasa),
-            "data",
-            "validate",
-            "--domain",
-            "bot/domain",
-            "--data",
-            "nlu_data",
-            "bot/data",
-            "--config",
-            "config.yml",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_rasa(
+        "data",
+        "validate",
+        "--domain",
+        "bot/domain",
+        "--data",
+        "nlu_data",
+        "bot/data",
+        "--config",
+        "config.yml",
         timeout=300,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
