@@ -1,0 +1,38 @@
+"""Exact search in process memory: the default, and the reference the other backends are checked against."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Tuple
+
+import numpy as np
+
+from retrieval.search import semantic_search
+
+
+class NumpyBackend:
+    name = "numpy"
+    FILE = "vectors.npy"
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._vectors = np.zeros((0, dimension), dtype=np.float32)
+
+    def add(self, vectors: np.ndarray) -> None:
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        self._vectors = np.concatenate([self._vectors, vectors])
+
+    def search(self, queries: np.ndarray, top_k: int) -> List[List[Tuple[int, float]]]:
+        return semantic_search(np.asarray(queries, dtype=np.float32), self._vectors, top_k)
+
+    def save(self, directory: Path) -> None:
+        np.save(directory / self.FILE, self._vectors)
+
+    @classmethod
+    def load(cls, directory: Path, dimension: int) -> "NumpyBackend":
+        backend = cls(dimension)
+        backend._vectors = np.load(directory / cls.FILE).astype(np.float32)
+        return backend
+
+    def __len__(self) -> int:
+        return len(self._vectors)

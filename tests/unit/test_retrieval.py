@@ -1,0 +1,61 @@
+"""The past-replies index with the real MiniLM weights: build, search, add one, save, reload, find it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import ReplyIndex, ReplyRecord, semantic_search
+from retrieval.encoder import Encoder
+from retrieval.index import StaleIndexError
+
+CORPUS = [
+    ReplyRecord("Is a cracked windshield covered?", "Windshield repair has no deductible on auto.", "r1", "auto"),
+    ReplyRecord("Does home insurance cover flooding?", "Flood needs a separate policy.", "r2", "home"),
+    ReplyRecord("How do I reset my password?", "Use 'Forgot password' on the sign-in screen.", "r3"),
+    ReplyRecord("Is my laptop covered if it is stolen from a cafe?", "Renters covers it anywhere.", "r4", "renters"),
+    ReplyRecord("When is my premium due?", "Your due date is in the app under Billing.", "r5"),
+]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> Encoder:
+    return Encoder()
+
+
+def test_exact_search_matches_brute_force() -> None:
+    rng = np.random.default_rng(0)
+    corpus = rng.normal(size=(1000, 16)).astype(np.float32)
+    queries = rng.normal(size=(3, 16)).astype(np.float32)
+    hits = semantic_search(queries, corpus, top_k=4, chunk_size=128)
+    expected = np.argsort(-(queries @ corpus.T), axis=1)[:, :4]
+    assert [[row for row, _ in h] for h in hits] == expected.tolist()
+
+
+@pytest.mark.parametrize("backend", ["numpy"])
+def test_build_add_save_load_search(encoder: Encoder, backend: str, tmp_path: Path) -> None:
+    index = ReplyIndex.build(CORPUS, encoder, backend=backend)
+    top = index.search("my windscreen got a crack from a stone, am I covered?")[0]
+    assert top.record.reply_id == "r1" and top.score > 0.5
+
+    index.add([ReplyRecord("Can I get roadside help for a flat tyre?", "Call 1-800-555-0177, 24/7.", "r6", "auto")])
+    index.save(tmp_path / "idx")
+    reloaded = ReplyIndex.load(tmp_path / "idx", encoder)
+    assert reloaded.stats()["replies"] == 6
+    assert reloaded.search("I have a flat tire on the highway")[0].record.reply_id == "r6"
+    assert reloaded.search("someone stole my laptop at a coffee shop")[0].record.reply_id == "r4"
+
+
+def test_unrelated_question_scores_low(encoder: Encoder) -> None:
+    index = ReplyIndex.build(CORPUS, encoder)
+    assert index.search("what's a good recipe for banana bread?")[0].score < 0.3
+
+
+def test_index_from_other_weights_is_refused(encoder: Encoder, tmp_path: Path) -> None:
+    ReplyIndex.build(CORPUS[:2], encoder).save(tmp_path / "idx")
+    meta = tmp_path / "idx" / "index.json"
+    meta.write_text(meta.read_text().replace(encoder.version, "other-model:000000000000"))
+    with pytest.raises(StaleIndexError):
+        ReplyIndex.load(tmp_path / "idx", encoder)
