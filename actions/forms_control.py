@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Set, Text
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import CoverlineAction, clear_slots
 
-FORM_SLOTS = (
-    "policy_number",
-    "incident_type",
-    "incident_date",
-    "incident_description",
-    "claim_number",
-    "product",
-    "age",
-    "insured_value",
-    "trip_days",
-    "info_field",
-    "new_value",
-)
+
+def form_slots(domain: Dict[Text, Any]) -> Set[Text]:
+    """Every slot some form asks for, read from the domain so a new form needs no change here."""
+    return {slot for form in (domain.get("forms") or {}).values() for slot in form.get("required_slots", [])}
 
 
 class ActionStopForm(CoverlineAction):
@@ -32,4 +23,4 @@ class ActionStopForm(CoverlineAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_form_stopped")
-        return clear_slots(*FORM_SLOTS)
+        return clear_slots(*sorted(form_slots(domain)))

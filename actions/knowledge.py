@@ -12,7 +12,7 @@ from actions.base import CoverlineAction, find_policy
 from actions.demo_data import insurer
 from storage.engine import session_scope
 
-PRODUCT_NAMES = {"auto": "auto", "home": "home", "renters": "renters", "travel": "travel", "life": "life"}
+PRODUCTS = ("auto", "home", "renters", "travel", "life")
 
 
 def _product(tracker: Tracker) -> Optional[str]:
@@ -20,7 +20,7 @@ def _product(tracker: Tracker) -> Optional[str]:
     return (
         parsing.product(entity)
         or parsing.product(tracker.get_slot("product"))
-        or (parsing.product(tracker.latest_message.get("text")))
+        or parsing.product(tracker.latest_message.get("text"))
     )
 
 
@@ -66,8 +66,7 @@ class ActionAnswerProductQuestion(CoverlineAction):
             dispatcher.utter_message(
                 text="Which cover is your question about?",
                 buttons=[
-                    {"title": name.capitalize(), "payload": f'/{intent}{{"product": "{name}"}}'}
-                    for name in PRODUCT_NAMES
+                    {"title": name.capitalize(), "payload": f'/{intent}{{"product": "{name}"}}'} for name in PRODUCTS
                 ],
                 answer_source="knowledge",
             )

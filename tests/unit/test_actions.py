@@ -217,3 +217,16 @@ def test_complaint_is_escalated_urgently() -> None:
         assert (escalation.reason, escalation.priority, escalation.open) == ("complaint", 1, True)
         assert s.get(Conversation, "angry-1").status == "escalated"
     assert "1-800-555-0142" in texts(dispatcher)
+
+
+def test_stopping_a_form_forgets_every_form_answer() -> None:
+    import yaml
+
+    from actions.forms_control import ActionStopForm
+    from storage.settings import PROJECT_ROOT
+
+    domain = yaml.safe_load((PROJECT_ROOT / "bot" / "domain" / "core.yml").read_text())
+    dispatcher, events = run(ActionStopForm(), tracker({"incident_description": "half told"}), domain)
+    cleared = {e["name"] for e in events if e["value"] is None}
+    assert {"incident_description", "policy_number", "claim_number", "trip_days", "new_value"} <= cleared
+    assert dispatcher.messages[0]["response"] == "utter_form_stopped"
