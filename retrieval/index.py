@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from retrieval.backends import VectorBackend, backend_class
+from retrieval.backends import Options, VectorBackend, backend_class
 from retrieval.encoder import Encoder
 
 META_FILE, RECORDS_FILE = "index.json", "records.jsonl"
@@ -36,9 +36,11 @@ class SearchHit:
 
 
 class ReplyIndex:
-    def __init__(self, encoder: Optional[Encoder] = None, backend: str = "numpy") -> None:
+    def __init__(self, encoder: Optional[Encoder] = None, backend: str = "numpy", options: Options = None) -> None:
         self.encoder = encoder or Encoder()
         self.backend_name = backend
+        self.options = dict(options or {})
+        backend_class(backend)  # an unknown backend name fails here, not at the first add
         self.records: List[ReplyRecord] = []
         self._backend: Optional[VectorBackend] = None
 
@@ -49,8 +51,9 @@ class ReplyIndex:
         encoder: Optional[Encoder] = None,
         backend: str = "numpy",
         show_progress: bool = False,
+        options: Options = None,
     ) -> "ReplyIndex":
-        index = cls(encoder, backend)
+        index = cls(encoder, backend, options)
         index.add(records, show_progress=show_progress)
         return index
 
@@ -60,7 +63,7 @@ class ReplyIndex:
             return
         vectors = self.encoder.encode([r.question for r in records], show_progress=show_progress)
         if self._backend is None:
-            self._backend = backend_class(self.backend_name)(vectors.shape[1])
+            self._backend = backend_class(self.backend_name)(vectors.shape[1], self.options)
         self._backend.add(vectors)
         self.records.extend(records)
 
@@ -94,9 +97,9 @@ class ReplyIndex:
                 f.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
 
     @classmethod
-    def load(cls, directory: Path, encoder: Optional[Encoder] = None) -> "ReplyIndex":
+    def load(cls, directory: Path, encoder: Optional[Encoder] = None, options: Options = None) -> "ReplyIndex":
         meta = json.loads((directory / META_FILE).read_text())
-        index = cls(encoder, meta["backend"])
+        index = cls(encoder, meta["backend"], options)
         if meta["model_version"] != index.encoder.version:
             raise StaleIndexError(
                 f"index at {directory} was built with {meta['model_version']}, encoder is {index.encoder.version}"
@@ -104,5 +107,5 @@ class ReplyIndex:
         lines = (directory / RECORDS_FILE).read_text(encoding="utf-8").splitlines()
         index.records = [ReplyRecord(**json.loads(line)) for line in lines if line.strip()]
         if meta["dimension"] is not None:
-            index._backend = backend_class(meta["backend"]).load(directory, meta["dimension"])
+            index._backend = backend_class(meta["backend"]).load(directory, meta["dimension"], index.options)
         return index

@@ -56,3 +56,6 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "note: /usr/bin/chromium is missing; browser tests will be skipped (apt-get install chromium chromium-driver)" >&2
   fi
 fi
+
+# pgvector for the retrieval backend on PostgreSQL (built from Debian's source package when missing).
+bash scripts/install_pgvector.sh || echo "note: pgvector could not be installed; pgvector tests will fail if PostgreSQL answers" >&2

@@ -69,6 +69,20 @@ def answer_source(metadata: Dict[str, Any]) -> str:
     return "action"
 
 
+def _optional_int(value: Any) -> Optional[int]:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _optional_float(value: Any) -> Optional[float]:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Message:
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
@@ -112,6 +126,8 @@ def _outbound(session: Session, event: Dict[str, Any], conversation: Conversatio
         payload=data or None,
         answer_source=answer_source(metadata),
         action_name=metadata.get("utter_action") or metadata.get("action_name"),
+        past_reply_id=_optional_int(metadata.get("past_reply_id")),
+        retrieval_score=_optional_float(metadata.get("retrieval_score")),
         in_reply_to_id=trigger.id if trigger else None,
         latency_ms=(sent_at - trigger.sent_at).total_seconds() * 1000 if trigger else None,
         sent_at=sent_at,

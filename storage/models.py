@@ -151,6 +151,8 @@ class Message(Base):
     sentiment = Column(JSON)
     answer_source = Column(String(20))  # template, form, lookup, retrieval, fallback, agent, action
     action_name = Column(String(120))
+    past_reply_id = Column(Integer, ForeignKey("past_replies.id"))  # answer_source=retrieval: which reply
+    retrieval_score = Column(Float)  # its calibrated probability of answering the question
     in_reply_to_id = Column(Integer, ForeignKey("messages.id"))
     latency_ms = Column(Float)
     sent_at = Column(DateTime, nullable=False)  # the event's own timestamp
@@ -171,3 +173,40 @@ class Escalation(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     assigned_at = Column(DateTime)
     resolved_at = Column(DateTime)
+
+
+class PastReply(Base):
+    """A question a customer asked and the reply a person gave: what retrieval answers from.
+
+    Imported from a company's export (external_id keeps re-imports idempotent) and, later, from
+    agents' replies in the inbox. `embedding_model` records which weights the index used for it.
+    """
+
+    __tablename__ = "past_replies"
+    __table_args__ = (UniqueConstraint("external_id", name="uq_past_replies_external_id"),)
+
+    id = Column(Integer, primary_key=True)
+    external_id = Column(String(120), nullable=False)
+    question = Column(Text, nullable=False)
+    reply = Column(Text, nullable=False)
+    product_line = Column(String(20))  # auto, home, renters, travel, life, general
+    source = Column(String(40), nullable=False, default="import")  # import, inbox
+    channel = Column(String(40))
+    agent = Column(String(120))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    imported_at = Column(DateTime, nullable=False, default=utcnow)
+    embedding_model = Column(String(120))
+    active = Column(Boolean, nullable=False, default=True)
+
+
+class AnswerFeedback(Base):
+    """The customer's "was this helpful?" on a retrieved answer: the signal for re-ranking and retraining."""
+
+    __tablename__ = "answer_feedback"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
+    past_reply_id = Column(Integer, ForeignKey("past_replies.id"), nullable=False, index=True)
+    message_id = Column(Integer, ForeignKey("messages.id"))  # the bot message that carried the answer
+    helpful = Column(Boolean, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)

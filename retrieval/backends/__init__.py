@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Dict, Type
 
-from retrieval.backends.base import VectorBackend
+from retrieval.backends.base import Options, VectorBackend
+from retrieval.backends.faiss_backend import FaissBackend
 from retrieval.backends.numpy_backend import NumpyBackend
+from retrieval.backends.pgvector_backend import PgvectorBackend
 
-BACKENDS: Dict[str, Type[VectorBackend]] = {"numpy": NumpyBackend}
+BACKENDS: Dict[str, Type[VectorBackend]] = {
+    "numpy": NumpyBackend,
+    "faiss": FaissBackend,
+    "pgvector": PgvectorBackend,
+}
 
 
 def backend_class(name: str) -> Type[VectorBackend]:
@@ -17,4 +23,4 @@ def backend_class(name: str) -> Type[VectorBackend]:
         raise ValueError(f"unknown retrieval backend {name!r}; choose one of {sorted(BACKENDS)}") from None
 
 
-__all__ = ["BACKENDS", "VectorBackend", "NumpyBackend", "backend_class"]
+__all__ = ["BACKENDS", "Options", "VectorBackend", "FaissBackend", "NumpyBackend", "PgvectorBackend", "backend_class"]

@@ -7,6 +7,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from retrieval.backends.base import Options
 from retrieval.search import semantic_search
 
 
@@ -14,7 +15,7 @@ class NumpyBackend:
     name = "numpy"
     FILE = "vectors.npy"
 
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, options: Options = None) -> None:
         self.dimension = dimension
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
 
@@ -29,7 +30,7 @@ class NumpyBackend:
         np.save(directory / self.FILE, self._vectors)
 
     @classmethod
-    def load(cls, directory: Path, dimension: int) -> "NumpyBackend":
+    def load(cls, directory: Path, dimension: int, options: Options = None) -> "NumpyBackend":
         backend = cls(dimension)
         backend._vectors = np.load(directory / cls.FILE).astype(np.float32)
         return backend

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Dict, Iterator, Tuple
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from retrieval import ReplyIndex, ReplyRecord, semantic_search
 from retrieval.encoder import Encoder
 from retrieval.index import StaleIndexError
+from tests.conftest import postgres_answers, postgres_database
 
 CORPUS = [
     ReplyRecord("Is a cracked windshield covered?", "Windshield repair has no deductible on auto.", "r1", "auto"),
@@ -34,16 +36,42 @@ def test_exact_search_matches_brute_force() -> None:
     assert [[row for row, _ in h] for h in hits] == expected.tolist()
 
 
-@pytest.mark.parametrize("backend", ["numpy"])
-def test_build_add_save_load_search(encoder: Encoder, backend: str, tmp_path: Path) -> None:
-    index = ReplyIndex.build(CORPUS, encoder, backend=backend)
+@pytest.fixture(params=["numpy", "faiss", "pgvector"])
+def backend_options(request: pytest.FixtureRequest) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """Each backend with its configuration; pgvector gets a brand-new PostgreSQL database."""
+    if request.param != "pgvector":
+        yield request.param, {}
+        return
+    if not postgres_answers():
+        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
+    for url in postgres_database():
+        require_pgvector(url)
+        yield "pgvector", {"pgvector_url": url, "pgvector_table": "reply_vectors_test"}
+
+
+def require_pgvector(url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, future=True)
+    with engine.connect() as connection:
+        available = connection.exec_driver_sql("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").first()
+    engine.dispose()
+    if available is None:
+        pytest.fail("PostgreSQL answers but has no pgvector extension: run `sudo bash scripts/install_pgvector.sh`")
+
+
+def test_build_add_save_load_search(
+    encoder: Encoder, backend_options: Tuple[str, Dict[str, Any]], tmp_path: Path
+) -> None:
+    backend, options = backend_options
+    index = ReplyIndex.build(CORPUS, encoder, backend=backend, options=options)
     top = index.search("my windscreen got a crack from a stone, am I covered?")[0]
     assert top.record.reply_id == "r1" and top.score > 0.5
 
     index.add([ReplyRecord("Can I get roadside help for a flat tyre?", "Call 1-800-555-0177, 24/7.", "r6", "auto")])
     index.save(tmp_path / "idx")
-    reloaded = ReplyIndex.load(tmp_path / "idx", encoder)
-    assert reloaded.stats()["replies"] == 6
+    reloaded = ReplyIndex.load(tmp_path / "idx", encoder, options=options)
+    assert reloaded.stats() == {**index.stats(), "replies": 6} and reloaded.stats()["backend"] == backend
     assert reloaded.search("I have a flat tire on the highway")[0].record.reply_id == "r6"
     assert reloaded.search("someone stole my laptop at a coffee shop")[0].record.reply_id == "r4"
 
