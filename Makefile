@@ -13,8 +13,13 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA_DATA := --domain bot/domain --data nlu_data bot/data --config config.yml
 MODEL := models/coverline.tar.gz
 TRAINING_FILES := config.yml $(wildcard bot/domain/*.yml bot/data/*.yml nlu_data/*.yml)
+# the past-replies index lives beside the Rasa model; rebuilt when the corpus or the index format changes
+INDEX := models/past_replies/index.json
+PAST_REPLIES := $(wildcard demo_data/past_replies/*.csv)
+HELDOUT := $(wildcard demo_data/past_replies/heldout/*.csv)
+INDEX_CODE := $(wildcard retrieval/*.py retrieval/backends/*.py)
 
-.PHONY: install run train validate lint test test-unit test-stories test-integration benchmark clean help
+.PHONY: install run train index validate lint test benchmark-retrieval test-unit test-stories test-integration benchmark clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,7 +31,13 @@ $(MODEL): $(TRAINING_FILES)
 	@bash scripts/bootstrap.sh
 	$(RASA) train $(RASA_DATA) --out models --fixed-model-name coverline
 
-train: install $(MODEL)  ## train the Rasa model if the data or config changed
+$(INDEX): $(PAST_REPLIES) $(HELDOUT) $(INDEX_CODE)
+	@bash scripts/bootstrap.sh
+	$(PY) -m retrieval rebuild --import $(PAST_REPLIES) --calibrate $(HELDOUT)
+
+index: install $(INDEX)  ## import the demo past replies and (re)build + calibrate the retrieval index
+
+train: install $(MODEL) $(INDEX)  ## train the Rasa model and build the past-replies index if their inputs changed
 
 run: install train  ## start Rasa (API on), the action server and the web chat page on SQLite
 	$(PY) -m runner
@@ -44,8 +55,12 @@ test: install train lint  ## everything CI runs: lint, data validation, unit + i
 test-unit: install  ## fast tests that need no trained model
 	$(PY) -m pytest tests -q -m "not needs_model"
 
-benchmark: install  ## NLU baseline on a held-out split of nlu_data (writes benchmarks/results/)
+benchmark: install  ## NLU baseline + retrieval quality and latency (writes benchmarks/results/)
 	$(PY) benchmarks/nlu_baseline.py
+	$(PY) benchmarks/retrieval_benchmark.py
+
+benchmark-retrieval: install  ## retrieval only: InsuranceQA ranking, Harbor held-out, latency at 10k/100k/1M
+	$(PY) benchmarks/retrieval_benchmark.py
 
 clean:  ## remove trained models, the local database and test results
 	rm -rf models var results .rasa

@@ -1,13 +1,8 @@
-"""Low NLU confidence: ask to rephrase once; on a second miss in a row, offer a person."""
+"""Low NLU confidence: ask to rephrase once; on a second miss in a row, offer a person (see past_replies)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
-
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
-
-from actions.base import CoverlineAction
+from typing import Any, Dict, List
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -23,17 +18,3 @@ def consecutive_fallbacks(events: List[Dict[str, Any]]) -> int:
             break
         count += 1
     return count
-
-
-class ActionHandleFallback(CoverlineAction):
-    def name(self) -> Text:
-        return "action_handle_fallback"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
-    ) -> List[Dict[Text, Any]]:
-        if consecutive_fallbacks(tracker.events) >= 2:
-            dispatcher.utter_message(response="utter_offer_human", answer_source="fallback")
-        else:
-            dispatcher.utter_message(response="utter_ask_rephrase", answer_source="fallback")
-        return []

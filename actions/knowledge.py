@@ -24,6 +24,16 @@ def _product(tracker: Tracker) -> Optional[str]:
     )
 
 
+def _policy_product(tracker: Tracker) -> Optional[str]:
+    """A customer who gave their policy number is asking about that policy's product."""
+    number = parsing.policy_number(tracker.get_slot("policy_number"))
+    if number is None:
+        return None
+    with session_scope() as session:
+        policy = find_policy(session, number)
+        return policy.product if policy is not None else None
+
+
 def coverage_answer(product: str) -> str:
     facts = insurer()["products"][product]
     text = f"Harbor Mutual {product} insurance covers {facts['covers']}. Not covered: {facts['not_covered']}."
@@ -61,7 +71,7 @@ class ActionAnswerProductQuestion(CoverlineAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = tracker.latest_message.get("intent", {}).get("name")
-        product = _product(tracker)
+        product = _product(tracker) or _policy_product(tracker)
         if product is None:
             dispatcher.utter_message(
                 text="Which cover is your question about?",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from retrieval.corpus import demo_corpus_files, import_files
 from runner.servers import MODEL_PATH, ServerSet
 from storage.engine import session_scope
 from storage.migrate import upgrade
@@ -18,7 +19,9 @@ def main() -> int:
     upgrade(servers.db_url)
     with session_scope(servers.db_url) as session:
         added = seed(session)
+        replies = import_files(session, demo_corpus_files())
     print(f"database ready ({servers.db_url.split('@')[-1]}); demo rows added: {added}")
+    print(f"past replies: {replies.summary()}")
     servers.start()
     try:
         servers.wait_ready()

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from actions.account import ActionCheckBalance, ActionSubmitInfoUpdate, ValidateUpdateInfoForm
 from actions.claims import ActionClaimStatus, ActionSubmitClaim, ValidateClaimForm
-from actions.fallback import ActionHandleFallback
 from actions.handoff import ActionEscalate
 from actions.knowledge import ActionAnswerProductQuestion
 from actions.quotes import ActionSubmitQuote, ValidateQuoteForm
@@ -196,18 +195,6 @@ def test_deductible_answer_includes_the_customers_own_deductible() -> None:
 def test_question_without_product_offers_a_choice() -> None:
     dispatcher, _ = run(ActionAnswerProductQuestion(), tracker(intent="ask_coverage", text="what is covered?"))
     assert [b["payload"] for b in dispatcher.messages[0]["buttons"]][0] == '/ask_coverage{"product": "auto"}'
-
-
-def fallback_event(text: str) -> Dict[str, Any]:
-    return {"event": "user", "text": text, "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.4}}}
-
-
-def test_first_miss_asks_to_rephrase_second_offers_a_person() -> None:
-    greet = {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}}
-    once = [greet, {"event": "bot", "text": "Hi"}, fallback_event("blorp")]
-    twice = once + [{"event": "bot", "text": "?"}, fallback_event("zzz")]
-    assert run(ActionHandleFallback(), tracker(events=once))[0].messages[0]["response"] == "utter_ask_rephrase"
-    assert run(ActionHandleFallback(), tracker(events=twice))[0].messages[0]["response"] == "utter_offer_human"
 
 
 def test_complaint_is_escalated_urgently() -> None:

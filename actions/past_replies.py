@@ -1,0 +1,135 @@
+"""Answer knowledge questions with the best reply a person already wrote, and learn whether it helped.
+
+Used for ask_coverage / ask_deductible, for out_of_scope and for messages the NLU is unsure of
+(nlu_fallback). A past reply is sent only when its calibrated probability clears the threshold;
+otherwise each intent keeps its own careful fallback (fact-sheet answer, clarifying question, rephrase
+or a person). The customer's "was this helpful?" is stored against the reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions import parsing
+from actions.base import CoverlineAction
+from actions.fallback import FALLBACK_INTENT, consecutive_fallbacks
+from actions.knowledge import ActionAnswerProductQuestion
+from retrieval.corpus import ensure_past_reply
+from retrieval.service import Answer, answerer
+from storage.models import AnswerFeedback, Message
+
+logger = logging.getLogger(__name__)
+
+FEEDBACK_SLOT, PENDING_SLOT = "awaiting_answer_feedback", "answer_feedback_reply_id"
+HELPFUL_BUTTONS = [{"title": "👍 Yes, thanks", "payload": "/affirm"}, {"title": "👎 Not really", "payload": "/deny"}]
+KNOWLEDGE_INTENTS = {"ask_coverage", "ask_deductible"}
+
+
+def attribution(answer: Answer) -> str:
+    """Say where the answer came from, so the customer can judge it (and we never pass it off as personal)."""
+    return f"Our service team answered a similar question before (“{answer.record.question}”):"
+
+
+def _as_int(value: Any) -> Optional[int]:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _personal_deductible_question(tracker: Tracker, intent: Optional[str]) -> bool:
+    """'What's my deductible on PX-88123?' is about their own policy: the database beats past replies."""
+    return intent == "ask_deductible" and bool(parsing.policy_number(tracker.get_slot("policy_number")))
+
+
+class ActionAnswerFromPastReplies(CoverlineAction):
+    def name(self) -> Text:
+        return "action_answer_from_past_replies"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        answer = None
+        if not text.startswith("/") and not _personal_deductible_question(tracker, intent):
+            try:
+                answer = answerer().answer(text)
+            except Exception:  # the index is an aid: a broken one must not cost the customer an answer
+                logger.exception("past-reply retrieval failed; falling back")
+        if answer is not None and answer.confident:
+            return self._answer(dispatcher, tracker, answer)
+        return await self._fallback(dispatcher, tracker, domain, intent)
+
+    def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> List[Dict[Text, Any]]:
+        with self.conversation_session(tracker) as session:
+            reply = ensure_past_reply(session, answer.record)
+            reply_id = reply.id
+        meta = {
+            "answer_source": "retrieval",
+            "past_reply_id": reply_id,
+            "retrieval_score": round(answer.probability, 4),
+        }
+        dispatcher.utter_message(text=f"{attribution(answer)}\n\n{answer.record.reply}", **meta)
+        dispatcher.utter_message(text="Did that answer your question?", buttons=HELPFUL_BUTTONS, **meta)
+        return [SlotSet(FEEDBACK_SLOT, True), SlotSet(PENDING_SLOT, str(reply_id))]
+
+    async def _fallback(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any], intent: Optional[str]
+    ) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = [SlotSet(FEEDBACK_SLOT, False), SlotSet(PENDING_SLOT, None)]
+        if intent in KNOWLEDGE_INTENTS:
+            return events + await ActionAnswerProductQuestion().run(dispatcher, tracker, domain)
+        if intent == FALLBACK_INTENT and consecutive_fallbacks(tracker.events) >= 2:
+            dispatcher.utter_message(response="utter_offer_human", answer_source="fallback")
+        elif intent == FALLBACK_INTENT:
+            dispatcher.utter_message(response="utter_ask_rephrase", answer_source="fallback")
+        else:
+            dispatcher.utter_message(response="utter_out_of_scope")
+        return events
+
+
+class ActionRecordAnswerFeedback(CoverlineAction):
+    def name(self) -> Text:
+        return "action_record_answer_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        helpful = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        reply_id = _as_int(tracker.get_slot(PENDING_SLOT))
+        if reply_id is not None:
+            with self.conversation_session(tracker) as session:
+                message_id = session.scalar(
+                    select(Message.id)
+                    .where(Message.conversation_id == tracker.sender_id, Message.past_reply_id == reply_id)
+                    .order_by(Message.id.desc())
+                    .limit(1)
+                )
+                feedback = AnswerFeedback(
+                    conversation_id=tracker.sender_id, past_reply_id=reply_id, message_id=message_id, helpful=helpful
+                )
+                session.add(feedback)
+        if helpful:
+            dispatcher.utter_message(response="utter_answer_helped")
+        else:
+            dispatcher.utter_message(response="utter_answer_not_helpful")
+        return [SlotSet(FEEDBACK_SLOT, False), SlotSet(PENDING_SLOT, None)]
+
+
+def _warm_up() -> None:
+    try:
+        answerer().warm_up()
+    except Exception:
+        logger.exception("could not load the past-replies index at start-up")
+
+
+# load the encoder and index while the action server starts, not while the first customer waits
+threading.Thread(target=_warm_up, name="past-replies-warm-up", daemon=True).start()
