@@ -8,18 +8,13 @@ from typing import Dict, Optional
 
 from dateutil import parser as date_parser
 
+from retrieval.products import detect_product, keyword_match
+
 POLICY_RE = re.compile(r"\bP\s*X\s*[-–_ ]?\s*(\d{5})\b", re.IGNORECASE)
 CLAIM_RE = re.compile(r"\bC\s*L\s*[-–_ ]?\s*(\d{6})\b", re.IGNORECASE)
 EMAIL_RE = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
-PRODUCT_WORDS: Dict[str, tuple] = {
-    "auto": ("auto", "car", "vehicle", "truck", "suv", "motor", "van", "driver"),
-    "home": ("home", "house", "homeowner", "condo", "property", "dwelling"),
-    "renters": ("renter", "rental", "apartment", "tenant", "flat", "belongings"),
-    "travel": ("travel", "trip", "vacation", "holiday", "flight", "journey"),
-    "life": ("life", "term"),
-}
 
 INCIDENT_WORDS: Dict[str, tuple] = {
     "collision": (
@@ -73,27 +68,19 @@ def claim_number(text: Optional[str]) -> Optional[str]:
     return f"CL-{match.group(1)}" if match else None
 
 
-def _keyword_match(text: Optional[str], table: Dict[str, tuple]) -> Optional[str]:
-    lowered = (text or "").lower()
-    for canonical, words in table.items():
-        if lowered == canonical or any(re.search(rf"\b{re.escape(w)}", lowered) for w in words):
-            return canonical
-    return None
-
-
 def product(text: Optional[str]) -> Optional[str]:
-    return _keyword_match(text, PRODUCT_WORDS)
+    return detect_product(text)
 
 
 def incident_type(text: Optional[str]) -> Optional[str]:
     lowered = (text or "").strip().lower().replace(" ", "_")
     if lowered in INCIDENT_WORDS:
         return lowered
-    return _keyword_match(text, INCIDENT_WORDS)
+    return keyword_match(text, INCIDENT_WORDS)
 
 
 def info_field(text: Optional[str]) -> Optional[str]:
-    return _keyword_match(text, INFO_FIELD_WORDS)
+    return keyword_match(text, INFO_FIELD_WORDS)
 
 
 def _relative_date(text: str, today: date) -> Optional[date]:

@@ -61,7 +61,8 @@ class ActionAnswerFromPastReplies(CoverlineAction):
         answer = None
         if not text.startswith("/") and not _personal_deductible_question(tracker, intent):
             try:
-                answer = answerer().answer(text)
+                product = parsing.product(next(tracker.get_latest_entity_values("product"), None))
+                answer = answerer().answer(text, product=product)
             except Exception:  # the index is an aid: a broken one must not cost the customer an answer
                 logger.exception("past-reply retrieval failed; falling back")
         if answer is not None and answer.confident:

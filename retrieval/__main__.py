@@ -25,6 +25,7 @@ from retrieval.corpus import (
 )
 from retrieval.encoder import Encoder
 from retrieval.index import ReplyIndex, StaleIndexError
+from retrieval.products import detect_product
 from retrieval.settings import retrieval_settings
 from storage.engine import session_scope
 from storage.migrate import upgrade
@@ -119,8 +120,8 @@ def cmd_stats(_: argparse.Namespace) -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     settings = retrieval_settings()
     index = ReplyIndex.load(settings.index_dir, options=settings.options)
-    hits = index.search(args.question, top_k=args.top)
-    for rank, hit in enumerate(hits, start=1):
+    hits = index.search(args.question, top_k=max(args.top, 2), product=detect_product(args.question))
+    for rank, hit in enumerate(hits[: args.top], start=1):
         line = f"{rank}. [{hit.record.reply_id}] cos={hit.score:.3f}"
         if rank == 1:
             probability = index.calibration.probability(hit.score, hits[1].score if len(hits) > 1 else None)

@@ -41,6 +41,7 @@ INDEX_TEXTS = {
     "question": lambda r: r.question,
     "question_reply": lambda r: f"{r.question} {r.reply}",
 }
+PRODUCT_CANDIDATES = 30  # how far down the ranking a product-matching reply is looked for
 DEFAULT_INDEX_TEXT = "question_reply"  # best P@1 on our held-out paraphrases (see benchmarks/results/retrieval.md)
 
 
@@ -99,11 +100,22 @@ class ReplyIndex:
     def live_ids(self) -> Set[str]:
         return {r.reply_id for row, r in enumerate(self.records) if row not in self.retired}
 
-    def search(self, question: str, top_k: int = 3) -> List[SearchHit]:
+    def search(self, question: str, top_k: int = 3, product: Optional[str] = None) -> List[SearchHit]:
+        """Best live replies; with a product, replies for other product lines are passed over.
+
+        A customer asking about travel cover should not get a life-insurance reply that happens to be
+        worded alike (general replies stay eligible). If nothing of that product is near, the product
+        filter is dropped rather than answering from nothing.
+        """
         if self._backend is None or not self.records:
             return []
-        hits = self._backend.search(self.encoder.encode([question]), top_k + len(self.retired))[0]
-        return [SearchHit(self.records[row], score) for row, score in hits if row not in self.retired][:top_k]
+        extra = PRODUCT_CANDIDATES if product else 0
+        rows = self._backend.search(self.encoder.encode([question]), top_k + extra + len(self.retired))[0]
+        hits = [SearchHit(self.records[row], score) for row, score in rows if row not in self.retired]
+        if product:
+            matching = [h for h in hits if h.record.product in (product, "general", None)]
+            hits = matching or hits
+        return hits[:top_k]
 
     def stats(self) -> Dict[str, Any]:
         live = [r for row, r in enumerate(self.records) if row not in self.retired]

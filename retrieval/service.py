@@ -10,6 +10,7 @@ from typing import Optional
 
 from retrieval.encoder import Encoder
 from retrieval.index import META_FILE, ReplyIndex, ReplyRecord
+from retrieval.products import detect_product
 from retrieval.settings import RetrievalSettings, retrieval_settings
 
 logger = logging.getLogger(__name__)
@@ -59,11 +60,12 @@ class PastReplyAnswerer:
         if index is not None:
             index.search("warm up", top_k=1)
 
-    def answer(self, question: str) -> Optional[Answer]:
+    def answer(self, question: str, product: Optional[str] = None) -> Optional[Answer]:
+        """The best past reply and how likely it answers; `product` defaults to the one the question names."""
         index = self.index()
         if index is None or not question.strip():
             return None
-        hits = index.search(question, top_k=2)
+        hits = index.search(question, top_k=2, product=product or detect_product(question))
         if not hits:
             return None
         top2 = hits[1].score if len(hits) > 1 else None
