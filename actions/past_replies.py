@@ -79,7 +79,11 @@ class ActionAnswerFromPastReplies(CoverlineAction):
             "retrieval_score": round(answer.probability, 4),
         }
         dispatcher.utter_message(text=f"{attribution(answer)}\n\n{answer.record.reply}", **meta)
-        dispatcher.utter_message(text="Did that answer your question?", buttons=HELPFUL_BUTTONS, **meta)
+        # the follow-up question is part of the retrieval answer but does not carry the reply id:
+        # feedback then points at the message that held the reply itself
+        dispatcher.utter_message(
+            text="Did that answer your question?", buttons=HELPFUL_BUTTONS, answer_source="retrieval"
+        )
         return [SlotSet(FEEDBACK_SLOT, True), SlotSet(PENDING_SLOT, str(reply_id))]
 
     async def _fallback(

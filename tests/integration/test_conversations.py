@@ -15,9 +15,11 @@ from typing import Iterator, List
 import pytest
 from sqlalchemy import func, select
 
+from retrieval.index import ReplyIndex
+from retrieval.settings import retrieval_settings
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
-from storage.models import Claim, Conversation, Message
+from storage.models import AnswerFeedback, Claim, Conversation, Message, PastReply
 from tests.conftest import migrated_sqlite, postgres_answers, postgres_database
 from tests.integration.servers import SocketCustomer, free_port, joined, say
 
@@ -198,6 +200,37 @@ def test_webchat_page_talks_to_the_bot(servers: ServerSet) -> None:
             .where(Conversation.channel == "socketio", Message.direction == "inbound")
         ).all()
     assert "what's your customer service phone number?" in texts
+
+
+KNOWLEDGE_QUESTION = "I've got a small chip in my windshield. Will fixing it cost me my deductible?"
+NONSENSE_QUESTION = "what's the best recipe for banana bread?"
+
+
+def test_insurance_question_is_answered_from_past_replies(servers: ServerSet) -> None:
+    """No intent has this answer; a reply an agent wrote does. It is logged with its id and score,
+    and the customer's "yes, it helped" is stored against it. Nonsense gets no confident answer."""
+    sender = f"kb-{uuid.uuid4().hex[:8]}"
+    replies = say(servers.rasa_url, sender, KNOWLEDGE_QUESTION)
+    text = joined(replies)
+    assert "answered a similar question" in text and "no deductible" in text.lower(), text
+    assert ["/affirm", "/deny"] in [[b["payload"] for b in r.get("buttons") or []] for r in replies]
+
+    threshold = ReplyIndex.load(retrieval_settings().index_dir).calibration.threshold
+    answer = next(m for m in message_rows(servers.db_url, sender) if m.answer_source == "retrieval")
+    assert answer.retrieval_score >= threshold and answer.in_reply_to_id is not None
+    with session_scope(servers.db_url) as s:
+        past = s.get(PastReply, answer.past_reply_id)
+        assert past is not None and past.reply in answer.text and past.product_line == "auto"
+
+    thanks = joined(say(servers.rasa_url, sender, "/affirm"))
+    assert "glad" in thanks.lower() or "thanks for letting me know" in thanks.lower(), thanks
+    with session_scope(servers.db_url) as s:
+        feedback = s.scalars(select(AnswerFeedback).where(AnswerFeedback.conversation_id == sender)).one()
+        assert (feedback.past_reply_id, feedback.helpful, feedback.message_id) == (past.id, True, answer.id)
+
+    other = f"kb-{uuid.uuid4().hex[:8]}"
+    assert "answered a similar question" not in joined(say(servers.rasa_url, other, NONSENSE_QUESTION))
+    assert all(m.answer_source != "retrieval" for m in message_rows(servers.db_url, other))
 
 
 def test_message_is_logged_when_the_action_server_is_down(servers: ServerSet) -> None:
