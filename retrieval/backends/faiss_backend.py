@@ -7,6 +7,7 @@ time. The factory string is configurable (RETRIEVAL_FAISS_FACTORY), e.g. "Flat" 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Tuple
 
@@ -15,6 +16,15 @@ import numpy as np
 from retrieval.backends.base import Options
 
 DEFAULT_FACTORY = "HNSW32"
+
+
+def _threads(count: int) -> None:
+    """FAISS parallelises with OpenMP. One query at a time (a chat server) is fastest on one thread:
+    with 2 threads a single HNSW search measured 12 ms p50 against 0.4 ms (benchmarks/results/retrieval.md),
+    spent waking and syncing the pool. Bulk adds still use every core."""
+    import faiss
+
+    faiss.omp_set_num_threads(max(1, count))
 
 
 class FaissBackend:
@@ -29,6 +39,8 @@ class FaissBackend:
         self.factory = options.get("faiss_factory") or DEFAULT_FACTORY
         self.ef_search = int(options.get("faiss_ef_search") or 128)
         self.nprobe = int(options.get("faiss_nprobe") or 16)
+        self.search_threads = int(options.get("faiss_search_threads") or 1)
+        _threads(self.search_threads)
         self._index = faiss.index_factory(dimension, self.factory, faiss.METRIC_INNER_PRODUCT)
         self._configure()
 
@@ -45,9 +57,13 @@ class FaissBackend:
 
     def add(self, vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension))
-        if not self._index.is_trained:
-            self._index.train(vectors)
-        self._index.add(vectors)
+        _threads(os.cpu_count() or 1)
+        try:
+            if not self._index.is_trained:
+                self._index.train(vectors)
+            self._index.add(vectors)
+        finally:
+            _threads(self.search_threads)
 
     def search(self, queries: np.ndarray, top_k: int) -> List[List[Tuple[int, float]]]:
         queries = np.ascontiguousarray(np.asarray(queries, dtype=np.float32).reshape(-1, self.dimension))
