@@ -78,7 +78,9 @@ class ActionAnswerFromPastReplies(CoverlineAction):
             "past_reply_id": reply_id,
             "retrieval_score": round(answer.probability, 4),
         }
-        dispatcher.utter_message(text=f"{attribution(answer)}\n\n{answer.record.reply}", **meta)
+        # one message, one line break (Markdown "  \n"): Rasa's channels split text on blank lines into
+        # separate messages, which would part the attribution from the reply it introduces
+        dispatcher.utter_message(text=f"{attribution(answer)}  \n{answer.record.reply}", **meta)
         # the follow-up question is part of the retrieval answer but does not carry the reply id:
         # feedback then points at the message that held the reply itself
         dispatcher.utter_message(
