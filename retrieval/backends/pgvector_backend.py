@@ -1,22 +1,24 @@
 """pgvector on PostgreSQL: the vectors live beside the rest of Coverline's data, shared by every replica.
 
 One table per index (row int primary key, embedding vector(d)) with an HNSW index for cosine distance.
-Adds are plain INSERTs; the HNSW graph is updated in place, so nothing is rebuilt. The table name and
-URL come from configuration (RETRIEVAL_PGVECTOR_URL, default DATABASE_URL; RETRIEVAL_PGVECTOR_TABLE).
+Adds are COPYs into the live HNSW graph, so nothing is rebuilt; a large first load builds the graph once.
+The table name and URL come from configuration (RETRIEVAL_PGVECTOR_URL, default DATABASE_URL; RETRIEVAL_PGVECTOR_TABLE).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator, List, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 
 from retrieval.backends.base import Options
 
 BATCH_ROWS = 5_000
+BULK_LOAD_ROWS = 10_000  # from here on, a first load drops the HNSW index and builds it after the COPY
 
 
 def _libpq_url(url: str) -> str:
@@ -45,6 +47,9 @@ class PgvectorBackend:
         self.table = table
         self.ef_search = int(options.get("pgvector_ef_search") or 100)
         self.index_method = options.get("pgvector_index", "hnsw")
+        self.maintenance_work_mem = options.get("pgvector_maintenance_work_mem", "1GB")
+        if not re.fullmatch(r"\d+[kMG]B", self.maintenance_work_mem):
+            raise ValueError(f"invalid pgvector_maintenance_work_mem {self.maintenance_work_mem!r}, e.g. '1GB'")
         self._conn: Any = None
         self._rows = 0
         self._create(reset=bool(options.get("pgvector_reset", True)))
@@ -69,25 +74,35 @@ class PgvectorBackend:
                 f"CREATE TABLE IF NOT EXISTS {self.table} (row integer PRIMARY KEY, embedding vector({self.dimension}))"
             )
             if self.index_method == "hnsw":
-                cur.execute(
-                    f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} "
-                    "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
-                )
+                self._create_index(cur)
             cur.execute(f"SELECT coalesce(max(row) + 1, 0) FROM {self.table}")
             self._rows = int(cur.fetchone()[0])
 
-    def _batches(self, vectors: np.ndarray) -> Iterator[List[Tuple[int, str]]]:
+    def _create_index(self, cur: Any) -> None:
+        cur.execute(f"SET maintenance_work_mem = '{self.maintenance_work_mem}'")
+        cur.execute(
+            f"CREATE INDEX IF NOT EXISTS {self.table}_hnsw ON {self.table} "
+            "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+        )
+
+    def _copy_rows(self, cur: Any, vectors: np.ndarray) -> None:
+        """COPY, not INSERTs: a million rows load in seconds instead of minutes."""
         for start in range(0, len(vectors), BATCH_ROWS):
             chunk = vectors[start : start + BATCH_ROWS]
-            yield [(self._rows + start + i, _vector_literal(v)) for i, v in enumerate(chunk)]
+            lines = "".join(f"{self._rows + start + i}\t{_vector_literal(v)}\n" for i, v in enumerate(chunk))
+            cur.copy_expert(f"COPY {self.table} (row, embedding) FROM STDIN", io.StringIO(lines))
 
     def add(self, vectors: np.ndarray) -> None:
-        from psycopg2.extras import execute_values
-
+        """Small adds go into the live HNSW graph; a large first load builds the graph once, afterwards
+        (pgvector builds an index over existing rows far faster than it inserts row by row)."""
         vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        bulk = self.index_method == "hnsw" and self._rows == 0 and len(vectors) >= BULK_LOAD_ROWS
         with self.conn.cursor() as cur:
-            for batch in self._batches(vectors):
-                execute_values(cur, f"INSERT INTO {self.table} (row, embedding) VALUES %s", batch, page_size=1000)
+            if bulk:
+                cur.execute(f"DROP INDEX IF EXISTS {self.table}_hnsw")
+            self._copy_rows(cur, vectors)
+            if bulk:
+                self._create_index(cur)
         self._rows += len(vectors)
 
     def search(self, queries: np.ndarray, top_k: int) -> List[List[Tuple[int, float]]]:

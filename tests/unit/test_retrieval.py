@@ -36,17 +36,22 @@ def test_exact_search_matches_brute_force() -> None:
     assert [[row for row, _ in h] for h in hits] == expected.tolist()
 
 
-@pytest.fixture(params=["numpy", "faiss", "pgvector"])
-def backend_options(request: pytest.FixtureRequest) -> Iterator[Tuple[str, Dict[str, Any]]]:
-    """Each backend with its configuration; pgvector gets a brand-new PostgreSQL database."""
-    if request.param != "pgvector":
-        yield request.param, {}
-        return
+@pytest.fixture
+def pgvector_url() -> Iterator[str]:
+    """A brand-new PostgreSQL database with pgvector; skipped only when no server answers."""
     if not postgres_answers():
         pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
     for url in postgres_database():
         require_pgvector(url)
-        yield "pgvector", {"pgvector_url": url, "pgvector_table": "reply_vectors_test"}
+        yield url
+
+
+@pytest.fixture(params=["numpy", "faiss", "pgvector"])
+def backend_options(request: pytest.FixtureRequest) -> Tuple[str, Dict[str, Any]]:
+    """Each backend with its configuration."""
+    if request.param != "pgvector":
+        return request.param, {}
+    return "pgvector", {"pgvector_url": request.getfixturevalue("pgvector_url"), "pgvector_table": "reply_vectors_test"}
 
 
 def require_pgvector(url: str) -> None:
@@ -87,3 +92,22 @@ def test_index_from_other_weights_is_refused(encoder: Encoder, tmp_path: Path) -
     meta.write_text(meta.read_text().replace(encoder.version, "other-model:000000000000"))
     with pytest.raises(StaleIndexError):
         ReplyIndex.load(tmp_path / "idx", encoder)
+
+
+def test_pgvector_bulk_load_builds_the_graph_once_and_takes_adds_after(pgvector_url: str) -> None:
+    """A first load of 12k vectors goes in by COPY with the HNSW index built after; later adds go into it."""
+    from retrieval.backends import PgvectorBackend
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(12_001, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    backend = PgvectorBackend(32, {"pgvector_url": pgvector_url, "pgvector_table": "bulk_vectors"})
+    backend.add(vectors[:12_000])
+    backend.add(vectors[12_000:])
+    with backend.conn.cursor() as cur:
+        cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'bulk_vectors'")
+        assert "bulk_vectors_hnsw" in {row[0] for row in cur.fetchall()}
+    assert len(backend) == 12_001
+    hits = backend.search(vectors[[7, 12_000]], top_k=3)
+    assert [h[0][0] for h in hits] == [7, 12_000] and hits[0][0][1] == pytest.approx(1.0, abs=1e-4)
+    backend.close()
