@@ -30,6 +30,14 @@ logger = logging.getLogger(__name__)
 FEEDBACK_SLOT, PENDING_SLOT = "awaiting_answer_feedback", "answer_feedback_reply_id"
 HELPFUL_BUTTONS = [{"title": "👍 Yes, thanks", "payload": "/affirm"}, {"title": "👎 Not really", "payload": "/deny"}]
 KNOWLEDGE_INTENTS = {"ask_coverage", "ask_deductible"}
+# Below the answer threshold but this close to a past reply, a message is about our insurance (nonsense
+# and other topics score 0.1-0.2 on the demo corpus): offer a person instead of calling it out of scope.
+NEAR_MISS_FLOOR = 0.3
+NEAR_MISS_TEXT = (
+    "I don't have a confident answer to that one, and I'd rather not guess about your cover. "
+    "A person on our team can look into it for you, or call 1-800-555-0142 (Mon-Fri 8am-8pm, Sat 9am-2pm ET)."
+)
+PERSON_BUTTON = [{"title": "Talk to a person", "payload": "/request_human"}]
 
 
 def attribution(answer: Answer) -> str:
@@ -67,7 +75,8 @@ class ActionAnswerFromPastReplies(CoverlineAction):
                 logger.exception("past-reply retrieval failed; falling back")
         if answer is not None and answer.confident:
             return self._answer(dispatcher, tracker, answer)
-        return await self._fallback(dispatcher, tracker, domain, intent)
+        near_miss = answer is not None and answer.probability >= NEAR_MISS_FLOOR
+        return await self._fallback(dispatcher, tracker, domain, intent, near_miss)
 
     def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> List[Dict[Text, Any]]:
         with self.conversation_session(tracker) as session:
@@ -89,7 +98,12 @@ class ActionAnswerFromPastReplies(CoverlineAction):
         return [SlotSet(FEEDBACK_SLOT, True), SlotSet(PENDING_SLOT, str(reply_id))]
 
     async def _fallback(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any], intent: Optional[str]
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+        intent: Optional[str],
+        near_miss: bool,
     ) -> List[Dict[Text, Any]]:
         events: List[Dict[Text, Any]] = [SlotSet(FEEDBACK_SLOT, False), SlotSet(PENDING_SLOT, None)]
         if intent in KNOWLEDGE_INTENTS:
@@ -98,6 +112,9 @@ class ActionAnswerFromPastReplies(CoverlineAction):
             dispatcher.utter_message(response="utter_offer_human", answer_source="fallback")
         elif intent == FALLBACK_INTENT:
             dispatcher.utter_message(response="utter_ask_rephrase", answer_source="fallback")
+        elif near_miss:
+            # sounds like an insurance question we have no sure answer to: a person, not "I can't help"
+            dispatcher.utter_message(text=NEAR_MISS_TEXT, buttons=PERSON_BUTTON, answer_source="fallback")
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
         return events

@@ -79,6 +79,15 @@ def test_nonsense_gets_no_past_reply(demo_index: Path) -> None:
     assert SlotSet("awaiting_answer_feedback", False) in events
 
 
+def test_insurance_question_without_a_sure_answer_offers_a_person(demo_index: Path) -> None:
+    dispatcher, _ = run(
+        ActionAnswerFromPastReplies(), tracker(intent="out_of_scope", text="do you insure commercial fishing boats?")
+    )
+    assert "person" in dispatcher.messages[0]["text"]
+    assert dispatcher.messages[0]["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
+    assert all(m.get("answer_source") != "retrieval" for m in dispatcher.messages)
+
+
 def test_unsure_nlu_without_a_good_reply_asks_to_rephrase_then_offers_a_person(demo_index: Path) -> None:
     def miss(text: str) -> dict:
         return {"event": "user", "text": text, "parse_data": {"intent": {"name": "nlu_fallback", "confidence": 0.3}}}
