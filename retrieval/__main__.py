@@ -32,7 +32,7 @@ from storage.migrate import upgrade
 from storage.settings import database_url
 
 
-def _import(paths: List[Path]) -> int:
+def _import(paths: List[Path]) -> None:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
@@ -45,7 +45,6 @@ def _import(paths: List[Path]) -> int:
             print(f"error: {error}", file=sys.stderr)
             raise SystemExit(2) from None
     print(f"past replies ({database_url().split('@')[-1]}): {report.summary()}")
-    return len(report.changed)
 
 
 def _calibrate(index: ReplyIndex, heldout: List[Path]) -> None:
@@ -91,7 +90,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     if not records:
         print("error: the past_replies table is empty; import an export first (python -m retrieval import F.csv)")
         return 2
-    print(f"encoding {len(records)} past questions with {encoder.version} → {settings.backend} index")
+    print(f"encoding {len(records)} past replies with {encoder.version} → {settings.backend} index")
     started = time.perf_counter()
     index = ReplyIndex.build(
         records,

@@ -40,11 +40,6 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: List[str] = field(default_factory=list)  # "file:row: reason"
-    changed: List[str] = field(default_factory=list)  # external ids added or updated: to (re)index
-
-    @property
-    def total(self) -> int:
-        return self.added + self.updated + self.unchanged
 
     def summary(self) -> str:
         text = f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {len(self.rejected)} rejected"
@@ -142,13 +137,11 @@ def import_rows(session: Session, rows: Iterable[Dict[str, Any]], origin: str = 
             created = _created_at(row.get("created_at")) or utcnow()
             session.add(PastReply(external_id=external_id, created_at=created, **values))
             report.added += 1
-            report.changed.append(external_id)
         elif any(getattr(existing, key) != value for key, value in values.items()):
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.embedding_model = None  # the text changed: its vector must be recomputed
             report.updated += 1
-            report.changed.append(external_id)
         else:
             report.unchanged += 1
     session.flush()
@@ -167,7 +160,6 @@ def import_files(session: Session, paths: Iterable[Path]) -> ImportReport:
         total.updated += report.updated
         total.unchanged += report.unchanged
         total.rejected.extend(report.rejected)
-        total.changed.extend(report.changed)
     return total
 
 
@@ -183,10 +175,8 @@ def record(reply: PastReply) -> ReplyRecord:
     )
 
 
-def active_records(session: Session, external_ids: Optional[Iterable[str]] = None) -> List[ReplyRecord]:
+def active_records(session: Session) -> List[ReplyRecord]:
     query = select(PastReply).where(PastReply.active.is_(True)).order_by(PastReply.id)
-    if external_ids is not None:
-        query = query.where(PastReply.external_id.in_(list(external_ids)))
     return [record(reply) for reply in session.scalars(query)]
 
 
