@@ -118,13 +118,9 @@ def fit(
         for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
             model = LogisticRegression(C=10.0).fit(x[train], y[train])
             out_of_fold[test] += model.predict_proba(x[test])[:, 1] / len(FOLD_SEEDS)
+    by_threshold = {float(t): _answer_metrics(out_of_fold, y, can, float(t)) for t in THRESHOLD_GRID}
     threshold = next(
-        (
-            float(t)
-            for t in THRESHOLD_GRID
-            if _answer_metrics(out_of_fold, y, can, t)["precision"] >= target_precision
-            and _answer_metrics(out_of_fold, y, can, t)["answered"] >= 5
-        ),
+        (t for t, m in by_threshold.items() if m["precision"] >= target_precision and m["answered"] >= 5),
         float(THRESHOLD_GRID[-1]),
     )
     final = LogisticRegression(C=10.0).fit(x, y)
@@ -135,11 +131,9 @@ def fit(
         "target_precision": target_precision,
         "brier": float(np.mean((out_of_fold - y) ** 2)),
         "ece": expected_calibration_error(out_of_fold, y.astype(float)),
-        **_answer_metrics(out_of_fold, y, can, threshold),
+        **by_threshold[threshold],
         "cross_validated": True,
-        "curve": [
-            {"threshold": float(t), **_answer_metrics(out_of_fold, y, can, float(t))} for t in THRESHOLD_GRID[::5]
-        ],
+        "curve": [{"threshold": float(t), **by_threshold[float(t)]} for t in THRESHOLD_GRID[::5]],
     }
     return Calibration(
         weights=(float(final.coef_[0][0]), float(final.coef_[0][1])),
