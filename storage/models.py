@@ -210,3 +210,19 @@ class AnswerFeedback(Base):
     message_id = Column(Integer, ForeignKey("messages.id"))  # the bot message that carried the answer
     helpful = Column(Boolean, nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ChannelDelivery(Base):
+    """A platform message a webhook has already accepted.
+
+    Platforms retry a webhook until they get a 200, and a retry may land on another replica; the
+    unique constraint is what makes "process each platform message once" hold across processes.
+    """
+
+    __tablename__ = "channel_deliveries"
+    __table_args__ = (UniqueConstraint("channel", "platform_message_id", name="uq_channel_deliveries_message"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(40), nullable=False)
+    platform_message_id = Column(String(255), nullable=False)
+    received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
