@@ -1,0 +1,226 @@
+"""The intent + sentiment component: train tiny → persist → load → process, calibration and the floor."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.intent_sentiment_classifier import IntentSentimentClassifier
+from bot.nlu.intent_sentiment_model import choose_floor, fit_temperature, softmax, stratified_split
+from bot.nlu.sentiment_data import airline_tweets, normalise_social_text, sentiment_of
+
+EXAMPLES: Dict[str, List[str]] = {
+    "file_claim": [
+        "I need to file a claim, someone hit my car",
+        "how do I report an accident",
+        "my basement flooded and I want to make a claim",
+        "start a claim for my stolen bike",
+        "a tree fell on my roof, need to claim",
+        "I want to open a new claim",
+        "report a car accident please",
+        "can I claim for the hail damage on my car",
+    ],
+    "pay_premium": [
+        "how do I pay my premium",
+        "I want to pay my bill",
+        "can I pay with a credit card",
+        "set up autopay for my policy",
+        "where do I send my monthly payment",
+        "pay my insurance bill online",
+        "make a payment on my account",
+        "I'd like to pay what I owe",
+    ],
+    "greet": ["hi", "hello", "hey there", "good morning", "hiya", "hello coverline", "morning!", "hey"],
+}
+NEGATIVE = ["this is the third time I am asking, absolutely useless service", "terrible, nobody ever answers"]
+POSITIVE = ["thank you so much, you were wonderful", "great service, really happy with the help"]
+
+
+def tiny_training_data() -> TrainingData:
+    messages = [Message(data={"text": t, "intent": intent}) for intent, texts in EXAMPLES.items() for t in texts]
+    for text in NEGATIVE:
+        messages.append(
+            Message(data={"text": text, "intent": "file_claim", "metadata": {"intent": {"sentiment": "negative"}}})
+        )
+    for text in POSITIVE:
+        messages.append(
+            Message(data={"text": text, "intent": "greet", "metadata": {"example": {"sentiment": "positive"}}})
+        )
+    return TrainingData(training_examples=messages)
+
+
+def tiny_tweets(path: Path) -> Path:
+    rows = [
+        ("negative", "@united worst airline ever, lost my bag again"),
+        ("negative", "@delta 3 hour delay and no one tells us anything. awful"),
+        ("positive", "@JetBlue thanks for the great flight, crew was lovely"),
+        ("positive", "@SouthwestAir love you guys, best service"),
+        ("neutral", "@united what time does the gate open for flight 22?"),
+        ("neutral", "@AmericanAir is there wifi on the 737 to Boston"),
+    ] * 4
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["tweet_id", "airline_sentiment", "text"])
+        for i, (label, text) in enumerate(rows):
+            writer.writerow([str(5700000 + i), label, text])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
+    tmp = tmp_path_factory.mktemp("nlu")
+    (tmp / "storage").mkdir()
+    storage = LocalModelStorage(tmp / "storage")
+    resource = Resource("intent_sentiment")
+    context = ExecutionContext(GraphSchema({}), "test")
+    config = {
+        "epochs": 3,
+        "batch_size": 8,
+        "sentiment_batch_size": 8,
+        "validation_fraction": 0.25,
+        "airline_tweets": str(tiny_tweets(tmp / "Tweets.csv")),
+        "progress": False,
+    }
+    component = IntentSentimentClassifier.create(
+        {**IntentSentimentClassifier.get_default_config(), **config}, storage, resource, context
+    )
+    component.train(tiny_training_data())
+    loaded = IntentSentimentClassifier.load(
+        {**IntentSentimentClassifier.get_default_config(), **config}, storage, resource, context
+    )
+    return {"trained": component, "loaded": loaded}
+
+
+def parse(component: IntentSentimentClassifier, text: str) -> Message:
+    return component.process([Message(data={"text": text})])[0]
+
+
+def test_a_loaded_model_predicts_what_the_trained_one_did(trained: Dict[str, object]) -> None:
+    texts = ["I want to claim for my car accident", "how can I pay my premium", "hello there"]
+    before = [parse(trained["trained"], t).as_dict(only_output_properties=True) for t in texts]  # type: ignore[arg-type]
+    after = [parse(trained["loaded"], t).as_dict(only_output_properties=True) for t in texts]  # type: ignore[arg-type]
+    for b, a in zip(before, after):
+        assert b["intent"]["name"] == a["intent"]["name"]
+        assert a["intent"]["confidence"] == pytest.approx(b["intent"]["confidence"], abs=1e-5)
+        assert a["sentiment"] == {
+            "label": b["sentiment"]["label"],
+            "confidence": pytest.approx(b["sentiment"]["confidence"], abs=1e-5),
+        }
+
+
+def test_a_parse_has_intent_ranking_and_sentiment(trained: Dict[str, object]) -> None:
+    output = parse(trained["loaded"], "someone hit my car, I need to report an accident").as_dict(
+        only_output_properties=True
+    )  # type: ignore[arg-type]
+    assert output["intent"]["name"] == "file_claim"
+    ranking = output["intent_ranking"]
+    assert [r["name"] for r in ranking][0] == "file_claim"
+    assert {r["name"] for r in ranking} == set(EXAMPLES)
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0, abs=1e-4)
+    assert all(isinstance(r["confidence"], float) for r in ranking)
+    assert [r["confidence"] for r in ranking] == sorted((r["confidence"] for r in ranking), reverse=True)
+    assert output["sentiment"]["label"] in {"negative", "neutral", "positive"}
+    assert 0.0 < output["sentiment"]["confidence"] <= 1.0
+
+
+def test_the_sentiment_head_learns_the_labelled_examples(trained: Dict[str, object]) -> None:
+    component = trained["loaded"]
+    assert parse(component, "worst service ever, nobody answers, terrible").get("sentiment")["label"] == "negative"  # type: ignore[arg-type]
+    assert parse(component, "thanks so much, lovely service, really happy").get("sentiment")["label"] == "positive"  # type: ignore[arg-type]
+
+
+def test_the_model_lives_inside_rasas_model_storage(trained: Dict[str, object], tmp_path: Path) -> None:
+    component = trained["loaded"]
+    files = {p.name for p in Path(component._model_storage._storage_path).rglob("*")}  # type: ignore[attr-defined]
+    assert {"coverline_nlu.json", "heads.safetensors", "model.safetensors"} <= files
+    assert not any(name.endswith((".pkl", ".pt", ".bin")) for name in files)
+
+
+def test_empty_messages_are_left_alone(trained: Dict[str, object]) -> None:
+    messages = trained["loaded"].process([Message(data={"text": ""}), Message(data={"text": "   "})])  # type: ignore[union-attr]
+    assert all(m.get("intent") is None and m.get("sentiment") is None for m in messages)
+
+
+def test_an_untrained_component_loads_and_predicts_nothing(tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    component = IntentSentimentClassifier.load({}, storage, Resource("missing"), context)
+    message = component.process([Message(data={"text": "hello"})])[0]
+    assert message.get("intent") is None
+
+
+def test_training_without_intent_examples_is_a_no_op(tmp_path: Path) -> None:
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    component = IntentSentimentClassifier.create({}, storage, Resource("empty"), context)
+    assert component.train(TrainingData()) == Resource("empty")
+    assert component.model is None
+
+
+def test_the_fingerprint_changes_when_the_sentiment_file_changes(tmp_path: Path) -> None:
+    path = tiny_tweets(tmp_path / "Tweets.csv")
+    before = IntentSentimentClassifier.fingerprint_addon({"airline_tweets": str(path)})
+    path.write_text(path.read_text() + "9999,negative,@united never again\n")
+    assert IntentSentimentClassifier.fingerprint_addon({"airline_tweets": str(path)}) != before
+
+
+# -- the pieces ---------------------------------------------------------------------------------------
+
+
+def test_temperature_scaling_softens_an_overconfident_model() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 400)
+    logits = rng.normal(0, 1, (400, 3))
+    logits[np.arange(400), labels] += 1.0
+    logits *= 8.0  # right ~70 % of the time but claims ~99 %
+    temperature = fit_temperature(logits, labels)
+    assert temperature > 3.0
+    confident = softmax(logits, temperature).max(1).mean()
+    accuracy = (logits.argmax(1) == labels).mean()
+    assert abs(confident - accuracy) < 0.08
+
+
+def test_the_floor_costs_at_most_the_allowed_share_of_in_scope_answers() -> None:
+    confidences = np.linspace(0.05, 1.0, 200)
+    correct = np.ones(200, dtype=bool)
+    floor = choose_floor(confidences, correct, 0.05)
+    lost = ((confidences < floor) & correct).sum()
+    assert lost <= 10 and floor > 0.05
+    assert choose_floor(confidences, correct, 0.0) == 0.0
+
+
+def test_stratified_split_keeps_rare_intents_in_training() -> None:
+    labels = ["a"] * 20 + ["b"] * 3
+    train, validation = stratified_split(labels, 0.25, seed=1)
+    assert sorted(train + validation) == list(range(23))
+    assert {labels[i] for i in validation} == {"a"} and len(validation) == 5
+
+
+def test_sentiment_labels_come_from_example_or_intent_metadata() -> None:
+    assert sentiment_of({"intent": {"sentiment": "Negative"}}) == "negative"
+    assert sentiment_of({"intent": {"sentiment": "negative"}, "example": {"sentiment": "positive"}}) == "positive"
+    assert sentiment_of(None) is None
+    with pytest.raises(ValueError, match="not one of"):
+        sentiment_of({"example": {"sentiment": "angry"}})
+
+
+def test_social_text_is_normalised_like_tweeteval() -> None:
+    assert normalise_social_text("@HarborMutual see https://x.co/abc now") == "@user see http now"
+
+
+def test_the_airline_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
+    path = tiny_tweets(tmp_path / "Tweets.csv")
+    train, heldout, everything = (airline_tweets(path, s) for s in ("train", "heldout", "all"))
+    assert len(train) + len(heldout) == len(everything) == 24
+    assert airline_tweets(path, "heldout") == heldout
+    with pytest.raises(ValueError, match="unknown split"):
+        airline_tweets(path, "test")
