@@ -214,7 +214,7 @@ class IntentSentimentClassifier(GraphComponent, IntentClassifier):
         if not todo:
             return messages
         predictions = self.model.predict([texts[i] for i in todo], self.component_config["ranking_length"])
-        for i, prediction in zip(todo, predictions):
+        for i, prediction in zip(todo, predictions, strict=True):
             message = messages[i]
             ranking = [{"name": name, "confidence": confidence} for name, confidence in prediction.intent_ranking]
             message.set(INTENT, {"name": prediction.intent, "confidence": prediction.confidence}, add_to_output=True)

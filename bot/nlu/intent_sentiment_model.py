@@ -192,7 +192,7 @@ def choose_floor(confidences: np.ndarray, correct: np.ndarray, max_inscope_loss:
 def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0.0, 1.0, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         inside = (confidences > lo) & (confidences <= hi)
         if inside.any():
             total += inside.mean() * abs(confidences[inside].mean() - correct[inside].mean())
@@ -400,7 +400,7 @@ class IntentSentimentModel:
         intent_logits, sentiment_logits = self.logits(texts)
         intent_probs = softmax(intent_logits, self.calibration.intent_temperature)
         sentiment_probs = softmax(sentiment_logits, self.calibration.sentiment_temperature)
-        return [self._prediction(p, s, ranking_length) for p, s in zip(intent_probs, sentiment_probs)]
+        return [self._prediction(p, s, ranking_length) for p, s in zip(intent_probs, sentiment_probs, strict=True)]
 
     def _prediction(self, probs: np.ndarray, sentiment: np.ndarray, ranking_length: int) -> Prediction:
         order = np.argsort(-probs)

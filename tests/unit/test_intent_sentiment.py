@@ -108,7 +108,7 @@ def test_a_loaded_model_predicts_what_the_trained_one_did(trained: Dict[str, obj
     texts = ["I want to claim for my car accident", "how can I pay my premium", "hello there"]
     before = [parse(trained["trained"], t).as_dict(only_output_properties=True) for t in texts]  # type: ignore[arg-type]
     after = [parse(trained["loaded"], t).as_dict(only_output_properties=True) for t in texts]  # type: ignore[arg-type]
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         assert b["intent"]["name"] == a["intent"]["name"]
         assert a["intent"]["confidence"] == pytest.approx(b["intent"]["confidence"], abs=1e-5)
         assert a["sentiment"] == {
