@@ -19,7 +19,7 @@ PAST_REPLIES := $(wildcard demo_data/past_replies/*.csv)
 HELDOUT := $(wildcard demo_data/past_replies/heldout/*.csv)
 INDEX_CODE := $(wildcard retrieval/*.py retrieval/backends/*.py)
 
-.PHONY: install run train index validate lint test benchmark-retrieval test-unit test-stories test-integration benchmark clean help
+.PHONY: install run train index validate lint test benchmark-retrieval benchmark-nlu test-unit test-stories test-integration benchmark clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -55,9 +55,12 @@ test: install train lint  ## everything CI runs: lint, data validation, unit + i
 test-unit: install  ## fast tests that need no trained model
 	$(PY) -m pytest tests -q -m "not needs_model"
 
-benchmark: install  ## NLU baseline + retrieval quality and latency (writes benchmarks/results/)
-	$(PY) benchmarks/nlu_baseline.py
+benchmark: install  ## every benchmark: NLU (vs stock Rasa) + retrieval quality and latency (writes benchmarks/results/)
+	$(PY) benchmarks/nlu_benchmark.py
 	$(PY) benchmarks/retrieval_benchmark.py
+
+benchmark-nlu: install  ## intent + sentiment model vs stock Rasa: BANKING77, CLINC150, HINT3, DSTC11, TweetEval, latency (~2 h)
+	$(PY) benchmarks/nlu_benchmark.py
 
 benchmark-retrieval: install  ## retrieval only: InsuranceQA ranking, Harbor held-out, latency at 10k/100k/1M
 	$(PY) benchmarks/retrieval_benchmark.py

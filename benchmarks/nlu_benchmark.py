@@ -1,0 +1,373 @@
+"""Coverline's intent + sentiment model against the stock Rasa pipeline, on public data and our own.
+
+One command, one machine; each section writes its results as soon as it finishes (merged into
+benchmarks/results/nlu.json, rendered to nlu.md + nlu.png), so a long run can be resumed by section:
+
+    make benchmark-nlu                                  # every section
+    .venv/bin/python benchmarks/nlu_benchmark.py --sections hint3 latency
+
+Sections (in run order):
+- hint3:            three live bots, v2 train → v2 test (and v1 test, the set the published figures
+                    were measured on), beside the published BERT and Rasa (DIET+ConveRT) figures;
+- banking77_10shot: the DNNC/CPFT 10-shot split → test, ours and stock Rasa;
+- banking77_full:   train → test, ours and stock Rasa;
+- clinc150:         data_full, temperature and out-of-scope floor chosen on val, scored on test;
+- nlu_data:         our own held-out split, both full pipelines trained by `rasa train nlu` (ours =
+                    config.yml: CRF entities + the fine-tuned component); also DSTC11 insurance utterances
+                    (mapped to our intents), and sentiment: TweetEval test + airline held-out, beside a
+                    TF-IDF + logistic-regression baseline trained on the same sentiment data;
+- latency:          single-message parse time (warm, one at a time) of the two nlu_data models.
+
+"Stock Rasa" is `rasa init`'s pipeline (benchmarks/configs/rasa_init.yml: CountVectors + DIET, 100
+epochs). Ours on the public sets is the same model code the component runs (bot/nlu), trained directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("USE_TF", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from benchmarks import public_data as data  # noqa: E402
+from benchmarks import rasa_nlu  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+WORK = ROOT / "benchmarks" / "work" / "nlu"
+STOCK_CONFIG = ROOT / "benchmarks" / "configs" / "rasa_init.yml"
+OURS_CONFIG = ROOT / "config.yml"
+SECTIONS = ["hint3", "banking77_10shot", "banking77_full", "clinc150", "nlu_data", "latency"]
+# epochs for our model by training-set size: few-shot sets need more passes than 10k examples
+EPOCHS_FULL, EPOCHS_SMALL, EPOCHS_FEWSHOT = 4, 10, 15
+
+
+def step(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# scoring
+
+
+def accuracy(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    return round(100 * sum(g == p for g, p in zip(gold, predicted, strict=True)) / max(len(gold), 1), 2)
+
+
+def macro_f1(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return round(100 * f1_score(gold, predicted, labels=sorted(set(gold)), average="macro", zero_division=0), 2)
+
+
+def macro_recall(gold: Sequence[str], predicted: Sequence[str]) -> float:
+    from sklearn.metrics import recall_score
+
+    return round(100 * recall_score(gold, predicted, labels=sorted(set(gold)), average="macro", zero_division=0), 2)
+
+
+def oos_scores(gold: Sequence[str], predicted: Sequence[str], oos: str) -> Dict[str, float]:
+    inscope = [(g, p) for g, p in zip(gold, predicted, strict=True) if g != oos]
+    outscope = [p for g, p in zip(gold, predicted, strict=True) if g == oos]
+    return {
+        "accuracy": accuracy(gold, predicted),
+        "in_scope_accuracy": round(100 * sum(g == p for g, p in inscope) / max(len(inscope), 1), 2),
+        "oos_recall": round(100 * sum(p == oos for p in outscope) / max(len(outscope), 1), 2),
+        "in_scope": len(inscope),
+        "out_of_scope": len(outscope),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# the two systems
+
+
+def train_ours(
+    train: Any,
+    epochs: int,
+    validation: Any = None,
+    validation_fraction: float = 0.0,
+    oos: str = "out_of_scope",
+    max_inscope_loss: float = 0.02,
+) -> Dict[str, Any]:
+    from bot.nlu.intent_sentiment_model import IntentSentimentModel, Labelled, TrainingConfig
+
+    config = TrainingConfig(
+        epochs=epochs, validation_fraction=validation_fraction, oos_intent=oos, max_inscope_loss=max_inscope_loss
+    )
+    started = time.perf_counter()
+    model = IntentSentimentModel.fit(
+        Labelled(list(train.texts), list(train.labels)),
+        None,
+        config,
+        validation=Labelled(list(validation.texts), list(validation.labels)) if validation is not None else None,
+    )
+    return {"model": model, "train_seconds": round(time.perf_counter() - started, 1)}
+
+
+def predict_ours(model: Any, texts: Sequence[str]) -> List[str]:
+    return [p.intent for p in model.predict(list(texts))]
+
+
+def train_stock(name: str, train: Any) -> Dict[str, Any]:
+    nlu = rasa_nlu.write_training_json(train.texts, train.labels, WORK / name / "train.json")
+    seconds = rasa_nlu.train(STOCK_CONFIG, [nlu], WORK / name, "stock")
+    return {"model": WORK / name / "stock.tar.gz", "train_seconds": round(seconds, 1)}
+
+
+def predict_stock(model: Path, texts: Sequence[str], name: str) -> List[str]:
+    result = rasa_nlu.predict(model, texts, WORK / name / "predict")
+    return [p["intent"] or "" for p in result["predictions"]]
+
+
+def side_by_side(name: str, train: Any, test: Any, epochs: int) -> Dict[str, Any]:
+    step(f"{name}: ours, {len(train)} training examples, {epochs} epochs")
+    ours = train_ours(train, epochs)
+    predicted = predict_ours(ours["model"], test.texts)
+    step(f"{name}: stock Rasa (CountVectors + DIET)")
+    stock = train_stock(name, train)
+    stock_predicted = predict_stock(stock["model"], test.texts, name)
+    return {
+        "train_examples": len(train),
+        "test_examples": len(test),
+        "ours": {
+            "accuracy": accuracy(test.labels, predicted),
+            "macro_f1": macro_f1(test.labels, predicted),
+            "train_seconds": ours["train_seconds"],
+            "epochs": epochs,
+        },
+        "stock_rasa": {
+            "accuracy": accuracy(test.labels, stock_predicted),
+            "macro_f1": macro_f1(test.labels, stock_predicted),
+            "train_seconds": stock["train_seconds"],
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# sections
+
+
+def section_hint3() -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for bot in data.HINT3_BOTS:
+        train = data.hint3(bot, "train")
+        step(f"hint3 {bot}: ours, {len(train)} examples; 15 % held out for temperature and the OOS floor")
+        ours = train_ours(train, EPOCHS_SMALL, validation_fraction=0.15, oos=data.HINT3_OOS)
+        model = ours["model"]
+        scores = {}
+        for version in ("v2", "v1"):
+            test = data.hint3(bot, "test", version)
+            scores[f"test_{version}"] = oos_scores(test.labels, predict_ours(model, test.texts), data.HINT3_OOS)
+        published = data.hint3_published(bot)
+        out[bot] = {
+            "ours": {**scores, "train_seconds": ours["train_seconds"], "floor": round(model.calibration.oos_floor, 3)},
+            "published_best_threshold_v1_test": {k: published[k] for k in ("bert", "rasa")},
+            "best_published": max(published.items(), key=lambda kv: kv[1]["accuracy"])[0],
+        }
+    return out
+
+
+def section_banking77_10shot() -> Dict[str, Any]:
+    return side_by_side("banking77_10shot", data.fewshot("BANKING77", 10), data.banking77("test"), EPOCHS_FEWSHOT)
+
+
+def section_banking77_full() -> Dict[str, Any]:
+    return side_by_side("banking77_full", data.banking77("train"), data.banking77("test"), EPOCHS_FULL)
+
+
+def section_clinc150() -> Dict[str, Any]:
+    train, val, test = data.clinc150("train"), data.clinc150("val"), data.clinc150("test")
+    step(f"clinc150: ours, {len(train)} examples (oos as a class), calibrated on val ({len(val)})")
+    ours = train_ours(train, EPOCHS_FULL, validation=val, oos=data.OOS)
+    model = ours["model"]
+    return {
+        "ours": {
+            **oos_scores(test.labels, predict_ours(model, test.texts), data.OOS),
+            "floor": round(model.calibration.oos_floor, 3),
+            "temperature": round(model.calibration.intent_temperature, 3),
+            "train_seconds": ours["train_seconds"],
+        }
+    }
+
+
+def _split_nlu_data(seed: int = 42) -> Dict[str, Path]:
+    out = WORK / "nlu_data_split"
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run(
+        [str(rasa_nlu.RASA), "data", "split", "nlu", "--nlu", "nlu_data", "--training-fraction", "0.8"]
+        + ["--random-seed", str(seed), "--out", str(out)],
+        cwd=ROOT,
+        env=rasa_nlu.rasa_env(),
+        check=True,
+    )
+    return {"train": out / "training_data.yml", "test": out / "test_data.yml"}
+
+
+def _labelled(path: Path) -> Dict[str, List[Any]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bot.nlu.sentiment_data import sentiment_of
+
+    examples = load_data(str(path)).intent_examples
+    return {
+        "texts": [m.get("text") for m in examples],
+        "intents": [m.get("intent") for m in examples],
+        "sentiments": [sentiment_of(m.get("metadata")) for m in examples],
+    }
+
+
+def _tfidf_sentiment_baseline(texts: List[str], labels: List[str]) -> Callable[[List[str]], List[str]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from bot.nlu.sentiment_data import normalise_social_text
+
+    pipeline = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+        LogisticRegression(max_iter=2000, class_weight="balanced", C=4.0),
+    )
+    pipeline.fit([normalise_social_text(t) for t in texts], labels)
+    return lambda batch: list(pipeline.predict([normalise_social_text(t) for t in batch]))
+
+
+def section_nlu_data() -> Dict[str, Any]:
+    from bot.nlu.sentiment_data import airline_tweets
+
+    split = _split_nlu_data()
+    train, test = _labelled(split["train"]), _labelled(split["test"])
+    out: Dict[str, Any] = {"train_examples": len(train["texts"]), "test_examples": len(test["texts"])}
+    models: Dict[str, Path] = {}
+    for system, config in (("ours", OURS_CONFIG), ("stock_rasa", STOCK_CONFIG)):
+        step(f"nlu_data: rasa train nlu with {config.relative_to(ROOT)}")
+        seconds = rasa_nlu.train(config, [split["train"]], WORK / "nlu_data", system)
+        models[system] = WORK / "nlu_data" / f"{system}.tar.gz"
+        step(f"nlu_data: {system} on the held-out split, DSTC11 insurance, and (ours) sentiment sets")
+        dstc = data.dstc11_insurance()
+        tweets = data.tweeteval("test")
+        heldout = airline_tweets(split="heldout")
+        texts = test["texts"] + dstc.texts + (tweets.texts + heldout.texts if system == "ours" else [])
+        predictions = rasa_nlu.predict(models[system], texts, WORK / "nlu_data" / f"predict_{system}")["predictions"]
+        own, rest = predictions[: len(test["texts"])], predictions[len(test["texts"]) :]
+        dstc_pred, rest = rest[: len(dstc)], rest[len(dstc) :]
+        intents = [p["intent"] for p in own]
+        result: Dict[str, Any] = {
+            "accuracy": accuracy(test["intents"], intents),
+            "macro_f1": macro_f1(test["intents"], intents),
+            "train_seconds": round(seconds, 1),
+            "dstc11_insurance_accuracy": accuracy(dstc.labels, [p["intent"] for p in dstc_pred]),
+            "dstc11_utterances": len(dstc),
+        }
+        if system == "ours":
+            labelled = [(g, p["sentiment"]["label"]) for g, p in zip(test["sentiments"], own, strict=True) if g]
+            result["own_sentiment_accuracy"] = accuracy([g for g, _ in labelled], [p for _, p in labelled])
+            result["own_sentiment_messages"] = len(labelled)
+            tweet_pred = [p["sentiment"]["label"] for p in rest[: len(tweets)]]
+            airline_pred = [p["sentiment"]["label"] for p in rest[len(tweets) :]]
+            out["sentiment"] = {
+                "ours": {
+                    "tweeteval_macro_recall": macro_recall(tweets.labels, tweet_pred),
+                    "tweeteval_macro_f1": macro_f1(tweets.labels, tweet_pred),
+                    "airline_heldout_accuracy": accuracy(heldout.labels, airline_pred),
+                    "airline_heldout_macro_f1": macro_f1(heldout.labels, airline_pred),
+                }
+            }
+        out[system] = result
+    step("nlu_data: TF-IDF + logistic-regression sentiment baseline on the same sentiment data")
+    tweets_train = airline_tweets(split="train")
+    own_texts = [t for t, s in zip(train["texts"], train["sentiments"], strict=True) if s] * 5
+    own_labels = [s for s in train["sentiments"] if s] * 5
+    baseline = _tfidf_sentiment_baseline(tweets_train.texts + own_texts, tweets_train.labels + own_labels)
+    tweets, heldout = data.tweeteval("test"), airline_tweets(split="heldout")
+    own_test = [(t, s) for t, s in zip(test["texts"], test["sentiments"], strict=True) if s]
+    tweet_pred, airline_pred = baseline(tweets.texts), baseline(heldout.texts)
+    out["sentiment"]["tfidf_logreg"] = {
+        "tweeteval_macro_recall": macro_recall(tweets.labels, tweet_pred),
+        "tweeteval_macro_f1": macro_f1(tweets.labels, tweet_pred),
+        "airline_heldout_accuracy": accuracy(heldout.labels, airline_pred),
+        "airline_heldout_macro_f1": macro_f1(heldout.labels, airline_pred),
+        "own_sentiment_accuracy": accuracy([s for _, s in own_test], baseline([t for t, _ in own_test])),
+    }
+    out["sentiment"]["ours"]["own_sentiment_accuracy"] = out["ours"]["own_sentiment_accuracy"]
+    return out
+
+
+def section_latency(messages: int = 400) -> Dict[str, Any]:
+    test = _labelled(WORK / "nlu_data_split" / "test_data.yml")
+    out: Dict[str, Any] = {}
+    for system in ("ours", "stock_rasa"):
+        model = WORK / "nlu_data" / f"{system}.tar.gz"
+        if not model.exists():
+            raise SystemExit("latency needs the nlu_data section's models: run --sections nlu_data first")
+        step(f"latency: {system}, {messages} single-message parses after a warm-up pass")
+        result = rasa_nlu.predict(model, test["texts"], WORK / "nlu_data" / f"latency_{system}", latency=messages)
+        out[system] = result["latency"]
+    return out
+
+
+RUNNERS: Dict[str, Callable[[], Dict[str, Any]]] = {
+    "hint3": section_hint3,
+    "banking77_10shot": section_banking77_10shot,
+    "banking77_full": section_banking77_full,
+    "clinc150": section_clinc150,
+    "nlu_data": section_nlu_data,
+    "latency": section_latency,
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+# report
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def load_results() -> Dict[str, Any]:
+    path = RESULTS / "nlu.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"sections": {}}
+
+
+def save_results(results: Dict[str, Any]) -> None:
+    from benchmarks.nlu_report import markdown, plot
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "nlu.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (RESULTS / "nlu.md").write_text(markdown(results), encoding="utf-8")
+    plot(results, RESULTS / "nlu.png")
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=SECTIONS)
+    args = parser.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    results = load_results()
+    for name in [s for s in SECTIONS if s in args.sections]:
+        started = time.perf_counter()
+        section = RUNNERS[name]()
+        section["meta"] = {
+            "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(),
+            "section_seconds": round(time.perf_counter() - started, 1),
+        }
+        results["sections"][name] = section
+        save_results(results)
+        step(f"{name} done in {section['meta']['section_seconds']:.0f} s: benchmarks/results/nlu.md")
+    print((RESULTS / "nlu.md").read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()

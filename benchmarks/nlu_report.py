@@ -1,0 +1,216 @@
+"""Render benchmarks/results/nlu.json as the Markdown table and the chart the README shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+COMMAND = "make benchmark-nlu"
+
+
+def _pct(value: Optional[float]) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def _rows(sections: Dict[str, Any]) -> List[Tuple[str, str, str, str, str]]:
+    """(benchmark, metric, ours, stock Rasa / baseline / published, target)."""
+    rows: List[Tuple[str, str, str, str, str]] = []
+    for key, title, target in (
+        ("banking77_full", "BANKING77 full", "≥ 92.5 and ≥ DIET + 2"),
+        ("banking77_10shot", "BANKING77 10-shot", "≥ 85.2 (USE+ConveRT)"),
+    ):
+        s = sections.get(key)
+        if s:
+            rows.append((title, "accuracy", _pct(s["ours"]["accuracy"]), _pct(s["stock_rasa"]["accuracy"]), target))
+            rows.append((title, "macro-F1", _pct(s["ours"]["macro_f1"]), _pct(s["stock_rasa"]["macro_f1"]), ""))
+    s = sections.get("clinc150")
+    if s:
+        o = s["ours"]
+        rows.append(("CLINC150 (floor from val)", "in-scope accuracy", _pct(o["in_scope_accuracy"]), "–", "≥ 94"))
+        rows.append(("CLINC150 (floor from val)", "out-of-scope recall", _pct(o["oos_recall"]), "–", "≥ 70"))
+    s = sections.get("hint3")
+    if s:
+        for bot, r in s.items():
+            if bot == "meta":
+                continue
+            published = r["published_best_threshold_v1_test"]
+            rows.append(
+                (
+                    f"HINT3 {bot} v2 train → v1 test",
+                    "accuracy",
+                    _pct(r["ours"]["test_v1"]["accuracy"]),
+                    f"Rasa {_pct(published['rasa']['accuracy'])} · BERT {_pct(published['bert']['accuracy'])}",
+                    "> published Rasa",
+                )
+            )
+            rows.append(
+                (
+                    f"HINT3 {bot} v2 train → v2 test",
+                    "accuracy / in-scope / OOS recall",
+                    " / ".join(_pct(r["ours"]["test_v2"][k]) for k in ("accuracy", "in_scope_accuracy", "oos_recall")),
+                    "–",
+                    "",
+                )
+            )
+    s = sections.get("nlu_data")
+    if s:
+        rows.append(
+            (
+                "nlu_data held-out (full pipelines)",
+                "accuracy",
+                _pct(s["ours"]["accuracy"]),
+                _pct(s["stock_rasa"]["accuracy"]),
+                "",
+            )
+        )
+        rows.append(
+            (
+                "nlu_data held-out (full pipelines)",
+                "macro-F1",
+                _pct(s["ours"]["macro_f1"]),
+                _pct(s["stock_rasa"]["macro_f1"]),
+                "",
+            )
+        )
+        rows.append(
+            (
+                "DSTC11 insurance (mapped)",
+                "accuracy",
+                _pct(s["ours"]["dstc11_insurance_accuracy"]),
+                _pct(s["stock_rasa"]["dstc11_insurance_accuracy"]),
+                "first figure",
+            )
+        )
+        sent = s.get("sentiment", {})
+        if sent:
+            o, b = sent["ours"], sent["tfidf_logreg"]
+            rows.append(
+                (
+                    "TweetEval test (sentiment)",
+                    "macro-recall",
+                    _pct(o["tweeteval_macro_recall"]),
+                    f"TF-IDF+LR {_pct(b['tweeteval_macro_recall'])}",
+                    "≥ baseline + 5",
+                )
+            )
+            rows.append(
+                (
+                    "Airline held-out (sentiment)",
+                    "accuracy",
+                    _pct(o["airline_heldout_accuracy"]),
+                    f"TF-IDF+LR {_pct(b['airline_heldout_accuracy'])}",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    "Own insurance messages (sentiment)",
+                    "accuracy",
+                    _pct(o["own_sentiment_accuracy"]),
+                    f"TF-IDF+LR {_pct(b['own_sentiment_accuracy'])}",
+                    "",
+                )
+            )
+    s = sections.get("latency")
+    if s:
+        rows.append(
+            (
+                "single-message parse, warm",
+                "p50 ms",
+                f"{s['ours']['p50_ms']:.1f}",
+                f"{s['stock_rasa']['p50_ms']:.1f}",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "single-message parse, warm",
+                "p95 ms",
+                f"{s['ours']['p95_ms']:.1f}",
+                f"{s['stock_rasa']['p95_ms']:.1f}",
+                "≤ DIET",
+            )
+        )
+    return rows
+
+
+def _training_rows(sections: Dict[str, Any]) -> List[str]:
+    lines = []
+    for key in ("banking77_full", "banking77_10shot", "nlu_data"):
+        s = sections.get(key)
+        if s:
+            lines.append(f"| {key} | {s['ours']['train_seconds']:.0f} | {s['stock_rasa']['train_seconds']:.0f} |")
+    return lines
+
+
+def markdown(results: Dict[str, Any]) -> str:
+    sections = results.get("sections", {})
+    lines = [
+        "# NLU: Coverline's fine-tuned intent + sentiment model vs the stock Rasa pipeline",
+        "",
+        f"Command: `{COMMAND}` (benchmarks/nlu_benchmark.py). Stock Rasa = `rasa init`'s pipeline "
+        "(CountVectors + DIET, 100 epochs); published figures from the datasets' papers/repos.",
+        "",
+        "| benchmark | metric | Coverline | stock Rasa / baseline / published | target |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in _rows(sections)]
+    training = _training_rows(sections)
+    if training:
+        lines += ["", "Training wall time (s):", "", "| set | Coverline | stock Rasa |", "| --- | ---: | ---: |"]
+        lines += training
+    lines += ["", "Sections run:", ""]
+    for name, s in sections.items():
+        meta = s.get("meta", {})
+        lines.append(
+            f"- {name}: {meta.get('finished', '?')}, {meta.get('machine', '?')}, {meta.get('section_seconds', 0):.0f} s"
+        )
+    lines += ["", "![accuracy chart](nlu.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(results: Dict[str, Any], path: Path) -> None:
+    """Accuracy of ours vs stock Rasa / published, one pair of bars per benchmark."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sections = results.get("sections", {})
+    names, ours, theirs = [], [], []
+    for key, title in (
+        ("banking77_full", "BANKING77"),
+        ("banking77_10shot", "BANKING77 10-shot"),
+        ("nlu_data", "nlu_data"),
+    ):
+        if key in sections:
+            names.append(title)
+            ours.append(sections[key]["ours"]["accuracy"])
+            theirs.append(sections[key]["stock_rasa"]["accuracy"])
+    if "nlu_data" in sections:
+        names.append("DSTC11 insurance")
+        ours.append(sections["nlu_data"]["ours"]["dstc11_insurance_accuracy"])
+        theirs.append(sections["nlu_data"]["stock_rasa"]["dstc11_insurance_accuracy"])
+    for bot, r in (sections.get("hint3") or {}).items():
+        if bot != "meta":
+            names.append(f"HINT3 {bot} (v1 test)")
+            ours.append(r["ours"]["test_v1"]["accuracy"])
+            theirs.append(r["published_best_threshold_v1_test"]["rasa"]["accuracy"])
+    if not names:
+        return
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(names) + 1.5))
+    ys = range(len(names))
+    ax.barh([y + 0.2 for y in ys], ours, height=0.4, label="Coverline (fine-tuned MiniLM)")
+    ax.barh([y - 0.2 for y in ys], theirs, height=0.4, label="stock Rasa (DIET) / published Rasa")
+    for y, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        ax.text(a + 0.5, y + 0.2, f"{a:.1f}", va="center", fontsize=8)
+        ax.text(b + 0.5, y - 0.2, f"{b:.1f}", va="center", fontsize=8)
+    ax.set_yticks(list(ys))
+    ax.set_yticklabels(names)
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("accuracy (%)")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Intent accuracy: Coverline vs stock Rasa")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
