@@ -1,0 +1,146 @@
+"""Facebook Messenger: Meta's signed webhook in, the Send API (`/me/messages`) out.
+
+credentials.yml key `bot.channels.facebook.FacebookInput` (see docs/channels.md). The credential names
+are those of Rasa's own `facebook` channel, plus `api_url` so tests (or a proxy) can stand in for the
+Graph API.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel
+
+from bot.channels.meta import DEFAULT_GRAPH_API, MetaWebhookInput, entries
+from bot.channels.webhooks import (
+    Inbound,
+    PlatformAPI,
+    json_object,
+    numbered_options,
+    platform_user_id,
+    required_credentials,
+    short_title,
+    split_text,
+)
+
+TEXT_LIMIT = 2000
+QUICK_REPLY_LIMIT = 13
+QUICK_REPLY_TITLE_LIMIT = 20
+PAYLOAD_LIMIT = 1000
+
+
+class MessengerOutput(OutputChannel):
+    """Replies through the Send API; Rasa buttons become Messenger quick replies (Instagram has them too)."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "facebook"
+
+    def __init__(self, page_access_token: Text, api_url: Text = DEFAULT_GRAPH_API) -> None:
+        self.page_access_token = page_access_token
+        self.api_url = api_url.rstrip("/")
+        self.api = PlatformAPI(self.name(), secrets=[page_access_token])
+
+    async def send_message(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        await self.api.post(
+            f"{self.api_url}/me/messages",
+            {
+                "recipient": {"id": platform_user_id(self.name(), recipient_id)},
+                "messaging_type": "RESPONSE",
+                "message": message,
+            },
+            params={"access_token": self.page_access_token},
+        )
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        for piece in split_text(text, TEXT_LIMIT):
+            await self.send_message(recipient_id, {"text": piece})
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        if not quick_replies_fit(buttons):
+            await self.send_text_message(recipient_id, numbered_options(text, buttons))
+            return
+        *before, last = split_text(text or "…", TEXT_LIMIT)
+        for piece in before:
+            await self.send_message(recipient_id, {"text": piece})
+        quick_replies = [
+            {
+                "content_type": "text",
+                "title": short_title(str(button["title"]), QUICK_REPLY_TITLE_LIMIT),
+                "payload": str(button["payload"]),
+            }
+            for button in buttons
+        ]
+        await self.send_message(recipient_id, {"text": last, "quick_replies": quick_replies})
+
+
+def quick_replies_fit(buttons: List[Dict[Text, Any]]) -> bool:
+    return 0 < len(buttons) <= QUICK_REPLY_LIMIT and all(
+        button.get("title") and button.get("payload") and len(str(button["payload"])) <= PAYLOAD_LIMIT
+        for button in buttons
+    )
+
+
+def messenger_inbound(payload: Dict[Text, Any], expected_object: Text) -> List[Inbound]:
+    """Customer messages and postbacks in a Messenger-platform webhook (Messenger: "page", Instagram:
+    "instagram"); echoes of our own messages, deliveries, reads, reactions and standby events are not."""
+    found: List[Inbound] = []
+    for entry in entries(payload, expected_object):
+        for event in entry.get("messaging") or []:
+            message = messaging_event_inbound(event)
+            if message is not None:
+                found.append(message)
+    return found
+
+
+def messaging_event_inbound(event: Dict[Text, Any]) -> Optional[Inbound]:
+    sender = str(event["sender"]["id"])
+    message = event.get("message")
+    if isinstance(message, dict):
+        if message.get("is_echo") or message.get("is_deleted"):
+            return None
+        quick_reply = (message.get("quick_reply") or {}).get("payload")
+        if quick_reply:
+            return Inbound(sender, str(message["mid"]), str(quick_reply), from_button=True)
+        if message.get("text"):
+            return Inbound(sender, str(message["mid"]), str(message["text"]))
+        return None  # attachments only: not handled yet
+    postback = event.get("postback")
+    if isinstance(postback, dict) and postback.get("payload"):
+        # older postbacks carry no mid; sender + timestamp is what a retry repeats
+        message_id = postback.get("mid") or f"postback:{sender}:{event.get('timestamp')}"
+        return Inbound(sender, str(message_id), str(postback["payload"]), from_button=True)
+    return None
+
+
+class FacebookInput(MetaWebhookInput):
+    """Messenger webhook: `https://<host>/webhooks/facebook/webhook`."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "facebook"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        required_credentials(cls.name(), credentials, ("verify", "secret", "page-access-token"))
+        assert credentials is not None
+        return cls(
+            credentials["verify"],
+            credentials["secret"],
+            credentials["page-access-token"],
+            credentials.get("api_url") or DEFAULT_GRAPH_API,
+        )
+
+    def __init__(
+        self, verify_token: Text, app_secret: Text, page_access_token: Text, api_url: Text = DEFAULT_GRAPH_API
+    ) -> None:
+        super().__init__(verify_token, app_secret)
+        self.output_channel = MessengerOutput(page_access_token, api_url)
+
+    def read(self, body: bytes) -> List[Inbound]:
+        return messenger_inbound(json_object(body), "page")
+
+    def get_output_channel(self) -> OutputChannel:
+        return self.output_channel

@@ -1,0 +1,203 @@
+"""WeChat Official Accounts: signed XML pushes in, the customer-service message API out.
+
+Every request WeChat sends carries `signature`, `timestamp` and `nonce` in the query string, where
+signature = sha1 of the three sorted strings token, timestamp, nonce (the token is the one set in the
+account's server configuration). The configuration check is a GET that must echo `echostr`.
+
+WeChat waits 5 seconds for an answer, retries three times, and then tells the customer the account
+cannot serve them; anything but "success" (or a passive XML reply) is shown as an error. So the
+webhook answers "success" at once and replies through the customer-service message API
+(`/cgi-bin/message/custom/send`), which also lets agents answer later within WeChat's 48-hour window.
+Its access token comes from `/cgi-bin/stable_token`, which hands every replica the same token instead
+of invalidating each other's as `/cgi-bin/token` does.
+
+Plaintext mode only: an account set to safe mode (AES-encrypted messages) is told so with a 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import xml.etree.ElementTree as ElementTree
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.webhooks import (
+    Inbound,
+    MalformedPayload,
+    PlatformAPI,
+    WebhookInput,
+    forbidden,
+    numbered_options,
+    platform_user_id,
+    required_credentials,
+    secrets_match,
+    split_text,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WECHAT_API = "https://api.weixin.qq.com"
+# customer-service text is limited to 2048 bytes; 680 characters stay below it even in CJK (3 bytes each)
+TEXT_LIMIT = 680
+TOKEN_REFRESH_MARGIN = 300  # seconds before expiry; stable_token renews 5 minutes early as well
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, malformed or expired access token
+
+
+def wechat_signature(token: Text, timestamp: Text, nonce: Text) -> Text:
+    return hashlib.sha1("".join(sorted((token, timestamp, nonce))).encode("utf-8")).hexdigest()
+
+
+def signature_refusal(request: Request, token: Text) -> Optional[Text]:
+    signature, timestamp, nonce = (request.args.get(key) for key in ("signature", "timestamp", "nonce"))
+    if not (signature and timestamp and nonce):
+        return "signature, timestamp or nonce is missing"
+    if not secrets_match(wechat_signature(token, timestamp, nonce), signature):
+        return "signature does not match the server token"
+    return None
+
+
+def xml_fields(body: bytes) -> Dict[Text, Text]:
+    """The children of WeChat's flat <xml> message. A DTD is refused: WeChat never sends one and it is
+    how XML entity attacks start."""
+    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
+        raise MalformedPayload("XML with a DTD is not accepted")
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError as error:
+        raise MalformedPayload(f"body is not valid XML: {error}") from error
+    if root.tag != "xml":
+        raise MalformedPayload("root element is not <xml>")
+    return {child.tag: child.text or "" for child in root}
+
+
+def wechat_inbound(fields: Dict[Text, Text]) -> List[Inbound]:
+    """The customer message in a push: text, recognised voice, or a custom-menu click; subscriptions,
+    location reports, media and template-send receipts are not."""
+    if "Encrypt" in fields and "MsgType" not in fields:
+        raise MalformedPayload("encrypted (safe mode) messages are not supported: use plaintext mode")
+    kind, openid = fields["MsgType"], fields["FromUserName"]
+    if not openid:
+        raise MalformedPayload("FromUserName is empty")
+    text, from_button = "", False
+    if kind == "text":
+        text = fields.get("Content", "")
+    elif kind == "voice":
+        text = fields.get("Recognition", "")  # WeChat's speech recognition, when enabled
+    elif kind == "event" and fields.get("Event") == "CLICK":
+        text, from_button = fields.get("EventKey", ""), True  # menu keys are set by the account
+    if not text:
+        return []
+    # events have no MsgId; WeChat's documentation dedupes them by FromUserName + CreateTime
+    message_id = fields.get("MsgId") or f"{openid}:{fields.get('CreateTime', '')}"
+    return [Inbound(openid, message_id, text, from_button=from_button)]
+
+
+class WeChatOutput(OutputChannel):
+    """Customer-service messages; WeChat has no buttons in them, so options are numbered text."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    def __init__(self, app_id: Text, app_secret: Text, api_url: Text = DEFAULT_WECHAT_API) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.api_url = api_url.rstrip("/")
+        self.api = PlatformAPI(self.name(), secrets=[app_secret])
+        self._token: Optional[Text] = None
+        self._token_expires_at = 0.0
+        self._token_lock = asyncio.Lock()
+
+    async def access_token(self, renew: bool = False) -> Optional[Text]:
+        """The cached access token, fetched again when near expiry or when WeChat said it is invalid."""
+        async with self._token_lock:
+            if self._token and not renew and time.monotonic() < self._token_expires_at:
+                return self._token
+            answer = await self.api.post(
+                f"{self.api_url}/cgi-bin/stable_token",
+                {"grant_type": "client_credential", "appid": self.app_id, "secret": self.app_secret},
+            )
+            if not answer or not answer.get("access_token"):
+                logger.error("wechat: no access token: %s", (answer or {}).get("errmsg", "request failed"))
+                return None
+            self._token = str(answer["access_token"])
+            lifetime = float(answer.get("expires_in") or 7200)
+            self._token_expires_at = time.monotonic() + max(lifetime - TOKEN_REFRESH_MARGIN, 60)
+            return self._token
+
+    async def send_message(self, message: Dict[Text, Any]) -> None:
+        for renew in (False, True):
+            token = await self.access_token(renew=renew)
+            if token is None:
+                return
+            answer = await self.api.post(
+                f"{self.api_url}/cgi-bin/message/custom/send", message, params={"access_token": token}
+            )
+            if answer is None:
+                return  # already logged
+            errcode = int(answer.get("errcode") or 0)
+            if errcode in TOKEN_ERRORS and not renew:
+                continue
+            if errcode:  # WeChat reports errors with HTTP 200
+                logger.error("wechat: customer-service message refused: %s %s", errcode, answer.get("errmsg"))
+            return
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        openid = platform_user_id(self.name(), recipient_id)
+        for piece in split_text(text, TEXT_LIMIT):
+            await self.send_message({"touser": openid, "msgtype": "text", "text": {"content": piece}})
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_text_message(recipient_id, numbered_options(text, buttons))
+
+
+class WeChatInput(WebhookInput):
+    """WeChat webhook: `https://<host>/webhooks/wechat/webhook` as the account's server URL."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "wechat"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        required_credentials(cls.name(), credentials, ("token", "app_id", "app_secret"))
+        assert credentials is not None
+        return cls(
+            credentials["token"],
+            credentials["app_id"],
+            credentials["app_secret"],
+            credentials.get("api_url") or DEFAULT_WECHAT_API,
+        )
+
+    def __init__(self, token: Text, app_id: Text, app_secret: Text, api_url: Text = DEFAULT_WECHAT_API) -> None:
+        super().__init__()
+        self.token = token
+        self.output_channel = WeChatOutput(app_id, app_secret, api_url)
+
+    def refusal(self, request: Request) -> Optional[Text]:
+        return signature_refusal(request, self.token)
+
+    async def handshake(self, request: Request) -> HTTPResponse:
+        """The server-configuration check: echo `echostr` to a correctly signed GET."""
+        refusal = signature_refusal(request, self.token)
+        if refusal:
+            return forbidden(refusal)
+        return response.text(request.args.get("echostr") or "")
+
+    def read(self, body: bytes) -> List[Inbound]:
+        return wechat_inbound(xml_fields(body))
+
+    def acknowledgement(self) -> HTTPResponse:
+        return response.text("success")
+
+    def get_output_channel(self) -> OutputChannel:
+        return self.output_channel
