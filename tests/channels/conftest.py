@@ -1,0 +1,64 @@
+"""Fixtures for the social-channel tests: a migrated SQLite database, a fake platform API, the webhook."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Awaitable, Callable, Iterator, List
+
+import pytest
+from sqlalchemy import delete
+
+from bot.channels.webhooks import WebhookInput
+from storage.engine import session_scope
+from storage.models import ChannelDelivery
+from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
+from tests.channels.platforms import PLATFORMS, Platform
+
+
+@pytest.fixture(autouse=True)
+def no_deliveries(sqlite_url: str) -> Iterator[str]:
+    """Connectors record deliveries through DATABASE_URL (set by `sqlite_url`); every test starts with none."""
+    with session_scope(sqlite_url) as session:
+        session.execute(delete(ChannelDelivery))
+    yield sqlite_url
+
+
+@pytest.fixture
+async def fake_api() -> AsyncIterator[FakePlatform]:
+    api = FakePlatform()
+    await api.start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+def rasa() -> FakeRasa:
+    return FakeRasa()
+
+
+@pytest.fixture
+async def start_webhook(rasa: FakeRasa) -> AsyncIterator[Callable[[WebhookInput], Awaitable[WebhookServer]]]:
+    """Starts a connector's webhook (stopped after the test) that hands messages to `rasa`."""
+    servers: List[WebhookServer] = []
+
+    async def start(channel: WebhookInput) -> WebhookServer:
+        server = WebhookServer(channel, rasa)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+@pytest.fixture(params=PLATFORMS, ids=lambda platform: platform.name)
+def platform(request: pytest.FixtureRequest) -> Platform:
+    return request.param
+
+
+@pytest.fixture
+async def webhook(
+    platform: Platform, fake_api: FakePlatform, start_webhook: Callable[[WebhookInput], Awaitable[WebhookServer]]
+) -> WebhookServer:
+    platform.prepare(fake_api)
+    return await start_webhook(platform.make(fake_api.url))
