@@ -173,6 +173,8 @@ class Escalation(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     assigned_at = Column(DateTime)
     resolved_at = Column(DateTime)
+    outcome = Column(String(20))  # closed as: resolved, handed_back
+    closed_by_id = Column(Integer, ForeignKey("agents.id"))
 
 
 class PastReply(Base):
@@ -226,3 +228,93 @@ class ChannelDelivery(Base):
     channel = Column(String(40), nullable=False)
     platform_message_id = Column(String(255), nullable=False)
     received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class Agent(Base):
+    """A person on the service team who logs into the inbox; `role` is agent or admin."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("email", name="uq_agents_email"),)
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(254), nullable=False)  # stored lower-cased
+    name = Column(String(120), nullable=False)
+    role = Column(String(10), nullable=False, default="agent")  # agent, admin
+    password_hash = Column(String(255), nullable=False)  # scrypt$n$r$p$salt$hash, never the password
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    last_login_at = Column(DateTime)
+
+
+class AgentSession(Base):
+    """A logged-in browser or API client. Only a hash of the cookie's token is stored, so a copy of the
+    database does not let anyone act as an agent; deleting the row logs the session out everywhere."""
+
+    __tablename__ = "agent_sessions"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_agent_sessions_token_hash"),)
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind = Column(String(10), nullable=False, default="browser")  # browser (cookie + CSRF), api (bearer)
+    label = Column(String(120))  # what an API token is for
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False)
+    last_seen_at = Column(DateTime)
+    ip = Column(String(64))
+
+
+class LoginAttempt(Base):
+    """Every login try, kept in SQL so the rate limit holds across inbox processes and restarts."""
+
+    __tablename__ = "login_attempts"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(254), nullable=False)
+    ip = Column(String(64), nullable=False)
+    succeeded = Column(Boolean, nullable=False)
+    attempted_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class CannedResponse(Base):
+    """A reply agents insert by short code (Chatwoot's canned responses); admins manage them."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (UniqueConstraint("short_code", name="uq_canned_responses_short_code"),)
+
+    id = Column(Integer, primary_key=True)
+    short_code = Column(String(40), nullable=False)
+    content = Column(Text, nullable=False)
+    created_by_id = Column(Integer, ForeignKey("agents.id"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class ConversationNote(Base):
+    """A private note agents leave on a conversation; never sent to the customer."""
+
+    __tablename__ = "conversation_notes"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what, when, on which conversation or agent. Append-only; failed logins have no agent.
+
+    `conversation_id` is deliberately not a foreign key: the trail must outlive an erased conversation.
+    """
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    agent_id = Column(Integer, ForeignKey("agents.id"))
+    action = Column(String(40), nullable=False, index=True)
+    conversation_id = Column(String(255), index=True)
+    target_agent_id = Column(Integer)
+    detail = Column(JSON)
+    ip = Column(String(64))
