@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 SENTIMENT = "sentiment"
 # bump when the model code changes in a way that should retrain cached models
-MODEL_CODE_VERSION = "1"
+MODEL_CODE_VERSION = "2"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -124,7 +124,8 @@ class IntentSentimentClassifier(GraphComponent, IntentClassifier):
         intents = Labelled([m.get(TEXT) for m in examples], [m.get(INTENT) for m in examples])
         own = [sentiment_of(m.get("metadata")) for m in examples]
         config = self._training_config()
-        train_idx, val_idx = stratified_split(intents.labels, config.validation_fraction, config.seed)
+        fraction = float(self.component_config["validation_fraction"])
+        train_idx, val_idx = stratified_split(intents.labels, fraction, config.seed)
         if len(set(intents.labels)) < 2 or not val_idx:
             train_idx, val_idx = list(range(len(examples))), []
         validation = intents.subset(val_idx)

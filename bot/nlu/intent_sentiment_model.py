@@ -163,11 +163,14 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature minimising held-out negative log-likelihood (Guo et al. 2017)."""
-    if len(labels) == 0:
+    """The temperature minimising held-out negative log-likelihood (Guo et al. 2017).
+
+    Without a single error on the held-out messages the likelihood only grows as the temperature
+    falls, which says nothing about new messages: then, or with too few messages, keep 1."""
+    if len(labels) < 20 or (logits.argmax(1) == labels).all():
         return 1.0
     best, best_nll = 1.0, math.inf
-    for t in np.exp(np.linspace(math.log(0.05), math.log(20.0), 300)):
+    for t in np.exp(np.linspace(math.log(0.25), math.log(20.0), 300)):
         p = softmax(logits, float(t))[np.arange(len(labels)), labels]
         nll = float(-np.log(np.clip(p, 1e-12, 1.0)).mean())
         if nll < best_nll:
@@ -179,14 +182,12 @@ def choose_floor(confidences: np.ndarray, correct: np.ndarray, max_inscope_loss:
     """The highest confidence floor that turns at most `max_inscope_loss` (a fraction of the in-scope
     validation messages) from correct to out-of-scope: the cost of the floor is fixed in advance,
     and whatever out-of-scope recall it buys is measured, not tuned on test data."""
-    if len(confidences) == 0 or max_inscope_loss <= 0:
-        return 0.0
     budget = int(math.floor(max_inscope_loss * len(confidences)))
     correct_conf = np.sort(confidences[correct])
-    if budget >= len(correct_conf):
-        return float(correct_conf[-1]) if len(correct_conf) else 0.0
-    # a floor equal to the (budget)-th lowest correct confidence loses exactly `budget` correct answers
-    return float(correct_conf[budget]) if budget > 0 else float(correct_conf[0])
+    if budget == 0 or len(correct_conf) == 0:
+        return 0.0  # too few validation messages to spend even one on the floor
+    # a floor at the (budget+1)-th lowest correct confidence loses exactly `budget` correct answers
+    return float(correct_conf[min(budget, len(correct_conf) - 1)])
 
 
 def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:

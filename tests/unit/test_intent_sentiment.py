@@ -87,6 +87,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, object]:
         "batch_size": 8,
         "sentiment_batch_size": 8,
         "validation_fraction": 0.25,
+        "max_inscope_loss": 0.34,
         "airline_tweets": str(tiny_tweets(tmp / "Tweets.csv")),
         "progress": False,
     }
@@ -193,9 +194,16 @@ def test_the_floor_costs_at_most_the_allowed_share_of_in_scope_answers() -> None
     confidences = np.linspace(0.05, 1.0, 200)
     correct = np.ones(200, dtype=bool)
     floor = choose_floor(confidences, correct, 0.05)
-    lost = ((confidences < floor) & correct).sum()
-    assert lost <= 10 and floor > 0.05
+    assert ((confidences < floor) & correct).sum() == 10
     assert choose_floor(confidences, correct, 0.0) == 0.0
+    assert choose_floor(confidences[:10], correct[:10], 0.05) == 0.0  # 10 messages: not one to spend
+
+
+def test_no_temperature_is_fitted_from_too_little_evidence() -> None:
+    logits = np.array([[5.0, 0.0], [0.0, 5.0]] * 20)
+    labels = np.array([0, 1] * 20)
+    assert fit_temperature(logits, labels) == 1.0  # not one error: sharpening would look free
+    assert fit_temperature(logits[:4], np.array([1, 1, 0, 0])) == 1.0  # 4 messages
 
 
 def test_stratified_split_keeps_rare_intents_in_training() -> None:
@@ -224,3 +232,11 @@ def test_the_airline_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
     assert airline_tweets(path, "heldout") == heldout
     with pytest.raises(ValueError, match="unknown split"):
         airline_tweets(path, "test")
+
+
+def test_training_holds_out_messages_to_calibrate_and_set_the_floor(trained: Dict[str, object]) -> None:
+    calibration = trained["loaded"].model.calibration  # type: ignore[union-attr]
+    # 25 % of 30 intent examples, stratified: 2 per intent are never trained on
+    assert calibration.validation["messages"] == 6
+    # the floor may cost 34 % of 6 held-out messages: it sits at the third-lowest right answer's confidence
+    assert 0.0 < calibration.oos_floor < 1.0
