@@ -159,17 +159,32 @@ def side_by_side(name: str, train: Any, test: Any, epochs: int) -> Dict[str, Any
 # sections
 
 
+def _at_threshold(predictions: Sequence[Any], threshold: float, oos: str) -> List[str]:
+    return [p.intent_ranking[0][0] if p.confidence >= threshold else oos for p in predictions]
+
+
 def section_hint3() -> Dict[str, Any]:
+    """Two protocols, both reported. Ours as deployed: the floor comes from held-out *training* data
+    (HINT3 has no out-of-scope training examples, so it can only cost 2 % of in-scope answers). And the
+    published protocol: the best of thresholds 0.1 … 0.9 on the test set, as the HINT3 authors chose
+    every system's figure — the only like-for-like comparison with their table."""
     out: Dict[str, Any] = {}
+    grid = [round(0.1 * i, 1) for i in range(1, 10)]
     for bot in data.HINT3_BOTS:
         train = data.hint3(bot, "train")
         step(f"hint3 {bot}: ours, {len(train)} examples; 15 % held out for temperature and the OOS floor")
         ours = train_ours(train, EPOCHS_SMALL, validation_fraction=0.15, oos=data.HINT3_OOS)
         model = ours["model"]
-        scores = {}
+        scores: Dict[str, Any] = {}
         for version in ("v2", "v1"):
             test = data.hint3(bot, "test", version)
-            scores[f"test_{version}"] = oos_scores(test.labels, predict_ours(model, test.texts), data.HINT3_OOS)
+            predictions = model.predict(list(test.texts))
+            scores[f"test_{version}"] = oos_scores(test.labels, [p.intent for p in predictions], data.HINT3_OOS)
+            by_threshold = {
+                t: oos_scores(test.labels, _at_threshold(predictions, t, data.HINT3_OOS), data.HINT3_OOS) for t in grid
+            }
+            best = max(grid, key=lambda t: (by_threshold[t]["accuracy"], -t))
+            scores[f"test_{version}_best_threshold"] = {"threshold": best, **by_threshold[best]}
         published = data.hint3_published(bot)
         out[bot] = {
             "ours": {**scores, "train_seconds": ours["train_seconds"], "floor": round(model.calibration.oos_floor, 3)},
