@@ -1,0 +1,9 @@
+"""The JSON API: one router per resource, combined here under /api."""
+
+from fastapi import APIRouter
+
+from inbox.api import agents, audit, auth, canned, conversations, escalations, events, messages, notes
+
+api_router = APIRouter(prefix="/api")
+for module in (auth, conversations, messages, notes, escalations, canned, agents, audit, events):
+    api_router.include_router(module.router)

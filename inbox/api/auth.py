@@ -1,0 +1,67 @@
+"""Log in (sets the session cookie), who am I, log out, and bearer tokens for scripts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response
+
+from inbox.deps import CurrentPrincipal, DbSession, SettingsDep, client_ip
+from inbox.schemas import ApiTokenIn, ApiTokenOut, Detail, LoginIn, SessionOut
+from inbox.security import csrf_token
+from inbox.services import agents, auth
+from inbox.web.cookies import clear_session_cookie, set_session_cookie
+from storage.models import utcnow
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post(
+    "/login",
+    response_model=SessionOut,
+    responses={401: {"model": Detail}, 429: {"model": Detail, "description": "too many failed logins"}},
+)
+def login(
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    db: DbSession,
+    settings: SettingsDep,
+) -> dict:
+    """Check the password (rate-limited per email + IP); set the HttpOnly session cookie and return the
+    CSRF token to send as X-CSRF-Token on state-changing requests."""
+    result = auth.login(db, settings, body.email, body.password, client_ip(request))
+    set_session_cookie(response, settings, result.token)
+    return {"agent": agents.as_dict(result.agent), "csrf_token": csrf_token(settings.secret_key, result.token)}
+
+
+@router.get("/me", response_model=SessionOut)
+def me(*, principal: CurrentPrincipal, settings: SettingsDep) -> dict:
+    return {"agent": agents.as_dict(principal.agent), "csrf_token": principal.csrf_token(settings)}
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+def logout(
+    *,
+    request: Request,
+    principal: CurrentPrincipal,
+    db: DbSession,
+) -> Response:
+    auth.logout(db, principal.agent, principal.session, client_ip(request))
+    response = Response(status_code=204)
+    clear_session_cookie(response)
+    return response
+
+
+@router.post("/tokens", response_model=ApiTokenOut, status_code=201)
+def create_token(
+    *,
+    body: ApiTokenIn,
+    request: Request,
+    principal: CurrentPrincipal,
+    db: DbSession,
+    settings: SettingsDep,
+) -> dict:
+    """A bearer token acting as you, for scripts and integrations (no cookie, no CSRF)."""
+    token = auth.create_api_token(db, settings, principal.agent, body.label, body.days, client_ip(request))
+    return {"token": token, "label": body.label, "expires_at": utcnow() + timedelta(days=body.days)}

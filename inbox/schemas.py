@@ -1,0 +1,211 @@
+"""Request and response bodies of the JSON API (pydantic v1, as Rasa 3.6 pins it); they make the OpenAPI
+document. Limits here turn oversized or malformed input into a 422 with a message before any work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Dict, List, Optional
+
+from pydantic import BaseModel, Field, constr
+
+ShortCode = constr(strip_whitespace=True, regex=r"^[A-Za-z0-9_-]{1,40}$")
+
+
+class Detail(BaseModel):
+    detail: str
+
+
+class LoginIn(BaseModel):
+    email: constr(strip_whitespace=True, min_length=3, max_length=254)  # type: ignore[valid-type]
+    password: constr(min_length=1, max_length=1024)  # type: ignore[valid-type]
+
+
+class AgentOut(BaseModel):
+    id: int
+    email: str
+    name: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_login_at: Optional[datetime]
+
+
+class AgentBrief(BaseModel):
+    id: int
+    name: Optional[str]
+
+
+class SessionOut(BaseModel):
+    agent: AgentOut
+    csrf_token: Optional[str] = Field(None, description="send as X-CSRF-Token on POST/PATCH/DELETE with the cookie")
+
+
+class ApiTokenIn(BaseModel):
+    label: constr(strip_whitespace=True, min_length=1, max_length=120)  # type: ignore[valid-type]
+    days: int = Field(90, ge=1, le=365)
+
+
+class ApiTokenOut(BaseModel):
+    token: str = Field(..., description="shown once; send as `Authorization: Bearer <token>`")
+    label: str
+    expires_at: datetime
+
+
+class AgentCreate(BaseModel):
+    email: constr(strip_whitespace=True, min_length=3, max_length=254)  # type: ignore[valid-type]
+    name: constr(strip_whitespace=True, min_length=1, max_length=120)  # type: ignore[valid-type]
+    role: constr(regex=r"^(agent|admin)$") = "agent"  # type: ignore[valid-type]
+    password: constr(min_length=10, max_length=1024)  # type: ignore[valid-type]
+
+
+class AgentUpdate(BaseModel):
+    name: Optional[constr(strip_whitespace=True, min_length=1, max_length=120)]  # type: ignore[valid-type]
+    role: Optional[constr(regex=r"^(agent|admin)$")]  # type: ignore[valid-type]
+    active: Optional[bool]
+    password: Optional[constr(min_length=10, max_length=1024)]  # type: ignore[valid-type]
+
+
+class Sentiment(BaseModel):
+    label: Optional[str]
+    confidence: Optional[float]
+
+
+class LastMessage(BaseModel):
+    author: str
+    text: Optional[str]
+    sent_at: datetime
+
+
+class EscalationBrief(BaseModel):
+    id: int
+    reason: str
+    priority: int
+    created_at: datetime
+    sla_due_at: datetime
+    open: bool
+    outcome: Optional[str]
+    assigned_at: Optional[datetime]
+    resolved_at: Optional[datetime]
+    note: Optional[str]
+
+
+class ConversationSummary(BaseModel):
+    id: str
+    channel: str
+    customer_identity: Optional[str]
+    status: str = Field(..., description="pending (bot), escalated, open (with an agent), resolved")
+    assignee: Optional[AgentBrief]
+    created_at: datetime
+    last_message_at: datetime
+    last_message: Optional[LastMessage]
+    sentiment: Optional[Sentiment] = Field(None, description="of the last customer message")
+    escalation: Optional[EscalationBrief] = Field(None, description="the most urgent open escalation")
+
+
+class ConversationPage(BaseModel):
+    total: int
+    items: List[ConversationSummary]
+    channels: List[str]
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: str
+    direction: str
+    author: str = Field(..., description="customer, bot or agent")
+    channel: str
+    text: Optional[str]
+    payload: Optional[Any]
+    intent: Optional[str]
+    confidence: Optional[float]
+    sentiment: Optional[Sentiment]
+    answer_source: Optional[str] = Field(None, description="template, form, lookup, retrieval, fallback, agent, …")
+    action_name: Optional[str]
+    retrieval_score: Optional[float]
+    sent_at: datetime
+
+
+class NoteIn(BaseModel):
+    body: constr(strip_whitespace=True, min_length=1, max_length=10000)  # type: ignore[valid-type]
+
+
+class NoteOut(BaseModel):
+    id: int
+    conversation_id: str
+    agent_id: int
+    agent_name: Optional[str]
+    body: str
+    created_at: datetime
+
+
+class ConversationDetail(ConversationSummary):
+    messages: List[MessageOut]
+    notes: List[NoteOut]
+    escalations: List[EscalationBrief]
+
+
+class AssignIn(BaseModel):
+    agent_id: Optional[int] = Field(..., description="an agent id, or null to unassign")
+
+
+class ReplyIn(BaseModel):
+    text: constr(strip_whitespace=True, min_length=1, max_length=4000)  # type: ignore[valid-type]
+
+
+class Accepted(BaseModel):
+    status: str = "sent"
+    detail: str
+
+
+class QueueItem(BaseModel):
+    id: int
+    conversation_id: str
+    reason: str
+    priority: int = Field(..., description="1 urgent … 3 low")
+    note: Optional[str]
+    open: bool
+    outcome: Optional[str]
+    created_at: datetime
+    assigned_at: Optional[datetime]
+    resolved_at: Optional[datetime]
+    waiting_seconds: float
+    sla_minutes: int
+    sla_due_at: datetime
+    first_response_at: Optional[datetime]
+    sla_state: str = Field(..., description="running, met or breached")
+    channel: Optional[str]
+    customer_identity: Optional[str]
+    status: str
+    assignee: Optional[AgentBrief]
+    sentiment: Optional[Sentiment]
+    last_message: Optional[LastMessage]
+
+
+class CannedIn(BaseModel):
+    short_code: ShortCode  # type: ignore[valid-type]
+    content: constr(strip_whitespace=True, min_length=1, max_length=4000)  # type: ignore[valid-type]
+
+
+class CannedUpdate(BaseModel):
+    short_code: Optional[ShortCode]  # type: ignore[valid-type]
+    content: Optional[constr(strip_whitespace=True, min_length=1, max_length=4000)]  # type: ignore[valid-type]
+
+
+class CannedOut(BaseModel):
+    id: int
+    short_code: str
+    content: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    agent_id: Optional[int]
+    agent_name: Optional[str]
+    action: str
+    conversation_id: Optional[str]
+    target_agent_id: Optional[int]
+    detail: Optional[Dict[str, Any]]
+    ip: Optional[str]

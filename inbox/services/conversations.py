@@ -1,0 +1,268 @@
+"""Reading conversations: the filtered list across channels and one conversation's full transcript."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from inbox.errors import InvalidInput, NotFound
+from inbox.services.common import aware
+from inbox.settings import Settings
+from storage.models import Agent, Conversation, ConversationNote, Escalation, Message
+
+# Chatwoot's words in the inbox, the interaction log's statuses in the database.
+STATUS_LABELS = {"bot": "pending", "escalated": "escalated", "agent": "open", "resolved": "resolved"}
+STATUS_FILTERS = {label: status for status, label in STATUS_LABELS.items()}
+SENTIMENTS = ("negative", "neutral", "positive")
+TRANSCRIPT_LIMIT = 1000
+
+
+@dataclass
+class ConversationFilter:
+    status: Optional[str] = None  # pending, escalated, open, resolved
+    channel: Optional[str] = None
+    sentiment: Optional[str] = None  # of the last customer message
+    assignee: Optional[str] = None  # "me", "none" or an agent id
+    q: Optional[str] = None
+    limit: int = 50
+    offset: int = 0
+
+
+def message_dict(message: Message) -> Dict[str, Any]:
+    sentiment = message.sentiment if isinstance(message.sentiment, dict) else None
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction,
+        "author": message.author,
+        "channel": message.channel,
+        "text": message.text,
+        "payload": message.payload,
+        "intent": message.intent,
+        "confidence": message.confidence,
+        "sentiment": sentiment,
+        "answer_source": message.answer_source,
+        "action_name": message.action_name,
+        "retrieval_score": message.retrieval_score,
+        "sent_at": aware(message.sent_at),
+    }
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _last_customer_message():  # type: ignore[no-untyped-def]
+    """Correlated subquery: the id of a conversation's latest customer message."""
+    return (
+        select(func.max(Message.id))
+        .where(Message.conversation_id == Conversation.id, Message.author == "customer")
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+
+
+def _assignee_clause(assignee: str, me: Agent):  # type: ignore[no-untyped-def]
+    if assignee == "me":
+        return Conversation.assignee_id == me.id
+    if assignee == "none":
+        return Conversation.assignee_id.is_(None)
+    try:
+        return Conversation.assignee_id == int(assignee)
+    except ValueError as error:
+        raise InvalidInput("assignee must be 'me', 'none' or an agent id") from error
+
+
+def list_conversations(
+    db: Session, settings: Settings, me: Agent, filters: ConversationFilter
+) -> Tuple[List[Dict[str, Any]], int]:
+    """Newest activity first, with each row's last message, customer sentiment and open escalation."""
+    last_customer = aliased(Message)
+    query = select(Conversation).outerjoin(last_customer, last_customer.id == _last_customer_message())
+    if filters.status:
+        if filters.status not in STATUS_FILTERS and filters.status not in STATUS_LABELS:
+            raise InvalidInput(f"status must be one of {', '.join(STATUS_FILTERS)}")
+        query = query.where(Conversation.status == STATUS_FILTERS.get(filters.status, filters.status))
+    if filters.channel:
+        query = query.where(Conversation.channel == filters.channel)
+    if filters.sentiment:
+        if filters.sentiment not in SENTIMENTS:
+            raise InvalidInput(f"sentiment must be one of {', '.join(SENTIMENTS)}")
+        query = query.where(last_customer.sentiment["label"].as_string() == filters.sentiment)
+    if filters.assignee:
+        query = query.where(_assignee_clause(filters.assignee, me))
+    if filters.q and filters.q.strip():
+        pattern = _like(filters.q.strip())
+        query = query.where(
+            or_(
+                Conversation.id.ilike(pattern, escape="\\"),
+                Conversation.customer_identity.ilike(pattern, escape="\\"),
+                exists(
+                    select(Message.id).where(
+                        Message.conversation_id == Conversation.id, Message.text.ilike(pattern, escape="\\")
+                    )
+                ),
+            )
+        )
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(
+        db.scalars(
+            query.order_by(Conversation.last_message_at.desc(), Conversation.id)
+            .limit(filters.limit)
+            .offset(filters.offset)
+        )
+    )
+    return summaries(db, settings, rows), int(total)
+
+
+def summaries(db: Session, settings: Settings, conversations: Iterable[Conversation]) -> List[Dict[str, Any]]:
+    """List rows for these conversations in four queries, whatever their number (no N+1)."""
+    conversations = list(conversations)
+    ids = [c.id for c in conversations]
+    if not ids:
+        return []
+    last_any = dict(
+        db.execute(
+            select(Message.conversation_id, func.max(Message.id))
+            .where(Message.conversation_id.in_(ids))
+            .group_by(Message.conversation_id)
+        ).all()
+    )
+    last_cust = dict(
+        db.execute(
+            select(Message.conversation_id, func.max(Message.id))
+            .where(Message.conversation_id.in_(ids), Message.author == "customer")
+            .group_by(Message.conversation_id)
+        ).all()
+    )
+    wanted = set(last_any.values()) | set(last_cust.values())
+    messages = {m.id: m for m in db.scalars(select(Message).where(Message.id.in_(wanted)))} if wanted else {}
+    escalations: Dict[str, Escalation] = {}
+    for escalation in db.scalars(
+        select(Escalation)
+        .where(Escalation.conversation_id.in_(ids), Escalation.open.is_(True))
+        .order_by(Escalation.priority.desc(), Escalation.id)
+    ):
+        escalations[escalation.conversation_id] = escalation  # the most urgent open one wins
+    assignee_ids = {c.assignee_id for c in conversations if c.assignee_id}
+    names = (
+        dict(db.execute(select(Agent.id, Agent.name).where(Agent.id.in_(assignee_ids))).all()) if assignee_ids else {}
+    )
+    result = []
+    for conversation in conversations:
+        last = messages.get(last_any.get(conversation.id))
+        customer = messages.get(last_cust.get(conversation.id))
+        escalation = escalations.get(conversation.id)
+        result.append(
+            {
+                "id": conversation.id,
+                "channel": conversation.channel,
+                "customer_identity": conversation.customer_identity,
+                "status": STATUS_LABELS.get(conversation.status, conversation.status),
+                "assignee": {"id": conversation.assignee_id, "name": names.get(conversation.assignee_id)}
+                if conversation.assignee_id
+                else None,
+                "created_at": aware(conversation.created_at),
+                "last_message_at": aware(conversation.last_message_at),
+                "last_message": {"author": last.author, "text": last.text, "sent_at": aware(last.sent_at)}
+                if last
+                else None,
+                "sentiment": customer.sentiment
+                if customer is not None and isinstance(customer.sentiment, dict)
+                else None,
+                "escalation": escalation_brief(settings, escalation) if escalation else None,
+            }
+        )
+    return result
+
+
+def escalation_brief(settings: Settings, escalation: Escalation) -> Dict[str, Any]:
+    from inbox.services.escalations import sla_due_at
+
+    return {
+        "id": escalation.id,
+        "reason": escalation.reason,
+        "priority": escalation.priority,
+        "created_at": aware(escalation.created_at),
+        "sla_due_at": aware(sla_due_at(settings, escalation)),
+        "open": escalation.open,
+        "outcome": escalation.outcome,
+        "assigned_at": aware(escalation.assigned_at),
+        "resolved_at": aware(escalation.resolved_at),
+        "note": escalation.note,
+    }
+
+
+def get_conversation(db: Session, conversation_id: str) -> Conversation:
+    conversation = db.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"Conversation {conversation_id!r} not found.")
+    return conversation
+
+
+def conversation_detail(db: Session, settings: Settings, conversation_id: str) -> Dict[str, Any]:
+    """Summary + the transcript (last 1000 messages, oldest first) + notes + every escalation."""
+    conversation = get_conversation(db, conversation_id)
+    detail = summaries(db, settings, [conversation])[0]
+    latest = list(
+        db.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(Message.id.desc())
+            .limit(TRANSCRIPT_LIMIT)
+        )
+    )
+    detail["messages"] = [message_dict(m) for m in reversed(latest)]
+    detail["notes"] = list_notes(db, conversation_id)
+    detail["escalations"] = [
+        escalation_brief(settings, e)
+        for e in db.scalars(
+            select(Escalation).where(Escalation.conversation_id == conversation_id).order_by(Escalation.id)
+        )
+    ]
+    return detail
+
+
+def messages_after(db: Session, conversation_id: str, after_id: int, limit: int = 200) -> List[Dict[str, Any]]:
+    get_conversation_exists(db, conversation_id)
+    rows = db.scalars(
+        select(Message)
+        .where(and_(Message.conversation_id == conversation_id, Message.id > after_id))
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [message_dict(m) for m in rows]
+
+
+def get_conversation_exists(db: Session, conversation_id: str) -> None:
+    if db.scalar(select(Conversation.id).where(Conversation.id == conversation_id)) is None:
+        raise NotFound(f"Conversation {conversation_id!r} not found.")
+
+
+def note_dict(note: ConversationNote, author: Optional[str]) -> Dict[str, Any]:
+    return {
+        "id": note.id,
+        "conversation_id": note.conversation_id,
+        "agent_id": note.agent_id,
+        "agent_name": author,
+        "body": note.body,
+        "created_at": aware(note.created_at),
+    }
+
+
+def list_notes(db: Session, conversation_id: str) -> List[Dict[str, Any]]:
+    rows = db.execute(
+        select(ConversationNote, Agent.name)
+        .join(Agent, Agent.id == ConversationNote.agent_id)
+        .where(ConversationNote.conversation_id == conversation_id)
+        .order_by(ConversationNote.id)
+    ).all()
+    return [note_dict(note, name) for note, name in rows]
+
+
+def channels(db: Session) -> List[str]:
+    return sorted(c for c in db.scalars(select(Conversation.channel).distinct()) if c)

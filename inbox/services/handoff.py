@@ -1,0 +1,155 @@
+"""What agents do to a conversation: assign, take over, reply, hand back, resolve, note.
+
+Order in each action: check the state, call Rasa, then change our rows and audit in one commit; if Rasa
+refuses, nothing here changes and the agent sees why (502).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from inbox.errors import Conflict, InvalidInput, PermissionDenied
+from inbox.rasa_client import RasaClient
+from inbox.services import audit
+from inbox.services.agents import get_agent
+from inbox.services.conversations import get_conversation, note_dict
+from storage.models import Agent, Conversation, ConversationNote, Escalation, utcnow
+
+MAX_REPLY_LENGTH = 4000
+MAX_NOTE_LENGTH = 10000
+
+
+def _open_escalations(db: Session, conversation_id: str) -> list:
+    return list(
+        db.scalars(select(Escalation).where(Escalation.conversation_id == conversation_id, Escalation.open.is_(True)))
+    )
+
+
+def _mark_assigned(db: Session, conversation_id: str) -> None:
+    now = utcnow()
+    for escalation in _open_escalations(db, conversation_id):
+        escalation.assigned_at = escalation.assigned_at or now
+
+
+def _close_escalations(db: Session, conversation_id: str, outcome: str, agent: Agent) -> None:
+    now = utcnow()
+    for escalation in _open_escalations(db, conversation_id):
+        escalation.open = False
+        escalation.resolved_at = now
+        escalation.outcome = outcome
+        escalation.closed_by_id = agent.id
+
+
+def _owner_check(db: Session, conversation: Conversation, agent: Agent, doing: str) -> None:
+    """One agent talks to a customer at a time: another agent's conversation needs reassigning first."""
+    if conversation.assignee_id not in (None, agent.id) and agent.role != "admin":
+        owner = db.get(Agent, conversation.assignee_id)
+        raise Conflict(
+            f"{owner.name if owner else 'Another agent'} has this conversation; "
+            f"ask an admin to reassign it before you {doing}."
+        )
+
+
+def assign(
+    db: Session, agent: Agent, conversation_id: str, assignee_id: Optional[int], ip: Optional[str]
+) -> Conversation:
+    """Admins assign anyone; agents may only take a conversation themselves or give up their own."""
+    conversation = get_conversation(db, conversation_id)
+    if agent.role != "admin":
+        if assignee_id not in (None, agent.id):
+            raise PermissionDenied("Agents can only assign conversations to themselves.")
+        if assignee_id is None and conversation.assignee_id not in (None, agent.id):
+            raise PermissionDenied("Only an admin can unassign another agent's conversation.")
+    if assignee_id is not None:
+        target = get_agent(db, assignee_id)
+        if not target.active:
+            raise Conflict(f"{target.name} is disabled and cannot be assigned.")
+    conversation.assignee_id = assignee_id
+    if assignee_id is not None:
+        _mark_assigned(db, conversation_id)
+    audit.record(db, "assign", agent_id=agent.id, conversation_id=conversation_id, target_agent_id=assignee_id, ip=ip)
+    db.commit()
+    return conversation
+
+
+def take_over(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:
+    """Assign to me and pause the bot, so only people answer until hand back."""
+    conversation = get_conversation(db, conversation_id)
+    if conversation.status == "agent" and conversation.assignee_id == agent.id:
+        raise Conflict("You have already taken this conversation over.")
+    if conversation.status == "agent":
+        _owner_check(db, conversation, agent, "take it over")
+    rasa.pause(conversation_id)
+    previous = conversation.status
+    conversation.status = "agent"
+    conversation.assignee_id = agent.id
+    _mark_assigned(db, conversation_id)
+    audit.record(db, "take_over", agent_id=agent.id, conversation_id=conversation_id, detail={"from": previous}, ip=ip)
+    db.commit()
+    return conversation
+
+
+def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, text: str, ip: Optional[str]) -> None:
+    """Send through Rasa to the customer's channel; the event broker logs it (author=agent), we don't."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("The reply is empty.")
+    if len(text) > MAX_REPLY_LENGTH:
+        raise InvalidInput(f"The reply is longer than {MAX_REPLY_LENGTH} characters.")
+    conversation = get_conversation(db, conversation_id)
+    if conversation.status != "agent":
+        raise Conflict("Take the conversation over before replying (the bot is still in charge of it).")
+    _owner_check(db, conversation, agent, "reply")
+    rasa.send_agent_reply(conversation_id, text, agent.id, agent.name)
+    audit.record(
+        db, "reply", agent_id=agent.id, conversation_id=conversation_id, detail={"characters": len(text)}, ip=ip
+    )
+    db.commit()
+
+
+def hand_back(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:
+    """Resume the bot; the escalation closes as handed back and the conversation is the bot's again."""
+    conversation = get_conversation(db, conversation_id)
+    if conversation.status not in ("agent", "escalated"):
+        raise Conflict("Only a conversation with people (escalated or taken over) can be handed back to the bot.")
+    _owner_check(db, conversation, agent, "hand it back")
+    rasa.resume(conversation_id)
+    conversation.status = "bot"
+    conversation.assignee_id = None
+    _close_escalations(db, conversation_id, "handed_back", agent)
+    audit.record(db, "hand_back", agent_id=agent.id, conversation_id=conversation_id, ip=ip)
+    db.commit()
+    return conversation
+
+
+def resolve(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:
+    """Close it; a paused bot is resumed so the customer's next message gets an answer, not silence."""
+    conversation = get_conversation(db, conversation_id)
+    if conversation.status == "resolved":
+        raise Conflict("This conversation is already resolved.")
+    if conversation.status in ("agent", "escalated"):
+        rasa.resume(conversation_id)
+    previous = conversation.status
+    conversation.status = "resolved"
+    _close_escalations(db, conversation_id, "resolved", agent)
+    audit.record(db, "resolve", agent_id=agent.id, conversation_id=conversation_id, detail={"from": previous}, ip=ip)
+    db.commit()
+    return conversation
+
+
+def add_note(db: Session, agent: Agent, conversation_id: str, body: str, ip: Optional[str]) -> Dict[str, Any]:
+    body = body.strip()
+    if not body:
+        raise InvalidInput("The note is empty.")
+    if len(body) > MAX_NOTE_LENGTH:
+        raise InvalidInput(f"The note is longer than {MAX_NOTE_LENGTH} characters.")
+    get_conversation(db, conversation_id)
+    note = ConversationNote(conversation_id=conversation_id, agent_id=agent.id, body=body, created_at=utcnow())
+    db.add(note)
+    db.flush()
+    audit.record(db, "note", agent_id=agent.id, conversation_id=conversation_id, detail={"note_id": note.id}, ip=ip)
+    db.commit()
+    return note_dict(note, agent.name)

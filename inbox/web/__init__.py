@@ -1,0 +1,1 @@
+"""Server-rendered pages (Jinja2) and the small amount of JavaScript the inbox needs."""

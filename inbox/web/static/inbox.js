@@ -1,0 +1,263 @@
+// The inbox page: queue + filtered list + transcript, kept live by server-sent events (/api/events).
+"use strict";
+
+(() => {
+  const { api, el, toast, when, duration } = Inbox;
+  const root = document.getElementById("inbox");
+  const me = Number(document.body.dataset.agentId);
+  const isAdmin = document.body.dataset.agentRole === "admin";
+  const state = { selected: root.dataset.selected || null, detail: null, canned: [], agents: [], lastMessageId: 0 };
+  const filters = document.getElementById("filters");
+
+  function sentimentBadge(sentiment) {
+    if (!sentiment || !sentiment.label) return null;
+    const pct = sentiment.confidence != null ? ` ${Math.round(sentiment.confidence * 100)}%` : "";
+    return el("span", { class: `badge sentiment-${sentiment.label}` }, sentiment.label + pct);
+  }
+
+  function slaTimer(item) {
+    return el("span", { class: "sla", dataset: { due: item.sla_due_at, state: item.sla_state, responded: item.first_response_at || "" } });
+  }
+
+  function tickTimers() {
+    const now = Date.now();
+    for (const node of document.querySelectorAll(".sla")) {
+      if (node.dataset.responded) {
+        node.textContent = node.dataset.state === "met" ? "SLA met" : "SLA missed";
+        node.className = `sla ${node.dataset.state}`;
+        continue;
+      }
+      const left = (new Date(node.dataset.due).getTime() - now) / 1000;
+      node.textContent = left >= 0 ? `SLA ${duration(left)} left` : `SLA breached ${duration(left)} ago`;
+      node.className = left >= 0 ? (left < 120 ? "sla warning" : "sla running") : "sla breached";
+    }
+    for (const node of document.querySelectorAll(".waiting")) {
+      node.textContent = "waiting " + duration((now - new Date(node.dataset.since).getTime()) / 1000);
+    }
+  }
+
+  async function loadQueue() {
+    const items = await api("GET", "/api/escalations");
+    const list = document.getElementById("queue");
+    list.replaceChildren(
+      ...items.map((item) =>
+        el(
+          "li",
+          { class: `item priority-${item.priority}${item.conversation_id === state.selected ? " selected" : ""}`, dataset: { id: item.conversation_id }, onclick: () => select(item.conversation_id) },
+          el("div", { class: "row" }, el("strong", {}, `P${item.priority} · ${item.reason.replace("_", " ")}`), slaTimer(item)),
+          el("div", { class: "row muted" }, `${item.channel || ""} · ${item.customer_identity || item.conversation_id}`, sentimentBadge(item.sentiment)),
+          el("div", { class: "row" }, el("span", { class: "snippet" }, item.last_message ? item.last_message.text || "" : item.note || "")),
+          el("div", { class: "row muted" }, el("span", { class: "waiting", dataset: { since: item.created_at } }), item.assignee ? `→ ${item.assignee.name}` : "unassigned")
+        )
+      )
+    );
+    document.getElementById("queue-count").textContent = items.length ? `(${items.length})` : "";
+    tickTimers();
+  }
+
+  async function loadList() {
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(filters)) if (value) params.set(key, value);
+    const page = await api("GET", "/api/conversations?" + params.toString());
+    const channelSelect = filters.elements.channel;
+    const chosen = channelSelect.value;
+    channelSelect.replaceChildren(el("option", { value: "" }, "any channel"), ...page.channels.map((c) => el("option", { value: c, selected: c === chosen }, c)));
+    document.getElementById("conversations").replaceChildren(
+      ...page.items.map((c) =>
+        el(
+          "li",
+          { class: `item status-${c.status}${c.id === state.selected ? " selected" : ""}`, dataset: { id: c.id }, onclick: () => select(c.id) },
+          el("div", { class: "row" }, el("strong", {}, c.customer_identity || c.id), el("span", { class: `badge status ${c.status}` }, c.status)),
+          el("div", { class: "row muted" }, c.channel, sentimentBadge(c.sentiment), c.assignee ? `→ ${c.assignee.name}` : ""),
+          el("div", { class: "row snippet" }, c.last_message ? `${c.last_message.author}: ${c.last_message.text || ""}` : "")
+        )
+      )
+    );
+    document.getElementById("list-count").textContent = `(${page.total})`;
+  }
+
+  function messageItem(m) {
+    const details = [];
+    if (m.intent) details.push(el("span", { class: "badge intent" }, `${m.intent}${m.confidence != null ? " " + m.confidence.toFixed(2) : ""}`));
+    const sentiment = sentimentBadge(m.sentiment);
+    if (sentiment) details.push(sentiment);
+    if (m.answer_source) details.push(el("span", { class: "badge source" }, m.answer_source + (m.retrieval_score != null ? ` ${m.retrieval_score.toFixed(2)}` : "")));
+    return el(
+      "li",
+      { class: `message ${m.author}`, dataset: { id: m.id } },
+      el("div", { class: "row muted" }, el("strong", {}, m.author), ` · ${m.channel} · ${when(m.sent_at)}`),
+      el("div", { class: "text" }, m.text || (m.payload ? JSON.stringify(m.payload) : "")),
+      details.length ? el("div", { class: "row" }, details) : null
+    );
+  }
+
+  function appendMessages(messages) {
+    const list = document.getElementById("messages");
+    for (const m of messages) {
+      if (m.id <= state.lastMessageId || list.querySelector(`[data-id="${m.id}"]`)) continue;
+      list.append(messageItem(m));
+      state.lastMessageId = Math.max(state.lastMessageId, m.id);
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function renderDetail(d) {
+    state.detail = d;
+    document.getElementById("empty-state").hidden = true;
+    document.getElementById("conversation").hidden = false;
+    document.getElementById("notes-panel").hidden = false;
+    document.getElementById("conv-title").textContent = d.customer_identity || d.id;
+    document.getElementById("conv-meta").replaceChildren(
+      el("span", { class: `badge status ${d.status}` }, d.status), ` ${d.channel} · conversation ${d.id} · `,
+      d.assignee ? `assigned to ${d.assignee.name}` : "unassigned", " ", sentimentBadge(d.sentiment)
+    );
+    const canAct = d.status === "open";
+    document.querySelector('[data-action="take-over"]').disabled = d.status === "open" && d.assignee && d.assignee.id === me;
+    document.querySelector('[data-action="hand-back"]').disabled = !(d.status === "open" || d.status === "escalated");
+    document.querySelector('[data-action="resolve"]').disabled = d.status === "resolved";
+    document.querySelector('[data-action="assign-me"]').disabled = d.assignee && d.assignee.id === me;
+    const replyForm = document.getElementById("reply-form");
+    replyForm.elements.text.disabled = !canAct;
+    replyForm.elements.text.placeholder = canAct ? "Reply to the customer (type / for canned responses)" : "Take the conversation over to reply";
+    document.getElementById("messages").replaceChildren();
+    state.lastMessageId = 0;
+    appendMessages(d.messages);
+    document.getElementById("notes").replaceChildren(
+      ...d.notes.map((n) => el("li", { class: "note" }, el("div", { class: "muted" }, `${n.agent_name} · ${when(n.created_at)}`), el("div", {}, n.body)))
+    );
+    document.getElementById("escalations").replaceChildren(
+      ...d.escalations.map((e) => el("li", {}, `P${e.priority} ${e.reason} · ${when(e.created_at)} · ${e.open ? "open" : e.outcome || "closed"}`))
+    );
+    for (const node of document.querySelectorAll(".items .item")) node.classList.toggle("selected", node.dataset.id === d.id);
+  }
+
+  async function select(id) {
+    state.selected = id;
+    history.replaceState(null, "", "/conversations/" + encodeURIComponent(id));
+    try {
+      renderDetail(await api("GET", "/api/conversations/" + encodeURIComponent(id)));
+    } catch (error) {
+      toast(error.message, true);
+    }
+  }
+
+  async function act(action) {
+    if (!state.selected) return;
+    const path = "/api/conversations/" + encodeURIComponent(state.selected);
+    try {
+      if (action === "assign-me") await api("POST", path + "/assign", { agent_id: me });
+      else await api("POST", `${path}/${action}`);
+      toast({ "assign-me": "Assigned to you", "take-over": "You have taken over; the bot is paused", "hand-back": "Handed back to the bot", resolve: "Resolved" }[action]);
+      await Promise.all([select(state.selected), loadQueue(), loadList()]);
+    } catch (error) {
+      toast(error.message, true);
+    }
+  }
+
+  document.querySelectorAll("[data-action]").forEach((button) => button.addEventListener("click", () => act(button.dataset.action)));
+
+  const assignSelect = document.getElementById("assign-to");
+  if (isAdmin) {
+    assignSelect.hidden = false;
+    assignSelect.addEventListener("change", async () => {
+      if (!state.selected || !assignSelect.value) return;
+      try {
+        await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/assign`, { agent_id: assignSelect.value === "none" ? null : Number(assignSelect.value) });
+        toast("Assigned");
+        await Promise.all([select(state.selected), loadList(), loadQueue()]);
+      } catch (error) {
+        toast(error.message, true);
+      }
+      assignSelect.value = "";
+    });
+  }
+
+  const replyForm = document.getElementById("reply-form");
+  const suggestions = document.getElementById("canned-suggestions");
+  replyForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = replyForm.elements.text.value.trim();
+    if (!text || !state.selected) return;
+    try {
+      await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/replies`, { text });
+      replyForm.elements.text.value = "";
+      toast("Reply sent");
+    } catch (error) {
+      toast(error.message, true);
+    }
+  });
+  replyForm.elements.text.addEventListener("input", () => {
+    const value = replyForm.elements.text.value;
+    const match = /^\/([A-Za-z0-9_-]*)$/.exec(value.trim());
+    if (!match) return (suggestions.hidden = true);
+    const found = state.canned.filter((c) => c.short_code.startsWith(match[1].toLowerCase())).slice(0, 8);
+    suggestions.replaceChildren(
+      ...found.map((c) =>
+        el("button", { type: "button", class: "suggestion", onclick: () => { replyForm.elements.text.value = c.content; suggestions.hidden = true; replyForm.elements.text.focus(); } },
+          el("strong", {}, "/" + c.short_code), " ", c.content.slice(0, 80))
+      )
+    );
+    suggestions.hidden = found.length === 0;
+  });
+
+  document.getElementById("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = form.elements.body.value.trim();
+    if (!body || !state.selected) return;
+    try {
+      await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/notes`, { body });
+      form.elements.body.value = "";
+      await select(state.selected);
+    } catch (error) {
+      toast(error.message, true);
+    }
+  });
+
+  let searchTimer = null;
+  filters.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => loadList().catch((e) => toast(e.message, true)), 250);
+  });
+  filters.addEventListener("submit", (event) => event.preventDefault());
+
+  // Live updates: one EventSource; list and queue refresh at most every 500 ms however busy it gets.
+  let refreshTimer = null;
+  function scheduleRefresh() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      Promise.all([loadQueue(), loadList()]).catch((e) => toast(e.message, true));
+    }, 500);
+  }
+  function connect() {
+    const source = new EventSource("/api/events");
+    source.addEventListener("message", (event) => {
+      const m = JSON.parse(event.data);
+      if (m.conversation_id === state.selected) appendMessages([m]);
+      scheduleRefresh();
+    });
+    source.addEventListener("escalation", (event) => {
+      const e = JSON.parse(event.data);
+      toast(`New escalation (P${e.priority}, ${e.reason.replace("_", " ")})`);
+      scheduleRefresh();
+    });
+    source.addEventListener("conversation", (event) => {
+      const c = JSON.parse(event.data);
+      if (c.conversation_id === state.selected && c.agent_id !== me) select(state.selected);
+      scheduleRefresh();
+    });
+  }
+
+  async function start() {
+    const [canned, agents] = await Promise.all([api("GET", "/api/canned-responses"), api("GET", "/api/agents/directory")]);
+    state.canned = canned;
+    state.agents = agents;
+    assignSelect.append(el("option", { value: "none" }, "nobody"), ...agents.map((a) => el("option", { value: a.id }, a.name)));
+    await Promise.all([loadQueue(), loadList()]);
+    if (state.selected) await select(state.selected);
+    setInterval(tickTimers, 1000);
+    connect();
+  }
+  start().catch((error) => toast(error.message, true));
+})();

@@ -1,0 +1,141 @@
+"""Every route refuses the unauthenticated, every admin route refuses agents, and cookie-authenticated
+state changes need the CSRF token. Routes are enumerated from the app, so a new one cannot be forgotten."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator, List, Tuple
+
+import pytest
+from fastapi.routing import APIRoute
+
+from inbox.deps import require_admin
+from tests.inbox.conftest import LoggedIn, client_for
+
+# Reachable without logging in, on purpose.
+PUBLIC = {("POST", "/api/auth/login"), ("GET", "/login"), ("POST", "/login"), ("GET", "/health")}
+SAMPLE_PATH_VALUES = {"conversation_id": "c-1", "agent_id": "1", "canned_id": "1"}
+
+
+def _routes(app) -> Iterator[Tuple[str, str, APIRoute]]:  # type: ignore[no-untyped-def]
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods - {"HEAD"}):
+                yield method, route.path, route
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PATH_VALUES[m.group(1)], path)
+
+
+def _needs_admin(route: APIRoute) -> bool:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependency = stack.pop()
+        if dependency.call is require_admin:
+            return True
+        stack.extend(dependency.dependencies)
+    return False
+
+
+def protected_routes(app) -> List[Tuple[str, str, APIRoute]]:  # type: ignore[no-untyped-def]
+    return [(m, p, r) for m, p, r in _routes(app) if (m, p) not in PUBLIC]
+
+
+def test_the_route_table_is_what_we_think(app) -> None:  # type: ignore[no-untyped-def]
+    routes = {(m, p) for m, p, _ in _routes(app)}
+    assert PUBLIC <= routes
+    api = [r for r in routes if r[1].startswith("/api/")]
+    assert len(api) >= 25
+    admin = {(m, p) for m, p, r in _routes(app) if _needs_admin(r)}
+    assert ("POST", "/api/agents") in admin and ("GET", "/api/audit") in admin
+    assert ("POST", "/api/canned-responses") in admin and ("GET", "/admin/audit") in admin
+    assert ("GET", "/api/canned-responses") not in admin
+
+
+def test_every_api_route_refuses_an_unauthenticated_request_with_401(app) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(app)
+    checked = 0
+    for method, path, _ in protected_routes(app):
+        if not path.startswith("/api/"):
+            continue
+        response = client.request(method, _concrete(path))
+        assert response.status_code == 401, (method, path, response.status_code, response.text)
+        assert response.json()["detail"], (method, path)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        checked += 1
+    assert checked >= 24
+
+
+def test_every_page_sends_the_unauthenticated_to_the_login_page(app) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(app)
+    pages = [(m, p) for m, p, _ in protected_routes(app) if not p.startswith("/api/")]
+    assert len(pages) >= 5
+    for method, path in pages:
+        response = client.request(method, _concrete(path), follow_redirects=False)
+        assert response.status_code == 303, (method, path)
+        assert response.headers["location"].startswith("/login?next=")
+
+
+def test_a_bogus_session_or_token_is_401(app, agents) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(app)
+    client.cookies.set("coverline_session", "forged")
+    assert client.get("/api/conversations").status_code == 401
+    fresh = client_for(app)
+    assert fresh.get("/api/conversations", headers={"Authorization": "Bearer forged"}).status_code == 401
+
+
+def test_every_admin_route_refuses_an_agent_with_403(app, agent: LoggedIn) -> None:  # type: ignore[no-untyped-def]
+    admin_routes = [(m, p) for m, p, r in _routes(app) if _needs_admin(r)]
+    assert len(admin_routes) >= 9
+    for method, path in admin_routes:
+        response = agent.client.request(method, _concrete(path), headers={"X-CSRF-Token": agent.csrf})
+        assert response.status_code == 403, (method, path, response.status_code)
+        if path.startswith("/api/"):
+            assert response.json()["detail"] == "Only admins can do this."
+
+
+def test_non_admin_api_routes_do_not_refuse_an_agent(app, agent: LoggedIn) -> None:  # type: ignore[no-untyped-def]
+    for method, path, route in protected_routes(app):
+        if method != "GET" or _needs_admin(route) or not path.startswith("/api/") or path == "/api/events":
+            continue
+        response = agent.get(_concrete(path))
+        assert response.status_code in (200, 404), (path, response.status_code)
+
+
+@pytest.mark.parametrize("header", [None, "", "wrong-token"])
+def test_state_changes_without_the_right_csrf_token_are_403(app, agent: LoggedIn, db_url, header) -> None:  # type: ignore[no-untyped-def]
+    from tests.inbox.conftest import customer_says
+
+    customer_says(db_url, "c-1", "hello")
+    headers = {} if header is None else {"X-CSRF-Token": header}
+    for path, body in (
+        ("/api/conversations/c-1/notes", {"body": "x"}),
+        ("/api/conversations/c-1/assign", {"agent_id": None}),
+        ("/api/auth/logout", None),
+    ):
+        response = agent.client.post(path, json=body, headers=headers)
+        assert response.status_code == 403, path
+        assert "CSRF" in response.json()["detail"]
+    assert agent.get("/api/conversations/c-1/notes").json() == []
+    assert agent.post("/api/conversations/c-1/notes", {"body": "with the token"}).status_code == 201
+
+
+def test_a_bearer_token_needs_no_csrf_and_is_not_a_cookie(app, agent: LoggedIn, db_url) -> None:  # type: ignore[no-untyped-def]
+    from tests.inbox.conftest import customer_says
+
+    customer_says(db_url, "c-1", "hello")
+    created = agent.post("/api/auth/tokens", {"label": "crm sync", "days": 7})
+    assert created.status_code == 201
+    token = created.json()["token"]
+    scripted = client_for(app)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert scripted.get("/api/auth/me", headers=headers).json()["csrf_token"] is None
+    note = scripted.post("/api/conversations/c-1/notes", json={"body": "from a script"}, headers=headers)
+    assert note.status_code == 201
+    # the bearer token is not accepted as a session cookie, nor a cookie as a bearer token
+    cookie_client = client_for(app)
+    cookie_client.cookies.set("coverline_session", token)
+    assert cookie_client.get("/api/auth/me").status_code == 401
+    session_cookie = agent.client.cookies.get("coverline_session")
+    assert scripted.get("/api/auth/me", headers={"Authorization": f"Bearer {session_cookie}"}).status_code == 401
