@@ -1,10 +1,17 @@
-"""Low NLU confidence: ask to rephrase once; on a second miss in a row, offer a person (see past_replies)."""
+"""Low NLU confidence: ask to rephrase once; on a second miss in a row, hand over to a person.
+
+The first miss is answered by action_answer_from_past_replies (a past reply, or "please rephrase").
+The second is a handoff: `bot_fell_back_last_turn` tells the dialogue (through the `handoff_signal`
+slot, see actions/handoff.py) that the bot already failed once, so the customer is not asked again.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 FALLBACK_INTENT = "nlu_fallback"
+# the interaction log's answer source for "I didn't understand" replies (rephrase, offer of a person)
+FALLBACK_SOURCE = "fallback"
 
 
 def consecutive_fallbacks(events: List[Dict[str, Any]]) -> int:
@@ -18,3 +25,30 @@ def consecutive_fallbacks(events: List[Dict[str, Any]]) -> int:
             break
         count += 1
     return count
+
+
+def _last_bot_reply_before_latest_message(events: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The bot's (or an agent's) last message before the customer's newest one, if any."""
+    seen_latest_user = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest_user:
+                return None  # two customer messages without a reply between them (e.g. while paused)
+            seen_latest_user = True
+        elif kind == "bot" and seen_latest_user:
+            return event
+    return None
+
+
+def bot_fell_back_last_turn(events: List[Dict[str, Any]]) -> bool:
+    """Whether the reply to the customer's previous message was itself a fallback ("please rephrase").
+
+    Counting the bot's fallback replies, not low-confidence messages, means a message the past replies
+    answered well does not count as a miss; and after a handoff the last reply is the handoff message or
+    an agent's, so a hand back starts the count afresh.
+    """
+    reply = _last_bot_reply_before_latest_message(events)
+    if reply is None:
+        return False
+    return (reply.get("metadata") or {}).get("answer_source") == FALLBACK_SOURCE

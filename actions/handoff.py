@@ -1,58 +1,337 @@
-"""Escalation to the service team: record why and how urgently, and tell the customer what happens next."""
+"""Handing a conversation to people: when, how urgently, what the customer is told, and pausing the bot.
+
+Four triggers (docs/handoff.md): the customer asks for a person (request_human), a complaint, a strongly
+negative message, and a second message in a row the bot could not understand. The first two are
+intents, which rules see. The last two are not: rules cannot read the parse data, so
+`action_read_handoff_signal`, a custom slot mapping that Rasa runs inside action_extract_slots on every
+customer message (even while paused), writes them to the `handoff_signal` slot, and rules with that
+slot as a condition send the dialogue to `action_escalate`.
+
+`action_escalate` records one Escalation per open handoff, marks the conversation escalated, tells the
+customer what happens next and pauses the bot (ConversationPaused). The inbox resumes it through Rasa's
+HTTP API; `action_session_start` keeps it paused across a session expiry while people still have it.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, List, Mapping, Optional, Text
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from actions.base import CoverlineAction
 from actions.demo_data import insurer
+from actions.fallback import FALLBACK_INTENT, bot_fell_back_last_turn
+from actions.service_hours import ServiceHours, describe_opening
+from storage.engine import session_scope
 from storage.models import Conversation, Escalation
 
-REASONS = {"request_human": "customer_request", "complaint": "complaint", "nlu_fallback": "fallback"}
+logger = logging.getLogger(__name__)
+
+HANDOFF_SIGNAL_SLOT = "handoff_signal"
+NEGATIVE_SENTIMENT = "negative_sentiment"
+REPEATED_FALLBACK = "repeated_fallback"
+
+THRESHOLD_ENV = "COVERLINE_HANDOFF_NEGATIVE_THRESHOLD"
+# Calibrated confidence that a message is negative. 0.85 hands off "this is a disgrace, three weeks and
+# no call back" and leaves "my car was stolen, how do I claim" (bad news, told calmly) with the bot;
+# docs/handoff.md has the measurements behind the choice.
+DEFAULT_NEGATIVE_THRESHOLD = 0.85
+
+# Minutes to a person's first reply per priority: the inbox's SLA (same variable and default), so the
+# wait we promise is the one the team is measured against.
+SLA_ENV = "INBOX_SLA_MINUTES"
+DEFAULT_SLA_MINUTES = {1: 5, 2: 15, 3: 60}
+
+# A customer who needed a person this recently (on any conversation of the same channel identity) is
+# coming back about something unresolved: one level more urgent.
+REPEAT_CONTACT_DAYS = 14
+
+REASON_BY_INTENT = {"request_human": "customer_request", "complaint": "complaint"}
+BASE_PRIORITY = {"complaint": 1, NEGATIVE_SENTIMENT: 1, "customer_request": 2, "fallback": 3}
+WITH_PEOPLE = ("escalated", "agent")
+
+OPENINGS = {
+    "complaint": "I'm sorry about this. I've passed your complaint to a senior member of our service team.",
+    NEGATIVE_SENTIMENT: "I'm sorry, I can tell this has been frustrating, so I've asked a person on our "
+    "service team to pick this up with you.",
+    "customer_request": "Of course. I've asked a person on our service team to take over.",
+    "fallback": "Sorry, I'm still not understanding you, so I've asked a person on our service team to help.",
+}
+ALREADY_WITH_PEOPLE = "A person on our service team already has your conversation."
 
 
-def escalation_priority(reason: str, sentiment: Optional[Dict[str, Any]] = None) -> int:
-    """1 = urgent, 3 = low. Complaints and clearly negative customers go first."""
-    negative = bool(sentiment) and sentiment.get("label") == "negative" and float(sentiment.get("confidence", 0)) >= 0.7
-    if reason == "complaint" or negative:
-        return 1
-    if reason == "customer_request":
-        return 2
-    return 3
+# -- configuration ----------------------------------------------------------------------------------
+
+
+def negative_threshold(environ: Mapping[str, str] = os.environ) -> float:
+    """The handoff threshold from the environment; a bad value is logged and the default used, because a
+    typo in a setting must not stop angry customers from reaching a person."""
+    raw = environ.get(THRESHOLD_ENV, "").strip()
+    if not raw:
+        return DEFAULT_NEGATIVE_THRESHOLD
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value <= 1.0:
+        logger.warning("%s=%r is not a number in (0, 1]; using %s", THRESHOLD_ENV, raw, DEFAULT_NEGATIVE_THRESHOLD)
+        return DEFAULT_NEGATIVE_THRESHOLD
+    return value
+
+
+def sla_minutes(environ: Mapping[str, str] = os.environ) -> Dict[int, int]:
+    """Priority → minutes to a first reply, read like the inbox does ("1:5,2:15,3:60")."""
+    raw = environ.get(SLA_ENV, "").strip()
+    if not raw:
+        return dict(DEFAULT_SLA_MINUTES)
+    try:
+        pairs = (part.split(":") for part in raw.split(",") if part.strip())
+        parsed = {int(priority): int(minutes) for priority, minutes in pairs}
+    except ValueError:
+        parsed = {}
+    if not parsed or min(parsed.values()) <= 0:
+        logger.warning("%s=%r is not priority:minutes,...; using %s", SLA_ENV, raw, DEFAULT_SLA_MINUTES)
+        return dict(DEFAULT_SLA_MINUTES)
+    return parsed
+
+
+# -- when to hand off -------------------------------------------------------------------------------
+
+
+def strongly_negative(sentiment: Optional[Mapping[str, Any]], threshold: Optional[float] = None) -> bool:
+    """A message the sentiment head calls negative with at least the threshold's calibrated confidence."""
+    if not sentiment or sentiment.get("label") != "negative":
+        return False
+    try:
+        confidence = float(sentiment.get("confidence") or 0.0)
+    except (TypeError, ValueError):
+        return False
+    return confidence >= (negative_threshold() if threshold is None else threshold)
+
+
+def _intent_name(message: Optional[Mapping[str, Any]]) -> str:
+    return str(((message or {}).get("intent") or {}).get("name") or "")
+
+
+def handoff_signal(
+    latest_message: Optional[Mapping[str, Any]], events: List[Dict[str, Any]], threshold: Optional[float] = None
+) -> Optional[str]:
+    """What the customer's newest message alone says about handing off, for the `handoff_signal` slot.
+
+    Computed afresh for every message, so nothing stale survives a hand back: the slot always describes
+    the message the dialogue is answering. Anger wins over a misunderstanding (it is the more urgent).
+    """
+    if strongly_negative((latest_message or {}).get("sentiment"), threshold):
+        return NEGATIVE_SENTIMENT
+    if _intent_name(latest_message) == FALLBACK_INTENT and bot_fell_back_last_turn(events):
+        return REPEATED_FALLBACK
+    return None
+
+
+def handoff_reason(intent: str, signal: Optional[str]) -> str:
+    """The Escalation reason: what the customer asked for first, then what the bot noticed."""
+    if intent in REASON_BY_INTENT:
+        return REASON_BY_INTENT[intent]
+    if signal == NEGATIVE_SENTIMENT:
+        return NEGATIVE_SENTIMENT
+    if signal == REPEATED_FALLBACK or intent == FALLBACK_INTENT:
+        return "fallback"
+    return "customer_request"  # e.g. a "Talk to a person" button sent with another intent
+
+
+def escalation_priority(
+    reason: str,
+    sentiment: Optional[Mapping[str, Any]] = None,
+    repeat_contact: bool = False,
+    threshold: Optional[float] = None,
+) -> int:
+    """1 = urgent, 3 = low. Complaints and angry customers first; an angry message or a customer coming
+    back within REPEAT_CONTACT_DAYS each raise the reason's level by one (the inbox adds waiting time)."""
+    priority = BASE_PRIORITY.get(reason, 2)
+    if strongly_negative(sentiment, threshold):
+        priority -= 1
+    if repeat_contact:
+        priority -= 1
+    return max(1, min(3, priority))
+
+
+# -- recording --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """What was recorded: the escalation's reason and priority, and whether it is a new one."""
+
+    reason: str
+    priority: int
+    new: bool
+
+
+def open_escalation(session: Session, conversation_id: str) -> Optional[Escalation]:
+    return session.scalars(
+        select(Escalation)
+        .where(Escalation.conversation_id == conversation_id, Escalation.open.is_(True))
+        .order_by(Escalation.created_at)
+        .limit(1)
+    ).first()
+
+
+def is_repeat_contact(session: Session, conversation: Conversation, now: datetime) -> bool:
+    """Whether this customer (same channel identity, any conversation) was handed to people recently."""
+    since = now.astimezone(timezone.utc).replace(tzinfo=None) - timedelta(days=REPEAT_CONTACT_DAYS)
+    earlier = session.scalar(
+        select(Escalation.id)
+        .join(Conversation, Conversation.id == Escalation.conversation_id)
+        .where(
+            Conversation.channel == conversation.channel,
+            Conversation.customer_identity == conversation.customer_identity,
+            Escalation.created_at >= since,
+        )
+        .limit(1)
+    )
+    return earlier is not None
+
+
+def record_handoff(
+    session: Session,
+    conversation: Conversation,
+    reason: str,
+    sentiment: Optional[Mapping[str, Any]],
+    note: str,
+    now: datetime,
+) -> Handoff:
+    """One open Escalation per conversation: a second trigger while people have it only makes it more
+    urgent (never less), so the queue shows one item with the customer's worst moment."""
+    existing = open_escalation(session, conversation.id)
+    if existing is not None:
+        existing.priority = min(existing.priority, escalation_priority(reason, sentiment))
+        if conversation.status not in WITH_PEOPLE:
+            conversation.status = "escalated"
+        return Handoff(existing.reason, existing.priority, new=False)
+    priority = escalation_priority(reason, sentiment, is_repeat_contact(session, conversation, now))
+    session.add(Escalation(conversation_id=conversation.id, reason=reason, priority=priority, note=note[:1000]))
+    conversation.status = "escalated"
+    return Handoff(reason, priority, new=True)
+
+
+# -- what the customer is told ----------------------------------------------------------------------
+
+
+def _wait(minutes: int) -> str:
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "an hour" if hours == 1 else f"{hours} hours"
+    return f"{minutes} minutes"
+
+
+def what_happens_next(handoff: Handoff, now: datetime, facts: Optional[Mapping[str, Any]] = None) -> str:
+    """Who answers, where, how soon (the SLA within opening hours, the next opening outside them), and
+    the 24/7 phone lines for what cannot wait."""
+    facts = facts or insurer()
+    phone = facts["phone"]
+    opening = OPENINGS.get(handoff.reason, OPENINGS["customer_request"]) if handoff.new else ALREADY_WITH_PEOPLE
+    keep_writing = "You can keep writing here meanwhile; they'll see everything you send."
+    hours = ServiceHours.parse(facts["hours"])
+    if hours.known and hours.is_open(now):
+        sla = sla_minutes()
+        wait = _wait(sla.get(handoff.priority, max(sla.values())))
+        return (
+            f"{opening} They'll reply right here in this chat, usually within {wait}. {keep_writing} "
+            f"If it's urgent, you can also call us on {phone['service']}."
+        )
+    next_opening = hours.next_opening(now) if hours.known else None
+    when = f"when we open {describe_opening(next_opening, now)}" if next_opening else "during our opening hours"
+    return (
+        f"{opening} Our service team is away right now, so a person will reply right here in this chat {when} "
+        f"({facts['hours']}). {keep_writing} For a claim or roadside help, people answer 24/7 on "
+        f"{phone['claims_24h']} (claims) and {phone['roadside_24h']} (roadside); our service line "
+        f"{phone['service']} opens with the team."
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- actions ----------------------------------------------------------------------------------------
+
+
+class ActionReadHandoffSignal(Action):
+    """Custom slot mapping for `handoff_signal`, run by Rasa inside action_extract_slots every turn."""
+
+    def name(self) -> Text:
+        return "action_read_handoff_signal"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        signal = handoff_signal(tracker.latest_message, tracker.events)
+        if signal == tracker.get_slot(HANDOFF_SIGNAL_SLOT):
+            return []  # an unchanged slot adds no event, so ordinary turns look exactly as before
+        return [SlotSet(HANDOFF_SIGNAL_SLOT, signal)]
 
 
 class ActionEscalate(CoverlineAction):
+    """The handoff: record it, tell the customer what happens next, pause the bot."""
+
+    clock: Callable[[], datetime] = staticmethod(_utc_now)
+
     def name(self) -> Text:
         return "action_escalate"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        intent = tracker.latest_message.get("intent", {}).get("name", "")
-        reason = REASONS.get(intent, "customer_request")
-        priority = escalation_priority(reason, tracker.latest_message.get("sentiment"))
+        message = tracker.latest_message or {}
+        reason = handoff_reason(_intent_name(message), handoff_signal(message, tracker.events))
+        now = self.clock()
         with self.conversation_session(tracker) as session:
-            session.get(Conversation, tracker.sender_id).status = "escalated"
-            session.add(
-                Escalation(
-                    conversation_id=tracker.sender_id,
-                    reason=reason,
-                    priority=priority,
-                    note=(tracker.latest_message.get("text") or "")[:1000],
-                )
+            conversation = session.get(Conversation, tracker.sender_id)
+            handoff = record_handoff(
+                session, conversation, reason, message.get("sentiment"), message.get("text") or "", now
             )
-        facts = insurer()
-        opening = (
-            "I'm sorry about this, and I've flagged it as a complaint for a senior member of the service team."
-            if reason == "complaint"
-            else "I'm passing you to a person on our service team."
-        )
-        dispatcher.utter_message(
-            text=f"{opening} They'll reply right here in this chat; during opening hours ({facts['hours']}) that is "
-            f"usually within a few minutes. If it's urgent you can also call {facts['phone']['service']}.",
-            answer_source="handoff",
-        )
-        return []
+        dispatcher.utter_message(text=what_happens_next(handoff, now), answer_source="handoff")
+        # Rasa stops predicting after this event; NLU still runs and customer messages are still stored
+        # (rasa/core/processor.py: _run_prediction_loop checks _should_handle_message → is_paused).
+        return [ConversationPaused()]
+
+
+class ActionSessionStart(Action):
+    """Rasa's session start, except that a conversation people still have stays paused.
+
+    A new session (after `session_expiration_time` without messages) replays `SessionStarted`, which
+    resets the tracker and with it the paused flag (rasa/shared/core/trackers.py `_reset`): without this,
+    a customer waiting overnight for a person would find the bot answering again.
+    """
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = [SessionStarted()]
+        if (domain.get("session_config") or {}).get("carry_over_slots_to_new_session"):
+            events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
+        if self._with_people(tracker.sender_id):
+            events.append(ConversationPaused())
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+    @staticmethod
+    def _with_people(conversation_id: str) -> bool:
+        """An open escalation means people have it; an unreachable database must not silence the bot."""
+        try:
+            with session_scope() as session:
+                return open_escalation(session, conversation_id) is not None
+        except Exception:
+            logger.exception("open-escalation check failed for %s; the new session starts unpaused", conversation_id)
+            return False
