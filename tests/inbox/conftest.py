@@ -73,11 +73,20 @@ def fake_rasa() -> Iterator[FakeRasa]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield fake
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at 1/16 of the production cost: the tests hash and check dozens of passwords on a shared CPU.
+    The parameters travel with each hash, so verification is unchanged; test_auth checks the real cost."""
+    import inbox.security
+
+    monkeypatch.setattr(inbox.security, "SCRYPT_N", 2**10)
 
 
 @pytest.fixture
