@@ -328,10 +328,13 @@ class ActionSessionStart(Action):
 
     @staticmethod
     def _with_people(conversation_id: str) -> bool:
-        """An open escalation means people have it; an unreachable database must not silence the bot."""
+        """An open escalation, or an agent who took it over from the inbox without one, means people have
+        it; an unreachable database must not silence the bot, so that counts as not."""
         try:
             with session_scope() as session:
-                return open_escalation(session, conversation_id) is not None
+                conversation = session.get(Conversation, conversation_id)
+                taken_over = conversation is not None and conversation.status in WITH_PEOPLE
+                return taken_over or open_escalation(session, conversation_id) is not None
         except Exception:
             logger.exception("open-escalation check failed for %s; the new session starts unpaused", conversation_id)
             return False

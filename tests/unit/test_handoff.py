@@ -271,10 +271,14 @@ def test_a_new_session_stays_paused_while_people_have_the_conversation() -> None
     assert session_start(conversation) == ["session_started", "action"]
     escalate(tracker("a person please", "request_human", CALM, sender_id=conversation))
     assert session_start(conversation) == ["session_started", "pause", "action"]
-    with session_scope() as s:
+    with session_scope() as s:  # the inbox hands back: escalation closed, the conversation the bot's again
         for escalation in s.scalars(select(Escalation).where(Escalation.conversation_id == conversation)):
-            escalation.open = False  # the inbox hands back / resolves
+            escalation.open = False
+        s.get(Conversation, conversation).status = "bot"
     assert session_start(conversation) == ["session_started", "action"]
+    with session_scope() as s:  # an agent took it over from the inbox without an escalation
+        s.get(Conversation, conversation).status = "agent"
+    assert session_start(conversation) == ["session_started", "pause", "action"]
 
 
 # -- opening hours --------------------------------------------------------------------------------------
