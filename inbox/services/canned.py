@@ -39,11 +39,21 @@ def _get(db: Session, canned_id: int) -> CannedResponse:
 
 
 def _save(db: Session, item: CannedResponse) -> None:
-    try:
-        with db.begin_nested():
+    """Flush, turning the unique short code's violation (also when two admins race) into a 409."""
+    query = select(CannedResponse.id).where(CannedResponse.short_code == item.short_code)
+    if item.id is not None:
+        query = query.where(CannedResponse.id != item.id)
+    with db.no_autoflush:
+        taken = db.scalar(query)
+    if taken is None:
+        try:
             db.flush()
-    except IntegrityError as error:
-        raise Conflict(f"The short code {item.short_code!r} is taken.") from error
+            return
+        except IntegrityError:
+            pass
+    short_code = item.short_code
+    db.rollback()
+    raise Conflict(f"The short code {short_code!r} is taken.")
 
 
 def create(db: Session, agent: Agent, short_code: str, content: str, ip: Optional[str]) -> Dict[str, Any]:

@@ -1,14 +1,16 @@
 """What agents do to a conversation: assign, take over, reply, hand back, resolve, note.
 
-Order in each action: check the state, call Rasa, then change our rows and audit in one commit; if Rasa
-refuses, nothing here changes and the agent sees why (502).
+Order in each action: check the state, end the transaction, call Rasa, then change our rows (only if nobody
+else changed them meanwhile) and audit in one commit. If Rasa refuses, nothing here changes and the agent
+sees why (502). No transaction stays open during the HTTP call: on SQLite it would hold the write lock that
+Rasa's event broker needs to log the very reply we are sending.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from inbox.errors import Conflict, InvalidInput, PermissionDenied
@@ -41,6 +43,30 @@ def _close_escalations(db: Session, conversation_id: str, outcome: str, agent: A
         escalation.resolved_at = now
         escalation.outcome = outcome
         escalation.closed_by_id = agent.id
+
+
+def _release(db: Session) -> None:
+    """End the read transaction before calling Rasa (objects stay loaded: expire_on_commit is off)."""
+    db.commit()
+
+
+def _transition(db: Session, conversation: Conversation, **values: Any) -> None:
+    """UPDATE … WHERE the status and assignee are still what we checked, so two agents acting at once
+    cannot both win; the loser gets a 409 instead of silently overwriting."""
+    assignee = conversation.assignee_id
+    result = db.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation.id,
+            Conversation.status == conversation.status,
+            Conversation.assignee_id.is_(None) if assignee is None else Conversation.assignee_id == assignee,
+        )
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    if result.rowcount != 1:
+        db.rollback()
+        raise Conflict("Someone else changed this conversation just now; reload it and try again.")
 
 
 def _owner_check(db: Session, conversation: Conversation, agent: Agent, doing: str) -> None:
@@ -82,10 +108,10 @@ def take_over(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str,
         raise Conflict("You have already taken this conversation over.")
     if conversation.status == "agent":
         _owner_check(db, conversation, agent, "take it over")
-    rasa.pause(conversation_id)
     previous = conversation.status
-    conversation.status = "agent"
-    conversation.assignee_id = agent.id
+    _release(db)
+    rasa.pause(conversation_id)
+    _transition(db, conversation, status="agent", assignee_id=agent.id)
     _mark_assigned(db, conversation_id)
     audit.record(db, "take_over", agent_id=agent.id, conversation_id=conversation_id, detail={"from": previous}, ip=ip)
     db.commit()
@@ -103,6 +129,7 @@ def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, tex
     if conversation.status != "agent":
         raise Conflict("Take the conversation over before replying (the bot is still in charge of it).")
     _owner_check(db, conversation, agent, "reply")
+    _release(db)
     rasa.send_agent_reply(conversation_id, text, agent.id, agent.name)
     audit.record(
         db, "reply", agent_id=agent.id, conversation_id=conversation_id, detail={"characters": len(text)}, ip=ip
@@ -116,9 +143,9 @@ def hand_back(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str,
     if conversation.status not in ("agent", "escalated"):
         raise Conflict("Only a conversation with people (escalated or taken over) can be handed back to the bot.")
     _owner_check(db, conversation, agent, "hand it back")
+    _release(db)
     rasa.resume(conversation_id)
-    conversation.status = "bot"
-    conversation.assignee_id = None
+    _transition(db, conversation, status="bot", assignee_id=None)
     _close_escalations(db, conversation_id, "handed_back", agent)
     audit.record(db, "hand_back", agent_id=agent.id, conversation_id=conversation_id, ip=ip)
     db.commit()
@@ -130,10 +157,11 @@ def resolve(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, i
     conversation = get_conversation(db, conversation_id)
     if conversation.status == "resolved":
         raise Conflict("This conversation is already resolved.")
-    if conversation.status in ("agent", "escalated"):
-        rasa.resume(conversation_id)
     previous = conversation.status
-    conversation.status = "resolved"
+    _release(db)
+    if previous in ("agent", "escalated"):
+        rasa.resume(conversation_id)
+    _transition(db, conversation, status="resolved")
     _close_escalations(db, conversation_id, "resolved", agent)
     audit.record(db, "resolve", agent_id=agent.id, conversation_id=conversation_id, detail={"from": previous}, ip=ip)
     db.commit()
