@@ -60,7 +60,16 @@ def serve(host: str, port: int) -> int:
     from inbox.main import create_app
 
     app = create_app(load_settings())
-    uvicorn.run(app, host=host, port=port, log_level=os.environ.get("INBOX_LOG_LEVEL", "info"), proxy_headers=False)
+    # ws="none": the inbox has no websockets, and uvicorn's websocket layer needs a newer `websockets`
+    # than the one Rasa 3.6 pins.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=os.environ.get("INBOX_LOG_LEVEL", "info"),
+        proxy_headers=False,
+        ws="none",
+    )
     return 0
 
 
