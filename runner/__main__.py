@@ -1,9 +1,11 @@
-"""`make run`: migrate and seed the database, start the three processes, show where to go."""
+"""`make run`: migrate and seed the database, start the processes (bot, actions, web chat, inbox), show where to go."""
 
 from __future__ import annotations
 
 import sys
 
+from inbox.services.agents import seed_demo_agents
+from inbox.settings import SettingsError, demo_password_file, load_settings
 from retrieval.corpus import demo_corpus_files, import_files
 from runner.servers import MODEL_PATH, ServerSet
 from storage.engine import session_scope
@@ -15,13 +17,19 @@ def main() -> int:
     if not MODEL_PATH.exists():
         print(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).", file=sys.stderr)
         return 2
-    servers = ServerSet()
+    servers = ServerSet(with_inbox=True)
+    try:
+        inbox_settings = load_settings()
+    except SettingsError as error:
+        print(f"inbox: {error}", file=sys.stderr)
+        return 2
     upgrade(servers.db_url)
     with session_scope(servers.db_url) as session:
         added = seed(session)
         replies = import_files(session, demo_corpus_files())
     print(f"database ready ({servers.db_url.split('@')[-1]}); demo rows added: {added}")
     print(f"past replies: {replies.summary()}")
+    announce_demo_agents(servers.db_url, inbox_settings.is_dev)
     servers.start()
     try:
         servers.wait_ready()
@@ -32,12 +40,31 @@ def main() -> int:
     print(
         "\nCoverline is up:\n"
         f"  web chat       {servers.webchat_url}\n"
+        f"  agents' inbox  {servers.inbox_url}  (API docs {servers.inbox_url}/api/docs)\n"
         f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}\n'
         f"  Rasa HTTP API  {servers.rasa_url}/status?token=<var/rasa_api_token>\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
     return servers.watch()
+
+
+def announce_demo_agents(db_url: str, is_dev: bool) -> None:
+    """In dev, an inbox with no agents gets a demo admin and agent with random passwords, shown once here
+    and kept in var/ (mode 600); elsewhere the first admin comes from `python -m inbox create-admin`."""
+    if not is_dev:
+        print("inbox: create the first admin with `python -m inbox create-admin --email … --name …`")
+        return
+    with session_scope(db_url) as session:
+        created = seed_demo_agents(session)
+    if not created:
+        return
+    lines = [f"  {role:<5}  {email}  password: {password}" for email, role, password in created]
+    path = demo_password_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    print("inbox demo agents (dev only; also in var/inbox_demo_agents.txt):\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

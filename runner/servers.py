@@ -1,4 +1,4 @@
-"""Launch, watch and stop the Rasa server, the action server and the web chat page."""
+"""Launch, watch and stop the Rasa server, the action server, the web chat page and the agents' inbox."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ class Ports:
     rasa: int = int(os.environ.get("RASA_PORT", 5005))
     actions: int = int(os.environ.get("ACTIONS_PORT", 5055))
     webchat: int = int(os.environ.get("WEBCHAT_PORT", 8080))
+    inbox: int = int(os.environ.get("INBOX_PORT", 8090))
 
 
 @dataclass
@@ -50,6 +51,7 @@ class ServerSet:
     endpoints: Path = PROJECT_ROOT / "bot" / "endpoints.yml"
     credentials: Path = PROJECT_ROOT / "bot" / "credentials.yml"
     with_webchat: bool = True
+    with_inbox: bool = False  # `make run` turns it on; tests that need it pass a free Ports.inbox
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -61,6 +63,10 @@ class ServerSet:
     @property
     def webchat_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.webchat}"
+
+    @property
+    def inbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.inbox}"
 
     def env(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -108,6 +114,8 @@ class ServerSet:
                 "--port",
                 str(self.ports.webchat),
             ]
+        if self.with_inbox:
+            cmds["inbox"] = [sys.executable, "-m", "inbox", "serve", "--port", str(self.ports.inbox)]
         return cmds
 
     def start(self) -> None:
@@ -147,6 +155,8 @@ class ServerSet:
         }
         if self.with_webchat:
             checks["webchat"] = f"{self.webchat_url}/health"
+        if self.with_inbox:
+            checks["inbox"] = f"{self.inbox_url}/health"
         deadline = time.monotonic() + timeout
         for name, url in checks.items():
             while True:
