@@ -207,5 +207,6 @@ class AuditOut(BaseModel):
     action: str
     conversation_id: Optional[str]
     target_agent_id: Optional[int]
+    target_agent_name: Optional[str]
     detail: Optional[Dict[str, Any]]
     ip: Optional[str]

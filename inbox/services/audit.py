@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from inbox.services.common import aware
 from storage.models import Agent, AuditEntry, utcnow
@@ -55,7 +55,7 @@ def record(
     return entry
 
 
-def as_dict(entry: AuditEntry, agent_name: Optional[str]) -> Dict[str, Any]:
+def as_dict(entry: AuditEntry, agent_name: Optional[str], target_name: Optional[str] = None) -> Dict[str, Any]:
     return {
         "id": entry.id,
         "at": aware(entry.at),
@@ -64,6 +64,7 @@ def as_dict(entry: AuditEntry, agent_name: Optional[str]) -> Dict[str, Any]:
         "action": entry.action,
         "conversation_id": entry.conversation_id,
         "target_agent_id": entry.target_agent_id,
+        "target_agent_name": target_name,
         "detail": entry.detail,
         "ip": entry.ip,
     }
@@ -79,7 +80,12 @@ def list_entries(
     limit: int = 100,
 ) -> List[Dict[str, Any]]:
     """Newest first; page backwards with `before_id` (stable while new entries arrive)."""
-    query = select(AuditEntry, Agent.name).outerjoin(Agent, Agent.id == AuditEntry.agent_id)
+    target = aliased(Agent)
+    query = (
+        select(AuditEntry, Agent.name, target.name)
+        .outerjoin(Agent, Agent.id == AuditEntry.agent_id)
+        .outerjoin(target, target.id == AuditEntry.target_agent_id)
+    )
     if action:
         query = query.where(AuditEntry.action == action)
     if agent_id is not None:
@@ -91,4 +97,4 @@ def list_entries(
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     rows = db.execute(query.order_by(AuditEntry.id.desc()).limit(limit)).all()
-    return [as_dict(entry, name) for entry, name in rows]
+    return [as_dict(entry, name, target_name) for entry, name, target_name in rows]

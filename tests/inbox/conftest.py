@@ -4,6 +4,7 @@ records what the inbox sends, and a TestClient on the real app."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from inbox.main import create_app
@@ -245,3 +247,27 @@ def broker_for(db_url: str) -> Callable[[str, Dict[str, Any]], None]:
                 record_event(db, {**event, "sender_id": conversation_id, "timestamp": time.time(), "data": {}})
 
     return on_event
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server_url(settings, agents) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The real app under uvicorn on a free port: streams and browsers need a real server."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -13,7 +13,13 @@ from inbox.deps import require_admin
 from tests.inbox.conftest import LoggedIn, client_for
 
 # Reachable without logging in, on purpose.
-PUBLIC = {("POST", "/api/auth/login"), ("GET", "/login"), ("POST", "/login"), ("GET", "/health")}
+PUBLIC = {
+    ("POST", "/api/auth/login"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/health"),
+    ("GET", "/favicon.ico"),
+}
 SAMPLE_PATH_VALUES = {"conversation_id": "c-1", "agent_id": "1", "canned_id": "1"}
 
 

@@ -4,42 +4,14 @@ agent's action reach a logged-in browser's stream within a poll or two; a reconn
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from typing import Iterator, List, Tuple
 
 import httpx
-import pytest
-import uvicorn
 
-from inbox.main import create_app
 from inbox.services.events import Cursor, changes_since, current_cursor
 from storage.engine import session_scope
 from tests.inbox.conftest import PASSWORDS, customer_says, escalate
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def server_url(settings, agents) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def logged_in(url: str) -> httpx.Client:

@@ -42,6 +42,13 @@
     );
   }
 
+  // Failed logins have no agent; changes made with `python -m inbox` have no actor either.
+  function actor(entry) {
+    if (entry.agent_name) return entry.agent_name;
+    if (entry.action === "login_failed" && entry.detail) return entry.detail.email;
+    return "command line";
+  }
+
   let oldestAudit = null;
   async function loadAudit(more) {
     const form = document.getElementById("audit-filters");
@@ -50,7 +57,7 @@
     if (more && oldestAudit) params.set("before_id", oldestAudit);
     const entries = await api("GET", "/api/audit?" + params.toString());
     const rows = entries.map((e) =>
-      el("tr", {}, el("td", {}, when(e.at)), el("td", {}, e.agent_name || (e.detail && e.detail.email) || "—"), el("td", {}, e.action),
+      el("tr", {}, el("td", {}, when(e.at)), el("td", {}, actor(e)), el("td", {}, e.action + (e.target_agent_name ? ` → ${e.target_agent_name}` : "")),
         el("td", {}, e.conversation_id ? el("a", { href: "/conversations/" + encodeURIComponent(e.conversation_id) }, e.conversation_id) : ""),
         el("td", {}, e.detail ? JSON.stringify(e.detail) : ""), el("td", {}, e.ip || ""))
     );

@@ -1,0 +1,104 @@
+"""The inbox page in Debian's Chromium (Playwright, headless): log in, see an escalation arrive live at the
+top of the queue, take over, insert a canned response, reply (through the fake Rasa, logged once by the
+"broker"), see the customer's answer live, add a note; admin pages render. Screenshots go to
+tests/artifacts/inbox/. Skipped where Chromium or Playwright is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inbox.services import canned
+from storage.engine import session_scope
+from storage.models import Agent
+from tests.inbox.conftest import PASSWORDS, FakeRasa, bot_says, broker_for, customer_says, escalate
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "inbox"
+playwright = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: str, fake_rasa: FakeRasa) -> None:
+    fake_rasa.on_event = broker_for(db_url)
+    with session_scope(db_url) as db:
+        admin = db.query(Agent).filter_by(email="admin@harbor.example").one()
+        canned.create(db, admin, "claim", "You can follow your claim at harbor.example/claims.", None)
+    customer_says(
+        db_url,
+        "web-7",
+        "what does my home policy cover?",
+        intent="ask_coverage",
+        sentiment={"label": "neutral", "confidence": 0.7},
+    )
+    bot_says(db_url, "web-7", "Home covers fire, theft and burst pipes.", answer_source="knowledge")
+    customer_says(db_url, "web-9", "Nobody answers me!!", sentiment={"label": "negative", "confidence": 0.9})
+    escalate(db_url, "web-9", 2, "customer_request", minutes_ago=20)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1500, "height": 900})
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("response", lambda response: errors.append(response.url) if response.status >= 400 else None)
+        page.goto(server_url + "/")
+        assert "/login" in page.url
+        page.fill("input[name=email]", "admin@harbor.example")
+        page.fill("input[name=password]", PASSWORDS["admin"])
+        page.click("button[type=submit]")
+        page.wait_for_selector('#queue li[data-id="web-9"]')
+        page.wait_for_timeout(1500)  # the event stream is open
+
+        customer_says(
+            db_url,
+            "web-11",
+            "I am furious, my claim was denied!!!",
+            sentiment={"label": "negative", "confidence": 0.97},
+        )
+        escalate(db_url, "web-11", 1, "complaint")
+        page.wait_for_selector('#queue li[data-id="web-11"]', timeout=10000)
+        assert page.locator("#queue li").first.get_attribute("data-id") == "web-11"
+        assert "negative 97%" in page.locator("#queue li").first.inner_text()
+
+        page.click('#queue li[data-id="web-11"]')
+        page.wait_for_selector("#conversation:not([hidden])")
+        assert "complain 0.91" in page.locator("#messages").inner_text()
+        page.click('[data-action="take-over"]')
+        page.wait_for_selector("#reply-form textarea:not([disabled])", timeout=10000)
+        assert fake_rasa.requests[-1].body == {"event": "pause"}
+
+        page.fill("#reply-form textarea", "/cl")
+        page.click(".suggestion")
+        assert page.input_value("#reply-form textarea").startswith("You can follow your claim")
+        assert page.locator("#canned-suggestions").is_hidden()
+        page.fill("#reply-form textarea", "Hi, I'm Admin. I'm sorry, let me look at your claim now.")
+        page.click("#reply-form button[type=submit]")
+        page.wait_for_selector("#messages li.agent", timeout=10000)
+        assert fake_rasa.requests[-1].body["metadata"]["author"] == "agent"
+
+        customer_says(db_url, "web-11", "thank you", intent="thank", sentiment={"label": "positive", "confidence": 0.8})
+        page.wait_for_selector("#messages li.customer >> text=thank you", timeout=10000)
+        page.fill("#note-form textarea", "Denied for late filing; check with the adjuster.")
+        page.click("#note-form button")
+        page.wait_for_selector("#notes li")
+        page.screenshot(path=str(ARTIFACTS / "inbox.png"))
+        assert page.locator("#messages li.agent").count() == 1  # stored once, by the broker
+
+        page.click('[data-action="hand-back"]')
+        page.wait_for_selector("#conv-meta .badge.pending", timeout=10000)
+        assert fake_rasa.requests[-1].body == {"event": "resume"}
+        assert page.locator('#queue li[data-id="web-11"]').count() == 0
+
+        for path, selector in (
+            ("/admin/audit", "#audit tr"),
+            ("/admin/agents", "#agents tr"),
+            ("/admin/canned", "#canned tr"),
+        ):
+            page.goto(server_url + path)
+            page.wait_for_selector(selector)
+            page.screenshot(path=str(ARTIFACTS / f"{path.rsplit('/', 1)[1]}.png"))
+        assert "take_over" in page.goto(server_url + "/api/audit").text()
+        browser.close()
+    assert errors == []
