@@ -60,6 +60,7 @@ def serve(host: str, port: int) -> int:
     from inbox.main import create_app
 
     app = create_app(load_settings())
+    forwarded_allow_ips = os.environ.get("INBOX_FORWARDED_ALLOW_IPS", "").strip()
     # ws="none": the inbox has no websockets, and uvicorn's websocket layer needs a newer `websockets`
     # than the one Rasa 3.6 pins.
     uvicorn.run(
@@ -67,7 +68,10 @@ def serve(host: str, port: int) -> int:
         host=host,
         port=port,
         log_level=os.environ.get("INBOX_LOG_LEVEL", "info"),
-        proxy_headers=False,
+        # Trust X-Forwarded-For only from the reverse proxy named here, so the login rate limit and the
+        # audit log see the client's address rather than the proxy's, and nobody else can fake it.
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or None,
         ws="none",
     )
     return 0

@@ -20,6 +20,7 @@ from inbox.web.pages import router as pages_router
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 API_PREFIX = "/api"
+MAX_BODY_BYTES = 1_000_000  # the largest legitimate body is a 4,000-character reply or a 10,000-character note
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -107,6 +108,9 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            return JSONResponse({"detail": f"Request body over {MAX_BODY_BYTES} bytes."}, status_code=413)
         response = await call_next(request)
         if request.url.path != f"{API_PREFIX}/docs":  # Swagger UI loads its assets from a CDN
             for name, value in SECURITY_HEADERS.items():

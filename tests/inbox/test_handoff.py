@@ -230,3 +230,37 @@ def test_two_agents_taking_over_at_once_cannot_both_win(agent: LoggedIn, fake_ra
     assert response.status_code == 409 and "Someone else changed" in response.json()["detail"]
     assert conversation(db_url).assignee_id == agents["agent2"]
     assert audit_rows(db_url, "take_over") == []
+
+
+def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRasa, db_url, agents) -> None:  # type: ignore[no-untyped-def]
+    from inbox.services.audit import ACTIONS
+    from tests.inbox.conftest import client_for
+
+    escalated(db_url)
+    client_for(app).post("/api/auth/login", json={"email": "admin@harbor.example", "password": "wrong"})
+    agent = login(app, "agent")
+    agent.post("/api/conversations/web-1/assign", {"agent_id": agents["agent"]})
+    agent.post("/api/conversations/web-1/take-over")
+    agent.post("/api/conversations/web-1/replies", {"text": "Hello"})
+    agent.post("/api/conversations/web-1/notes", {"body": "private"})
+    agent.post("/api/conversations/web-1/hand-back")
+    agent.post("/api/conversations/web-1/resolve")
+    agent.post("/api/auth/tokens", {"label": "script"})
+    agent.post("/api/auth/logout")
+    created = admin.post("/api/agents", {"email": "n@harbor.example", "name": "N", "password": "long-enough-pw"}).json()
+    admin.patch(f"/api/agents/{created['id']}", {"name": "Nora"})
+    admin.patch(f"/api/agents/{created['id']}", {"active": False})
+    canned = admin.post("/api/canned-responses", {"short_code": "hi", "content": "Hello!"}).json()
+    admin.patch(f"/api/canned-responses/{canned['id']}", {"content": "Hello there!"})
+    admin.delete(f"/api/canned-responses/{canned['id']}")
+    with session_scope(db_url) as db:
+        written = {row.action for row in db.scalars(select(AuditEntry))}
+        disabled = db.scalar(select(AuditEntry).where(AuditEntry.action == "agent_disabled"))
+        assert (disabled.agent_id, disabled.target_agent_id) == (agents["admin"], created["id"])
+    assert written == set(ACTIONS)
+
+
+def test_oversized_bodies_are_refused_before_reading(agent: LoggedIn, db_url) -> None:  # type: ignore[no-untyped-def]
+    escalated(db_url)
+    response = agent.post("/api/conversations/web-1/notes", {"body": "x" * 1_100_000})
+    assert response.status_code == 413 and "over" in response.json()["detail"]
