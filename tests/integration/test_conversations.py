@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from retrieval.index import ReplyIndex
 from retrieval.settings import retrieval_settings
-from runner.servers import Ports, ServerSet
+from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import AnswerFeedback, Claim, Conversation, Message, PastReply
 from tests.conftest import migrated_sqlite, postgres_answers, postgres_database
@@ -231,6 +232,33 @@ def test_insurance_question_is_answered_from_past_replies(servers: ServerSet) ->
     other = f"kb-{uuid.uuid4().hex[:8]}"
     assert "answered a similar question" not in joined(say(servers.rasa_url, other, NONSENSE_QUESTION))
     assert all(m.answer_source != "retrieval" for m in message_rows(servers.db_url, other))
+
+
+ANGRY = "This is a disgrace. Three weeks and nobody has called me back about my claim, I am furious"
+HAPPY = "thank you so much, you have been really helpful today!"
+
+
+def test_a_parse_returns_intent_ranking_and_sentiment(servers: ServerSet) -> None:
+    """Rasa's own HTTP API, with the trained model: the fine-tuned component's output."""
+    response = requests.post(
+        f"{servers.rasa_url}/model/parse", params={"token": api_token()}, json={"text": ANGRY}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    parsed = response.json()
+    assert parsed["intent"]["name"] == "complaint"
+    ranking = parsed["intent_ranking"]
+    assert ranking[0]["name"] == "complaint" and len(ranking) >= 5
+    assert parsed["sentiment"]["label"] == "negative" and parsed["sentiment"]["confidence"] > 0.5
+
+
+def test_sentiment_of_every_customer_message_is_logged(servers: ServerSet) -> None:
+    sender = f"mood-{uuid.uuid4().hex[:8]}"
+    say(servers.rasa_url, sender, ANGRY)
+    say(servers.rasa_url, sender, HAPPY)
+    inbound = [m for m in message_rows(servers.db_url, sender) if m.direction == "inbound"]
+    assert [m.text for m in inbound] == [ANGRY, HAPPY]
+    assert [m.sentiment["label"] for m in inbound] == ["negative", "positive"]
+    assert all(0.0 < m.sentiment["confidence"] <= 1.0 for m in inbound)
 
 
 def test_message_is_logged_when_the_action_server_is_down(servers: ServerSet) -> None:
