@@ -16,6 +16,8 @@ Sections (in run order):
                     config.yml: CRF entities + the fine-tuned component); also DSTC11 insurance utterances
                     (mapped to our intents), and sentiment: TweetEval test + airline held-out, beside a
                     TF-IDF + logistic-regression baseline trained on the same sentiment data;
+- entities:         entity precision / recall / F1 of the two nlu_data models on the held-out split
+                    (ours: CRF; stock: DIET), from the nlu_data section's saved predictions;
 - latency:          single-message parse time (warm, one at a time) of the two nlu_data models.
 
 "Stock Rasa" is `rasa init`'s pipeline (benchmarks/configs/rasa_init.yml: CountVectors + DIET, 100
@@ -48,7 +50,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work" / "nlu"
 STOCK_CONFIG = ROOT / "benchmarks" / "configs" / "rasa_init.yml"
 OURS_CONFIG = ROOT / "config.yml"
-SECTIONS = ["hint3", "banking77_10shot", "banking77_full", "clinc150", "nlu_data", "latency"]
+SECTIONS = ["hint3", "banking77_10shot", "banking77_full", "clinc150", "nlu_data", "entities", "latency"]
 # epochs for our model by training-set size: few-shot sets need more passes than 10k examples
 EPOCHS_FULL, EPOCHS_SMALL, EPOCHS_FEWSHOT = 4, 10, 15
 
@@ -319,6 +321,43 @@ def section_nlu_data() -> Dict[str, Any]:
     return out
 
 
+def _entity_pairs(entities: Sequence[Any]) -> List[tuple]:
+    return sorted((str(e[0]), str(e[1]).lower()) for e in entities)
+
+
+def section_entities() -> Dict[str, Any]:
+    """Micro precision/recall/F1 over (entity, value) pairs per message, values after synonym mapping."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    examples = load_data(str(WORK / "nlu_data_split" / "test_data.yml")).intent_examples
+    gold = [_entity_pairs([(e["entity"], e["value"]) for e in m.get("entities") or []]) for m in examples]
+    out: Dict[str, Any] = {"messages_with_entities": sum(1 for g in gold if g)}
+    for system in ("ours", "stock_rasa"):
+        path = WORK / "nlu_data" / f"predict_{system}" / "predictions.json"
+        if not path.exists():
+            raise SystemExit("entities needs the nlu_data section's predictions: run --sections nlu_data first")
+        predicted = json.loads(path.read_text(encoding="utf-8"))["predictions"][: len(examples)]
+        true_pos = n_pred = n_gold = 0
+        for g, p in zip(gold, predicted, strict=True):
+            pairs = _entity_pairs(p["entities"])
+            remaining = list(g)
+            for pair in pairs:
+                if pair in remaining:
+                    remaining.remove(pair)
+                    true_pos += 1
+            n_pred += len(pairs)
+            n_gold += len(g)
+        precision = true_pos / max(n_pred, 1)
+        recall = true_pos / max(n_gold, 1)
+        out[system] = {
+            "precision": round(100 * precision, 2),
+            "recall": round(100 * recall, 2),
+            "f1": round(100 * 2 * precision * recall / max(precision + recall, 1e-9), 2),
+            "gold_entities": n_gold,
+        }
+    return out
+
+
 def section_latency(messages: int = 400) -> Dict[str, Any]:
     test = _labelled(WORK / "nlu_data_split" / "test_data.yml")
     out: Dict[str, Any] = {}
@@ -338,6 +377,7 @@ RUNNERS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "banking77_full": section_banking77_full,
     "clinc150": section_clinc150,
     "nlu_data": section_nlu_data,
+    "entities": section_entities,
     "latency": section_latency,
 }
 

@@ -117,6 +117,18 @@ def _rows(sections: Dict[str, Any]) -> List[Tuple[str, str, str, str, str]]:
                     "",
                 )
             )
+    s = sections.get("entities")
+    if s:
+        for metric in ("precision", "recall", "f1"):
+            rows.append(
+                (
+                    "nlu_data held-out entities (CRF vs DIET)",
+                    metric,
+                    _pct(s["ours"][metric]),
+                    _pct(s["stock_rasa"][metric]),
+                    "keeps working",
+                )
+            )
     s = sections.get("latency")
     if s:
         rows.append(
