@@ -40,10 +40,10 @@ NEGATIVE_SENTIMENT = "negative_sentiment"
 REPEATED_FALLBACK = "repeated_fallback"
 
 THRESHOLD_ENV = "COVERLINE_HANDOFF_NEGATIVE_THRESHOLD"
-# Calibrated confidence that a message is negative. 0.85 hands off "this is a disgrace, three weeks and
-# no call back" and leaves "my car was stolen, how do I claim" (bad news, told calmly) with the bot;
-# docs/handoff.md has the measurements behind the choice.
-DEFAULT_NEGATIVE_THRESHOLD = 0.85
+# Calibrated confidence that a message is negative. 0.9 hands off "this is a disgrace, three weeks and
+# no call back" (0.998) and leaves "my car was stolen, how do I claim" (neutral) with the bot; calm bad
+# news and mild irritation scored up to 0.88, plainly angry messages 0.95 and more (docs/handoff.md).
+DEFAULT_NEGATIVE_THRESHOLD = 0.9
 
 # Minutes to a person's first reply per priority: the inbox's SLA (same variable and default), so the
 # wait we promise is the one the team is measured against.

@@ -178,8 +178,8 @@ def test_a_customer_back_within_two_weeks_is_more_urgent() -> None:
 
 def test_negative_threshold_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(THRESHOLD_ENV, raising=False)
-    assert negative_threshold() == DEFAULT_NEGATIVE_THRESHOLD == 0.85
-    sentiment = {"label": "negative", "confidence": 0.9}
+    assert negative_threshold() == DEFAULT_NEGATIVE_THRESHOLD == 0.9
+    sentiment = {"label": "negative", "confidence": 0.93}
     assert handoff_signal({"sentiment": sentiment}, []) == NEGATIVE_SENTIMENT
     monkeypatch.setenv(THRESHOLD_ENV, "0.95")
     assert negative_threshold() == 0.95 and handoff_signal({"sentiment": sentiment}, []) is None
@@ -215,7 +215,7 @@ def test_the_promised_wait_follows_the_inbox_sla(monkeypatch: pytest.MonkeyPatch
     ],
 )
 def test_escalation_priority(reason: str, sentiment: dict, repeat: bool, expected: int) -> None:
-    assert escalation_priority(reason, sentiment, repeat, threshold=0.85) == expected
+    assert escalation_priority(reason, sentiment, repeat, threshold=0.9) == expected
 
 
 # -- the handoff_signal slot, filled on every message -------------------------------------------------
@@ -240,7 +240,7 @@ def test_escalation_priority(reason: str, sentiment: dict, repeat: bool, expecte
 )
 def test_handoff_signal(message: dict, history: list, expected: Optional[str]) -> None:
     events = history + [{"event": "user", "parse_data": message}]
-    assert handoff_signal(message, events, threshold=0.85) == expected
+    assert handoff_signal(message, events, threshold=0.9) == expected
 
 
 def read_signal(t: Tracker) -> list:
