@@ -45,10 +45,16 @@ class ApiTokenIn(BaseModel):
     days: int = Field(90, ge=1, le=365)
 
 
-class ApiTokenOut(BaseModel):
-    token: str = Field(..., description="shown once; send as `Authorization: Bearer <token>`")
-    label: str
+class ApiTokenInfo(BaseModel):
+    id: int
+    label: Optional[str]
+    created_at: datetime
     expires_at: datetime
+    last_seen_at: Optional[datetime]
+
+
+class ApiTokenOut(ApiTokenInfo):
+    token: str = Field(..., description="shown once; send as `Authorization: Bearer <token>`")
 
 
 class AgentCreate(BaseModel):
@@ -153,7 +159,7 @@ class ReplyIn(BaseModel):
 
 
 class Accepted(BaseModel):
-    status: str = "sent"
+    status: str = Field("sent", description="sent, or stored_only when the channel cannot push (Rasa's REST)")
     detail: str
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from inbox.deps import CurrentPrincipal, DbSession, SettingsDep, client_ip
-from inbox.schemas import ApiTokenIn, ApiTokenOut, Detail, LoginIn, SessionOut
+from inbox.schemas import ApiTokenIn, ApiTokenInfo, ApiTokenOut, Detail, LoginIn, SessionOut
 from inbox.security import csrf_token
 from inbox.services import agents, auth
 from inbox.web.cookies import clear_session_cookie, set_session_cookie
-from storage.models import utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -63,5 +60,19 @@ def create_token(
     settings: SettingsDep,
 ) -> dict:
     """A bearer token acting as you, for scripts and integrations (no cookie, no CSRF)."""
-    token = auth.create_api_token(db, settings, principal.agent, body.label, body.days, client_ip(request))
-    return {"token": token, "label": body.label, "expires_at": utcnow() + timedelta(days=body.days)}
+    token, session = auth.create_api_token(db, settings, principal.agent, body.label, body.days, client_ip(request))
+    return {**auth.token_dict(session), "token": token}
+
+
+@router.get("/tokens", response_model=list[ApiTokenInfo])
+def list_tokens(*, principal: CurrentPrincipal, db: DbSession) -> list:
+    """Your unexpired API tokens (never the tokens themselves)."""
+    return auth.list_api_tokens(db, principal.agent)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response, responses={404: {"model": Detail}})
+def revoke_token(
+    *, request: Request, token_id: int = Path(..., ge=1), principal: CurrentPrincipal, db: DbSession
+) -> Response:
+    auth.revoke_api_token(db, principal.agent, token_id, client_ip(request))
+    return Response(status_code=204)

@@ -28,5 +28,10 @@ def send_reply(
 ) -> dict:
     """Accepted by Rasa and on its way to the customer; it appears in the transcript (and the live stream)
     when Rasa's event broker has logged it."""
-    handoff.reply(db, rasa, agent, conversation_id, body.text, client_ip(request))
-    return {"status": "sent", "detail": "Rasa accepted the reply for delivery."}
+    if handoff.reply(db, rasa, agent, conversation_id, body.text, client_ip(request)):
+        return {"status": "sent", "detail": "Rasa accepted the reply for delivery."}
+    return {
+        "status": "stored_only",
+        "detail": "Stored in the conversation, but this customer writes over Rasa's REST channel, which cannot "
+        "push: they see it only if their client fetches the conversation.",
+    }

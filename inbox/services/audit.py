@@ -26,6 +26,7 @@ ACTIONS = (
     "agent_updated",
     "agent_disabled",
     "api_token_created",
+    "api_token_revoked",
     "canned_created",
     "canned_updated",
     "canned_deleted",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from inbox.errors import InvalidCredentials, LoginThrottled, NotAuthenticated
+from inbox.errors import InvalidCredentials, LoginThrottled, NotAuthenticated, NotFound
 from inbox.security import burn_password_check, new_token, token_hash, verify_password
 from inbox.services import audit
+from inbox.services.common import aware
 from inbox.settings import Settings
 from storage.models import Agent, AgentSession, LoginAttempt, utcnow
 
@@ -73,6 +74,7 @@ def login(db: Session, settings: Settings, email: str, password: str, ip: str, k
         burn_password_check(password)
     ok = agent is not None and verify_password(password, agent.password_hash) and bool(agent.active)
     db.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < utcnow() - ATTEMPT_RETENTION))
+    db.execute(delete(AgentSession).where(AgentSession.expires_at < utcnow()))  # housekeeping, cheap here
     db.add(LoginAttempt(email=email, ip=ip, succeeded=ok, attempted_at=utcnow()))
     if not ok:
         audit.record(db, "login_failed", agent_id=agent.id if agent else None, detail={"email": email}, ip=ip)
@@ -137,9 +139,42 @@ def logout(db: Session, agent: Agent, session: AgentSession, ip: Optional[str]) 
     db.commit()
 
 
-def create_api_token(db: Session, settings: Settings, agent: Agent, label: str, days: int, ip: Optional[str]) -> str:
+def create_api_token(
+    db: Session, settings: Settings, agent: Agent, label: str, days: int, ip: Optional[str]
+) -> Tuple[str, AgentSession]:
     """A bearer token for scripts and integrations; shown once, stored hashed, acts as `agent`."""
     token, session = create_session(db, settings, agent, ip=ip, kind="api", label=label, lifetime=timedelta(days=days))
-    audit.record(db, "api_token_created", agent_id=agent.id, detail={"label": label, "days": days}, ip=ip)
+    audit.record(
+        db, "api_token_created", agent_id=agent.id, detail={"id": session.id, "label": label, "days": days}, ip=ip
+    )
     db.commit()
-    return token
+    return token, session
+
+
+def token_dict(session: AgentSession) -> Dict[str, Any]:
+    return {
+        "id": session.id,
+        "label": session.label,
+        "created_at": aware(session.created_at),
+        "expires_at": aware(session.expires_at),
+        "last_seen_at": aware(session.last_seen_at),
+    }
+
+
+def list_api_tokens(db: Session, agent: Agent) -> List[Dict[str, Any]]:
+    rows = db.scalars(
+        select(AgentSession)
+        .where(AgentSession.agent_id == agent.id, AgentSession.kind == "api", AgentSession.expires_at > utcnow())
+        .order_by(AgentSession.id)
+    )
+    return [token_dict(row) for row in rows]
+
+
+def revoke_api_token(db: Session, agent: Agent, token_id: int, ip: Optional[str]) -> None:
+    """Agents revoke their own tokens (a disabled agent's tokens die with their sessions)."""
+    session = db.get(AgentSession, token_id)
+    if session is None or session.kind != "api" or session.agent_id != agent.id:
+        raise NotFound(f"API token {token_id} not found.")
+    db.delete(session)
+    audit.record(db, "api_token_revoked", agent_id=agent.id, detail={"id": token_id, "label": session.label}, ip=ip)
+    db.commit()

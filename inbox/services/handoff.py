@@ -22,6 +22,7 @@ from storage.models import Agent, Conversation, ConversationNote, Escalation, ut
 
 MAX_REPLY_LENGTH = 4000
 MAX_NOTE_LENGTH = 10000
+PUSHLESS_CHANNELS = frozenset({"rest"})
 
 
 def _open_escalations(db: Session, conversation_id: str) -> list:
@@ -118,8 +119,11 @@ def take_over(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str,
     return conversation
 
 
-def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, text: str, ip: Optional[str]) -> None:
-    """Send through Rasa to the customer's channel; the event broker logs it (author=agent), we don't."""
+def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, text: str, ip: Optional[str]) -> bool:
+    """Send through Rasa to the customer's channel; the event broker logs it (author=agent), we don't.
+
+    Returns False when the channel cannot push (Rasa's REST channel answers only within a request): the
+    reply is in the conversation but the customer only sees it if their client fetches the tracker."""
     text = text.strip()
     if not text:
         raise InvalidInput("The reply is empty.")
@@ -135,6 +139,7 @@ def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, tex
         db, "reply", agent_id=agent.id, conversation_id=conversation_id, detail={"characters": len(text)}, ip=ip
     )
     db.commit()
+    return conversation.channel not in PUSHLESS_CHANNELS
 
 
 def hand_back(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:

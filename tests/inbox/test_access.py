@@ -20,7 +20,7 @@ PUBLIC = {
     ("GET", "/health"),
     ("GET", "/favicon.ico"),
 }
-SAMPLE_PATH_VALUES = {"conversation_id": "c-1", "agent_id": "1", "canned_id": "1"}
+SAMPLE_PATH_VALUES = {"conversation_id": "c-1", "agent_id": "1", "canned_id": "1", "token_id": "1"}
 
 
 def _routes(app) -> Iterator[Tuple[str, str, APIRoute]]:  # type: ignore[no-untyped-def]
@@ -145,3 +145,18 @@ def test_a_bearer_token_needs_no_csrf_and_is_not_a_cookie(app, agent: LoggedIn, 
     assert cookie_client.get("/api/auth/me").status_code == 401
     session_cookie = agent.client.cookies.get("coverline_session")
     assert scripted.get("/api/auth/me", headers={"Authorization": f"Bearer {session_cookie}"}).status_code == 401
+
+
+def test_api_tokens_are_listed_without_secrets_and_revocable(app, agent: LoggedIn, admin: LoggedIn, db_url) -> None:  # type: ignore[no-untyped-def]
+    created = agent.post("/api/auth/tokens", {"label": "crm sync"}).json()
+    token = created.pop("token")
+    listed = agent.get("/api/auth/tokens").json()
+    assert listed == [created] and token not in str(listed)
+    assert admin.get("/api/auth/tokens").json() == []  # one's own tokens only
+    assert admin.delete(f"/api/auth/tokens/{created['id']}").status_code == 404
+    assert agent.delete(f"/api/auth/tokens/{created['id']}").status_code == 204
+    assert client_for(app).get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    session_row = agent.get("/api/auth/tokens").json()
+    assert session_row == []
+    assert agent.post("/api/auth/tokens", {"label": "", "days": 1}).status_code == 422
+    assert agent.post("/api/auth/tokens", {"label": "x", "days": 1000}).status_code == 422

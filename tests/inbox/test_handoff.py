@@ -245,7 +245,8 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     agent.post("/api/conversations/web-1/notes", {"body": "private"})
     agent.post("/api/conversations/web-1/hand-back")
     agent.post("/api/conversations/web-1/resolve")
-    agent.post("/api/auth/tokens", {"label": "script"})
+    token_id = agent.post("/api/auth/tokens", {"label": "script"}).json()["id"]
+    agent.delete(f"/api/auth/tokens/{token_id}")
     agent.post("/api/auth/logout")
     created = admin.post("/api/agents", {"email": "n@harbor.example", "name": "N", "password": "long-enough-pw"}).json()
     admin.patch(f"/api/agents/{created['id']}", {"name": "Nora"})
@@ -264,3 +265,12 @@ def test_oversized_bodies_are_refused_before_reading(agent: LoggedIn, db_url) ->
     escalated(db_url)
     response = agent.post("/api/conversations/web-1/notes", {"body": "x" * 1_100_000})
     assert response.status_code == 413 and "over" in response.json()["detail"]
+
+
+def test_a_reply_on_rasas_rest_channel_says_it_cannot_be_pushed(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+    customer_says(db_url, "rest-1", "hello", channel="rest")
+    agent.post("/api/conversations/rest-1/take-over")
+    response = agent.post("/api/conversations/rest-1/replies", {"text": "Hi there"})
+    assert response.status_code == 202 and response.json()["status"] == "stored_only"
+    assert "cannot push" in response.json()["detail"]
+    assert fake_rasa.requests[-1].body["text"] == "Hi there"

@@ -179,9 +179,9 @@
     const text = replyForm.elements.text.value.trim();
     if (!text || !state.selected) return;
     try {
-      await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/replies`, { text });
+      const result = await api("POST", `/api/conversations/${encodeURIComponent(state.selected)}/replies`, { text });
       replyForm.elements.text.value = "";
-      toast("Reply sent");
+      toast(result.status === "sent" ? "Reply sent" : result.detail, result.status !== "sent");
     } catch (error) {
       toast(error.message, true);
     }
