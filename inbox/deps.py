@@ -12,7 +12,7 @@ from typing import Annotated, Iterator, Optional
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from inbox.errors import NotAuthenticated, PermissionDenied
+from inbox.errors import InvalidInput, NotAuthenticated, PermissionDenied
 from inbox.rasa_client import RasaClient
 from inbox.security import csrf_token, tokens_match
 from inbox.services import auth
@@ -23,6 +23,22 @@ from storage.models import Agent, AgentSession
 SESSION_COOKIE = "coverline_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """NUL is never meaningful in an inbox request, and PostgreSQL refuses it in text (a 500 otherwise):
+    refuse it up front in the path, the query string, JSON and form bodies (raw NULs already fail JSON parsing)."""
+    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+        raise InvalidInput("NUL characters are not allowed in the URL.")
+    if request.method in SAFE_METHODS:
+        return
+    if "form" in request.headers.get("content-type", ""):
+        # FastAPI has already parsed the form (the stream is consumed); the parsed form is cached.
+        has_nul = any("\x00" in str(value) for value in (await request.form()).values())
+    else:
+        has_nul = b"\\u0000" in await request.body()
+    if has_nul:
+        raise InvalidInput("NUL characters are not allowed in the request body.")
 
 
 def get_settings(request: Request) -> Settings:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbox.api import api_router
+from inbox.deps import reject_nul_characters
 from inbox.errors import InboxError, LoginThrottled, NotAuthenticated, PermissionDenied
 from inbox.rasa_client import RasaClient
 from inbox.settings import Settings, load_settings
@@ -86,6 +87,7 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
         "hand back / resolve through Rasa, notes, canned responses, agents and the audit log. Authenticate "
         "with the session cookie from POST /api/auth/login (and send its csrf_token as X-CSRF-Token on "
         "POST/PATCH/DELETE) or with `Authorization: Bearer <token>` from POST /api/auth/tokens.",
+        dependencies=[Depends(reject_nul_characters)],
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,

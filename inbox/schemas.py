@@ -8,6 +8,8 @@ from typing import Any, Dict, List, Optional
 
 from pydantic import BaseModel, Field, constr
 
+# Ids are 32-bit in both databases; a larger number is malformed input (422), not a driver overflow (500).
+MAX_ID = 2**31 - 1
 ShortCode = constr(strip_whitespace=True, regex=r"^[A-Za-z0-9_-]{1,40}$")
 
 
@@ -151,7 +153,7 @@ class ConversationDetail(ConversationSummary):
 
 
 class AssignIn(BaseModel):
-    agent_id: Optional[int] = Field(..., description="an agent id, or null to unassign")
+    agent_id: Optional[int] = Field(..., ge=1, le=MAX_ID, description="an agent id, or null to unassign")
 
 
 class ReplyIn(BaseModel):

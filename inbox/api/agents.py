@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 
 from inbox.deps import AdminAgent, CurrentAgent, DbSession, client_ip
-from inbox.schemas import AgentBrief, AgentCreate, AgentOut, AgentUpdate, Detail
+from inbox.schemas import MAX_ID, AgentBrief, AgentCreate, AgentOut, AgentUpdate, Detail
 from inbox.services import agents
 
 router = APIRouter(tags=["agents"])
@@ -34,7 +34,7 @@ def update_agent(
     *,
     body: AgentUpdate,
     request: Request,
-    agent_id: int = Path(..., ge=1),
+    agent_id: int = Path(..., ge=1, le=MAX_ID),
     admin: AdminAgent,
     db: DbSession,
 ) -> dict:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from inbox.deps import AdminAgent, DbSession
 from inbox.errors import InvalidInput
-from inbox.schemas import AuditOut
+from inbox.schemas import MAX_ID, AuditOut
 from inbox.services import audit
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -19,10 +19,10 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def list_audit(
     *,
     action: Optional[str] = Query(None, description=", ".join(audit.ACTIONS)),
-    agent_id: Optional[int] = Query(None, ge=1),
+    agent_id: Optional[int] = Query(None, ge=1, le=MAX_ID),
     conversation_id: Optional[str] = Query(None, max_length=255),
     since: Optional[datetime] = None,
-    before_id: Optional[int] = Query(None, ge=1, description="page backwards: entries older than this id"),
+    before_id: Optional[int] = Query(None, ge=1, le=MAX_ID, description="page backwards: entries older than this id"),
     limit: int = Query(100, ge=1, le=1000),
     admin: AdminAgent,
     db: DbSession,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request, Response
 
 from inbox.deps import CurrentPrincipal, DbSession, SettingsDep, client_ip
-from inbox.schemas import ApiTokenIn, ApiTokenInfo, ApiTokenOut, Detail, LoginIn, SessionOut
+from inbox.schemas import MAX_ID, ApiTokenIn, ApiTokenInfo, ApiTokenOut, Detail, LoginIn, SessionOut
 from inbox.security import csrf_token
 from inbox.services import agents, auth
 from inbox.web.cookies import clear_session_cookie, set_session_cookie
@@ -72,7 +72,7 @@ def list_tokens(*, principal: CurrentPrincipal, db: DbSession) -> list:
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response, responses={404: {"model": Detail}})
 def revoke_token(
-    *, request: Request, token_id: int = Path(..., ge=1), principal: CurrentPrincipal, db: DbSession
+    *, request: Request, token_id: int = Path(..., ge=1, le=MAX_ID), principal: CurrentPrincipal, db: DbSession
 ) -> Response:
     auth.revoke_api_token(db, principal.agent, token_id, client_ip(request))
     return Response(status_code=204)

@@ -7,7 +7,7 @@ from typing import Optional
 from fastapi import APIRouter, Path, Request, Response
 
 from inbox.deps import AdminAgent, CurrentAgent, DbSession, client_ip
-from inbox.schemas import CannedIn, CannedOut, CannedUpdate, Detail
+from inbox.schemas import MAX_ID, CannedIn, CannedOut, CannedUpdate, Detail
 from inbox.services import canned
 
 router = APIRouter(prefix="/canned-responses", tags=["canned responses"])
@@ -29,7 +29,7 @@ def update_canned(
     *,
     body: CannedUpdate,
     request: Request,
-    canned_id: int = Path(..., ge=1),
+    canned_id: int = Path(..., ge=1, le=MAX_ID),
     admin: AdminAgent,
     db: DbSession,
 ) -> dict:
@@ -40,7 +40,7 @@ def update_canned(
 def delete_canned(
     *,
     request: Request,
-    canned_id: int = Path(..., ge=1),
+    canned_id: int = Path(..., ge=1, le=MAX_ID),
     admin: AdminAgent,
     db: DbSession,
 ) -> Response:

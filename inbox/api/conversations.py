@@ -9,7 +9,15 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from inbox.deps import CurrentAgent, DbSession, RasaDep, SettingsDep, client_ip
-from inbox.schemas import AssignIn, ConversationDetail, ConversationPage, ConversationSummary, Detail, MessageOut
+from inbox.schemas import (
+    MAX_ID,
+    AssignIn,
+    ConversationDetail,
+    ConversationPage,
+    ConversationSummary,
+    Detail,
+    MessageOut,
+)
 from inbox.services import conversations, handoff
 from inbox.settings import Settings
 
@@ -28,7 +36,7 @@ def list_conversations(
     assignee: Optional[str] = Query(None, description="me, none or an agent id", max_length=20),
     q: Optional[str] = Query(None, max_length=200, description="search text, conversation id and customer id"),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     agent: CurrentAgent,
     db: DbSession,
     settings: SettingsDep,
@@ -53,7 +61,7 @@ def get_conversation(
 def list_messages(
     *,
     conversation_id: str = ConversationId,
-    after_id: int = Query(0, ge=0, description="only messages with a larger id (for catching up)"),
+    after_id: int = Query(0, ge=0, le=MAX_ID, description="only messages with a larger id (for catching up)"),
     limit: int = Query(200, ge=1, le=1000),
     agent: CurrentAgent,
     db: DbSession,

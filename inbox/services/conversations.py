@@ -9,6 +9,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from inbox.errors import InvalidInput, NotFound
+from inbox.schemas import MAX_ID
 from inbox.services.common import aware
 from inbox.settings import Settings
 from storage.models import Agent, Conversation, ConversationNote, Escalation, Message
@@ -71,10 +72,9 @@ def _assignee_clause(assignee: str, me: Agent):  # type: ignore[no-untyped-def]
         return Conversation.assignee_id == me.id
     if assignee == "none":
         return Conversation.assignee_id.is_(None)
-    try:
-        return Conversation.assignee_id == int(assignee)
-    except ValueError as error:
-        raise InvalidInput("assignee must be 'me', 'none' or an agent id") from error
+    if not assignee.isdigit() or not 0 < int(assignee) <= MAX_ID:
+        raise InvalidInput("assignee must be 'me', 'none' or an agent id")
+    return Conversation.assignee_id == int(assignee)
 
 
 def list_conversations(
