@@ -73,6 +73,7 @@ def serve(host: str, port: int) -> int:
         proxy_headers=bool(forwarded_allow_ips),
         forwarded_allow_ips=forwarded_allow_ips or None,
         ws="none",
+        timeout_graceful_shutdown=3,  # open event streams would otherwise hold a Ctrl-C for minutes
     )
     return 0
 

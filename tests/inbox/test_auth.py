@@ -193,8 +193,11 @@ def test_settings_in_production_default_to_secure_cookies() -> None:
     assert settings.sla_for(3) == 9
 
 
-def test_dev_settings_generate_a_secret_and_sla_parsing_explains_mistakes() -> None:
-    assert len(load_settings({"INBOX_ENV": "dev", "RASA_API_TOKEN": "t"}).secret_key) >= 32
+def test_dev_settings_generate_a_secret_and_sla_parsing_explains_mistakes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("inbox.settings.SECRET_FILE", tmp_path / "secret")
+    first = load_settings({"INBOX_ENV": "dev", "RASA_API_TOKEN": "t"}).secret_key
+    assert len(first) >= 32 and oct((tmp_path / "secret").stat().st_mode)[-3:] == "600"
+    assert load_settings({"INBOX_ENV": "dev", "RASA_API_TOKEN": "t"}).secret_key == first  # sessions survive restarts
     with pytest.raises(SettingsError, match="priority:minutes"):
         parse_sla("1=5")
     with pytest.raises(SettingsError, match="positive"):
