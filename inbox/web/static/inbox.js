@@ -6,7 +6,7 @@
   const root = document.getElementById("inbox");
   const me = Number(document.body.dataset.agentId);
   const isAdmin = document.body.dataset.agentRole === "admin";
-  const state = { selected: root.dataset.selected || null, detail: null, canned: [], agents: [], lastMessageId: 0 };
+  const state = { selected: root.dataset.selected || null, detail: null, canned: [], agents: [], lastMessageId: 0, listLimit: 50 };
   const filters = document.getElementById("filters");
 
   function sentimentBadge(sentiment) {
@@ -58,6 +58,7 @@
   async function loadList() {
     const params = new URLSearchParams();
     for (const [key, value] of new FormData(filters)) if (value) params.set(key, value);
+    params.set("limit", String(state.listLimit));
     const page = await api("GET", "/api/conversations?" + params.toString());
     const channelSelect = filters.elements.channel;
     const chosen = channelSelect.value;
@@ -74,6 +75,7 @@
       )
     );
     document.getElementById("list-count").textContent = `(${page.total})`;
+    document.getElementById("list-more").hidden = page.items.length >= page.total || state.listLimit >= 200;
   }
 
   function messageItem(m) {
@@ -214,8 +216,14 @@
     }
   });
 
+  document.getElementById("list-more").addEventListener("click", () => {
+    state.listLimit = Math.min(state.listLimit + 50, 200);
+    loadList().catch((e) => toast(e.message, true));
+  });
+
   let searchTimer = null;
   filters.addEventListener("input", () => {
+    state.listLimit = 50;
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => loadList().catch((e) => toast(e.message, true)), 250);
   });
@@ -254,6 +262,7 @@
     state.canned = canned;
     state.agents = agents;
     assignSelect.append(el("option", { value: "none" }, "nobody"), ...agents.map((a) => el("option", { value: a.id }, a.name)));
+    filters.elements.assignee.append(...agents.filter((a) => a.id !== me).map((a) => el("option", { value: a.id }, a.name)));
     await Promise.all([loadQueue(), loadList()]);
     if (state.selected) await select(state.selected);
     setInterval(tickTimers, 1000);
