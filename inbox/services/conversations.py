@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 from inbox.errors import InvalidInput, NotFound
 from inbox.schemas import MAX_ID
 from inbox.services.common import aware
+from inbox.services.sla import sla_due_at
 from inbox.settings import Settings
 from storage.models import Agent, Conversation, ConversationNote, Escalation, Message
 
@@ -181,8 +182,6 @@ def summaries(db: Session, settings: Settings, conversations: Iterable[Conversat
 
 
 def escalation_brief(settings: Settings, escalation: Escalation) -> Dict[str, Any]:
-    from inbox.services.escalations import sla_due_at
-
     return {
         "id": escalation.id,
         "reason": escalation.reason,

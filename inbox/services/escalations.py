@@ -1,34 +1,23 @@
-"""The escalation queue: most urgent first, then longest waiting, each with its SLA clock.
-
-The SLA is time to the first agent reply after the escalation, per priority (INBOX_SLA_MINUTES).
-"""
+"""The escalation queue: most urgent first, then longest waiting, each with its SLA clock."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from inbox.services.common import aware
 from inbox.services.conversations import STATUS_LABELS, summaries
+from inbox.services.sla import sla_due_at, sla_state
 from inbox.settings import Settings
 from storage.models import Conversation, Escalation, Message, utcnow
 
 
-def sla_due_at(settings: Settings, escalation: Escalation) -> datetime:
-    return escalation.created_at + timedelta(minutes=settings.sla_for(escalation.priority))
-
-
-def sla_state(due_at: datetime, first_response_at: Optional[datetime], now: datetime) -> str:
-    """met / breached (answered, or still waiting, past the deadline) / running."""
-    if first_response_at is not None:
-        return "met" if first_response_at <= due_at else "breached"
-    return "breached" if now > due_at else "running"
-
-
 def queue(db: Session, settings: Settings, include_closed: bool = False, limit: int = 200) -> List[Dict[str, Any]]:
+    """Priority first, then waiting time: an urgent complaint that just came in goes above a routine question
+    that has waited longer, but among equals nobody is overtaken. First replies and list rows are fetched in
+    batch, so the queue costs a constant number of queries however long it is."""
     query = select(Escalation).order_by(Escalation.priority, Escalation.created_at, Escalation.id).limit(limit)
     if not include_closed:
         query = query.where(Escalation.open.is_(True))
