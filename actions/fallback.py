@@ -1,8 +1,9 @@
 """Low NLU confidence: ask to rephrase once; on a second miss in a row, hand over to a person.
 
-The first miss is answered by action_answer_from_past_replies (a past reply, or "please rephrase").
-The second is a handoff: `bot_fell_back_last_turn` tells the dialogue (through the `handoff_signal`
-slot, see actions/handoff.py) that the bot already failed once, so the customer is not asked again.
+The first miss is answered by action_answer_from_past_replies (a past reply, "please rephrase", or for
+an insurance question it has no sure answer to, the offer of a person). The second is a handoff:
+`bot_fell_back_last_turn` tells the dialogue (through the `handoff_signal` slot, see actions/handoff.py)
+that the bot already failed once, so the customer is not asked again.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 FALLBACK_INTENT = "nlu_fallback"
+# messages the bot has no intent for: the NLU's out-of-scope floor sends most unclear messages to
+# out_of_scope rather than nlu_fallback, so both count as a second miss after a fallback reply
+UNCLEAR_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope"})
 # the interaction log's answer source for "I didn't understand" replies (rephrase, offer of a person)
 FALLBACK_SOURCE = "fallback"
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import CoverlineAction
 from actions.demo_data import insurer
-from actions.fallback import FALLBACK_INTENT, bot_fell_back_last_turn
+from actions.fallback import FALLBACK_INTENT, UNCLEAR_INTENTS, bot_fell_back_last_turn
 from actions.service_hours import ServiceHours, describe_opening
 from storage.engine import session_scope
 from storage.models import Conversation, Escalation
@@ -131,7 +131,7 @@ def handoff_signal(
     """
     if strongly_negative((latest_message or {}).get("sentiment"), threshold):
         return NEGATIVE_SENTIMENT
-    if _intent_name(latest_message) == FALLBACK_INTENT and bot_fell_back_last_turn(events):
+    if _intent_name(latest_message) in UNCLEAR_INTENTS and bot_fell_back_last_turn(events):
         return REPEATED_FALLBACK
     return None
 
@@ -299,9 +299,12 @@ class ActionEscalate(CoverlineAction):
                 session, conversation, reason, message.get("sentiment"), message.get("text") or "", now
             )
         dispatcher.utter_message(text=what_happens_next(handoff, now), answer_source="handoff")
-        # Rasa stops predicting after this event; NLU still runs and customer messages are still stored
-        # (rasa/core/processor.py: _run_prediction_loop checks _should_handle_message → is_paused).
-        return [ConversationPaused()]
+        # Rasa stops predicting after the pause; NLU still runs and customer messages are still stored
+        # (rasa/core/processor.py: _run_prediction_loop checks _should_handle_message → is_paused). So
+        # Rasa never gets to predict action_listen: we log it ourselves, or after a resume the next
+        # message would follow action_escalate, match no rule ("intent" rules follow action_listen) and
+        # end in action_default_fallback, whose rewind undoes the customer's message.
+        return [ConversationPaused(), ActionExecuted("action_listen")]
 
 
 class ActionSessionStart(Action):

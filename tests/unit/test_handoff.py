@@ -123,7 +123,7 @@ def test_each_trigger_records_one_escalation_and_pauses(
     [escalation] = escalations(t.sender_id)
     assert (escalation.reason, escalation.priority, escalation.open, escalation.note) == (reason, priority, True, text)
     assert status(t.sender_id) == "escalated"
-    assert events == [{"event": "pause", "timestamp": None}]
+    assert [e["event"] for e in events] == ["pause", "action"] and events[1]["name"] == "action_listen"
     assert dispatcher.messages[0]["answer_source"] == "handoff"
 
 
@@ -149,7 +149,7 @@ def test_a_second_trigger_while_people_have_it_adds_no_escalation_but_can_raise_
     [escalation] = escalations(conversation)
     assert (escalation.reason, escalation.priority) == ("fallback", 1)  # first reason kept, most urgent level
     assert "already has your conversation" in said(dispatcher)
-    assert events == [{"event": "pause", "timestamp": None}]
+    assert [e["event"] for e in events] == ["pause", "action"] and events[1]["name"] == "action_listen"
 
 
 def test_an_agent_working_the_conversation_keeps_it() -> None:
@@ -228,6 +228,10 @@ def test_escalation_priority(reason: str, sentiment: dict, repeat: bool, expecte
         ({"intent": {"name": "file_claim"}, "sentiment": {"label": "negative", "confidence": 0.7}}, [], None),
         ({"intent": {"name": "nlu_fallback"}, "sentiment": CALM}, FALLBACK_HISTORY, REPEATED_FALLBACK),
         ({"intent": {"name": "nlu_fallback"}, "sentiment": ANGRY}, FALLBACK_HISTORY, NEGATIVE_SENTIMENT),
+        # the NLU's out-of-scope floor: unclear messages arrive as out_of_scope as often as nlu_fallback
+        ({"intent": {"name": "out_of_scope"}}, FALLBACK_HISTORY, REPEATED_FALLBACK),
+        # a far-off question answered with "I can only help with insurance" is an answer, not a miss
+        ({"intent": {"name": "out_of_scope"}}, [user("banana bread?", "out_of_scope"), bot("No", "template")], None),
         # the first miss: the bot has not fallen back yet
         ({"intent": {"name": "nlu_fallback"}}, [], None),
         # the previous unclear message was answered from past replies: not a miss
