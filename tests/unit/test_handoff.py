@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
 import pytest
+import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from actions.handoff import (
 from actions.service_hours import ServiceHours
 from storage.engine import session_scope
 from storage.models import Conversation, Escalation
+from storage.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -317,3 +319,31 @@ def test_the_default_threshold_separates_anger_from_bad_news() -> None:
     calm = asyncio.run(agent.parse_message("my car was stolen, how do I claim"))
     assert handoff_signal(angry, [], threshold=DEFAULT_NEGATIVE_THRESHOLD) == NEGATIVE_SENTIMENT, angry["sentiment"]
     assert handoff_signal(calm, [], threshold=DEFAULT_NEGATIVE_THRESHOLD) is None, calm["sentiment"]
+
+
+# -- the rules cover every intent ---------------------------------------------------------------------
+
+
+def _rules(path: str) -> list:
+    return yaml.safe_load((PROJECT_ROOT / path).read_text())["rules"]
+
+
+def test_every_intent_has_an_angry_rule_that_answers_like_the_calm_one() -> None:
+    """A new intent without an angry rule would silently ignore angry customers who use it."""
+    intents = set(yaml.safe_load((PROJECT_ROOT / "bot/domain/core.yml").read_text())["intents"])
+    calm_answer = {
+        rule["steps"][0]["intent"]: rule["steps"][1]["action"]
+        for rule in _rules("bot/data/rules.yml")
+        if "condition" not in rule and len(rule["steps"]) == 2 and "intent" in rule["steps"][0]
+    }
+    angry = {}
+    for rule in _rules("bot/data/handoff.yml"):
+        intent, signal, *actions = rule["steps"]
+        if signal["slot_was_set"][0]["handoff_signal"] == NEGATIVE_SENTIMENT:
+            angry[intent["intent"]] = [step["action"] for step in actions]
+    # request_human and complaint hand off whatever the sentiment; nlu_fallback is not a domain intent
+    assert set(angry) == (intents | {"nlu_fallback"}) - {"request_human", "complaint"}
+    for intent, actions in angry.items():
+        assert actions[-1] == "action_escalate", intent
+        if len(actions) == 2:  # answer first: the same answer a calm customer gets
+            assert actions[0] == calm_answer[intent] and actions[0].startswith("utter_"), intent
