@@ -42,6 +42,11 @@ class SessionOut(BaseModel):
     csrf_token: Optional[str] = Field(None, description="send as X-CSRF-Token on POST/PATCH/DELETE with the cookie")
 
 
+class PasswordChange(BaseModel):
+    current_password: constr(min_length=1, max_length=1024)  # type: ignore[valid-type]
+    new_password: constr(min_length=10, max_length=1024)  # type: ignore[valid-type]
+
+
 class ApiTokenIn(BaseModel):
     label: constr(strip_whitespace=True, min_length=1, max_length=120)  # type: ignore[valid-type]
     days: int = Field(90, ge=1, le=365)

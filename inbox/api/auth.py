@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request, Response
 
 from inbox.deps import CurrentPrincipal, DbSession, SettingsDep, client_ip
-from inbox.schemas import MAX_ID, ApiTokenIn, ApiTokenInfo, ApiTokenOut, Detail, LoginIn, SessionOut
+from inbox.schemas import (
+    MAX_ID,
+    ApiTokenIn,
+    ApiTokenInfo,
+    ApiTokenOut,
+    Detail,
+    LoginIn,
+    PasswordChange,
+    SessionOut,
+)
 from inbox.security import csrf_token
 from inbox.services import agents, auth
 from inbox.web.cookies import clear_session_cookie, set_session_cookie
@@ -48,6 +57,15 @@ def logout(
     response = Response(status_code=204)
     clear_session_cookie(response)
     return response
+
+
+@router.post("/password", status_code=204, response_class=Response, responses={403: {"model": Detail}})
+def change_password(*, body: PasswordChange, request: Request, principal: CurrentPrincipal, db: DbSession) -> Response:
+    """Change your own password (the current one is required); your other sessions and API tokens end."""
+    agents.change_own_password(
+        db, principal.agent, principal.session.id, body.current_password, body.new_password, client_ip(request)
+    )
+    return Response(status_code=204)
 
 
 @router.post("/tokens", response_model=ApiTokenOut, status_code=201)

@@ -10,8 +10,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inbox.errors import Conflict, InvalidInput, NotFound
-from inbox.security import hash_password
+from inbox.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from inbox.security import hash_password, verify_password
 from inbox.services import audit
 from inbox.services.auth import normalise_email
 from inbox.services.common import aware
@@ -148,6 +148,23 @@ def set_password(db: Session, email: str, password: str) -> Agent:
     audit.record(db, "agent_updated", target_agent_id=agent.id, detail={"password": "reset from the command line"})
     db.commit()
     return agent
+
+
+def change_own_password(
+    db: Session, agent: Agent, current_session_id: int, current: str, new: str, ip: Optional[str]
+) -> None:
+    """An agent replaces their password (the demo passwords, a temporary one from an admin). The current
+    password is required, so a borrowed unlocked browser cannot lock the owner out; every other session
+    and API token of theirs ends."""
+    if not verify_password(current, agent.password_hash):
+        raise PermissionDenied("The current password is wrong.")
+    if new == current:
+        raise InvalidInput("The new password is the same as the current one.")
+    validate_password(new)
+    agent.password_hash = hash_password(new)
+    db.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id, AgentSession.id != current_session_id))
+    audit.record(db, "password_changed", agent_id=agent.id, ip=ip)
+    db.commit()
 
 
 def seed_demo_agents(db: Session) -> List[Tuple[str, str, str]]:

@@ -16,6 +16,7 @@ ACTIONS = (
     "login",
     "login_failed",
     "logout",
+    "password_changed",
     "assign",
     "take_over",
     "reply",

@@ -99,6 +99,11 @@ def conversation_page(
     return _page(request, "inbox.html", principal, settings, selected=conversation_id, statuses=list(STATUS_FILTERS))
 
 
+@router.get("/account", response_class=HTMLResponse)
+def account_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
+    return _page(request, "account.html", principal, settings)
+
+
 @router.get("/admin/agents", response_class=HTMLResponse)
 def agents_page(
     *,

@@ -202,3 +202,30 @@ def test_dev_settings_generate_a_secret_and_sla_parsing_explains_mistakes(tmp_pa
         parse_sla("1=5")
     with pytest.raises(SettingsError, match="positive"):
         parse_sla("1:0")
+
+
+def test_changing_ones_password_needs_the_current_one_and_ends_other_sessions(app, agents, db_url) -> None:  # type: ignore[no-untyped-def]
+    from tests.inbox.conftest import login
+
+    here, elsewhere = login(app, "agent"), login(app, "agent")
+    token = here.post("/api/auth/tokens", {"label": "script"}).json()["token"]
+    wrong = here.post("/api/auth/password", {"current_password": "nope", "new_password": "a-new-password"})
+    assert wrong.status_code == 403 and wrong.json()["detail"] == "The current password is wrong."
+    same = here.post("/api/auth/password", {"current_password": PASSWORDS["agent"], "new_password": PASSWORDS["agent"]})
+    assert same.status_code == 422
+    assert (
+        here.post("/api/auth/password", {"current_password": PASSWORDS["agent"], "new_password": "short"}).status_code
+        == 422
+    )
+    ok = here.post("/api/auth/password", {"current_password": PASSWORDS["agent"], "new_password": "a-new-password"})
+    assert ok.status_code == 204
+    assert here.get("/api/auth/me").status_code == 200  # this browser stays logged in
+    assert elsewhere.get("/api/auth/me").status_code == 401
+    assert client_for(app).get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    fresh = client_for(app)
+    assert (
+        fresh.post("/api/auth/login", json={"email": "agent@harbor.example", "password": "a-new-password"}).status_code
+        == 200
+    )
+    assert "password_changed" in audit_actions(db_url)
+    assert "Change password" in here.get("/account").text

@@ -89,12 +89,13 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
         page.click('[data-action="hand-back"]')
         page.wait_for_selector("#conv-meta .badge.pending", timeout=10000)
         assert fake_rasa.requests[-1].body == {"event": "resume"}
-        assert page.locator('#queue li[data-id="web-11"]').count() == 0
+        page.wait_for_selector('#queue li[data-id="web-11"]', state="detached", timeout=10000)
 
         for path, selector in (
             ("/admin/audit", "#audit tr"),
             ("/admin/agents", "#agents tr"),
             ("/admin/canned", "#canned tr"),
+            ("/account", "#password-form"),
         ):
             page.goto(server_url + path)
             page.wait_for_selector(selector)

@@ -247,6 +247,7 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     agent.post("/api/conversations/web-1/resolve")
     token_id = agent.post("/api/auth/tokens", {"label": "script"}).json()["id"]
     agent.delete(f"/api/auth/tokens/{token_id}")
+    agent.post("/api/auth/password", {"current_password": "agent-password-123", "new_password": "agent-password-456"})
     agent.post("/api/auth/logout")
     created = admin.post("/api/agents", {"email": "n@harbor.example", "name": "N", "password": "long-enough-pw"}).json()
     admin.patch(f"/api/agents/{created['id']}", {"name": "Nora"})

@@ -14,7 +14,11 @@
           el("td", {}, when(a.last_login_at)),
           el("td", {},
             a.id === me ? "you" : el("button", { type: "button", onclick: () => update(a.id, { active: !a.active }) }, a.active ? "Disable" : "Enable"),
-            a.id === me ? null : el("button", { type: "button", onclick: () => update(a.id, { role: a.role === "admin" ? "agent" : "admin" }) }, a.role === "admin" ? "Make agent" : "Make admin")
+            a.id === me ? null : el("button", { type: "button", onclick: () => update(a.id, { role: a.role === "admin" ? "agent" : "admin" }) }, a.role === "admin" ? "Make agent" : "Make admin"),
+            el("button", { type: "button", onclick: () => {
+              const password = window.prompt(`New password for ${a.name} (10+ characters; their sessions end):`);
+              if (password) update(a.id, { password });
+            } }, "Set password")
           )
         )
       )
@@ -24,6 +28,7 @@
   async function update(id, change) {
     try {
       await api("PATCH", `/api/agents/${id}`, change);
+      if (change.password) toast("Password set");
       await loadAgents();
     } catch (error) {
       toast(error.message, true);
