@@ -54,12 +54,35 @@ def seed_demo(database_url: Optional[str]) -> int:
     return 0
 
 
+def schema_problem(database_url: str) -> Optional[str]:
+    """Why the database cannot serve the inbox yet (not migrated to the latest revision), or None."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from storage.engine import get_engine
+    from storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    with get_engine(database_url).connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        return (
+            f"the database is at revision {current or 'none'}, the inbox needs {head}: "
+            "run `.venv/bin/python -m storage.migrate` (make run does it)"
+        )
+    return None
+
+
 def serve(host: str, port: int) -> int:
     import uvicorn
 
     from inbox.main import create_app
 
-    app = create_app(load_settings())
+    settings = load_settings()
+    problem = schema_problem(settings.database_url)
+    if problem:
+        raise InboxError(problem)
+    app = create_app(settings)
     forwarded_allow_ips = os.environ.get("INBOX_FORWARDED_ALLOW_IPS", "").strip()
     # ws="none": the inbox has no websockets, and uvicorn's websocket layer needs a newer `websockets`
     # than the one Rasa 3.6 pins.

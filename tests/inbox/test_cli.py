@@ -128,3 +128,12 @@ def test_the_module_runs_as_a_command(db_url) -> None:  # type: ignore[no-untype
     )
     assert result.returncode == 0, result.stderr
     assert "admin cli@harbor.example created" in result.stdout
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("RASA_API_TOKEN", "t")
+    monkeypatch.setenv("INBOX_ENV", "dev")
+    monkeypatch.setenv("INBOX_SECRET_KEY", "k" * 40)
+    assert main(["serve", "--port", "1"]) == 1
+    assert "the database is at revision none" in capsys.readouterr().err

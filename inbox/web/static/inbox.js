@@ -52,6 +52,7 @@
       )
     );
     document.getElementById("queue-count").textContent = items.length ? `(${items.length})` : "";
+    document.title = items.length ? `(${items.length}) Coverline inbox` : "Coverline inbox";  // seen from other tabs
     tickTimers();
   }
 
