@@ -7,12 +7,13 @@ from typing import Any, Dict, List, Optional
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbox.api import api_router
-from inbox.deps import reject_nul_characters
+from inbox.deps import SESSION_COOKIE, reject_nul_characters
 from inbox.errors import InboxError, LoginThrottled, NotAuthenticated, PermissionDenied
 from inbox.rasa_client import RasaClient
 from inbox.settings import Settings, load_settings
@@ -78,6 +79,43 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error_page(request, error.status_code, message)
 
 
+def document_api(app: FastAPI) -> None:
+    """Make the OpenAPI document say what the app does: our 422 body (`detail` is a sentence, `errors` the
+    list) and the two ways to authenticate, so Swagger UI's Authorize button works."""
+
+    def openapi() -> Dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {})
+        components.setdefault("schemas", {})["HTTPValidationError"] = {
+            "title": "HTTPValidationError",
+            "type": "object",
+            "required": ["detail", "errors"],
+            "properties": {
+                "detail": {"type": "string", "description": "what is wrong, readable"},
+                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"}},
+            },
+        }
+        components["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "a token from POST /api/auth/tokens"},
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": SESSION_COOKIE,
+                "description": "from POST /api/auth/login; send X-CSRF-Token on POST/PATCH/DELETE",
+            },
+        }
+        schema["security"] = [{"bearer": []}, {"session": []}]
+        login = schema["paths"].get(f"{API_PREFIX}/auth/login", {}).get("post")
+        if login is not None:
+            login["security"] = []
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] = None) -> FastAPI:
     settings = settings or load_settings()
     app = FastAPI(
@@ -98,6 +136,7 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
     app.include_router(api_router)
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    document_api(app)
 
     @app.get("/health", include_in_schema=False)
     def health() -> Dict[str, str]:

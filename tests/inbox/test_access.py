@@ -160,3 +160,15 @@ def test_api_tokens_are_listed_without_secrets_and_revocable(app, agent: LoggedI
     assert session_row == []
     assert agent.post("/api/auth/tokens", {"label": "", "days": 1}).status_code == 422
     assert agent.post("/api/auth/tokens", {"label": "x", "days": 1000}).status_code == 422
+
+
+def test_openapi_document_describes_auth_and_the_422_body(app) -> None:  # type: ignore[no-untyped-def]
+    client = client_for(app)
+    doc = client.get("/api/openapi.json").json()
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "session"}
+    assert doc["paths"]["/api/auth/login"]["post"]["security"] == []
+    assert doc["components"]["schemas"]["HTTPValidationError"]["properties"]["detail"]["type"] == "string"
+    routes = {(m, p) for m, p, _ in _routes(app) if p.startswith("/api/")}
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    assert routes == documented  # every API route is in the document
+    assert client.get("/api/docs").status_code == 200
