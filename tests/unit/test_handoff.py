@@ -347,3 +347,11 @@ def test_every_intent_has_an_angry_rule_that_answers_like_the_calm_one() -> None
         assert actions[-1] == "action_escalate", intent
         if len(actions) == 2:  # answer first: the same answer a calm customer gets
             assert actions[0] == calm_answer[intent] and actions[0].startswith("utter_"), intent
+
+
+def test_opening_hours_follow_daylight_saving_time() -> None:
+    hours = ServiceHours.parse("Mon-Fri 8am-8pm ET, Sat 9am-2pm ET")
+    summer_opening = datetime(2026, 7, 6, 12, 0, tzinfo=timezone.utc)  # Monday 8am EDT (UTC-4)
+    winter_opening = datetime(2026, 1, 5, 13, 0, tzinfo=timezone.utc)  # Monday 8am EST (UTC-5)
+    assert hours.is_open(summer_opening) and not hours.is_open(summer_opening - timedelta(minutes=1))
+    assert hours.is_open(winter_opening) and not hours.is_open(winter_opening - timedelta(minutes=1))
