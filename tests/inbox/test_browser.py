@@ -74,7 +74,7 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
         assert page.input_value("#reply-form textarea").startswith("You can follow your claim")
         assert page.locator("#canned-suggestions").is_hidden()
         page.fill("#reply-form textarea", "Hi, I'm Admin. I'm sorry, let me look at your claim now.")
-        page.click("#reply-form button[type=submit]")
+        page.press("#reply-form textarea", "Control+Enter")
         page.wait_for_selector("#messages li.agent", timeout=10000)
         assert fake_rasa.requests[-1].body["metadata"]["author"] == "agent"
 

@@ -121,7 +121,7 @@
     document.querySelector('[data-action="assign-me"]').disabled = d.assignee && d.assignee.id === me;
     const replyForm = document.getElementById("reply-form");
     replyForm.elements.text.disabled = !canAct;
-    replyForm.elements.text.placeholder = canAct ? "Reply to the customer (type / for canned responses)" : "Take the conversation over to reply";
+    replyForm.elements.text.placeholder = canAct ? "Reply to the customer (/ for canned responses, Ctrl+Enter sends)" : "Take the conversation over to reply";
     document.getElementById("messages").replaceChildren();
     state.lastMessageId = 0;
     appendMessages(d.messages);
@@ -188,6 +188,9 @@
     } catch (error) {
       toast(error.message, true);
     }
+  });
+  replyForm.elements.text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) replyForm.requestSubmit();  // Ctrl+Enter sends
   });
   replyForm.elements.text.addEventListener("input", () => {
     const value = replyForm.elements.text.value;
