@@ -83,6 +83,7 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
         page.fill("#note-form textarea", "Denied for late filing; check with the adjuster.")
         page.click("#note-form button")
         page.wait_for_selector("#notes li")
+        page.wait_for_selector('#queue li[data-id="web-11"] .sla.met', timeout=10000)  # replied within its SLA
         page.screenshot(path=str(ARTIFACTS / "inbox.png"))
         assert page.locator("#messages li.agent").count() == 1  # stored once, by the broker
 

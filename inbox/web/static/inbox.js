@@ -47,7 +47,9 @@
           el("div", { class: "row" }, el("strong", {}, `P${item.priority} · ${item.reason.replace("_", " ")}`), slaTimer(item)),
           el("div", { class: "row muted" }, `${item.channel || ""} · ${item.customer_identity || item.conversation_id}`, sentimentBadge(item.sentiment)),
           el("div", { class: "row" }, el("span", { class: "snippet" }, item.last_message ? item.last_message.text || "" : item.note || "")),
-          el("div", { class: "row muted" }, el("span", { class: "waiting", dataset: { since: item.created_at } }), item.assignee ? `→ ${item.assignee.name}` : "unassigned")
+          el("div", { class: "row muted" }, item.first_response_at
+            ? el("span", {}, "first reply after " + duration((new Date(item.first_response_at) - new Date(item.created_at)) / 1000))
+            : el("span", { class: "waiting", dataset: { since: item.created_at } }), item.assignee ? `→ ${item.assignee.name}` : "unassigned")
         )
       )
     );
