@@ -2,11 +2,16 @@
 
 Fed with Rasa tracker events (the dicts an event broker receives), so it sees every message whatever
 the channel and whether or not a custom action ran or failed.
+
+Who the customer is (`Conversation.customer_identity`) comes from the `channel_identity` the social
+connectors put in a user event's metadata (see `customer_identity`); conversations on channels without
+one (REST, the web chat) are identified by their sender id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
@@ -18,6 +23,11 @@ from storage.models import Conversation, Message, utcnow
 
 FALLBACK_RESPONSES = {"utter_ask_rephrase", "utter_offer_human", "utter_default"}
 LOGGED_EVENTS = {"user", "bot"}
+
+IDENTITY_LIMIT = 255  # Conversation.customer_identity is String(255)
+NAME_LIMIT = 80  # the name, and the details in parentheses, are each cut (with "…") to this length
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
 
 
 def event_key(event: Dict[str, Any]) -> str:
@@ -33,10 +43,69 @@ def _as_datetime(timestamp: Optional[float]) -> datetime:
     return datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None)
 
 
+def _clean(value: Any) -> str:
+    """One line of visible text: control, zero-width and bidi-override characters go, spaces collapse."""
+    text = _INVISIBLE.sub(" ", str(value)) if value is not None else ""
+    return _SPACES.sub(" ", text).strip()
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters, cut with "…"; nothing at all when only a stub would fit."""
+    if limit < 4:
+        return "" if len(text) > max(limit, 0) else text
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def customer_identity(identity: Optional[Dict[str, Any]], channel: Optional[str], sender_id: str) -> Optional[str]:
+    """The readable customer identity for a conversation, from a user event's `channel_identity`.
+
+    Format: ``<name> (@<username>, <phone>) <channel>:<user id>``, each part only when the platform sent
+    it, e.g. ``Jane Doe (@jane, +15551234567) telegram:12345``, ``Sheena Nelson (+16505551234)
+    whatsapp:16505551234`` or, with the user id alone, ``facebook:6789012345678901``. The name is
+    `display_name` (or `name`). The key ``<channel>:<user id>`` always comes last and is the
+    conversation's sender id, the same value a conversation without an identity gets, so it can be read
+    back (``rsplit(" ", 1)[-1]``) and searched for.
+
+    None (nothing to store) unless `identity` names the user behind this sender id: ``<channel>:<user
+    id>`` must equal `sender_id`, which the social connectors guarantee and which keeps a web chat
+    client's own metadata from labelling a conversation as someone else's.
+
+    At most 255 characters (the column's size): control, zero-width and bidi-control characters are
+    removed and runs of spaces collapsed, the name and the details are each cut to 80 characters (with
+    "…"), and if the whole is still too long the name, then the details, are cut; the key never is.
+    """
+    if not isinstance(identity, dict):
+        return None
+    channel = channel or identity.get("channel")
+    user_id = identity.get("user_id")
+    if not channel or user_id is None or f"{channel}:{user_id}" != sender_id or len(sender_id) > IDENTITY_LIMIT:
+        return None
+    key = sender_id
+    name = _cut(_clean(identity.get("display_name") or identity.get("name")), NAME_LIMIT)
+    username = _clean(identity.get("username")).lstrip("@")
+    details = ", ".join(part for part in (f"@{username}" if username else "", _clean(identity.get("phone"))) if part)
+    details = f"({_cut(details, NAME_LIMIT)})" if details else ""
+    room = IDENTITY_LIMIT - len(key) - 1  # what is left before " <key>"
+    if len(name) + 1 + len(details) > room:
+        name = _cut(name, room - len(details) - 1)
+        if not name and len(details) > room:
+            inner = _cut(details[1:-1], room - 2)
+            details = f"({inner})" if inner else ""
+    readable = " ".join(part for part in (name, details) if part)
+    return f"{readable} {key}" if readable else key
+
+
 def ensure_conversation(
     session: Session, conversation_id: str, channel: Optional[str] = None, identity: Optional[str] = None
 ) -> Conversation:
-    """The conversation row, created on first sight; the action server and the broker may race here."""
+    """The conversation row, created on first sight; the action server and the broker may race here.
+
+    `identity` (from `customer_identity`) is stored on creation and fills in a row created without one
+    (the action server creates the row during the turn, before the broker sees the user event, with
+    the sender id as a placeholder). A later identity with other details replaces the stored one, so a
+    renamed profile shows; the bare ``<channel>:<user id>`` never replaces details already stored for
+    that key. None leaves the row alone: bot events and channels without identities never change it.
+    """
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         conversation = Conversation(
@@ -50,6 +119,9 @@ def ensure_conversation(
             conversation = session.get(Conversation, conversation_id, populate_existing=True)
     elif channel and conversation.channel == "unknown":
         conversation.channel = channel
+    stored = conversation.customer_identity or ""
+    if identity and stored != identity and not stored.endswith(" " + identity):
+        conversation.customer_identity = identity  # a placeholder filled in, or a renamed profile
     return conversation
 
 
@@ -144,7 +216,10 @@ def record_event(session: Session, event: Dict[str, Any]) -> Optional[Message]:
     if session.scalar(select(Message.id).where(Message.event_key == key)) is not None:
         return None
     channel = event.get("input_channel") if kind == "user" else None
-    conversation = ensure_conversation(session, sender, channel)
+    identity = None
+    if kind == "user":
+        identity = customer_identity((event.get("metadata") or {}).get("channel_identity"), channel, sender)
+    conversation = ensure_conversation(session, sender, channel, identity)
     message = _inbound(event, conversation, key) if kind == "user" else _outbound(session, event, conversation, key)
     if message.platform_message_id and session.scalar(
         select(Message.id).where(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 import pytest
 from sqlalchemy import func, select
 
 from storage.engine import session_scope
-from storage.interaction_log import record_event
+from storage.interaction_log import customer_identity, ensure_conversation, record_event
 from storage.migrate import upgrade
 from storage.models import Conversation, Message
 
@@ -88,3 +89,148 @@ def test_same_platform_message_id_is_stored_once(tmp_path) -> None:
         assert record_event(s, user_event("c-2", "hello", 1001.0, "wamid.1")) is None
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(Message)) == 1
+
+
+# --- the customer's channel identity -------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    url = (
+        f"sqlite:///{tmp_path / 'log.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("fresh_postgres_url")
+    )
+    upgrade(url)
+    return url
+
+
+def social_event(sender: str, ts: float, message_id: str, identity: Optional[dict], text: str = "hello") -> dict:
+    """A user event as Rasa publishes it for a message from a social connector."""
+    channel = sender.split(":", 1)[0]
+    event = {**user_event(sender, text, ts, message_id), "input_channel": channel}
+    event["metadata"] = {"model_id": "6c4bb7f0", "assistant_id": "coverline"}
+    if identity is not None:
+        event["metadata"]["channel_identity"] = {"channel": channel, **identity}
+    return event
+
+
+def identity_of(url: str, conversation_id: str) -> Optional[str]:
+    with session_scope(url) as s:
+        conversation = s.get(Conversation, conversation_id)
+        return conversation.customer_identity if conversation is not None else None
+
+
+JANE = {"user_id": "12345", "display_name": "Jane Doe", "username": "jane", "phone": "+15551234567", "language": "en"}
+
+
+def test_identity_is_set_from_the_channel_identity_metadata(log_url: str) -> None:
+    with session_scope(log_url) as s:
+        assert record_event(s, social_event("telegram:12345", 1000.0, "12345:1", JANE)) is not None
+    with session_scope(log_url) as s:
+        conversation = s.get(Conversation, "telegram:12345")
+        assert (conversation.channel, conversation.customer_identity) == (
+            "telegram",
+            "Jane Doe (@jane, +15551234567) telegram:12345",
+        )
+
+
+@pytest.mark.parametrize(
+    ("sender", "identity", "expected"),
+    [
+        (
+            "whatsapp:16505551234",
+            {"user_id": "16505551234", "display_name": "Sheena Nelson", "phone": "+16505551234"},
+            "Sheena Nelson (+16505551234) whatsapp:16505551234",
+        ),
+        (
+            "twitter:3001969357",
+            {"user_id": "3001969357", "name": "Jordan Lee", "username": "@jordanlee"},
+            "Jordan Lee (@jordanlee) twitter:3001969357",
+        ),
+        ("facebook:6789012345678901", {"user_id": "6789012345678901"}, "facebook:6789012345678901"),
+        (
+            "telegram:77",
+            {"user_id": 77, "display_name": "  Ana \n Silva\u200b ", "username": ""},
+            "Ana Silva telegram:77",
+        ),
+    ],
+)
+def test_identity_format(sender: str, identity: dict, expected: str) -> None:
+    channel = sender.split(":", 1)[0]
+    assert customer_identity({"channel": channel, **identity}, channel, sender) == expected
+
+
+def test_identity_of_another_sender_is_ignored() -> None:
+    """A web chat client controls its own metadata: it cannot label its conversation as someone else's."""
+    spoof = {"channel": "telegram", "user_id": "12345", "display_name": "Jane Doe"}
+    assert customer_identity(spoof, "socketio", "b2c1e0d5") is None
+    assert customer_identity(spoof, "telegram", "telegram:99999") is None
+    assert customer_identity(None, "telegram", "telegram:12345") is None
+    assert customer_identity("Jane", "telegram", "telegram:12345") is None  # type: ignore[arg-type]
+
+
+def test_identity_is_filled_in_when_the_first_event_lacked_it(log_url: str) -> None:
+    # the action server creates the row during the first turn, before the broker sees the user event
+    with session_scope(log_url) as s:
+        ensure_conversation(s, "telegram:12345", "telegram")
+    assert identity_of(log_url, "telegram:12345") == "telegram:12345"
+    # an event without metadata (e.g. replayed from an older spool) leaves the placeholder
+    with session_scope(log_url) as s:
+        record_event(s, social_event("telegram:12345", 1000.0, "12345:1", None))
+    assert identity_of(log_url, "telegram:12345") == "telegram:12345"
+    with session_scope(log_url) as s:
+        record_event(s, social_event("telegram:12345", 1001.0, "12345:2", JANE))
+    assert identity_of(log_url, "telegram:12345") == "Jane Doe (@jane, +15551234567) telegram:12345"
+
+
+def test_identity_is_kept_when_later_events_lack_it(log_url: str) -> None:
+    sender, full = "telegram:12345", "Jane Doe (@jane, +15551234567) telegram:12345"
+    with session_scope(log_url) as s:
+        record_event(s, social_event(sender, 1000.0, "12345:1", JANE))
+        record_event(s, bot_event(sender, "Hello Jane!", 1000.5, utter_action="utter_greet"))
+    assert identity_of(log_url, sender) == full
+    with session_scope(log_url) as s:
+        record_event(s, social_event(sender, 1001.0, "12345:2", None))  # no channel_identity
+        record_event(s, social_event(sender, 1002.0, "12345:3", {"user_id": "12345"}))  # the user id alone
+        record_event(s, bot_event(sender, "Anything else?", 1002.5, utter_action="utter_anything_else"))
+        ensure_conversation(s, sender, "telegram")  # the action server, as on every action run
+    assert identity_of(log_url, sender) == full
+    with session_scope(log_url) as s:
+        assert s.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == sender)) == 5
+
+
+def test_a_renamed_profile_replaces_the_identity(log_url: str) -> None:
+    sender = "telegram:12345"
+    with session_scope(log_url) as s:
+        record_event(s, social_event(sender, 1000.0, "12345:1", JANE))
+    with session_scope(log_url) as s:
+        record_event(s, social_event(sender, 1001.0, "12345:2", {**JANE, "display_name": "Jane Roe"}))
+    assert identity_of(log_url, sender) == "Jane Roe (@jane, +15551234567) telegram:12345"
+
+
+def test_rest_conversations_keep_the_sender_id(log_url: str) -> None:
+    with session_scope(log_url) as s:
+        record_event(s, user_event("rest-7", "hi", 1000.0, "m-7"))
+    assert identity_of(log_url, "rest-7") == "rest-7"
+
+
+def test_long_values_are_truncated_within_the_column(log_url: str) -> None:
+    """Display names are free text (emoji, any script, control characters) and can be long."""
+    name = "🚗 Dr. Maximiliana Wolfeschlegelsteinhausenbergerdorff\x00\u202e " * 20
+    long_identity = {"user_id": "12345", "display_name": name, "username": "j" * 300, "phone": "+1" + "5" * 300}
+    sender = "telegram:12345"
+    with session_scope(log_url) as s:
+        record_event(s, social_event(sender, 1000.0, "12345:1", long_identity))
+    stored = identity_of(log_url, sender)
+    assert stored is not None and len(stored) <= 255
+    assert stored.startswith("🚗 Dr. Maximiliana") and stored.endswith("…) telegram:12345")
+    assert "(@jjjj" in stored and "\x00" not in stored and "\u202e" not in stored
+
+    # a user id so long that little else fits: the key is never cut; the name goes, then the details are cut
+    long_id = "9" * 230
+    key = f"telegram:{long_id}"
+    with session_scope(log_url) as s:
+        record_event(s, social_event(key, 1000.0, f"{long_id}:1", {**long_identity, "user_id": long_id}))
+    stored = identity_of(log_url, key)
+    assert stored == "(@jjjjjjjjjjj…) " + key and len(stored) == 255
