@@ -234,4 +234,6 @@ def record_event(session: Session, event: Dict[str, Any]) -> Optional[Message]:
     except IntegrityError:
         return None  # the same event was stored by another writer in the meantime
     conversation.last_message_at = max(conversation.last_message_at or message.sent_at, message.sent_at)
+    if message.direction == "inbound" and conversation.status == "resolved":
+        conversation.status = "bot"  # the customer wrote again: back in the list, with the bot answering
     return message

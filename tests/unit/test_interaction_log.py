@@ -234,3 +234,18 @@ def test_long_values_are_truncated_within_the_column(log_url: str) -> None:
         record_event(s, social_event(key, 1000.0, f"{long_id}:1", {**long_identity, "user_id": long_id}))
     stored = identity_of(log_url, key)
     assert stored == "(@jjjjjjjjjjj…) " + key and len(stored) == 255
+
+
+def test_a_resolved_conversation_reopens_when_the_customer_writes_again(log_url: str) -> None:
+    with session_scope(log_url) as s:
+        record_event(s, user_event("web-1", "hello", 1000.0, "m1"))
+    with session_scope(log_url) as s:
+        s.get(Conversation, "web-1").status = "resolved"
+    with session_scope(log_url) as s:
+        record_event(s, bot_event("web-1", "anything else?", 1001.0))
+    with session_scope(log_url) as s:
+        assert s.get(Conversation, "web-1").status == "resolved"  # our own reply does not reopen it
+    with session_scope(log_url) as s:
+        record_event(s, user_event("web-1", "one more thing", 1002.0, "m2"))
+    with session_scope(log_url) as s:
+        assert s.get(Conversation, "web-1").status == "bot"
