@@ -118,6 +118,9 @@ def messaging_event_inbound(event: Dict[Text, Any]) -> Optional[Inbound]:
 class FacebookInput(MetaWebhookInput):
     """Messenger webhook: `https://<host>/webhooks/facebook/webhook`."""
 
+    output_class = MessengerOutput
+    webhook_object = "page"  # the payload's "object": Instagram sends the same events as "instagram"
+
     @classmethod
     def name(cls) -> Text:
         return "facebook"
@@ -137,10 +140,10 @@ class FacebookInput(MetaWebhookInput):
         self, verify_token: Text, app_secret: Text, page_access_token: Text, api_url: Text = DEFAULT_GRAPH_API
     ) -> None:
         super().__init__(verify_token, app_secret)
-        self.output_channel = MessengerOutput(page_access_token, api_url)
+        self.output_channel = self.output_class(page_access_token, api_url)
 
     def read(self, body: bytes) -> List[Inbound]:
-        return messenger_inbound(json_object(body), "page")
+        return messenger_inbound(json_object(body), self.webhook_object)
 
     def get_output_channel(self) -> OutputChannel:
         return self.output_channel

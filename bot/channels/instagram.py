@@ -7,13 +7,9 @@ Instagram professional accounts linked to a Facebook Page receive DMs as Messeng
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel
-
-from bot.channels.facebook import MessengerOutput, messenger_inbound
-from bot.channels.meta import DEFAULT_GRAPH_API, MetaWebhookInput
-from bot.channels.webhooks import Inbound, json_object, required_credentials
+from bot.channels.facebook import FacebookInput, MessengerOutput
 
 
 class InstagramOutput(MessengerOutput):
@@ -22,32 +18,12 @@ class InstagramOutput(MessengerOutput):
         return "instagram"
 
 
-class InstagramInput(MetaWebhookInput):
-    """Instagram webhook: `https://<host>/webhooks/instagram/webhook`."""
+class InstagramInput(FacebookInput):
+    """Instagram webhook: `https://<host>/webhooks/instagram/webhook` (same credentials as Messenger)."""
+
+    output_class = InstagramOutput
+    webhook_object = "instagram"
 
     @classmethod
     def name(cls) -> Text:
         return "instagram"
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        required_credentials(cls.name(), credentials, ("verify", "secret", "page-access-token"))
-        assert credentials is not None
-        return cls(
-            credentials["verify"],
-            credentials["secret"],
-            credentials["page-access-token"],
-            credentials.get("api_url") or DEFAULT_GRAPH_API,
-        )
-
-    def __init__(
-        self, verify_token: Text, app_secret: Text, page_access_token: Text, api_url: Text = DEFAULT_GRAPH_API
-    ) -> None:
-        super().__init__(verify_token, app_secret)
-        self.output_channel = InstagramOutput(page_access_token, api_url)
-
-    def read(self, body: bytes) -> List[Inbound]:
-        return messenger_inbound(json_object(body), "instagram")
-
-    def get_output_channel(self) -> OutputChannel:
-        return self.output_channel
