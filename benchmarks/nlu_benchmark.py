@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -232,16 +231,28 @@ def section_clinc150() -> Dict[str, Any]:
 
 
 def _split_nlu_data(seed: int = 42) -> Dict[str, Path]:
+    """Rasa's stratified 80/20 split (the one `rasa data split nlu` makes), written so that every
+    example keeps its own sentiment label: Rasa's YAML writer merges an intent's examples into one block
+    and gives the whole block the first example's intent-level metadata, which would relabel every
+    example of that intent. Example-level metadata is written per example."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bot.nlu.sentiment_data import sentiment_of
+
     out = WORK / "nlu_data_split"
     shutil.rmtree(out, ignore_errors=True)
-    subprocess.run(
-        [str(rasa_nlu.RASA), "data", "split", "nlu", "--nlu", "nlu_data", "--training-fraction", "0.8"]
-        + ["--random-seed", str(seed), "--out", str(out)],
-        cwd=ROOT,
-        env=rasa_nlu.rasa_env(),
-        check=True,
-    )
-    return {"train": out / "training_data.yml", "test": out / "test_data.yml"}
+    out.mkdir(parents=True)
+    everything = load_data(str(ROOT / "nlu_data"))
+    for message in everything.training_examples:
+        label = sentiment_of(message.get("metadata"))
+        message.data.pop("metadata", None)
+        if label:
+            message.set("metadata", {"example": {"sentiment": label}})
+    train, test = everything.train_test_split(0.8, seed)
+    paths = {"train": out / "training_data.yml", "test": out / "test_data.yml"}
+    train.persist_nlu(str(paths["train"]))
+    test.persist_nlu(str(paths["test"]))
+    return paths
 
 
 def _labelled(path: Path) -> Dict[str, List[Any]]:
