@@ -6,19 +6,19 @@ benchmarks/results/nlu.json, rendered to nlu.md + nlu.png), so a long run can be
     make benchmark-nlu                                  # every section
     .venv/bin/python benchmarks/nlu_benchmark.py --sections hint3 latency
 
-Sections (in run order):
-- hint3:            three live bots, v2 train → v2 test (and v1 test, the set the published figures
-                    were measured on), beside the published BERT and Rasa (DIET+ConveRT) figures;
-- banking77_10shot: the DNNC/CPFT 10-shot split → test, ours and stock Rasa;
-- banking77_full:   train → test, ours and stock Rasa;
-- clinc150:         data_full, temperature and out-of-scope floor chosen on val, scored on test;
+Sections (in run order: the ones the serving figures depend on first, so a cut-short run still has them):
 - nlu_data:         our own held-out split, both full pipelines trained by `rasa train nlu` (ours =
                     config.yml: CRF entities + the fine-tuned component); also DSTC11 insurance utterances
                     (mapped to our intents), and sentiment: TweetEval test + airline held-out, beside a
                     TF-IDF + logistic-regression baseline trained on the same sentiment data;
 - entities:         entity precision / recall / F1 of the two nlu_data models on the held-out split
                     (ours: CRF; stock: DIET), from the nlu_data section's saved predictions;
-- latency:          single-message parse time (warm, one at a time) of the two nlu_data models.
+- latency:          single-message parse time (warm, one at a time) of the two nlu_data models;
+- banking77_full:   train → test, ours and stock Rasa;
+- banking77_10shot: the DNNC/CPFT 10-shot split → test, ours and stock Rasa;
+- hint3:            three live bots, v2 train → v2 test (and v1 test, the set the published figures
+                    were measured on), beside the published BERT and Rasa (DIET+ConveRT) figures;
+- clinc150:         data_full, temperature and out-of-scope floor chosen on val, scored on test.
 
 "Stock Rasa" is `rasa init`'s pipeline (benchmarks/configs/rasa_init.yml: CountVectors + DIET, 100
 epochs). Ours on the public sets is the same model code the component runs (bot/nlu), trained directly.
@@ -49,7 +49,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / "work" / "nlu"
 STOCK_CONFIG = ROOT / "benchmarks" / "configs" / "rasa_init.yml"
 OURS_CONFIG = ROOT / "config.yml"
-SECTIONS = ["hint3", "banking77_10shot", "banking77_full", "clinc150", "nlu_data", "entities", "latency"]
+SECTIONS = ["nlu_data", "entities", "latency", "banking77_full", "banking77_10shot", "hint3", "clinc150"]
 # epochs for our model by training-set size: few-shot sets need more passes than 10k examples
 EPOCHS_FULL, EPOCHS_SMALL, EPOCHS_FEWSHOT = 4, 10, 15
 EPOCHS_CLINC = 3  # 15,100 examples of 151 classes: three passes are ~1,400 steps
@@ -435,6 +435,19 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def code_version() -> str:
+    """The commit the figures were measured with (+ "-dirty" when the working tree differed), so a
+    results file that merges sections from several runs says which code made each."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "bot", "benchmarks/*.py", "config.yml")
+    return commit + ("-dirty" if dirty else "")
+
+
 def load_results() -> Dict[str, Any]:
     path = RESULTS / "nlu.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"sections": {}}
@@ -461,10 +474,12 @@ def main(argv: Optional[List[str]] = None) -> None:
         save_results(results)
         print((RESULTS / "nlu.md").read_text(encoding="utf-8"))
         return
+    run = {"run_started": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "code": code_version()}
     for name in [s for s in SECTIONS if s in args.sections]:
         started = time.perf_counter()
         section = RUNNERS[name]()
         section["meta"] = {
+            **run,
             "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
             "section_seconds": round(time.perf_counter() - started, 1),

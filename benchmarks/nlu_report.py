@@ -201,8 +201,10 @@ def markdown(results: Dict[str, Any]) -> str:
     lines += ["", "Sections run:", ""]
     for name, s in sections.items():
         meta = s.get("meta", {})
+        run = f"run of {meta['run_started']}, code {meta.get('code', '?')}; " if "run_started" in meta else ""
         lines.append(
-            f"- {name}: {meta.get('finished', '?')}, {meta.get('machine', '?')}, {meta.get('section_seconds', 0):.0f} s"
+            f"- {name}: {run}finished {meta.get('finished', '?')}, {meta.get('machine', '?')}, "
+            f"{meta.get('section_seconds', 0):.0f} s"
         )
     lines += ["", "![accuracy chart](nlu.png)", ""]
     return "\n".join(lines)

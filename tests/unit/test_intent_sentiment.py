@@ -8,6 +8,7 @@ from typing import Dict, List
 
 import numpy as np
 import pytest
+import torch
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -240,3 +241,37 @@ def test_training_holds_out_messages_to_calibrate_and_set_the_floor(trained: Dic
     assert calibration.validation["messages"] == 6
     # the floor may cost 34 % of 6 held-out messages: it sits at the third-lowest right answer's confidence
     assert 0.0 < calibration.oos_floor < 1.0
+
+
+def test_the_served_encoder_is_int8_and_the_archive_float32(trained: Dict[str, object], tmp_path: Path) -> None:
+    """Quantisation happens at load, so the archive stays a plain encoder any tool can read, and the
+    process that answers customers runs the int8 encoder it was calibrated with."""
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicInt8Linear
+
+    from bot.nlu.intent_sentiment_model import IntentSentimentModel
+
+    loaded = trained["loaded"].model  # type: ignore[union-attr]
+    modules = list(loaded.serving_encoder.modules())
+    served = [m for m in modules if isinstance(m, DynamicInt8Linear)]
+    assert len(served) >= 6 * 6  # query, key, value, attention output, intermediate, output per layer
+    assert not [m for m in modules if type(m) is torch.nn.Linear]
+    trained["trained"].model.save(tmp_path / "copy")  # type: ignore[union-attr]
+    float32 = IntentSentimentModel.load(tmp_path / "copy")
+    assert float32.config.quantize
+    with pytest.raises(RuntimeError, match="cannot be saved again"):
+        loaded.save(tmp_path / "again")
+
+
+def test_a_model_saved_before_quantisation_is_served_in_float32(trained: Dict[str, object], tmp_path: Path) -> None:
+    """Its temperature and floor were fitted on float32 confidences; int8 would shift them."""
+    import json
+
+    from bot.nlu.intent_sentiment_model import MODEL_FILE, IntentSentimentModel
+
+    trained["trained"].model.save(tmp_path / "old")  # type: ignore[union-attr]
+    meta = json.loads((tmp_path / "old" / MODEL_FILE).read_text())
+    del meta["config"]["quantize"]
+    (tmp_path / "old" / MODEL_FILE).write_text(json.dumps(meta))
+    old = IntentSentimentModel.load(tmp_path / "old")
+    assert old.serving_encoder is None
+    assert old.predict(["how do I pay my premium"])[0].intent_ranking[0][0] == "pay_premium"
