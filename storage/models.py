@@ -215,10 +215,12 @@ class AnswerFeedback(Base):
 
 
 class ChannelDelivery(Base):
-    """A platform message a webhook has already accepted.
+    """A platform message a webhook has accepted, and how far its processing got.
 
     Platforms retry a webhook until they get a 200, and a retry may land on another replica; the
-    unique constraint is what makes "process each platform message once" hold across processes.
+    unique constraint is what makes "process each platform message once" hold across processes. After
+    the 200 the platform will not send it again, so the message is kept until Rasa has handled it
+    (storage/deliveries.py redelivers what a dead replica or an outage left unfinished).
     """
 
     __tablename__ = "channel_deliveries"
@@ -228,6 +230,11 @@ class ChannelDelivery(Base):
     channel = Column(String(40), nullable=False)
     platform_message_id = Column(String(255), nullable=False)
     received_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    message = Column(JSON)  # the inbound message as the connector read it, to hand to Rasa again
+    status = Column(String(12), nullable=False, default="pending", server_default="processed", index=True)
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")  # processing attempts started
+    last_error = Column(Text)
+    updated_at = Column(DateTime)
 
 
 class Agent(Base):

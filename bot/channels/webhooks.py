@@ -4,7 +4,8 @@ A connector module (facebook.py, telegram.py, ...) only knows its platform: how 
 what the payload looks like and how to call the send API. The rules that must hold on every channel live
 here once: constant-time signature comparison, one processing per platform message id across replicas,
 customer text never parsed as an intent, 400 (not 500) for payloads we cannot read, outbound failures
-logged rather than raised.
+logged rather than raised, and no accepted message lost: each is stored with its delivery and handed to
+Rasa again if its processing did not finish (storage/deliveries.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Set, Text
 
 import aiohttp
@@ -26,7 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage.deliveries import first_delivery
+from storage.deliveries import claim_unfinished, first_delivery, mark_failed, mark_processed, prune_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,13 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 _LEADING_SLASHES = re.compile(r"^[\s/]+")
 API_TIMEOUT = aiohttp.ClientTimeout(total=15)
 SHUTDOWN_GRACE_SECONDS = 20
+# how often a replica looks for accepted messages whose processing did not finish, and how long a
+# message must be untouched to count as unfinished (longer than any real processing takes)
+REDELIVERY_INTERVAL = float(os.environ.get("COVERLINE_REDELIVERY_INTERVAL_SECONDS", "30"))
+REDELIVERY_AFTER = float(os.environ.get("COVERLINE_REDELIVERY_AFTER_SECONDS", "120"))
+# handled deliveries are only needed to recognise retries: WhatsApp retries for up to 7 days
+DELIVERY_RETENTION = timedelta(days=float(os.environ.get("COVERLINE_DELIVERY_RETENTION_DAYS", "8")))
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class MalformedPayload(ValueError):
@@ -153,6 +164,15 @@ class Inbound:
             metadata=metadata,
         )
 
+    def stored(self, channel: Text) -> Dict[Text, Any]:
+        """What the delivery row keeps to hand this message to Rasa again (JSON)."""
+        return {**asdict(self), "sender_id": conversation_id(channel, self.user_id)}
+
+    @classmethod
+    def from_stored(cls, stored: Mapping[Text, Any]) -> "Inbound":
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in stored.items() if key in names})
+
 
 class WebhookInput(InputChannel):
     """Base of the social connectors, in the shape of Rasa's own: an InputChannel with a blueprint.
@@ -170,6 +190,9 @@ class WebhookInput(InputChannel):
 
     def __init__(self) -> None:
         self._handovers: Set[asyncio.Task] = set()
+        self._redelivery: Optional[asyncio.Task] = None
+        self.redelivery_interval = REDELIVERY_INTERVAL
+        self.redelivery_after = REDELIVERY_AFTER
 
     def refusal(self, request: Request) -> Optional[Text]:
         """Why this request is not from the platform, or None when its signature or secret checks out."""
@@ -202,9 +225,17 @@ class WebhookInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             return await self.receive(request, on_new_message)
 
+        @webhook.listener("after_server_start")
+        async def start_redelivery(app: Any, *_: Any) -> None:
+            loop = asyncio.get_running_loop()
+            self._redelivery = loop.create_task(self._redeliver_forever(app, on_new_message))
+
         @webhook.listener("before_server_stop")
         async def finish_handovers(*_: Any) -> None:
-            # the platform got its 200 for these: it will not send them again
+            if self._redelivery is not None:
+                self._redelivery.cancel()
+            # the platform got its 200 for these: it will not send them again (if we are cut off
+            # anyway, they stay pending and another replica or the next start hands them over)
             try:
                 await asyncio.wait_for(self.handovers_done(), timeout=SHUTDOWN_GRACE_SECONDS)
             except asyncio.TimeoutError:
@@ -248,20 +279,82 @@ class WebhookInput(InputChannel):
 
     async def _first_delivery(self, message: Inbound) -> bool:
         # a blocking SQL round trip (SQLite may wait for a lock): keep it off the event loop
-        return await asyncio.to_thread(first_delivery, self.name(), message.message_id)
+        return await asyncio.to_thread(first_delivery, self.name(), message.message_id, message.stored(self.name()))
 
     async def _hand_over(self, messages: List[Inbound], on_new_message: OnNewMessage) -> None:
-        output_channel = self.get_output_channel()
         for message in messages:
-            user_message = message.user_message(self.name(), output_channel)
-            if not user_message.text:
-                logger.debug("%s: nothing left of message %s to process", self.name(), message.message_id)
-                continue
-            try:
-                await self.before_hand_over(message)
+            await self._process(message, on_new_message)
+
+    async def _process(self, message: Inbound, on_new_message: OnNewMessage, redelivery: bool = False) -> None:
+        """Hand one message to Rasa and record the outcome on its delivery row. A failure is logged
+        and kept (status `failed` with the error) for the redelivery loop; it never raises."""
+        user_message = message.user_message(self.name(), self.get_output_channel())
+        try:
+            if user_message.text:
+                if not redelivery:  # platform housekeeping that only makes sense right away
+                    await self.before_hand_over(message)
                 await on_new_message(user_message)
-            except Exception:
-                logger.exception("%s: failed to process message %s", self.name(), message.message_id)
+            else:
+                logger.debug("%s: nothing left of message %s to process", self.name(), message.message_id)
+        except Exception as error:
+            logger.exception("%s: failed to process message %s; kept for redelivery", self.name(), message.message_id)
+            await self._record(mark_failed, message.message_id, f"{type(error).__name__}: {error}")
+            return
+        await self._record(mark_processed, message.message_id)
+
+    async def _record(self, mark: Callable[..., None], *args: Any) -> None:
+        try:
+            await asyncio.to_thread(mark, self.name(), *args)
+        except SQLAlchemyError:
+            # the message was handled (or its failure logged); a row left pending is checked against
+            # the interaction log before it is ever redelivered
+            logger.exception("%s: could not record the outcome for message %s", self.name(), args[0])
+
+    async def _redeliver_forever(self, app: Any, on_new_message: OnNewMessage) -> None:
+        pruned_at = 0.0
+        while True:
+            try:
+                await self.redeliver(app, on_new_message)
+                if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
+                    pruned = await asyncio.to_thread(prune_deliveries, DELIVERY_RETENTION)
+                    pruned_at = time.monotonic()
+                    logger.debug("%s: pruned %d handled deliveries", self.name(), pruned)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database outage must not end the loop
+                logger.exception("%s: redelivery pass failed; trying again later", self.name())
+            await asyncio.sleep(self.redelivery_interval)
+
+    async def redeliver(self, app: Any, on_new_message: OnNewMessage) -> int:
+        """Hand Rasa again the accepted messages whose processing did not finish: the replica died
+        mid-way, or Rasa raised (tracker store or lock store down). A message the conversation's
+        tracker already holds is marked processed instead: Rasa got as far as storing it. Returns how
+        many were handed over."""
+        after = timedelta(seconds=self.redelivery_after)
+        unfinished = await asyncio.to_thread(claim_unfinished, self.name(), after)
+        handed = 0
+        for delivery in unfinished:
+            message = Inbound.from_stored(delivery.message)
+            if await self._in_tracker(app, conversation_id(self.name(), message.user_id), message.message_id):
+                await self._record(mark_processed, message.message_id)
+                continue
+            logger.warning(
+                "%s: redelivering message %s (attempt %d)", self.name(), message.message_id, delivery.attempts
+            )
+            await self._process(message, on_new_message, redelivery=True)
+            handed += 1
+        return handed
+
+    @staticmethod
+    async def _in_tracker(app: Any, sender_id: Text, message_id: Text) -> bool:
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return False
+        tracker = await store.retrieve(sender_id)
+        return tracker is not None and any(
+            getattr(event, "message_id", None) == message_id for event in tracker.events if event.type_name == "user"
+        )
 
     async def before_hand_over(self, message: Inbound) -> None:
         """Platform housekeeping before Rasa sees a message (Telegram stops the button's spinner)."""

@@ -47,3 +47,4 @@ def test_revision_chain() -> None:
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
     assert script.get_revision("0004_inbox").down_revision == "0003"
+    assert script.get_revision("0005_delivery_outbox").down_revision == "0004_inbox"
