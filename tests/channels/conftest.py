@@ -9,6 +9,7 @@ from sqlalchemy import delete
 
 from bot.channels.webhooks import WebhookInput
 from storage.engine import session_scope
+from storage.migrate import upgrade
 from storage.models import ChannelDelivery
 from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
 from tests.channels.platforms import PLATFORMS, Platform
@@ -62,3 +63,11 @@ async def webhook(
 ) -> WebhookServer:
     platform.prepare(fake_api)
     return await start_webhook(platform.make(fake_api.url))
+
+
+@pytest.fixture
+def postgres_url(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, migrated PostgreSQL database that the connectors use through DATABASE_URL."""
+    upgrade(fresh_postgres_url)
+    monkeypatch.setenv("DATABASE_URL", fresh_postgres_url)
+    return fresh_postgres_url

@@ -5,12 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Awaitable, Callable
 
-import pytest
-
 from bot.channels.telegram import TelegramInput
 from bot.channels.webhooks import WebhookInput
 from storage.deliveries import first_delivery
-from storage.migrate import upgrade
 from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer, delivery_rows
 from tests.channels.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
 
@@ -22,14 +19,6 @@ def test_a_message_id_is_first_once_per_channel(no_deliveries: str) -> None:
     assert not first_delivery("whatsapp", "wamid.A")
     assert first_delivery("telegram", "wamid.A")  # another platform's id space
     assert delivery_rows("whatsapp", "wamid.A") == 1
-
-
-@pytest.fixture
-def postgres_url(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh, migrated PostgreSQL database that the connectors use through DATABASE_URL."""
-    upgrade(fresh_postgres_url)
-    monkeypatch.setenv("DATABASE_URL", fresh_postgres_url)
-    return fresh_postgres_url
 
 
 def test_on_postgresql_concurrent_replicas_agree_on_one_first_delivery(postgres_url: str) -> None:

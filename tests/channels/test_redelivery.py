@@ -12,7 +12,6 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Awaitable, Callable
 
-import pytest
 from rasa.core.channels.channel import UserMessage
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
@@ -24,7 +23,6 @@ from bot.channels.telegram import TelegramInput
 from bot.channels.webhooks import Inbound, WebhookInput
 from storage.deliveries import MAX_ATTEMPTS, claim_unfinished, first_delivery, prune_deliveries
 from storage.engine import session_scope
-from storage.migrate import upgrade
 from storage.models import ChannelDelivery, Conversation, Message, utcnow
 from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
 from tests.channels.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
@@ -207,13 +205,6 @@ def test_processed_deliveries_are_pruned_and_unfinished_ones_kept(no_deliveries:
     with session_scope() as session:
         left = set(session.execute(select(ChannelDelivery.platform_message_id)).scalars())
     assert left == {"old-failed", "new-done"}
-
-
-@pytest.fixture
-def postgres_url(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    upgrade(fresh_postgres_url)
-    monkeypatch.setenv("DATABASE_URL", fresh_postgres_url)
-    return fresh_postgres_url
 
 
 def test_on_postgresql_replicas_never_claim_the_same_message(postgres_url: str) -> None:
