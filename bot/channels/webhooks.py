@@ -43,9 +43,10 @@ _LEADING_SLASHES = re.compile(r"^[\s/]+")
 API_TIMEOUT = aiohttp.ClientTimeout(total=15)
 SHUTDOWN_GRACE_SECONDS = 20
 # how often a replica looks for accepted messages whose processing did not finish, and how long a
-# message must be untouched to count as unfinished (longer than any real processing takes)
+# message must be untouched to count as unfinished: longer than any real processing takes, which Rasa
+# bounds by its 5-minute action-server request timeout
 REDELIVERY_INTERVAL = float(os.environ.get("COVERLINE_REDELIVERY_INTERVAL_SECONDS", "30"))
-REDELIVERY_AFTER = float(os.environ.get("COVERLINE_REDELIVERY_AFTER_SECONDS", "120"))
+REDELIVERY_AFTER = float(os.environ.get("COVERLINE_REDELIVERY_AFTER_SECONDS", "360"))
 # handled deliveries are only needed to recognise retries: WhatsApp retries for up to 7 days
 DELIVERY_RETENTION = timedelta(days=float(os.environ.get("COVERLINE_DELIVERY_RETENTION_DAYS", "8")))
 PRUNE_EVERY_SECONDS = 3600.0
@@ -191,6 +192,7 @@ class WebhookInput(InputChannel):
     def __init__(self) -> None:
         self._handovers: Set[asyncio.Task] = set()
         self._redelivery: Optional[asyncio.Task] = None
+        self._in_progress: Set[Text] = set()  # message ids this process is handing to Rasa right now
         self.redelivery_interval = REDELIVERY_INTERVAL
         self.redelivery_after = REDELIVERY_AFTER
 
@@ -289,6 +291,7 @@ class WebhookInput(InputChannel):
         """Hand one message to Rasa and record the outcome on its delivery row. A failure is logged
         and kept (status `failed` with the error) for the redelivery loop; it never raises."""
         user_message = message.user_message(self.name(), self.get_output_channel())
+        self._in_progress.add(message.message_id)
         try:
             if user_message.text:
                 if not redelivery:  # platform housekeeping that only makes sense right away
@@ -300,6 +303,8 @@ class WebhookInput(InputChannel):
             logger.exception("%s: failed to process message %s; kept for redelivery", self.name(), message.message_id)
             await self._record(mark_failed, message.message_id, f"{type(error).__name__}: {error}")
             return
+        finally:
+            self._in_progress.discard(message.message_id)
         await self._record(mark_processed, message.message_id)
 
     async def _record(self, mark: Callable[..., None], *args: Any) -> None:
@@ -335,6 +340,8 @@ class WebhookInput(InputChannel):
         handed = 0
         for delivery in unfinished:
             message = Inbound.from_stored(delivery.message)
+            if message.message_id in self._in_progress:  # slow, not lost: still being handled here
+                continue
             if await self._in_tracker(app, conversation_id(self.name(), message.user_id), message.message_id):
                 await self._record(mark_processed, message.message_id)
                 continue

@@ -220,3 +220,27 @@ def test_on_postgresql_replicas_never_claim_the_same_message(postgres_url: str) 
 
     claimed = sorted(d.platform_message_id for batch in claims for d in batch)
     assert claimed == [f"m{i}" for i in range(5)]  # each exactly once
+
+
+async def test_a_slow_message_is_not_taken_for_a_lost_one(fake_api: FakePlatform) -> None:
+    """Rasa still working on it here (a slow action server): the loop must not hand it over a second time."""
+    accepted_elsewhere()
+    release = asyncio.Event()
+    seen: list = []
+
+    async def slow_rasa(message: UserMessage) -> None:
+        seen.append(message.text)
+        await release.wait()
+
+    channel = TelegramInput(TELEGRAM_TOKEN, TELEGRAM_SECRET, fake_api.url)
+    [stored] = claim_unfinished("telegram", timedelta(seconds=-1))  # as the hand-over right after the 200
+    working = asyncio.create_task(channel._process(Inbound.from_stored(stored.message), slow_rasa))
+    await asyncio.sleep(0.05)
+    make_stale()
+
+    assert await asyncio.wait_for(channel.redeliver(None, slow_rasa), timeout=5) == 0  # not stuck behind it
+
+    release.set()
+    await working
+    assert seen == ["What does my renters policy cover?"]
+    assert delivery("telegram", MESSAGE_ID).status == "processed"
