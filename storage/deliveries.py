@@ -95,8 +95,9 @@ def claim_unfinished(
     channel: str, stale_after: timedelta, limit: int = 20, url: Optional[str] = None
 ) -> List[Unfinished]:
     """Deliveries of `channel` that are pending or failed and untouched for `stale_after`, claimed for
-    this process: each claim bumps `updated_at` only if nobody else did first, so two replicas never
-    take the same message. Messages the interaction log already has are marked processed instead."""
+    this process: each claim bumps `attempts` only if nobody else did first, so two replicas never take
+    the same message. Messages the interaction log already has are marked processed instead; rows
+    without a stored message (JSON null: nothing to hand over) are left alone."""
     cutoff = utcnow() - stale_after
     touched = func.coalesce(ChannelDelivery.updated_at, ChannelDelivery.received_at)
     query = (
@@ -115,7 +116,9 @@ def claim_unfinished(
     with session_scope(url) as session:
         rows = session.execute(query).scalars().all()
         for row in rows:
-            message = dict(row.message or {})
+            if not row.message:
+                continue
+            message = dict(row.message)
             # every claim bumps `attempts`: a row whose count moved since we read it was taken by another replica
             same_row = and_(ChannelDelivery.id == row.id, ChannelDelivery.attempts == row.attempts)
             if _logged(session, message.get("sender_id"), row.platform_message_id):
