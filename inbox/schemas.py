@@ -126,6 +126,7 @@ class MessageOut(BaseModel):
     conversation_id: str
     direction: str
     author: str = Field(..., description="customer, bot or agent")
+    agent_name: Optional[str] = Field(None, description="who wrote it, when author is agent")
     channel: str
     text: Optional[str]
     payload: Optional[Any]

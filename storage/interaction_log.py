@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.models import Conversation, Message, utcnow
+from storage.models import Agent, Conversation, Message, utcnow
 
 FALLBACK_RESPONSES = {"utter_ask_rephrase", "utter_offer_human", "utter_default"}
 LOGGED_EVENTS = {"user", "bot"}
@@ -155,6 +155,13 @@ def _optional_float(value: Any) -> Optional[float]:
         return None
 
 
+def _known_agent(session: Session, value: Any) -> Optional[int]:
+    """The agent id of an agent reply, if it names an agent we have: a reply posted to Rasa's API by
+    something else (or an id from another database) is still logged, just without an author."""
+    agent_id = _optional_int(value)
+    return agent_id if agent_id is not None and session.get(Agent, agent_id) is not None else None
+
+
 def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Message:
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
@@ -193,6 +200,7 @@ def _outbound(session: Session, event: Dict[str, Any], conversation: Conversatio
         event_key=key,
         direction="outbound",
         author=author,
+        agent_id=_known_agent(session, metadata.get("agent_id")) if author == "agent" else None,
         channel=conversation.channel,
         text=event.get("text"),
         payload=data or None,

@@ -142,6 +142,7 @@ class Message(Base):
     platform_message_id = Column(String(255))  # inbound only: Rasa's / the platform's message id
     direction = Column(String(10), nullable=False)  # inbound, outbound
     author = Column(String(10), nullable=False)  # customer, bot, agent
+    agent_id = Column(Integer, ForeignKey("agents.id"))  # author=agent: who replied (agents are never deleted)
     channel = Column(String(40), nullable=False)
     text = Column(Text)
     payload = Column(JSON)  # buttons, attachments, custom
@@ -159,6 +160,7 @@ class Message(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     conversation = relationship("Conversation", back_populates="messages")
+    agent = relationship("Agent", lazy="selectin")  # loaded with the messages: transcripts show the name
 
 
 class Escalation(Base):

@@ -40,6 +40,7 @@ def message_dict(message: Message) -> Dict[str, Any]:
         "conversation_id": message.conversation_id,
         "direction": message.direction,
         "author": message.author,
+        "agent_name": message.agent.name if message.agent is not None else None,
         "channel": message.channel,
         "text": message.text,
         "payload": message.payload,

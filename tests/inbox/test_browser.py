@@ -77,6 +77,7 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
         page.press("#reply-form textarea", "Control+Enter")
         page.wait_for_selector("#messages li.agent", timeout=10000)
         assert fake_rasa.requests[-1].body["metadata"]["author"] == "agent"
+        assert "Admin (agent)" in page.locator("#messages li.agent").inner_text()  # who answered
 
         customer_says(db_url, "web-11", "thank you", intent="thank", sentiment={"label": "positive", "confidence": 0.8})
         page.wait_for_selector("#messages li.customer >> text=thank you", timeout=10000)

@@ -56,13 +56,16 @@ def test_take_over_reply_hand_back_reach_rasa(agent: LoggedIn, fake_rasa: FakeRa
     with session_scope(db_url) as db:
         # the reply is in the interaction log once, written by "Rasa's broker", not by the inbox
         agent_rows = db.scalars(select(Message).where(Message.author == "agent")).all()
-        assert [(m.text, m.answer_source) for m in agent_rows] == [("Hi, I'm Agent from claims. Let me look.", "agent")]
+        assert [(m.text, m.answer_source, m.agent_id) for m in agent_rows] == [
+            ("Hi, I'm Agent from claims. Let me look.", "agent", agents["agent"])
+        ]
         escalation = db.get(Escalation, escalation_id)
         assert escalation.open is False and escalation.outcome == "handed_back"
         assert escalation.closed_by_id == agents["agent"] and escalation.assigned_at is not None
         assert db.get(Conversation, "web-1").status == "bot"
     detail = agent.get("/api/conversations/web-1").json()
-    assert [m["author"] for m in detail["messages"]] == ["customer", "agent"]
+    # the transcript says who answered, not just that a person did
+    assert [(m["author"], m["agent_name"]) for m in detail["messages"]] == [("customer", None), ("agent", "Agent")]
     for action in ("take_over", "reply", "hand_back"):
         rows = audit_rows(db_url, action)
         assert len(rows) == 1 and rows[0].agent_id == agents["agent"] and rows[0].conversation_id == "web-1"

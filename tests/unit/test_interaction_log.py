@@ -8,6 +8,7 @@ from typing import Optional
 import pytest
 from sqlalchemy import func, select
 
+from inbox.services.agents import create_agent
 from storage.engine import session_scope
 from storage.interaction_log import customer_identity, ensure_conversation, record_event
 from storage.migrate import upgrade
@@ -249,3 +250,23 @@ def test_a_resolved_conversation_reopens_when_the_customer_writes_again(log_url:
         record_event(s, user_event("web-1", "one more thing", 1002.0, "m2"))
     with session_scope(log_url) as s:
         assert s.get(Conversation, "web-1").status == "bot"
+
+
+def test_an_agent_reply_keeps_who_wrote_it_and_an_unknown_agent_loses_no_reply(log_url: str) -> None:
+    """The inbox puts the agent's id in the reply's metadata; an id that names no agent (a reply posted to
+    Rasa's API by another tool) must still be logged, only without an author, not dropped on the foreign key."""
+    with session_scope(log_url) as s:
+        sam = create_agent(s, "sam@harbor.example", "Sam Agent", "agent", "a long enough password 1").id
+    with session_scope(log_url) as s:
+        record_event(s, user_event("web-5", "I want a person", 1000.0, "m1"))
+        record_event(s, bot_event("web-5", "Sam here.", 1001.0, author="agent", agent_id=sam, agent="Sam Agent"))
+        record_event(s, bot_event("web-5", "Someone else.", 1002.0, author="agent", agent_id=sam + 99))
+        record_event(s, bot_event("web-5", "Bot again.", 1003.0, utter_action="utter_greet", agent_id=sam))
+    with session_scope(log_url) as s:
+        rows = s.scalars(select(Message).where(Message.author != "customer").order_by(Message.id)).all()
+        assert [(m.text, m.author, m.agent_id) for m in rows] == [
+            ("Sam here.", "agent", sam),
+            ("Someone else.", "agent", None),
+            ("Bot again.", "bot", None),
+        ]
+        assert rows[0].agent.name == "Sam Agent"

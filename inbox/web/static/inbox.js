@@ -90,7 +90,7 @@
     return el(
       "li",
       { class: `message ${m.author}`, dataset: { id: m.id } },
-      el("div", { class: "row muted" }, el("strong", {}, m.author), ` · ${m.channel} · ${when(m.sent_at)}`),
+      el("div", { class: "row muted" }, el("strong", {}, m.agent_name ? `${m.agent_name} (agent)` : m.author), ` · ${m.channel} · ${when(m.sent_at)}`),
       el("div", { class: "text" }, m.text || (m.payload ? JSON.stringify(m.payload) : "")),
       details.length ? el("div", { class: "row" }, details) : null
     );
