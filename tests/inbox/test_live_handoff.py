@@ -92,7 +92,7 @@ def test_handoff_through_the_inbox_reaches_the_web_chat_customer(live: ServerSet
             ("Hi, Sam here from the service team.", "agent", "socketio")
         ]
         transcript = inbox.get("/api/conversations/live-inbox-1").json()["messages"]
-        assert transcript[-1]["author"] == "agent"
+        assert (transcript[-1]["author"], transcript[-1]["agent_name"]) == ("agent", "Sam Agent")
 
         assert inbox.post("/api/conversations/live-inbox-1/hand-back", headers=headers).status_code == 200
         again = customer.ask("what are your opening hours?")
