@@ -17,6 +17,7 @@ from inbox.deps import SESSION_COOKIE, reject_nul_characters
 from inbox.errors import InboxError, LoginThrottled, NotAuthenticated, PermissionDenied
 from inbox.rasa_client import RasaClient
 from inbox.settings import Settings, load_settings
+from inbox.web.api_docs import api_docs_router
 from inbox.web.pages import TEMPLATES, login_redirect
 from inbox.web.pages import router as pages_router
 
@@ -127,7 +128,7 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
         "POST/PATCH/DELETE) or with `Authorization: Bearer <token>` from POST /api/auth/tokens.",
         dependencies=[Depends(reject_nul_characters)],
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # served by inbox.web.api_docs from local assets, not FastAPI's CDN page
         redoc_url=None,
     )
     app.state.settings = settings
@@ -135,6 +136,7 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(api_docs_router(app.title, f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json"))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     document_api(app)
 
@@ -153,9 +155,8 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return JSONResponse({"detail": f"Request body over {MAX_BODY_BYTES} bytes."}, status_code=413)
         response = await call_next(request)
-        if request.url.path != f"{API_PREFIX}/docs":  # Swagger UI loads its assets from a CDN
-            for name, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         if _is_api(request):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

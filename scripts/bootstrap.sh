@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build everything Coverline needs on a fresh machine; cheap to re-run (each step checks first).
 #  - a Python 3.10 virtualenv from requirements.lock (rebuilt when the lock file changes)
-#  - the rasa-webchat widget from npm (rebuilt when webchat/package.json changes)
+#  - front-end packages from npm: the rasa-webchat widget and Swagger UI (rebuilt when a package.json changes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,16 +36,22 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.lock-hash" 2>/dev/null)" != "
   echo "$lock_hash" > "$VENV/.lock-hash"
 fi
 
-web_hash=$(sha256sum webchat/package.json | cut -c1-16)
-if [ ! -f webchat/node_modules/rasa-webchat/lib/index.js ] || [ "$(cat webchat/node_modules/.package-hash 2>/dev/null)" != "$web_hash" ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "error: npm is needed to install the rasa-webchat widget (apt-get install -y nodejs npm)." >&2
-    exit 2
+# npm projects: the web chat widget, and Swagger UI for the inbox's API docs (served locally, no CDN)
+npm_project() {  # $1 = folder with package.json, $2 = a file that exists once it is installed
+  local hash
+  hash=$(sha256sum "$1/package.json" | cut -c1-16)
+  if [ ! -f "$1/node_modules/$2" ] || [ "$(cat "$1/node_modules/.package-hash" 2>/dev/null)" != "$hash" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "error: npm is needed to install $1's front-end packages (apt-get install -y nodejs npm)." >&2
+      exit 2
+    fi
+    echo "==> installing $1's front-end packages from npm"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$hash" > "$1/node_modules/.package-hash"
   fi
-  echo "==> installing the rasa-webchat widget from npm"
-  (cd webchat && npm install --no-audit --no-fund --loglevel=error)
-  echo "$web_hash" > webchat/node_modules/.package-hash
-fi
+}
+npm_project webchat rasa-webchat/lib/index.js
+npm_project inbox/web/vendor swagger-ui-dist/swagger-ui-bundle.js
 
 # Browser tests drive Debian's Chromium (never a downloaded browser); install it where we can.
 if [ ! -x /usr/bin/chromium ]; then

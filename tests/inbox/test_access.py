@@ -10,6 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from inbox.deps import require_admin
+from inbox.web import api_docs
 from tests.inbox.conftest import LoggedIn, client_for
 
 # Reachable without logging in, on purpose.
@@ -19,6 +20,8 @@ PUBLIC = {
     ("POST", "/login"),
     ("GET", "/health"),
     ("GET", "/favicon.ico"),
+    ("GET", "/api/docs"),  # like /api/openapi.json: the API's shape is public, its data is not
+    ("GET", "/vendor/swagger-ui/{name}"),
 }
 SAMPLE_PATH_VALUES = {"conversation_id": "c-1", "agent_id": "1", "canned_id": "1", "token_id": "1"}
 
@@ -168,7 +171,26 @@ def test_openapi_document_describes_auth_and_the_422_body(app) -> None:  # type:
     assert set(doc["components"]["securitySchemes"]) == {"bearer", "session"}
     assert doc["paths"]["/api/auth/login"]["post"]["security"] == []
     assert doc["components"]["schemas"]["HTTPValidationError"]["properties"]["detail"]["type"] == "string"
-    routes = {(m, p) for m, p, _ in _routes(app) if p.startswith("/api/")}
+    routes = {(m, p) for m, p, _ in _routes(app) if p.startswith("/api/")} - {("GET", "/api/docs")}
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert routes == documented  # every API route is in the document
-    assert client.get("/api/docs").status_code == 200
+
+
+def test_api_docs_are_served_from_our_own_assets_under_the_csp(app) -> None:  # type: ignore[no-untyped-def]
+    """No CDN: the docs work offline and no third-party script runs beside a logged-in session."""
+    client = client_for(app)
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200 and "script-src 'self'" in docs.headers["content-security-policy"]
+    sources = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for source in sources:
+        asset = client.get(source)
+        assert asset.status_code == 200 and asset.content.strip(), source
+    assert 'data-openapi="/api/openapi.json"' in docs.text
+    assert client.get("/vendor/swagger-ui/index.html").status_code == 404  # its inline script is not served
+
+
+def test_api_docs_say_how_to_install_swagger_ui_when_it_is_missing(app, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(api_docs, "VENDOR_DIR", tmp_path)
+    response = client_for(app).get("/api/docs")
+    assert response.status_code == 503 and "make install" in response.json()["detail"]

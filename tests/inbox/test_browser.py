@@ -1,6 +1,6 @@
 """The inbox page in Debian's Chromium (Playwright, headless): log in, see an escalation arrive live at the
 top of the queue, take over, insert a canned response, reply (through the fake Rasa, logged once by the
-"broker"), see the customer's answer live, add a note; admin pages render. Screenshots go to
+"broker"), see the customer's answer live, add a note; admin pages and the API docs render. Screenshots go to
 tests/artifacts/inbox/. Skipped where Chromium or Playwright is missing."""
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
             ("/admin/agents", "#agents tr"),
             ("/admin/canned", "#canned tr"),
             ("/account", "#password-form"),
+            ("/api/docs", ".opblock"),  # Swagger UI from our own assets, under the same CSP: no console error
         ):
             page.goto(server_url + path)
             page.wait_for_selector(selector)
