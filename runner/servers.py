@@ -95,8 +95,8 @@ class ServerSet:
                 "--model",
                 str(self.model),
                 "--enable-api",
-                "--auth-token",
-                api_token(),
+                # one argv item: a token that starts with "-" (1 in 64 generated ones) would read as an option
+                f"--auth-token={api_token()}",
                 "--cors",
                 "*",
                 "--port",
