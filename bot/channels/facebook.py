@@ -15,6 +15,7 @@ from bot.channels.meta import DEFAULT_GRAPH_API, MetaWebhookInput, entries
 from bot.channels.webhooks import (
     Inbound,
     PlatformAPI,
+    attachment,
     json_object,
     numbered_options,
     platform_user_id,
@@ -104,15 +105,37 @@ def messaging_event_inbound(event: Dict[Text, Any]) -> Optional[Inbound]:
         quick_reply = (message.get("quick_reply") or {}).get("payload")
         if quick_reply:
             return Inbound(sender, str(message["mid"]), str(quick_reply), from_button=True)
-        if message.get("text"):
-            return Inbound(sender, str(message["mid"]), str(message["text"]))
-        return None  # attachments only: not handled yet
+        attachments = [messenger_attachment(item) for item in message.get("attachments") or []]
+        if message.get("text") or attachments:
+            return Inbound(sender, str(message["mid"]), str(message.get("text") or ""), attachments=attachments)
+        return None
     postback = event.get("postback")
     if isinstance(postback, dict) and postback.get("payload"):
         # older postbacks carry no mid; sender + timestamp is what a retry repeats
         message_id = postback.get("mid") or f"postback:{sender}:{event.get('timestamp')}"
         return Inbound(sender, str(message_id), str(postback["payload"]), from_button=True)
     return None
+
+
+# Messenger's attachment types, and Instagram's (shares, story mentions and reels are links to a post)
+_MESSENGER_TYPES = {"image": "image", "video": "video", "audio": "audio", "file": "file", "location": "location"}
+
+
+def messenger_attachment(item: Dict[Text, Any]) -> Dict[Text, Any]:
+    """One entry of `message.attachments`. Its payload URL is a CDN link Meta signs for a few days:
+    enough for the agent who takes the conversation, not an archive."""
+    payload = item.get("payload") or {}
+    kind = _MESSENGER_TYPES.get(str(item.get("type")), "link")
+    if kind == "image" and payload.get("sticker_id"):
+        kind = "sticker"
+    coordinates = payload.get("coordinates") or {}
+    return attachment(
+        kind,
+        url=payload.get("url"),
+        title=payload.get("title") or item.get("title"),
+        latitude=coordinates.get("lat"),
+        longitude=coordinates.get("long"),
+    )
 
 
 class FacebookInput(MetaWebhookInput):

@@ -23,6 +23,7 @@ from bot.channels.webhooks import (
     MalformedPayload,
     PlatformAPI,
     WebhookInput,
+    attachment,
     json_object,
     numbered_options,
     platform_user_id,
@@ -96,17 +97,75 @@ def sender_identity(user: Dict[Text, Any]) -> Dict[Text, Any]:
     return {"display_name": name, "username": user.get("username"), "language": user.get("language_code")}
 
 
+def telegram_attachments(message: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    """The media, location or contact of a message. Files come as file_id: the bot fetches them with
+    getFile, whose download URL holds the bot token and so is never stored."""
+    found: List[Dict[Text, Any]] = []
+    if message.get("photo"):  # the sizes Telegram made of one photo: keep the largest
+        largest = max(message["photo"], key=lambda size: (size.get("width") or 0) * (size.get("height") or 0))
+        found.append(attachment("image", media_id=largest.get("file_id"), mime_type="image/jpeg"))
+    for key, kind in (("document", "file"), ("video", "video"), ("video_note", "video"), ("animation", "video")):
+        media = message.get(key)
+        if isinstance(media, dict) and not (key == "document" and message.get("animation")):
+            found.append(
+                attachment(
+                    kind,
+                    media_id=media.get("file_id"),
+                    mime_type=media.get("mime_type"),
+                    file_name=media.get("file_name"),
+                )
+            )
+    for key in ("voice", "audio"):
+        media = message.get(key)
+        if isinstance(media, dict):
+            found.append(
+                attachment(
+                    "audio",
+                    media_id=media.get("file_id"),
+                    mime_type=media.get("mime_type"),
+                    file_name=media.get("file_name"),
+                    voice=True if key == "voice" else None,
+                )
+            )
+    if isinstance(message.get("sticker"), dict):
+        found.append(
+            attachment("sticker", media_id=message["sticker"].get("file_id"), title=message["sticker"].get("emoji"))
+        )
+    venue = message.get("venue") if isinstance(message.get("venue"), dict) else {}
+    place = venue.get("location") or message.get("location")
+    if isinstance(place, dict):
+        found.append(
+            attachment(
+                "location",
+                latitude=place.get("latitude"),
+                longitude=place.get("longitude"),
+                title=venue.get("title"),
+                address=venue.get("address"),
+            )
+        )
+    contact = message.get("contact")
+    if isinstance(contact, dict):
+        name = " ".join(part for part in (contact.get("first_name"), contact.get("last_name")) if part)
+        found.append(
+            attachment("contact", title=name, phones=[contact["phone_number"]] if contact.get("phone_number") else [])
+        )
+    return found
+
+
 def telegram_inbound(update: Dict[Text, Any], start_payload: Text) -> List[Inbound]:
-    """The customer message in an update; edits, channel posts, member changes and media are not."""
+    """The customer message in an update, text or media; edits, channel posts and member changes are not."""
     if not isinstance(update.get("update_id"), int):
         raise MalformedPayload("update_id is missing: not a Telegram update")
     callback = update.get("callback_query")
     if isinstance(callback, dict):
         return callback_inbound(callback)
     message = update.get("message")
-    if not isinstance(message, dict) or message["chat"].get("type") != "private" or not message.get("text"):
+    if not isinstance(message, dict) or message["chat"].get("type") != "private":
         return []
-    text = str(message["text"])
+    attachments = telegram_attachments(message)
+    if not message.get("text") and not attachments:
+        return []  # service messages (pinned, chat photo changed ...): nothing the customer said
+    text = str(message.get("text") or message.get("caption") or "")
     from_button = text == START_COMMAND or text.startswith(START_COMMAND + " ")
     chat_id = str(message["chat"]["id"])
     return [
@@ -116,6 +175,7 @@ def telegram_inbound(update: Dict[Text, Any], start_payload: Text) -> List[Inbou
             start_payload if from_button else text,
             from_button=from_button,
             identity=sender_identity(message.get("from") or {}),
+            attachments=attachments,
         )
     ]
 

@@ -26,6 +26,7 @@ from bot.channels.webhooks import (
     Inbound,
     PlatformAPI,
     WebhookInput,
+    attachment,
     bad_request,
     hmac_sha256,
     json_object,
@@ -81,6 +82,32 @@ class TwitterOutput(OutputChannel):
         await self.send_text_message(recipient_id, numbered_options(text, buttons))
 
 
+_X_MEDIA_TYPES = {"photo": "image", "video": "video", "animated_gif": "video"}
+
+
+def dm_attachments(data: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+    """The media of a DM. Its ton.twitter.com URL only opens with the account's OAuth signature."""
+    media = (
+        (data.get("attachment") or {}).get("media") if (data.get("attachment") or {}).get("type") == "media" else None
+    )
+    if not isinstance(media, dict):
+        return []
+    return [
+        attachment(
+            _X_MEDIA_TYPES.get(str(media.get("type")), "file"),
+            url=media.get("media_url_https"),
+            media_id=media.get("id_str") or (str(media["id"]) if media.get("id") is not None else None),
+        )
+    ]
+
+
+def dm_text(data: Dict[Text, Any]) -> Text:
+    """The DM's words: X appends the media's t.co link to them, which is not something the customer typed."""
+    text = str(data.get("text") or "")
+    link = ((data.get("attachment") or {}).get("media") or {}).get("url")
+    return text.replace(link, "").strip() if link else text
+
+
 def twitter_inbound(payload: Dict[Text, Any]) -> List[Inbound]:
     """DMs customers sent to the subscribed account; typing and read events and tweets are not."""
     own_id = str(payload.get("for_user_id") or "")
@@ -95,8 +122,9 @@ def twitter_inbound(payload: Dict[Text, Any]) -> List[Inbound]:
             continue
         data = created.get("message_data") or {}
         quick_reply = (data.get("quick_reply_response") or {}).get("metadata")
-        text = quick_reply or data.get("text")
-        if not text:
+        attachments = [] if quick_reply else dm_attachments(data)
+        text = quick_reply or dm_text(data)
+        if not text and not attachments:
             continue
         user = users.get(sender) or {}
         found.append(
@@ -106,6 +134,7 @@ def twitter_inbound(payload: Dict[Text, Any]) -> List[Inbound]:
                 str(text),
                 from_button=bool(quick_reply),
                 identity={"display_name": user.get("name"), "username": user.get("screen_name")},
+                attachments=attachments,
             )
         )
     return found

@@ -50,6 +50,11 @@ REDELIVERY_AFTER = float(os.environ.get("COVERLINE_REDELIVERY_AFTER_SECONDS", "3
 # handled deliveries are only needed to recognise retries: WhatsApp retries for up to 7 days
 DELIVERY_RETENTION = timedelta(days=float(os.environ.get("COVERLINE_DELIVERY_RETENTION_DAYS", "8")))
 PRUNE_EVERY_SECONDS = 3600.0
+# what Rasa is handed for a message that is only media (a damage photo, a PDF, a voice note, a pinned
+# location): an intent the bot acknowledges, with the attachments in the message metadata. Never the
+# customer's words: customer text cannot start with "/" (customer_text), so this can only come from us.
+ATTACHMENT_PAYLOAD = "/share_attachment"
+ATTACHMENT_TYPES = ("image", "video", "audio", "file", "sticker", "location", "contact", "link")
 
 
 class MalformedPayload(ValueError):
@@ -102,6 +107,17 @@ def customer_text(text: Text) -> Text:
     return _LEADING_SLASHES.sub("", text)
 
 
+def attachment(kind: Text, **details: Any) -> Dict[Text, Any]:
+    """One attachment as every connector records it: its type (one of ATTACHMENT_TYPES) and whatever the
+    platform tells about it (url, media_id, mime_type, file_name, caption, latitude ...), empty ones left out.
+
+    Media ids (Telegram file_id, WhatsApp and WeChat media ids) are kept rather than downloaded: fetching
+    the file needs the channel's token, and a URL carrying the token must never reach the database."""
+    if kind not in ATTACHMENT_TYPES:
+        raise ValueError(f"unknown attachment type {kind!r}")
+    return {"type": kind, **{key: value for key, value in details.items() if value not in (None, "", [], {})}}
+
+
 def required_credentials(channel: Text, credentials: Optional[Mapping[Text, Any]], keys: Iterable[Text]) -> None:
     """Refuse to start a channel with a missing secret: an empty HMAC key would accept forged webhooks."""
     missing = [key for key in keys if not (credentials or {}).get(key)]
@@ -147,6 +163,7 @@ class Inbound:
     from_button: bool = False  # a payload of a button/quick reply we sent: may be "/intent"
     identity: Dict[Text, Any] = field(default_factory=dict)  # display name, username, phone ...
     extra: Dict[Text, Any] = field(default_factory=dict)  # platform details a connector needs later
+    attachments: List[Dict[Text, Any]] = field(default_factory=list)  # see attachment(); text is the caption
 
     def user_message(self, channel: Text, output_channel: OutputChannel) -> UserMessage:
         text = self.text if self.from_button else customer_text(self.text)
@@ -156,6 +173,11 @@ class Inbound:
             metadata["original_text"] = self.text
         if self.from_button:
             metadata["button_payload"] = True
+        if self.attachments:
+            # with a caption, NLU reads the caption ("here is the damage" + photo); media alone is
+            # handed over as the share_attachment intent, so it is answered and logged all the same
+            metadata["attachments"] = list(self.attachments)
+            text = text or ATTACHMENT_PAYLOAD
         return UserMessage(
             text,
             output_channel,

@@ -33,6 +33,7 @@ from bot.channels.webhooks import (
     MalformedPayload,
     PlatformAPI,
     WebhookInput,
+    attachment,
     forbidden,
     numbered_options,
     platform_user_id,
@@ -77,9 +78,48 @@ def xml_fields(body: bytes) -> Dict[Text, Text]:
     return {child.tag: child.text or "" for child in root}
 
 
+def wechat_attachments(fields: Dict[Text, Text]) -> List[Dict[Text, Any]]:
+    """The media, location or link of a push. Media come as MediaId, fetched with the access token
+    (media/get) within 3 days; an image also has a PicUrl that opens without one."""
+    kind = fields.get("MsgType")
+    if kind == "image":
+        return [attachment("image", url=fields.get("PicUrl"), media_id=fields.get("MediaId"))]
+    if kind == "voice":
+        return [
+            attachment("audio", media_id=fields.get("MediaId"), mime_type=_voice_mime(fields.get("Format")), voice=True)
+        ]
+    if kind in ("video", "shortvideo"):
+        return [attachment("video", media_id=fields.get("MediaId"))]
+    if kind == "file":
+        return [attachment("file", media_id=fields.get("MediaId"), file_name=fields.get("Title"))]
+    if kind == "location":
+        return [
+            attachment(
+                "location",
+                latitude=_number(fields.get("Location_X")),
+                longitude=_number(fields.get("Location_Y")),
+                title=fields.get("Label"),
+            )
+        ]
+    if kind == "link":
+        return [attachment("link", url=fields.get("Url"), title=fields.get("Title"), caption=fields.get("Description"))]
+    return []
+
+
+def _voice_mime(voice_format: Optional[Text]) -> Optional[Text]:
+    return {"amr": "audio/amr", "speex": "audio/speex"}.get((voice_format or "").lower())
+
+
+def _number(value: Optional[Text]) -> Optional[float]:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def wechat_inbound(fields: Dict[Text, Text]) -> List[Inbound]:
-    """The customer message in a push: text, recognised voice, or a custom-menu click; subscriptions,
-    location reports, media and template-send receipts are not."""
+    """The customer message in a push: text, media (a recognised voice note is also read as text), a
+    location, a link, or a custom-menu click; subscriptions, location reports and receipts are not."""
     if "Encrypt" in fields and "MsgType" not in fields:
         raise MalformedPayload("encrypted (safe mode) messages are not supported: use plaintext mode")
     kind, openid = fields["MsgType"], fields["FromUserName"]
@@ -92,11 +132,12 @@ def wechat_inbound(fields: Dict[Text, Text]) -> List[Inbound]:
         text = fields.get("Recognition", "")  # WeChat's speech recognition, when enabled
     elif kind == "event" and fields.get("Event") == "CLICK":
         text, from_button = fields.get("EventKey", ""), True  # menu keys are set by the account
-    if not text:
+    attachments = wechat_attachments(fields)
+    if not text and not attachments:
         return []
     # events have no MsgId; WeChat's documentation dedupes them by FromUserName + CreateTime
     message_id = fields.get("MsgId") or f"{openid}:{fields.get('CreateTime', '')}"
-    return [Inbound(openid, message_id, text, from_button=from_button)]
+    return [Inbound(openid, message_id, text, from_button=from_button, attachments=attachments)]
 
 
 class WeChatOutput(OutputChannel):

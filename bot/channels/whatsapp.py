@@ -15,6 +15,7 @@ from bot.channels.meta import DEFAULT_GRAPH_API, MetaWebhookInput, entries
 from bot.channels.webhooks import (
     Inbound,
     PlatformAPI,
+    attachment,
     json_object,
     numbered_options,
     platform_user_id,
@@ -96,8 +97,12 @@ class WhatsAppOutput(OutputChannel):
         await self.send_message(recipient_id, {"type": "interactive", "interactive": interactive})
 
 
+# WhatsApp media message types, and what Coverline calls them
+_MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "document": "file", "sticker": "sticker"}
+
+
 def message_text(message: Dict[Text, Any]) -> Optional[Tuple[Text, bool]]:
-    """(text, from_button) of a customer message; None for kinds the bot cannot read yet (media, location)."""
+    """(text, from_button) of a customer message; None for kinds without text (media are attachments)."""
     kind = message.get("type")
     if kind == "text":
         return str(message["text"]["body"]), False
@@ -108,6 +113,44 @@ def message_text(message: Dict[Text, Any]) -> Optional[Tuple[Text, bool]]:
         button = message["button"]
         return str(button.get("payload") or button["text"]), bool(button.get("payload"))
     return None
+
+
+def message_attachments(message: Dict[Text, Any]) -> Tuple[Text, List[Dict[Text, Any]]]:
+    """(caption, attachments) of a media, location or contacts message. Media come as ids: the file is
+    fetched from the Graph API with the access token (GET /<media id>), never stored here."""
+    kind = str(message.get("type"))
+    if kind in _MEDIA_TYPES:
+        media = message[kind]
+        found = attachment(
+            _MEDIA_TYPES[kind],
+            media_id=media.get("id"),
+            mime_type=media.get("mime_type"),
+            file_name=media.get("filename"),
+            voice=True if media.get("voice") else None,
+        )
+        return str(media.get("caption") or ""), [found]
+    if kind == "location":
+        place = message["location"]
+        return "", [
+            attachment(
+                "location",
+                latitude=place.get("latitude"),
+                longitude=place.get("longitude"),
+                title=place.get("name"),
+                address=place.get("address"),
+                url=place.get("url"),
+            )
+        ]
+    if kind == "contacts":
+        return "", [
+            attachment(
+                "contact",
+                title=(card.get("name") or {}).get("formatted_name"),
+                phones=[phone.get("phone") for phone in card.get("phones") or [] if phone.get("phone")],
+            )
+            for card in message["contacts"]
+        ]
+    return "", []
 
 
 def whatsapp_inbound(payload: Dict[Text, Any], phone_number_id: Text) -> List[Inbound]:
@@ -124,9 +167,10 @@ def whatsapp_inbound(payload: Dict[Text, Any], phone_number_id: Text) -> List[In
             names = {str(c.get("wa_id")): (c.get("profile") or {}).get("name") for c in value.get("contacts") or []}
             for message in value.get("messages") or []:
                 read = message_text(message)
-                if read is None:
-                    continue
-                text, from_button = read
+                caption, attachments = message_attachments(message) if read is None else ("", [])
+                if read is None and not attachments:
+                    continue  # reactions, orders, system notices: not a customer's message to answer
+                text, from_button = read or (caption, False)
                 sender = str(message["from"])
                 found.append(
                     Inbound(
@@ -135,6 +179,7 @@ def whatsapp_inbound(payload: Dict[Text, Any], phone_number_id: Text) -> List[In
                         text,
                         from_button=from_button,
                         identity={"display_name": names.get(sender), "phone": f"+{sender}"},
+                        attachments=attachments,
                     )
                 )
     return found

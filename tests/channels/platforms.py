@@ -115,6 +115,9 @@ class Platform:
     reply_path: Text
     reply: Callable[[Text], Dict[Text, Any]]  # the JSON body that sends this text
     reply_with_buttons: Dict[Text, Any]
+    photo: Text  # fixture: a photo sent with no words, as a customer sends damage pictures
+    photo_id: Text  # its platform message id
+    photo_attachment: Dict[Text, Any]  # what the connector must make of it (written from the platform docs)
     reply_query: Dict[Text, Text] = field(default_factory=dict)
     reply_headers: Dict[Text, Text] = field(default_factory=dict)
     handshake: Optional[Dict[Text, Any]] = None  # params, status, body or json; wrong_params, wrong_status
@@ -161,6 +164,12 @@ PLATFORMS = [
         reply_query={"access_token": PAGE_TOKEN},
         reply=messenger_reply("6789012345678901"),
         reply_with_buttons=messenger_buttons("6789012345678901"),
+        photo="facebook_photo.json",
+        photo_id="m_Ph0t0Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fplwlqLP_5cgXIbu7I3rBN0P",
+        photo_attachment={
+            "type": "image",
+            "url": "https://scontent.xx.fbcdn.net/v/t1.15752-9/468123_damage_n.jpg?_nc_cat=104&oh=00_AYB&oe=675A1B2C",
+        },
         handshake=META_HANDSHAKE,
     ),
     Platform(
@@ -182,6 +191,15 @@ PLATFORMS = [
         reply_query={"access_token": PAGE_TOKEN},
         reply=messenger_reply("1254459154682919"),
         reply_with_buttons=messenger_buttons("1254459154682919"),
+        photo="instagram_photo.json",
+        photo_id=(
+            "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDA1ODIyMzA0OTE0OjM0MDI4MjM2Njg0MTcxMDMwMTI0NDI3NjAxNzk5"
+            "NDk4NzU4MjA2NzozMTU5NTIwMzg4NTc4NDMzNzAzMDY2NzU2MjA4NzY3NTkwNAZDZQ"
+        ),
+        photo_attachment={
+            "type": "image",
+            "url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=18012345678901234&signature=AbCdEf",
+        },
         handshake=META_HANDSHAKE,
     ),
     Platform(
@@ -223,6 +241,9 @@ PLATFORMS = [
                 "body": {"text": "reply"},
             },
         },
+        photo="whatsapp_photo.json",
+        photo_id="wamid.HBgLMTY1MDU1NTEyMzQVAgASGBQzRkE5QjU3QjI0OUY2RTc4OTAxMgA=",
+        photo_attachment={"type": "image", "media_id": "1003383421387256", "mime_type": "image/jpeg"},
         handshake=META_HANDSHAKE,
     ),
     Platform(
@@ -252,6 +273,9 @@ PLATFORMS = [
                 "inline_keyboard": [[{"text": b["title"], "callback_data": b["payload"]}] for b in BUTTONS]
             },
         },
+        photo="telegram_photo.json",
+        photo_id="123456789:4714",
+        photo_attachment={"type": "image", "media_id": "AgACAgQAAxkBAAIBX2dQ_x1280", "mime_type": "image/jpeg"},
     ),
     Platform(
         name="twitter",
@@ -268,6 +292,13 @@ PLATFORMS = [
         reply_path="/2/dm_conversations/with/3001969357/messages",
         reply=lambda text: {"text": text},
         reply_with_buttons={"text": "reply\n\n1. Yes\n2. No"},
+        photo="twitter_photo.json",
+        photo_id="1861001234567890456",
+        photo_attachment={
+            "type": "image",
+            "url": "https://ton.twitter.com/1.1/ton/data/dm/1861001234567890456/1861001200000000001/aBcDeFgH.jpg",
+            "media_id": "1861001200000000001",
+        },
         handshake={
             "params": {"crc_token": "9b4507b3-8d4f-4a1c-bf4b-2a8e6c1d0f77"},
             "status": 200,
@@ -295,6 +326,13 @@ PLATFORMS = [
             "touser": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
             "msgtype": "text",
             "text": {"content": "reply\n\n1. Yes\n2. No"},
+        },
+        photo="wechat_image.xml",
+        photo_id="24870123456789099",
+        photo_attachment={
+            "type": "image",
+            "url": "http://mmbiz.qpic.cn/mmbiz_jpg/aBcDeFgHiJ/0",
+            "media_id": "8XpB3Yh4zq2Rk7vN_Lm1QwErTyUiOp9AsDfGhJkLz0xCvBnM",
         },
         handshake={
             "params": {**wechat_query(), "echostr": "6453862079130917541"},

@@ -3,7 +3,7 @@
 Signed → 200, handed to Rasa once, answered through the (fake) platform API; unsigned or forged → 403
 with nothing processed or stored; a retried delivery → 200 but not processed again; the verification
 handshake answered and refused with a wrong token; other events acknowledged and ignored; unreadable
-bodies → 400; customer text never read as an intent.
+bodies → 400; customer text never read as an intent; a photo without words handed over (not dropped).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from bot.channels.webhooks import ATTACHMENT_PAYLOAD
 from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer, delivery_rows
 from tests.channels.platforms import BUTTONS, Platform, fixture
 
@@ -71,6 +72,24 @@ async def test_a_retried_delivery_is_acknowledged_but_processed_once(
     assert len(rasa.messages) == 1
     assert len(fake_api.calls(platform.reply_path)) == 1
     assert delivery_rows(platform.name) == 1
+
+
+async def test_a_photo_with_no_words_reaches_rasa_with_its_attachment_once(
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform
+) -> None:
+    body = fixture(platform.photo)
+
+    first, _ = await post(webhook, body, platform.sign(body))
+    retry, _ = await post(webhook, body, platform.sign(body))
+
+    assert (first, retry) == (200, 200)
+    [message] = rasa.messages
+    assert message.text == ATTACHMENT_PAYLOAD
+    assert message.message_id == platform.photo_id
+    assert message.sender_id == f"{platform.name}:{platform.user_id}"
+    assert message.metadata["attachments"] == [platform.photo_attachment]
+    assert len(fake_api.calls(platform.reply_path)) == 1  # the bot's answer went out
+    assert delivery_rows(platform.name, platform.photo_id) == 1
 
 
 async def test_the_verification_handshake_is_answered_and_refused_with_a_wrong_token(
