@@ -162,9 +162,20 @@ def _known_agent(session: Session, value: Any) -> Optional[int]:
     return agent_id if agent_id is not None and session.get(Agent, agent_id) is not None else None
 
 
+def _customer_words(event: Dict[str, Any], attachments: Any) -> Optional[str]:
+    """The text to keep for a customer message: media sent without words reach Rasa as an intent
+    payload ("/share_attachment") that the customer never typed, so they are kept without text."""
+    text = event.get("text")
+    if attachments and isinstance(text, str) and text.startswith("/"):
+        return None
+    return text
+
+
 def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Message:
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
+    attachments = (event.get("metadata") or {}).get("attachments")
+    attachments = attachments if isinstance(attachments, list) and attachments else None
     return Message(
         conversation_id=conversation.id,
         event_key=key,
@@ -172,7 +183,8 @@ def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Mes
         direction="inbound",
         author="customer",
         channel=conversation.channel,
-        text=event.get("text"),
+        text=_customer_words(event, attachments),
+        payload={"attachments": attachments} if attachments else None,
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
         entities=[

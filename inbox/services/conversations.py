@@ -20,6 +20,8 @@ STATUS_LABELS = {"bot": "pending", "escalated": "escalated", "agent": "open", "r
 STATUS_FILTERS = {label: status for status, label in STATUS_LABELS.items()}
 SENTIMENTS = ("negative", "neutral", "positive")
 TRANSCRIPT_LIMIT = 1000
+# attachment types (bot/channels/webhooks.py) as a list line names them; the others read as they are
+ATTACHMENT_WORDS = {"image": "photo", "file": "document", "audio": "audio", "contact": "contact card"}
 
 
 @dataclass
@@ -31,6 +33,18 @@ class ConversationFilter:
     q: Optional[str] = None
     limit: int = 50
     offset: int = 0
+
+
+def preview(message: Message) -> Optional[str]:
+    """A list's one-line view of a message: its text, or for media sent without words what they are
+    ("[photo, document]"), so a conversation whose last message is a damage photo does not look empty."""
+    if message.text:
+        return message.text
+    attachments = message.payload.get("attachments") if isinstance(message.payload, dict) else None
+    if not isinstance(attachments, list) or not attachments:
+        return message.text
+    kinds = [ATTACHMENT_WORDS.get(str(item.get("type")), str(item.get("type"))) for item in attachments]
+    return "[" + ", ".join(kinds) + "]"
 
 
 def message_dict(message: Message) -> Dict[str, Any]:
@@ -170,7 +184,7 @@ def summaries(db: Session, settings: Settings, conversations: Iterable[Conversat
                 else None,
                 "created_at": aware(conversation.created_at),
                 "last_message_at": aware(conversation.last_message_at),
-                "last_message": {"author": last.author, "text": last.text, "sent_at": aware(last.sent_at)}
+                "last_message": {"author": last.author, "text": preview(last), "sent_at": aware(last.sent_at)}
                 if last
                 else None,
                 "sentiment": customer.sentiment

@@ -184,6 +184,7 @@ def customer_says(
     intent: str = "complain",
     sentiment: Optional[Dict[str, Any]] = None,
     at: Optional[float] = None,
+    metadata: Optional[Dict[str, Any]] = None,
 ) -> int:
     """A customer message through the same writer Rasa's event broker uses."""
     event = {
@@ -194,6 +195,7 @@ def customer_says(
         "input_channel": channel,
         "message_id": f"{conversation_id}-{time.monotonic_ns()}",
         "parse_data": {"intent": {"name": intent, "confidence": 0.91}, "entities": [], "sentiment": sentiment},
+        "metadata": metadata or {},
     }
     with session_scope(db_url) as db:
         message = record_event(db, event)

@@ -81,6 +81,18 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
 
         customer_says(db_url, "web-11", "thank you", intent="thank", sentiment={"label": "positive", "confidence": 0.8})
         page.wait_for_selector("#messages li.customer >> text=thank you", timeout=10000)
+        photo = {"type": "image", "url": "https://scontent.example/dent.jpg"}
+        trap = {"type": "link", "url": "javascript:alert(1)", "title": "see this"}
+        customer_says(
+            db_url, "web-11", "/share_attachment", intent="share_attachment", metadata={"attachments": [photo, trap]}
+        )
+        page.wait_for_selector("#messages li.attachment.image a", timeout=10000)
+        link = page.locator("#messages li.attachment.image a")
+        assert (link.get_attribute("href"), link.get_attribute("rel")) == (photo["url"], "noopener noreferrer")
+        assert page.locator("#messages li.attachment.link a").count() == 0  # never a javascript: link
+        assert "see this" in page.locator("#messages li.attachment.link").inner_text()
+        assert "/share_attachment" not in page.locator("#messages").inner_text()
+        assert "null" not in page.locator("#conv-meta").inner_text()
         page.fill("#note-form textarea", "Denied for late filing; check with the adjuster.")
         page.click("#note-form button")
         page.wait_for_selector("#notes li")

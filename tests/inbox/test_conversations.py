@@ -194,3 +194,17 @@ def test_admin_validation_errors(admin: LoggedIn, inbox_data) -> None:
     assert admin.patch("/api/agents/999", {"name": "Ghost"}).status_code == 404
     assert admin.patch("/api/canned-responses/999", {"content": "x"}).status_code == 404
     assert admin.get("/api/audit?action=dance").status_code == 422
+
+
+def test_media_sent_without_words_show_in_the_list_and_the_transcript(agent: LoggedIn, db_url: str) -> None:
+    photo = {"type": "image", "media_id": "AgACAgQ", "mime_type": "image/jpeg"}
+    pdf = {"type": "file", "media_id": "BQACAgQ", "file_name": "repair-quote.pdf"}
+    metadata = {"attachments": [photo, pdf]}
+    customer_says(db_url, "tg-7", "/share_attachment", "telegram", "share_attachment", None, metadata=metadata)
+
+    listed = agent.get("/api/conversations").json()["items"][0]
+    detail = agent.get("/api/conversations/tg-7").json()
+
+    assert listed["last_message"]["text"] == "[photo, document]"
+    [message] = detail["messages"]
+    assert message["text"] is None and message["payload"] == {"attachments": [photo, pdf]}

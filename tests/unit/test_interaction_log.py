@@ -270,3 +270,21 @@ def test_an_agent_reply_keeps_who_wrote_it_and_an_unknown_agent_loses_no_reply(l
             ("Bot again.", "bot", None),
         ]
         assert rows[0].agent.name == "Sam Agent"
+
+
+def test_a_photo_is_logged_with_its_attachment_and_no_words_the_customer_did_not_type(log_url: str) -> None:
+    photo = {"type": "image", "media_id": "AgACAgQ", "mime_type": "image/jpeg"}
+    alone = social_event("telegram:12345", 1000.0, "12345:7", JANE, text="/share_attachment")
+    alone["metadata"]["attachments"] = [photo]
+    captioned = social_event("telegram:12345", 1001.0, "12345:8", JANE, text="the dent on the door")
+    captioned["metadata"]["attachments"] = [photo]
+    with session_scope(log_url) as s:
+        record_event(s, alone)
+        record_event(s, captioned)
+        record_event(s, alone)  # Rasa publishing the same event again
+    with session_scope(log_url) as s:
+        rows = s.scalars(select(Message).where(Message.conversation_id == "telegram:12345").order_by(Message.id)).all()
+        assert [(m.text, m.payload) for m in rows] == [
+            (None, {"attachments": [photo]}),
+            ("the dent on the door", {"attachments": [photo]}),
+        ]

@@ -13,6 +13,7 @@ from typing import Dict, Iterator, List, Set
 import pytest
 import yaml
 
+from bot.channels.webhooks import ATTACHMENT_PAYLOAD
 from tests.rasa_cli import run_rasa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,8 @@ def test_no_training_example_comes_from_an_evaluation_set() -> None:
 
 def test_rasa_data_validate_is_clean() -> None:
     """`rasa data validate` passes; the only warnings allowed are for responses that forms ask or
-    actions send by name (Rasa's validator cannot see those uses)."""
+    actions send by name (Rasa's validator cannot see those uses), and for the one intent that only the
+    channels send, as a payload for media without words: NLU examples would make it predictable from text."""
     result = run_rasa(
         "data",
         "validate",
@@ -108,6 +110,8 @@ def test_rasa_data_validate_is_clean() -> None:
     unexplained = []
     for line in output.splitlines():
         if "UserWarning" not in line:
+            continue
+        if f"The intent '{ATTACHMENT_PAYLOAD.lstrip('/')}' is listed in the domain file, but is not found" in line:
             continue
         unused = re.search(r"The utterance '(\w+)' is not used in any story or rule", line)
         if unused and (unused.group(1).startswith("utter_ask_") or f'"{unused.group(1)}"' in action_code):

@@ -81,7 +81,35 @@
     document.getElementById("list-more").hidden = page.items.length >= page.total || state.listLimit >= 200;
   }
 
+  const ATTACHMENT_NAMES = { image: "Photo", video: "Video", audio: "Audio", file: "Document", sticker: "Sticker", location: "Location", contact: "Contact", link: "Link" };
+
+  // Only https links open from the transcript: a customer's payload must never become a javascript: URL.
+  function safeUrl(url) {
+    try {
+      const parsed = new URL(url);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function attachmentItem(a, channel) {
+    const parts = [a.voice ? "Voice note" : ATTACHMENT_NAMES[a.type] || a.type];
+    if (a.file_name) parts.push(a.file_name);
+    if (a.title) parts.push(a.title);
+    if (a.address) parts.push(a.address);
+    if (a.latitude != null && a.longitude != null) parts.push(`${a.latitude}, ${a.longitude}`);
+    if (a.phones) parts.push(a.phones.join(", "));
+    if (a.mime_type && !a.file_name) parts.push(a.mime_type);
+    if (a.caption) parts.push(a.caption);
+    const href = a.url ? safeUrl(a.url) : a.latitude != null && a.longitude != null ? `https://www.openstreetmap.org/?mlat=${a.latitude}&mlon=${a.longitude}#map=17/${a.latitude}/${a.longitude}` : null;
+    const label = parts.join(" · ");
+    const note = !href && a.media_id ? el("span", { class: "muted" }, ` (kept by ${channel}, media id ${a.media_id})`) : null;
+    return el("li", { class: `attachment ${a.type}` }, href ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, label) : label, note);
+  }
+
   function messageItem(m) {
+    const attachments = m.payload && Array.isArray(m.payload.attachments) ? m.payload.attachments : [];
     const details = [];
     if (m.intent) details.push(el("span", { class: "badge intent" }, `${m.intent}${m.confidence != null ? " " + m.confidence.toFixed(2) : ""}`));
     const sentiment = sentimentBadge(m.sentiment);
@@ -91,7 +119,8 @@
       "li",
       { class: `message ${m.author}`, dataset: { id: m.id } },
       el("div", { class: "row muted" }, el("strong", {}, m.agent_name ? `${m.agent_name} (agent)` : m.author), ` · ${m.channel} · ${when(m.sent_at)}`),
-      el("div", { class: "text" }, m.text || (m.payload ? JSON.stringify(m.payload) : "")),
+      m.text || !attachments.length ? el("div", { class: "text" }, m.text || (m.payload ? JSON.stringify(m.payload) : "")) : null,
+      attachments.length ? el("ul", { class: "attachments" }, attachments.map((a) => attachmentItem(a, m.channel))) : null,
       details.length ? el("div", { class: "row" }, details) : null
     );
   }
@@ -114,7 +143,7 @@
     document.getElementById("conv-title").textContent = d.customer_identity || d.id;
     document.getElementById("conv-meta").replaceChildren(
       el("span", { class: `badge status ${d.status}` }, d.status), ` ${d.channel} · conversation ${d.id} · `,
-      d.assignee ? `assigned to ${d.assignee.name}` : "unassigned", " ", sentimentBadge(d.sentiment)
+      ...[d.assignee ? `assigned to ${d.assignee.name}` : "unassigned", " ", sentimentBadge(d.sentiment)].filter((part) => part !== null)
     );
     const canAct = d.status === "open";
     document.querySelector('[data-action="take-over"]').disabled = d.status === "open" && d.assignee && d.assignee.id === me;
