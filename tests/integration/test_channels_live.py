@@ -334,3 +334,23 @@ def test_signed_webhook_is_answered_logged_once_and_forgeries_refused(live: Live
     bot_said = [e for e in events if e["event"] == "bot"]
     outbound = [m for m in logged if m.direction == "outbound"]
     assert len(sent) == len(outbound) == len(bot_said), "one platform call per bot message, none repeated"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_a_photo_without_words_is_answered_and_logged_with_its_attachment(live: Live, case: Case) -> None:
+    """Damage photos used to be dropped at the door. Now the real bot answers them (inside a running
+    claim form too, which then asks its question again) and the log keeps what the platform sent."""
+    platform = PLATFORMS[case.name]
+    conversation_id = f"{case.name}:{platform.user_id}"
+    body, message_id = with_message_id(case.name, p.fixture(platform.photo), 4)
+
+    response = post(live, case.name, body, platform.sign(body))
+    assert response.status_code == 200, response.text
+    logged, sent = settled_turn(live, case.name, conversation_id, message_id)
+
+    (photo,) = [m for m in logged if m.direction == "inbound" and m.platform_message_id == message_id]
+    assert (photo.text, photo.intent) == (None, "share_attachment")
+    assert photo.payload == {"attachments": [platform.photo_attachment]}
+    answers = [m.text or "" for m in logged if m.direction == "outbound" and m.in_reply_to_id == photo.id]
+    assert any("received your photo" in text for text in answers), answers
+    assert any("received your photo" in reply_text(case.name, call) for call in sent)
