@@ -139,6 +139,36 @@ def test_file_claim_over_socketio(servers: ServerSet) -> None:
     assert len([m for m in rows if m.direction == "outbound"]) == len(customer.received)
 
 
+def test_webchat_buttons_work_but_typed_intents_are_read_as_words(servers: ServerSet) -> None:
+    """A tapped button's payload is an intent; the same `/…` typed by hand is not (`/restart` typed in
+    the chat box would otherwise wipe the conversation, mid-claim)."""
+    session_id = uuid.uuid4().hex
+    customer = SocketCustomer(servers.rasa_url, session_id)
+    try:
+        customer.ask(CLAIM_TURNS[0])
+        customer.ask("PX-88123")  # the bot asks what happened, with a button per incident type
+        question = customer.received[-1]
+        offered = [button["payload"] for button in question.get("quick_replies") or question.get("buttons") or []]
+        tapped = '/inform{"incident_type": "collision"}'
+        assert tapped in offered, question
+        after_tap = customer.ask(tapped)
+        after_typed = customer.ask("/restart")
+    finally:
+        customer.close()
+    assert "when did it happen" in after_tap.lower()
+    assert "when did it happen" in after_typed.lower()  # still in the claim form, asking for the date
+    inbound = [m for m in message_rows(servers.db_url, session_id) if m.direction == "inbound"]
+    assert [(m.text, m.intent) for m in inbound[2:]] == [(tapped, "inform"), ("restart", inbound[3].intent)]
+    assert inbound[3].intent != "restart"
+    events = requests.get(
+        f"{servers.rasa_url}/conversations/{session_id}/tracker",
+        params={"token": api_token(), "include_events": "ALL"},
+        timeout=30,
+    ).json()["events"]
+    assert not [e for e in events if e["event"] == "restart"]
+    assert [e.get("metadata", {}).get("original_text") for e in events if e["event"] == "user"][-1] == "/restart"
+
+
 def test_concurrent_conversations_lose_and_double_nothing(servers: ServerSet) -> None:
     """5 conversations x 10 messages, all 50 sent at once: 50 inbound rows, one row per bot message."""
     run_id = uuid.uuid4().hex[:6]

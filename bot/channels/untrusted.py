@@ -1,0 +1,75 @@
+"""What a customer on a public client (the web chat) may not choose: the intent, and metadata we trust.
+
+Rasa reads any text of the form `/intent{entities}` as that intent with confidence 1, whoever typed it,
+and the web chat sends the payload of a tapped button the same way it sends typed text. So a payload
+is only taken as one when the bot offered it as a button in its reply to the customer's previous
+message, or is one of the few the page itself sends (the `/greet` that opens a session); any other text
+starting with "/" loses its leading slashes and is read as words, as on the social channels
+(bot/channels/webhooks.py). Metadata keys that only our own connectors may set (attachments, the
+customer's identity) are dropped from what the browser sends, so nobody can plant a "photo" link in an
+agent's transcript or pose as someone else.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import AbstractSet, Any, Iterable, Optional, Set, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+
+from bot.channels.webhooks import customer_text
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ALLOWED_PAYLOADS = frozenset({"/greet"})  # webchat/index.html's initPayload
+TRUSTED_METADATA_KEYS = ("attachments", "channel_identity", "button_payload", "original_text")
+
+
+def offered_payloads(events: Iterable[Any]) -> Set[Text]:
+    """Button payloads of the bot's messages since the customer's last message: what the web chat
+    shows as tappable right now (rasa-webchat only keeps the latest message's buttons)."""
+    offered: Set[Text] = set()
+    for event in reversed(list(events)):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            data = event.data or {}
+            for button in (data.get("buttons") or []) + (data.get("quick_replies") or []):
+                if isinstance(button, dict) and button.get("payload"):
+                    offered.add(str(button["payload"]))
+    return offered
+
+
+def screen(message: UserMessage, allowed_payloads: AbstractSet[Text]) -> UserMessage:
+    """The message as Rasa should see it: an unoffered payload read as words, trusted metadata gone."""
+    text = message.text if isinstance(message.text, str) else ""
+    metadata = dict(message.metadata) if isinstance(message.metadata, dict) else {}
+    for key in TRUSTED_METADATA_KEYS:
+        metadata.pop(key, None)
+    if text.strip() in allowed_payloads:
+        text = text.strip()
+        metadata["button_payload"] = True
+    else:
+        words = customer_text(text)
+        if words != text.strip():
+            metadata["original_text"] = text
+        text = words
+    message.text = text
+    message.metadata = metadata
+    return message
+
+
+async def payloads_on_offer(app: Optional[Any], sender_id: Text) -> Set[Text]:
+    """The payloads the bot offered this conversation, read from Rasa's tracker store. If the store
+    cannot be read, nothing is on offer: a tapped button is then read as its words, never lost."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return set()
+    try:
+        tracker = await store.retrieve(sender_id)
+    except Exception:  # the store being down must not lose the message; Rasa will report it itself
+        logger.warning("could not read the tracker of %s to check a payload", sender_id, exc_info=True)
+        return set()
+    return offered_payloads(tracker.events) if tracker is not None else set()
