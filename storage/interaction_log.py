@@ -171,11 +171,32 @@ def _customer_words(event: Dict[str, Any], attachments: Any) -> Optional[str]:
     return text
 
 
-def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Message:
+def _tapped_button(session: Session, conversation_id: str, event: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The button of the bot's recent replies whose payload this message is, so the transcript can show
+    what the customer tapped ("Collision") and not only the payload (`/inform{"incident_type": ...}`)."""
+    text = event.get("text")
+    if not (event.get("metadata") or {}).get("button_payload") or not isinstance(text, str):
+        return None
+    recent = session.scalars(
+        select(Message.payload)
+        .where(Message.conversation_id == conversation_id, Message.direction == "outbound")
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(5)
+    )
+    for payload in recent:
+        buttons = payload.get("buttons") if isinstance(payload, dict) else None
+        for button in buttons if isinstance(buttons, list) else []:
+            if isinstance(button, dict) and button.get("payload") == text:
+                return {"title": button.get("title"), "payload": text}
+    return {"title": None, "payload": text}
+
+
+def _inbound(session: Session, event: Dict[str, Any], conversation: Conversation, key: str) -> Message:
     parse = event.get("parse_data") or {}
     intent = parse.get("intent") or {}
     attachments = (event.get("metadata") or {}).get("attachments")
     attachments = attachments if isinstance(attachments, list) and attachments else None
+    extra = {"attachments": attachments, "button": _tapped_button(session, conversation.id, event)}
     return Message(
         conversation_id=conversation.id,
         event_key=key,
@@ -184,7 +205,7 @@ def _inbound(event: Dict[str, Any], conversation: Conversation, key: str) -> Mes
         author="customer",
         channel=conversation.channel,
         text=_customer_words(event, attachments),
-        payload={"attachments": attachments} if attachments else None,
+        payload={name: value for name, value in extra.items() if value} or None,
         intent=intent.get("name"),
         confidence=intent.get("confidence"),
         entities=[
@@ -240,7 +261,9 @@ def record_event(session: Session, event: Dict[str, Any]) -> Optional[Message]:
     if kind == "user":
         identity = customer_identity((event.get("metadata") or {}).get("channel_identity"), channel, sender)
     conversation = ensure_conversation(session, sender, channel, identity)
-    message = _inbound(event, conversation, key) if kind == "user" else _outbound(session, event, conversation, key)
+    message = (
+        _inbound(session, event, conversation, key) if kind == "user" else _outbound(session, event, conversation, key)
+    )
     if message.platform_message_id and session.scalar(
         select(Message.id).where(
             Message.channel == message.channel, Message.platform_message_id == message.platform_message_id

@@ -36,11 +36,15 @@ class ConversationFilter:
 
 
 def preview(message: Message) -> Optional[str]:
-    """A list's one-line view of a message: its text, or for media sent without words what they are
-    ("[photo, document]"), so a conversation whose last message is a damage photo does not look empty."""
+    """A list's one-line view of a message: a tapped button's title, its text, or for media sent without
+    words what they are ("[photo, document]"), so a conversation ending in a damage photo does not look empty."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    button = payload.get("button")
+    if isinstance(button, dict) and button.get("title"):
+        return str(button["title"])  # what the customer tapped, not the payload behind it
     if message.text:
         return message.text
-    attachments = message.payload.get("attachments") if isinstance(message.payload, dict) else None
+    attachments = payload.get("attachments")
     if not isinstance(attachments, list) or not attachments:
         return message.text
     kinds = [ATTACHMENT_WORDS.get(str(item.get("type")), str(item.get("type"))) for item in attachments]

@@ -203,14 +203,21 @@ def customer_says(
         return message.id
 
 
-def bot_says(db_url: str, conversation_id: str, text: str, at: Optional[float] = None, **metadata: Any) -> int:
+def bot_says(
+    db_url: str,
+    conversation_id: str,
+    text: str,
+    at: Optional[float] = None,
+    data: Optional[Dict[str, Any]] = None,
+    **metadata: Any,
+) -> int:
     event = {
         "sender_id": conversation_id,
         "event": "bot",
         "timestamp": at or time.time(),
         "text": text,
         "metadata": metadata,
-        "data": {},
+        "data": data or {},
     }
     with session_scope(db_url) as db:
         message = record_event(db, event)

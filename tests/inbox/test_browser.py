@@ -81,6 +81,11 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
 
         customer_says(db_url, "web-11", "thank you", intent="thank", sentiment={"label": "positive", "confidence": 0.8})
         page.wait_for_selector("#messages li.customer >> text=thank you", timeout=10000)
+        collision = '/inform{"incident_type": "collision"}'
+        bot_says(db_url, "web-11", "What happened?", data={"buttons": [{"title": "Collision", "payload": collision}]})
+        customer_says(db_url, "web-11", collision, intent="inform", metadata={"button_payload": True})
+        page.wait_for_selector("#messages li.customer >> text=Collision", timeout=10000)
+        assert "incident_type" not in page.locator("#messages").inner_text()  # the title, not the payload
         photo = {"type": "image", "url": "https://scontent.example/dent.jpg"}
         trap = {"type": "link", "url": "javascript:alert(1)", "title": "see this"}
         customer_says(

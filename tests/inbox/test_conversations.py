@@ -208,3 +208,15 @@ def test_media_sent_without_words_show_in_the_list_and_the_transcript(agent: Log
     assert listed["last_message"]["text"] == "[photo, document]"
     [message] = detail["messages"]
     assert message["text"] is None and message["payload"] == {"attachments": [photo, pdf]}
+
+
+def test_a_tapped_button_shows_as_its_title_in_the_list(agent: LoggedIn, db_url: str) -> None:
+    collision = '/inform{"incident_type": "collision"}'
+    bot_says(db_url, "web-8", "What happened?", data={"buttons": [{"title": "Collision", "payload": collision}]})
+    customer_says(db_url, "web-8", collision, "socketio", "inform", None, metadata={"button_payload": True})
+
+    listed = agent.get("/api/conversations").json()["items"][0]
+    [_, tapped] = agent.get("/api/conversations/web-8").json()["messages"]
+
+    assert listed["last_message"]["text"] == "Collision"
+    assert tapped["text"] == collision and tapped["payload"] == {"button": {"title": "Collision", "payload": collision}}

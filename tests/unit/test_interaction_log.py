@@ -288,3 +288,22 @@ def test_a_photo_is_logged_with_its_attachment_and_no_words_the_customer_did_not
             (None, {"attachments": [photo]}),
             ("the dent on the door", {"attachments": [photo]}),
         ]
+
+
+def test_a_tapped_button_is_logged_with_the_title_the_customer_saw(log_url: str) -> None:
+    collision = '/inform{"incident_type": "collision"}'
+    question = bot_event("web-6", "What happened?", 1000.0, utter_action="utter_ask_incident_type")
+    question["data"] = {"buttons": [{"title": "Collision", "payload": collision}, {"title": "Theft", "payload": "/x"}]}
+    tapped = {**user_event("web-6", collision, 1001.0, "m1"), "metadata": {"button_payload": True}}
+    greeting = {**user_event("web-7", "/greet", 1002.0, "m2"), "metadata": {"button_payload": True}}
+    typed = user_event("web-6", "collision", 1003.0, "m3")
+    with session_scope(log_url) as s:
+        for event in (question, tapped, greeting, typed):
+            record_event(s, event)
+    with session_scope(log_url) as s:
+        inbound = s.scalars(select(Message).where(Message.direction == "inbound").order_by(Message.id)).all()
+        assert [(m.text, m.payload) for m in inbound] == [
+            (collision, {"button": {"title": "Collision", "payload": collision}}),
+            ("/greet", {"button": {"title": None, "payload": "/greet"}}),  # the web chat page's own payload
+            ("collision", None),
+        ]

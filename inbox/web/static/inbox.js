@@ -108,6 +108,15 @@
     return el("li", { class: `attachment ${a.type}` }, href ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, label) : label, note);
   }
 
+  // A tapped button reads as its title, as the customer saw it; a payload the page sent by itself
+  // (the web chat's /greet) is shown muted, so it is not taken for something the customer typed.
+  function messageText(m) {
+    const button = m.payload && m.payload.button;
+    if (button && button.title) return el("div", { class: "text" }, button.title, " ", el("span", { class: "badge source" }, "button"));
+    if (button) return el("div", { class: "text muted payload" }, button.payload);
+    return el("div", { class: "text" }, m.text || "");
+  }
+
   function messageItem(m) {
     const attachments = m.payload && Array.isArray(m.payload.attachments) ? m.payload.attachments : [];
     const details = [];
@@ -119,7 +128,7 @@
       "li",
       { class: `message ${m.author}`, dataset: { id: m.id } },
       el("div", { class: "row muted" }, el("strong", {}, m.agent_name ? `${m.agent_name} (agent)` : m.author), ` · ${m.channel} · ${when(m.sent_at)}`),
-      m.text || !attachments.length ? el("div", { class: "text" }, m.text || (m.payload ? JSON.stringify(m.payload) : "")) : null,
+      m.text || !attachments.length ? messageText(m) : null,
       attachments.length ? el("ul", { class: "attachments" }, attachments.map((a) => attachmentItem(a, m.channel))) : null,
       details.length ? el("div", { class: "row" }, details) : null
     );
