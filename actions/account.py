@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions import parsing
 from actions.base import CoverlineAction, clear_slots, find_policy, money
 from actions.demo_data import insurer
+from actions.form_handoff import HandsOverWhenUpset
 from storage.engine import session_scope
 from storage.models import ChangeRequest
 from storage.references import new_reference
@@ -62,7 +63,7 @@ class ActionCheckBalance(CoverlineAction):
         return []
 
 
-class ValidateUpdateInfoForm(FormValidationAction):
+class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
     def name(self) -> Text:
         return "validate_update_info_form"
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from actions import parsing
 from actions.base import CoverlineAction, clear_slots, find_policy
 from actions.demo_data import insurer
+from actions.form_handoff import HandsOverWhenUpset
 from storage.engine import session_scope
 from storage.models import Claim
 from storage.references import new_reference
@@ -43,7 +44,7 @@ STATUS_TEXT = {
 CLAIM_SLOTS = ("policy_number", "incident_type", "incident_date", "incident_description")
 
 
-class ValidateClaimForm(FormValidationAction):
+class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_form"
 
@@ -157,7 +158,7 @@ class ActionSubmitClaim(CoverlineAction):
         return clear_slots(*CLAIM_SLOTS)
 
 
-class ValidateClaimStatusForm(FormValidationAction):
+class ValidateClaimStatusForm(HandsOverWhenUpset, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_status_form"
 

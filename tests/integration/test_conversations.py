@@ -20,7 +20,7 @@ from retrieval.index import ReplyIndex
 from retrieval.settings import retrieval_settings
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
-from storage.models import AnswerFeedback, Claim, Conversation, Message, PastReply
+from storage.models import AnswerFeedback, Claim, Conversation, Escalation, Message, PastReply
 from tests.conftest import migrated_sqlite, postgres_answers, postgres_database
 from tests.integration.servers import SocketCustomer, free_port, joined, say
 
@@ -289,6 +289,24 @@ def test_sentiment_of_every_customer_message_is_logged(servers: ServerSet) -> No
     assert [m.text for m in inbound] == [ANGRY, HAPPY]
     assert [m.sentiment["label"] for m in inbound] == ["negative", "positive"]
     assert all(0.0 < m.sentiment["confidence"] <= 1.0 for m in inbound)
+
+
+def test_an_angry_answer_inside_the_claim_form_goes_to_a_person(servers: ServerSet) -> None:
+    """Not "That doesn't look like a policy number": the form ends and a person is asked for."""
+    sender = f"form-angry-{uuid.uuid4().hex[:8]}"
+    assert "policy number" in joined(say(servers.rasa_url, sender, CLAIM_TURNS[0])).lower()
+
+    answer = joined(say(servers.rasa_url, sender, ANGRY))
+
+    assert "look like a policy number" not in answer
+    rows = message_rows(servers.db_url, sender)
+    assert rows[-1].direction == "outbound" and rows[-1].answer_source == "handoff", [
+        (m.text, m.answer_source) for m in rows
+    ]
+    with session_scope(servers.db_url) as s:
+        (escalation,) = s.scalars(select(Escalation).where(Escalation.conversation_id == sender)).all()
+        assert escalation.reason in ("complaint", "negative_sentiment")
+        assert s.get(Conversation, sender).status == "escalated"
 
 
 def test_message_is_logged_when_the_action_server_is_down(servers: ServerSet) -> None:
