@@ -97,6 +97,17 @@ def sender_identity(user: Dict[Text, Any]) -> Dict[Text, Any]:
     return {"display_name": name, "username": user.get("username"), "language": user.get("language_code")}
 
 
+# the message fields that carry a file, and what Coverline calls each
+_FILE_KINDS = (
+    ("document", "file"),
+    ("video", "video"),
+    ("video_note", "video"),
+    ("animation", "video"),
+    ("voice", "audio"),
+    ("audio", "audio"),
+)
+
+
 def telegram_attachments(message: Dict[Text, Any]) -> List[Dict[Text, Any]]:
     """The media, location or contact of a message. Files come as file_id: the bot fetches them with
     getFile, whose download URL holds the bot token and so is never stored."""
@@ -104,29 +115,19 @@ def telegram_attachments(message: Dict[Text, Any]) -> List[Dict[Text, Any]]:
     if message.get("photo"):  # the sizes Telegram made of one photo: keep the largest
         largest = max(message["photo"], key=lambda size: (size.get("width") or 0) * (size.get("height") or 0))
         found.append(attachment("image", media_id=largest.get("file_id"), mime_type="image/jpeg"))
-    for key, kind in (("document", "file"), ("video", "video"), ("video_note", "video"), ("animation", "video")):
+    for key, kind in _FILE_KINDS:
         media = message.get(key)
-        if isinstance(media, dict) and not (key == "document" and message.get("animation")):
-            found.append(
-                attachment(
-                    kind,
-                    media_id=media.get("file_id"),
-                    mime_type=media.get("mime_type"),
-                    file_name=media.get("file_name"),
-                )
+        if not isinstance(media, dict) or (key == "document" and message.get("animation")):
+            continue  # a GIF comes as both animation and document: keep it once
+        found.append(
+            attachment(
+                kind,
+                media_id=media.get("file_id"),
+                mime_type=media.get("mime_type"),
+                file_name=media.get("file_name"),
+                voice=True if key == "voice" else None,
             )
-    for key in ("voice", "audio"):
-        media = message.get(key)
-        if isinstance(media, dict):
-            found.append(
-                attachment(
-                    "audio",
-                    media_id=media.get("file_id"),
-                    mime_type=media.get("mime_type"),
-                    file_name=media.get("file_name"),
-                    voice=True if key == "voice" else None,
-                )
-            )
+        )
     if isinstance(message.get("sticker"), dict):
         found.append(
             attachment("sticker", media_id=message["sticker"].get("file_id"), title=message["sticker"].get("emoji"))
