@@ -6,12 +6,12 @@ reply to `messages` (author=agent); the inbox therefore never writes the reply i
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote
 
 import httpx
 
-from inbox.errors import RasaUnavailable
+from inbox.errors import NotFound, RasaUnavailable
 
 
 class RasaClient:
@@ -47,3 +47,26 @@ class RasaClient:
 
     def resume(self, conversation_id: str) -> None:
         self._append_event(conversation_id, {"event": "resume"})
+
+    def fetch_media(self, channel: str, media_id: str) -> Tuple[bytes, str]:
+        """A customer's file, fetched by the Rasa server from the platform (it holds the channel's token).
+        The token goes in a header here: media URLs end up in access logs."""
+        url = f"{self.base_url}/webhooks/{quote(channel, safe='')}/media/{quote(media_id, safe='')}"
+        try:
+            with httpx.Client(timeout=max(self.timeout, 60.0), transport=self.transport) as client:
+                response = client.get(url, headers={"Authorization": f"Bearer {self.token}"})
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not answer at {self.base_url}: {error.__class__.__name__}") from error
+        if response.status_code == 404:
+            raise NotFound(_error_text(response) or f"Rasa has no {channel} media route: is the channel configured?")
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"The file could not be fetched: {_error_text(response) or response.status_code}")
+        return response.content, response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        answer = response.json()
+    except ValueError:
+        return ""
+    return str(answer.get("error") or "") if isinstance(answer, dict) else ""

@@ -30,6 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels.media import FetchMedia, add_media_route
 from storage.deliveries import claim_unfinished, first_delivery, mark_failed, mark_processed, prune_deliveries
 
 logger = logging.getLogger(__name__)
@@ -230,6 +231,11 @@ class WebhookInput(InputChannel):
         """The platform's GET that proves we own the webhook URL (Meta, X and WeChat have one)."""
         return response.json({"error": f"{self.name()} has no verification handshake"}, status=405)
 
+    def media_fetcher(self) -> Optional[FetchMedia]:
+        """How this platform's media ids are opened: the output channel's `fetch_media`, on the platforms
+        whose media arrive as ids (Telegram, WhatsApp, WeChat); the others send token-free URLs."""
+        return getattr(self.get_output_channel(), "fetch_media", None)
+
     def acknowledgement(self) -> HTTPResponse:
         """The 200 the platform expects; WeChat, for one, shows an error to the customer for anything else."""
         return response.json({"status": "ok"})
@@ -248,6 +254,10 @@ class WebhookInput(InputChannel):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             return await self.receive(request, on_new_message)
+
+        fetch_media = self.media_fetcher()
+        if fetch_media is not None:
+            add_media_route(webhook, self.name(), fetch_media)
 
         @webhook.listener("after_server_start")
         async def start_redelivery(app: Any, *_: Any) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 import xml.etree.ElementTree as ElementTree
@@ -28,6 +29,7 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.media import Media, MediaError, MediaNotFound, download, platform_reason
 from bot.channels.webhooks import (
     Inbound,
     MalformedPayload,
@@ -49,6 +51,7 @@ DEFAULT_WECHAT_API = "https://api.weixin.qq.com"
 TEXT_LIMIT = 680
 TOKEN_REFRESH_MARGIN = 300  # seconds before expiry; stable_token renews 5 minutes early as well
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, malformed or expired access token
+UNKNOWN_MEDIA = 40007  # invalid media_id: never issued, or older than WeChat's 3 days
 
 
 def wechat_signature(token: Text, timestamp: Text, nonce: Text) -> Text:
@@ -189,6 +192,33 @@ class WeChatOutput(OutputChannel):
             if errcode:  # WeChat reports errors with HTTP 200
                 logger.error("wechat: customer-service message refused: %s %s", errcode, answer.get("errmsg"))
             return
+
+    async def fetch_media(self, media_id: Text) -> Media:
+        """media/get: the file itself, or JSON (HTTP 200) with an error code or, for videos, a video_url."""
+        for renew in (False, True):
+            token = await self.access_token(renew=renew)
+            if token is None:
+                raise MediaError("wechat gave no access token")
+            found = await download(
+                self.name(), f"{self.api_url}/cgi-bin/media/get", params={"access_token": token, "media_id": media_id}
+            )
+            if not found.content_type.startswith(("application/json", "text/")):
+                return found
+            try:
+                answer = json.loads(found.body)
+            except ValueError:
+                return found  # a text file
+            if isinstance(answer, dict) and answer.get("video_url"):
+                return await download(self.name(), str(answer["video_url"]))
+            errcode = int(answer.get("errcode") or 0) if isinstance(answer, dict) else 0
+            if errcode in TOKEN_ERRORS and not renew:
+                continue
+            if errcode == UNKNOWN_MEDIA:
+                raise MediaNotFound(f"wechat no longer has this file (media ids last 3 days){platform_reason(answer)}")
+            if errcode:
+                raise MediaError(f"wechat refused the file: {errcode}{platform_reason(answer)}")
+            return found
+        raise MediaError("wechat refused its own access token")
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         openid = platform_user_id(self.name(), recipient_id)

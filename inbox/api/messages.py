@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from inbox.deps import CurrentAgent, DbSession, RasaDep, client_ip
-from inbox.schemas import Accepted, Detail, ReplyIn
-from inbox.services import handoff
+from inbox.schemas import MAX_ID, Accepted, Detail, ReplyIn
+from inbox.services import handoff, media
 
 router = APIRouter(prefix="/conversations", tags=["messages"])
 
@@ -35,3 +35,28 @@ def send_reply(
         "detail": "Stored in the conversation, but this customer writes over Rasa's REST channel, which cannot "
         "push: they see it only if their client fetches the conversation.",
     }
+
+
+@router.get(
+    "/{conversation_id}/messages/{message_id}/attachments/{index}",
+    response_class=Response,
+    responses={
+        200: {"description": "the file, inline if a browser shows it safely, else as a download"},
+        404: {"model": Detail, "description": "no such attachment, or the platform no longer keeps it"},
+        502: {"model": Detail},
+    },
+)
+def open_attachment(
+    *,
+    request: Request,
+    conversation_id: str = Path(..., min_length=1, max_length=255),
+    message_id: int = Path(..., ge=1, le=MAX_ID),
+    index: int = Path(..., ge=0, le=100),
+    agent: CurrentAgent,
+    db: DbSession,
+    rasa: RasaDep,
+) -> Response:
+    """A photo, document or voice note the customer sent on Telegram, WhatsApp or WeChat, fetched from the
+    platform through the Rasa server (which holds the channel's token) and not kept; each opening is audited."""
+    opened = media.open_attachment(db, rasa, agent, conversation_id, message_id, index, client_ip(request))
+    return Response(opened.body, media_type=opened.media_type, headers=opened.headers)

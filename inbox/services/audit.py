@@ -31,6 +31,7 @@ ACTIONS = (
     "canned_created",
     "canned_updated",
     "canned_deleted",
+    "attachment_opened",
 )
 
 

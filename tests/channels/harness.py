@@ -34,6 +34,19 @@ class PlatformRequest:
     json: Any
 
 
+@dataclass
+class FileAnswer:
+    """A non-JSON answer (a file server's bytes) or a JSON one with an error status."""
+
+    body: bytes
+    content_type: Text = "application/octet-stream"
+    status: int = 200
+
+    @classmethod
+    def json(cls, answer: Any, status: int) -> "FileAnswer":
+        return cls(json.dumps(answer).encode(), "application/json", status)
+
+
 class FakePlatform:
     """A platform API on a free local port: records requests, answers each path with canned JSON."""
 
@@ -71,6 +84,8 @@ class FakePlatform:
             return web.json_response({"error": {"message": "simulated outage"}}, status=self.fail_with)
         queued = self.answers.get(request.path) or [{"ok": True}]
         answer = queued.pop(0) if len(queued) > 1 else queued[0]
+        if isinstance(answer, FileAnswer):
+            return web.Response(body=answer.body, status=answer.status, headers={"Content-Type": answer.content_type})
         return web.json_response(answer)
 
     def calls(self, path: Text) -> List[PlatformRequest]:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from bot.channels.twitter import TwitterInput
 from bot.channels.webhooks import WebhookInput
 from bot.channels.wechat import WeChatInput
 from bot.channels.whatsapp import WhatsAppInput
-from tests.channels.harness import FakePlatform
+from tests.channels.harness import FakePlatform, FileAnswer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks"
 
@@ -92,6 +93,21 @@ def json_with_text(path: List[Any]) -> Callable[[bytes, Text], bytes]:
 
 def xml_with_text(body: bytes, text: Text) -> bytes:
     return re.sub(rb"<Content><!\[CDATA\[.*?\]\]></Content>", f"<Content><![CDATA[{text}]]></Content>".encode(), body)
+
+
+def serve_file(api: FakePlatform, channel: Text, media_id: Text, body: bytes, content_type: Text) -> None:
+    """The platform's answers when the file behind `media_id` is fetched, as each API documents them."""
+    if channel == "telegram":
+        path = f"files/{media_id}{mimetypes.guess_extension(content_type) or ''}"  # Telegram's paths end so
+        api.answer(f"/bot{TELEGRAM_TOKEN}/getFile", {"ok": True, "result": {"file_id": media_id, "file_path": path}})
+        api.answer(f"/file/bot{TELEGRAM_TOKEN}/{path}", FileAnswer(body))  # Telegram serves octet-stream
+    elif channel == "whatsapp":
+        api.answer(f"/v19.0/{media_id}", {"url": f"{api.url}/lookaside/{media_id}", "mime_type": content_type})
+        api.answer(f"/lookaside/{media_id}", FileAnswer(body, content_type))
+    elif channel == "wechat":
+        api.answer("/cgi-bin/media/get", FileAnswer(body, content_type))
+    else:
+        raise ValueError(f"{channel} sends media as URLs, not ids")
 
 
 def prepare_wechat(api: FakePlatform) -> None:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -48,6 +48,12 @@ class FakeRasa:
     requests: List[RecordedRequest] = field(default_factory=list)
     status: int = 200
     on_event: Optional[Callable[[str, Dict[str, Any]], None]] = None
+    # what the connectors' media routes hand over: "telegram/<media id>" -> (bytes, content type)
+    media: Dict[str, Tuple[bytes, str]] = field(default_factory=dict)
+
+
+def error_body(message: str) -> Tuple[bytes, str]:
+    return json.dumps({"error": message}).encode(), "application/json"
 
 
 @pytest.fixture
@@ -69,6 +75,27 @@ def fake_rasa() -> Iterator[FakeRasa]:
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming): GET /webhooks/<channel>/media/<id>
+            parsed = urlparse(self.path)
+            fake.requests.append(RecordedRequest(parsed.path, parse_qs(parsed.query), None))
+            _, _, channel, _, media_id = parsed.path.split("/")
+            found = fake.media.get(f"{channel}/{media_id}")
+            if self.headers.get("Authorization") != f"Bearer {RASA_TOKEN}":
+                status, body, kind = 403, json.dumps({"error": "token required"}).encode(), "application/json"
+            elif found is None:
+                status, body, kind = (
+                    404,
+                    json.dumps({"error": f"{channel} no longer has this file"}).encode(),
+                    "application/json",
+                )
+            else:
+                status, (body, kind) = 200, found
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             return None

@@ -23,7 +23,14 @@ PUBLIC = {
     ("GET", "/api/docs"),  # like /api/openapi.json: the API's shape is public, its data is not
     ("GET", "/vendor/swagger-ui/{name}"),
 }
-SAMPLE_PATH_VALUES = {"conversation_id": "c-1", "agent_id": "1", "canned_id": "1", "token_id": "1"}
+SAMPLE_PATH_VALUES = {
+    "conversation_id": "c-1",
+    "agent_id": "1",
+    "canned_id": "1",
+    "token_id": "1",
+    "message_id": "1",
+    "index": "0",
+}
 
 
 def _routes(app) -> Iterator[Tuple[str, str, APIRoute]]:  # type: ignore[no-untyped-def]

@@ -5,9 +5,11 @@ tests/artifacts/inbox/. Skipped where Chromium or Playwright is missing."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from inbox.services import canned
 from storage.engine import session_scope
@@ -123,3 +125,34 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
         assert "take_over" in page.goto(server_url + "/api/audit").text()
         browser.close()
     assert errors == []
+
+
+def test_an_agent_sees_a_telegram_photo_in_the_transcript(server_url: str, db_url: str, fake_rasa: FakeRasa) -> None:
+    """The photo is only a Telegram file id in the log; the page shows it, fetched through the inbox and Rasa."""
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(picture, format="JPEG")
+    fake_rasa.media["telegram/AgACAgQdent"] = (picture.getvalue(), "image/jpeg")
+    photo = {"type": "image", "media_id": "AgACAgQdent", "mime_type": "image/jpeg"}
+    customer_says(db_url, "telegram:42", "/share_attachment", "telegram", "share_attachment",
+                  metadata={"attachments": [photo]})  # fmt: skip
+    escalate(db_url, "telegram:42", 2, "customer_request")
+    errors: list = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("response", lambda response: errors.append(response.url) if response.status >= 400 else None)
+        page.goto(server_url + "/login")
+        page.fill("input[name=email]", "agent@harbor.example")
+        page.fill("input[name=password]", PASSWORDS["agent"])
+        page.click("button[type=submit]")
+        page.click('#queue li[data-id="telegram:42"]')
+        thumbnail = page.wait_for_selector("#messages li.attachment.image img.thumbnail", timeout=10000)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail, timeout=10000)
+        assert thumbnail.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [64, 48]
+        href = page.locator("#messages li.attachment.image a").get_attribute("href")
+        assert href.startswith("/api/conversations/telegram%3A42/messages/") and href.endswith("/attachments/0")
+        page.screenshot(path=str(ARTIFACTS / "attachment.png"))
+        browser.close()
+    assert not errors, errors
+    assert [r.path for r in fake_rasa.requests if "/media/" in r.path] == ["/webhooks/telegram/media/AgACAgQdent"]

@@ -32,6 +32,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from inbox.errors import RasaUnavailable
+from inbox.rasa_client import RasaClient
+from inbox.services.media import MEDIA_CHANNELS, stored_media
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import ChannelDelivery, Conversation, Message
@@ -354,3 +357,25 @@ def test_a_photo_without_words_is_answered_and_logged_with_its_attachment(live: 
     answers = [m.text or "" for m in logged if m.direction == "outbound" and m.in_reply_to_id == photo.id]
     assert any("received your photo" in text for text in answers), answers
     assert any("received your photo" in reply_text(case.name, call) for call in sent)
+
+
+@pytest.mark.parametrize("channel", MEDIA_CHANNELS)
+def test_an_agent_opens_the_photo_through_the_real_rasa_server(live: Live, channel: str) -> None:
+    """The photo the customer sent is only an id in the log; the inbox gets the file from the running Rasa
+    server, which fetches it from the platform with the channel's token (the inbox has none)."""
+    platform = PLATFORMS[channel]
+    conversation_id = f"{channel}:{platform.user_id}"
+    body, message_id = with_message_id(channel, p.fixture(platform.photo), 5)
+    assert post(live, channel, body, platform.sign(body)).status_code == 200
+    logged, _ = settled_turn(live, channel, conversation_id, message_id)
+    (photo,) = [m for m in logged if m.direction == "inbound" and m.platform_message_id == message_id]
+    jpeg = b"\xff\xd8\xff\xe0 the dented bumper"
+    p.serve_file(live.api.fake, channel, platform.photo_attachment["media_id"], jpeg, "image/jpeg")
+
+    with session_scope(live.servers.db_url) as db:
+        stored = stored_media(db, conversation_id, photo.id, 0)
+    rasa = RasaClient(live.servers.rasa_url, api_token())
+
+    assert rasa.fetch_media(stored.channel, stored.media_id) == (jpeg, "image/jpeg")
+    with pytest.raises(RasaUnavailable, match="Bearer"):
+        RasaClient(live.servers.rasa_url, "not-the-token").fetch_media(stored.channel, stored.media_id)

@@ -93,7 +93,21 @@
     }
   }
 
-  function attachmentItem(a, channel) {
+  // Files Telegram, WhatsApp and WeChat keep by id open through the inbox, which asks Rasa (it holds the
+  // channel's token) for them; Messenger and X send token-free links, opened directly.
+  const MEDIA_CHANNELS = ["telegram", "whatsapp", "wechat"];
+
+  function attachmentHref(a, m, index) {
+    if (a.media_id && MEDIA_CHANNELS.includes(m.channel)) {
+      const conversation = encodeURIComponent(m.conversation_id || state.selected);
+      return `/api/conversations/${conversation}/messages/${m.id}/attachments/${index}`;
+    }
+    if (a.url) return safeUrl(a.url);
+    if (a.latitude != null && a.longitude != null) return `https://www.openstreetmap.org/?mlat=${a.latitude}&mlon=${a.longitude}#map=17/${a.latitude}/${a.longitude}`;
+    return null;
+  }
+
+  function attachmentItem(a, m, index) {
     const parts = [a.voice ? "Voice note" : ATTACHMENT_NAMES[a.type] || a.type];
     if (a.file_name) parts.push(a.file_name);
     if (a.title) parts.push(a.title);
@@ -102,10 +116,18 @@
     if (a.phones) parts.push(a.phones.join(", "));
     if (a.mime_type && !a.file_name) parts.push(a.mime_type);
     if (a.caption) parts.push(a.caption);
-    const href = a.url ? safeUrl(a.url) : a.latitude != null && a.longitude != null ? `https://www.openstreetmap.org/?mlat=${a.latitude}&mlon=${a.longitude}#map=17/${a.latitude}/${a.longitude}` : null;
+    const href = attachmentHref(a, m, index);
     const label = parts.join(" · ");
-    const note = !href && a.media_id ? el("span", { class: "muted" }, ` (kept by ${channel}, media id ${a.media_id})`) : null;
-    return el("li", { class: `attachment ${a.type}` }, href ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, label) : label, note);
+    const proxied = href && href.startsWith("/api/");
+    const thumbnail = proxied && a.type === "image" ? el("img", { class: "thumbnail", src: href, alt: label, loading: "lazy" }) : null;
+    const note = !href && a.media_id ? el("span", { class: "muted" }, ` (kept by ${m.channel}, media id ${a.media_id})`) : null;
+    return el(
+      "li",
+      { class: `attachment ${a.type}` },
+      href ? el("a", { href, target: "_blank", rel: "noopener noreferrer" }, thumbnail, thumbnail ? null : label) : label,
+      thumbnail ? el("div", { class: "muted" }, label) : null,
+      note
+    );
   }
 
   // A tapped button reads as its title, as the customer saw it; a payload the page sent by itself
@@ -129,7 +151,7 @@
       { class: `message ${m.author}`, dataset: { id: m.id } },
       el("div", { class: "row muted" }, el("strong", {}, m.agent_name ? `${m.agent_name} (agent)` : m.author), ` · ${m.channel} · ${when(m.sent_at)}`),
       m.text || !attachments.length ? messageText(m) : null,
-      attachments.length ? el("ul", { class: "attachments" }, attachments.map((a) => attachmentItem(a, m.channel))) : null,
+      attachments.length ? el("ul", { class: "attachments" }, attachments.map((a, index) => attachmentItem(a, m, index))) : null,
       details.length ? el("div", { class: "row" }, details) : null
     );
   }
