@@ -24,13 +24,19 @@ from actions.handoff import HANDOFF_SIGNAL_SLOT, NEGATIVE_SENTIMENT
 
 ESCALATE = "action_escalate"
 COMPLAINT = "complaint"
+# Slots where the customer tells what happened to them. The words are negative because the event was
+# ("a van crushed the front bumper", "the basement flooded and everything is ruined"), not because the
+# customer is upset with us, and the sentiment model scores such accounts close to the handoff
+# threshold. A strongly negative answer to "what happened?" is the answer; a complaint still ends the form.
+ACCOUNT_OF_EVENTS_SLOTS = frozenset({"incident_description"})
 
 
 def reason_to_leave(tracker: Tracker) -> Optional[str]:
     """Why the customer's newest message should end the running form, or None to carry on."""
     if not (tracker.active_loop or {}).get("name"):
         return None  # the form is being activated by this very message: the handoff rules decide
-    if tracker.get_slot(HANDOFF_SIGNAL_SLOT) == NEGATIVE_SENTIMENT:
+    describing_events = tracker.get_slot("requested_slot") in ACCOUNT_OF_EVENTS_SLOTS
+    if tracker.get_slot(HANDOFF_SIGNAL_SLOT) == NEGATIVE_SENTIMENT and not describing_events:
         return NEGATIVE_SENTIMENT
     if ((tracker.latest_message or {}).get("intent") or {}).get("name") == COMPLAINT:
         return COMPLAINT

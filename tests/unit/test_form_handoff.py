@@ -57,6 +57,16 @@ def test_a_strongly_negative_answer_ends_every_form_and_escalates(action: Any, f
     assert events == [{"event": "slot", "name": requested, "value": None}, *LEAVE]
 
 
+def test_a_distressing_account_of_the_accident_is_the_answer_not_anger() -> None:
+    """Asked what happened, customers describe bad events in negative words; that is the description."""
+    account = "a van backed into my parked car at the grocery store and crushed the front bumper"
+
+    events = run_validation(ValidateClaimForm(), "incident_description", account, signal="negative_sentiment")
+
+    assert {"event": "slot", "name": "incident_description", "value": account} in events
+    assert not [e for e in events if e["event"] in ("followup", "active_loop")]
+
+
 def test_a_complaint_inside_a_form_escalates_too() -> None:
     events = run_validation(ValidateClaimForm(), "incident_description", "I want to complain about you", "complaint")
 
