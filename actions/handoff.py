@@ -15,6 +15,7 @@ HTTP API; `action_session_start` keeps it paused across a session expiry while p
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -77,12 +78,14 @@ def negative_threshold(environ: Mapping[str, str] = os.environ) -> float:
     raw = environ.get(THRESHOLD_ENV, "").strip()
     if not raw:
         return DEFAULT_NEGATIVE_THRESHOLD
+    if raw.lower() == "off":  # sentiment alone never hands off (too few sentiment labels to trust it)
+        return math.inf
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not 0.0 < value <= 1.0:
-        logger.warning("%s=%r is not a number in (0, 1]; using %s", THRESHOLD_ENV, raw, DEFAULT_NEGATIVE_THRESHOLD)
+        logger.warning("%s=%r is not in (0, 1] or 'off'; using %s", THRESHOLD_ENV, raw, DEFAULT_NEGATIVE_THRESHOLD)
         return DEFAULT_NEGATIVE_THRESHOLD
     return value
 

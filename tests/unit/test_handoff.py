@@ -187,6 +187,15 @@ def test_negative_threshold_is_read_from_the_environment(monkeypatch: pytest.Mon
     assert negative_threshold() == 0.95 and handoff_signal({"sentiment": sentiment}, []) is None
 
 
+def test_sentiment_handoff_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a sentiment head trained on too few labels (README): even a certain 'negative' stays with the bot
+    and does not raise an escalation's priority (complaints hand off by intent, in the rules)."""
+    monkeypatch.setenv(THRESHOLD_ENV, "off")
+    certain = {"label": "negative", "confidence": 1.0}
+    assert handoff_signal({"sentiment": certain}, []) is None
+    assert escalation_priority("fallback", certain) == escalation_priority("fallback", None)
+
+
 @pytest.mark.parametrize("raw", ["high", "0", "1.5", "-0.2"])
 def test_a_bad_threshold_falls_back_to_the_default(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv(THRESHOLD_ENV, raw)
