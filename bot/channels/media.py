@@ -77,6 +77,15 @@ def platform_reason(answer: Any) -> Text:
     return f": {reason}" if reason else ""
 
 
+def refuse_on_error(channel: Text, status: int, answer: Any = None) -> None:
+    """Platforms answer 400/404/410 for an id they never issued or no longer keep; anything else ≥ 400 is
+    the platform failing, not the file being gone."""
+    if status in (400, 404, 410):
+        raise MediaNotFound(f"{channel} no longer has this file (HTTP {status}{platform_reason(answer)})")
+    if status >= 400:
+        raise MediaError(f"{channel} did not hand over the file (HTTP {status}{platform_reason(answer)})")
+
+
 async def download(
     channel: Text,
     url: Text,
@@ -90,10 +99,7 @@ async def download(
     try:
         async with aiohttp.ClientSession(timeout=MEDIA_TIMEOUT) as session:
             async with session.get(url, headers=headers, params=params) as reply:
-                if reply.status in (400, 404, 410):
-                    raise MediaNotFound(f"{channel} no longer has this file (HTTP {reply.status})")
-                if reply.status >= 400:
-                    raise MediaError(f"{channel} did not hand over the file (HTTP {reply.status})")
+                refuse_on_error(channel, reply.status)
                 if (reply.content_length or 0) > MAX_MEDIA_BYTES:
                     raise MediaTooLarge(f"the file is larger than {MAX_MEDIA_BYTES} bytes")
                 body = await reply.content.read(MAX_MEDIA_BYTES + 1)
@@ -120,22 +126,22 @@ async def get_json(
                 answer = await reply.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         raise MediaError(f"{channel} did not answer: {type(error).__name__}") from error
-    if status in (400, 404, 410):
-        raise MediaNotFound(f"{channel} no longer has this file (HTTP {status}{platform_reason(answer)})")
-    if status >= 400 or not isinstance(answer, dict):
-        raise MediaError(f"{channel} did not say where the file is (HTTP {status}{platform_reason(answer)})")
+    refuse_on_error(channel, status, answer)
+    if not isinstance(answer, dict):
+        raise MediaError(f"{channel} did not say where the file is (HTTP {status})")
     return answer
 
 
-def caller_allowed(request: Request) -> Optional[Text]:
-    """Why this caller may not fetch media (None if it holds the Rasa API token). A header, not a query
+def refusal(request: Request) -> Optional[HTTPResponse]:
+    """The answer to a caller without the Rasa API token (None for one with it). A header, not a query
     parameter, so the token stays out of access logs."""
     expected = os.environ.get("RASA_API_TOKEN", "")
     if not expected:
-        return "media access is off: the Rasa server has no RASA_API_TOKEN"
+        return response.json({"error": "media access is off: the Rasa server has no RASA_API_TOKEN"}, status=503)
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-        return "a valid 'Authorization: Bearer <Rasa API token>' header is required"
+        required = "a valid 'Authorization: Bearer <Rasa API token>' header is required"
+        return response.json({"error": required}, status=403)
     return None
 
 
@@ -144,10 +150,9 @@ def add_media_route(webhook: Blueprint, channel: Text, fetch: FetchMedia) -> Non
 
     @webhook.route("/media/<media_id>", methods=["GET"])
     async def media(request: Request, media_id: Text) -> HTTPResponse:
-        refusal = caller_allowed(request)
-        if refusal:
-            status = 503 if refusal.startswith("media access is off") else 403
-            return response.json({"error": refusal}, status=status)
+        refused = refusal(request)
+        if refused is not None:
+            return refused
         if not MEDIA_ID.match(media_id):
             return response.json({"error": "not a media id this channel issues"}, status=400)
         try:
