@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -122,6 +122,24 @@ class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
         return {"incident_description": text[:2000]}
 
 
+def claim_problem(tracker: Tracker) -> Optional[str]:
+    """What is wrong with the claim's slots, by the form's own validators, or None.
+
+    The submit action re-checks because the slots it is handed are not proof that the form ran: a
+    tracker can reach it without the form (a story gone wrong, a replayed or forged call), and a claim is
+    a legal record. The first validator that refuses decides, with the words it would say in the form."""
+    form = ValidateClaimForm()
+    for slot in CLAIM_SLOTS:
+        value = tracker.get_slot(slot)
+        dispatcher = CollectingDispatcher()
+        if value is None:
+            return f"the {slot.replace('_', ' ')} is missing."
+        if getattr(form, f"validate_{slot}")(value, dispatcher, tracker, {}).get(slot) is None:
+            said = " ".join(str(m.get("text") or "") for m in dispatcher.messages).strip()
+            return said or f"the {slot.replace('_', ' ')} is not valid."
+    return None
+
+
 class ActionSubmitClaim(CoverlineAction):
     def name(self) -> Text:
         return "action_submit_claim"
@@ -129,6 +147,12 @@ class ActionSubmitClaim(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        problem = claim_problem(tracker)
+        if problem is not None:
+            dispatcher.utter_message(
+                text=f"I couldn't file that claim: {problem} Nothing was filed; let's start it again when you're ready."
+            )
+            return clear_slots(*CLAIM_SLOTS)
         with self.conversation_session(tracker) as session:
             policy = find_policy(session, tracker.get_slot("policy_number"))
             if policy is None:  # the form validated it; a concurrent cancellation is the only way here

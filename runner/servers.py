@@ -21,16 +21,31 @@ MODEL_PATH = PROJECT_ROOT / "models" / "coverline.tar.gz"
 TOKEN_FILE = PROJECT_ROOT / "var" / "rasa_api_token"
 
 
-def api_token() -> str:
-    """The Rasa HTTP API token: RASA_API_TOKEN, or one generated once and kept in var/ (mode 600)."""
-    token = os.environ.get("RASA_API_TOKEN")
+ACTION_TOKEN_FILE = PROJECT_ROOT / "var" / "action_server_token"
+
+
+def _secret(variable: str, path: Path) -> str:
+    """A secret from the environment, or one generated once and kept in var/ (mode 600)."""
+    token = os.environ.get(variable)
     if token:
         return token
-    if not TOKEN_FILE.exists():
-        TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
-        TOKEN_FILE.write_text(secrets.token_urlsafe(32))
-        TOKEN_FILE.chmod(0o600)
-    return TOKEN_FILE.read_text().strip()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def api_token() -> str:
+    """The Rasa HTTP API token: RASA_API_TOKEN, or one generated once and kept in var/."""
+    return _secret("RASA_API_TOKEN", TOKEN_FILE)
+
+
+def action_server_token() -> str:
+    """The secret the Rasa server presents to the action server (bot/endpoints.yml): ACTION_SERVER_TOKEN,
+    or one generated once and kept in var/."""
+    return _secret("ACTION_SERVER_TOKEN", ACTION_TOKEN_FILE)
 
 
 @dataclass
@@ -75,6 +90,7 @@ class ServerSet:
             ACTION_SERVER_URL=f"http://127.0.0.1:{self.ports.actions}/webhook",
             RASA_URL=self.rasa_url,
             RASA_API_TOKEN=api_token(),
+            ACTION_SERVER_TOKEN=action_server_token(),
             PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
@@ -88,7 +104,8 @@ class ServerSet:
     def commands(self) -> Dict[str, List[str]]:
         rasa = str(VENV_BIN / "rasa")
         cmds = {
-            "actions": [rasa, "run", "actions", "--actions", "actions", "--port", str(self.ports.actions)],
+            # rasa-sdk behind the shared secret, on loopback unless ACTIONS_HOST says otherwise (actions/server.py)
+            "actions": [sys.executable, "-m", "actions.server", "--port", str(self.ports.actions)],
             "rasa": [
                 rasa,
                 "run",

@@ -1,0 +1,103 @@
+"""The action server, answering only the Rasa server.
+
+`rasa run actions` (rasa-sdk 3.6) has no authentication and binds 0.0.0.0: anyone who reaches the port
+can POST a crafted tracker to `/webhook` and run any action with any slots (file a claim on someone
+else's policy, read a balance). So we start rasa-sdk's own app (`rasa_sdk.endpoint.create_app`, the
+same routes and executor) with a door in front: every call but `/health` must carry
+`Authorization: Bearer <ACTION_SERVER_TOKEN>` (bot/endpoints.yml sends it, see RASA_NOTES "Securing the
+action server"), compared in constant time. The default bind is loopback; a deployment that runs the
+action server on another host sets ACTIONS_HOST and keeps the token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+from typing import Optional
+
+from rasa_sdk.endpoint import create_app
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV = "ACTION_SERVER_TOKEN"
+MIN_TOKEN_LENGTH = 16
+# A tracker with a long conversation is a few hundred kB; Sanic's default (100 MB) lets one caller tie up
+# memory before the door has even looked at it.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+OPEN_PATHS = frozenset({"/health"})
+
+
+class ActionServerConfigError(RuntimeError):
+    """The server must not start without a usable shared secret."""
+
+
+def required_token(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> str:
+    token = (environ.get(TOKEN_ENV) or "").strip()
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ActionServerConfigError(
+            f"{TOKEN_ENV} must be set to a shared secret of at least {MIN_TOKEN_LENGTH} characters "
+            "(the runner generates one in var/; in production set it in both the Rasa server's and the "
+            "action server's environment)."
+        )
+    return token
+
+
+def bearer_token(request: Request) -> Optional[str]:
+    header = request.headers.get("authorization") or ""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def guard(app: Sanic, token: str) -> Sanic:
+    """Refuse every call without the shared secret before rasa-sdk reads the body."""
+    expected = token.encode()
+
+    @app.on_request
+    async def require_shared_secret(request: Request) -> Optional[HTTPResponse]:
+        if request.path in OPEN_PATHS:
+            return None
+        presented = bearer_token(request)
+        if presented is None:
+            return json({"error": "the action server answers the Rasa server only: token required"}, status=401)
+        if not hmac.compare_digest(presented.encode(), expected):
+            logger.warning("action server: refused a call with a wrong token from %s", request.ip)
+            return json({"error": "wrong token"}, status=403)
+        return None
+
+    return app
+
+
+def build_app(token: str, package: str = "actions") -> Sanic:
+    app = create_app(package, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
+    return guard(app, token)
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description="Coverline's action server (rasa-sdk behind a shared secret)")
+    parser.add_argument("--host", default=os.environ.get("ACTIONS_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
+    parser.add_argument("--actions", default="actions", help="the package whose actions are served")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")
+    try:
+        token = required_token()
+    except ActionServerConfigError as error:
+        print(f"action server: {error}", file=sys.stderr)
+        return 2
+    app = build_app(token, args.actions)
+    logger.info("action server on http://%s:%s (token required)", args.host, args.port)
+    app.run(args.host, args.port, workers=1, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
