@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from contextlib import contextmanager
 from typing import Dict, Iterator, Optional
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from storage.settings import database_url
@@ -43,6 +44,22 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def keep_sqlite_file_private(url: str) -> None:
+    """The SQLite file holds customers' messages and account data: owner-only (0600), whatever the umask.
+
+    It is created here, before SQLite or Rasa's tracker store would create it with the process umask
+    (0644 on most systems); SQLite gives the -wal and -shm files the database file's mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = os.path.abspath(database)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for each in (path, f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(each) and os.stat(each).st_mode & 0o077:
+            os.chmod(each, 0o600)
+
+
 def get_engine(url: Optional[str] = None) -> Engine:
     """The process-wide engine for `url` (default: DATABASE_URL), created lazily, never at import."""
     url = url or database_url()
@@ -50,6 +67,7 @@ def get_engine(url: Optional[str] = None) -> Engine:
         engine = _engines.get(url)
         if engine is None:
             if url.startswith("sqlite"):
+                keep_sqlite_file_private(url)
                 engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
                 _configure_sqlite(engine)
             else:

@@ -7,6 +7,7 @@ from typing import Optional
 from alembic import command
 from alembic.config import Config
 
+from storage.engine import keep_sqlite_file_private
 from storage.settings import PROJECT_ROOT, database_url
 
 
@@ -18,6 +19,9 @@ def alembic_config(url: Optional[str] = None) -> Config:
 
 
 def upgrade(url: Optional[str] = None) -> None:
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        keep_sqlite_file_private(url)
     command.upgrade(alembic_config(url), "head")
 
 
