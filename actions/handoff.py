@@ -39,12 +39,22 @@ logger = logging.getLogger(__name__)
 HANDOFF_SIGNAL_SLOT = "handoff_signal"
 NEGATIVE_SENTIMENT = "negative_sentiment"
 REPEATED_FALLBACK = "repeated_fallback"
+# Conversation-level signals: no single message crosses the threshold, the conversation does. Both set
+# the slot to NEGATIVE_SENTIMENT (the same rules hand over) and are recorded as the escalation's reason.
+FRUSTRATION_RISING = "frustration_rising"  # two upset messages in a row, the second no calmer
+UPSET_AFTER_FAILURE = "upset_after_failure"  # an upset message right after the bot failed to understand
+SENTIMENT_SIGNALS = frozenset({NEGATIVE_SENTIMENT, FRUSTRATION_RISING, UPSET_AFTER_FAILURE})
 
 THRESHOLD_ENV = "COVERLINE_HANDOFF_NEGATIVE_THRESHOLD"
 # Calibrated confidence that a message is negative. 0.9 hands off "this is a disgrace, three weeks and
 # no call back" (0.998) and leaves "my car was stolen, how do I claim" (neutral) with the bot; calm bad
 # news and mild irritation scored up to 0.88, plainly angry messages 0.95 and more (docs/handoff.md).
 DEFAULT_NEGATIVE_THRESHOLD = 0.9
+
+# Probability of negative above which a message counts as upset for the conversation-level signals:
+# below the one-message threshold, because it takes two such messages (or one after a bot failure).
+CONVERSATION_FLOOR_ENV = "COVERLINE_HANDOFF_CONVERSATION_FLOOR"
+DEFAULT_CONVERSATION_FLOOR = 0.6
 
 # Minutes to a person's first reply per priority: the inbox's SLA (same variable and default), so the
 # wait we promise is the one the team is measured against.
@@ -56,7 +66,14 @@ DEFAULT_SLA_MINUTES = {1: 5, 2: 15, 3: 60}
 REPEAT_CONTACT_DAYS = 14
 
 REASON_BY_INTENT = {"request_human": "customer_request", "complaint": "complaint"}
-BASE_PRIORITY = {"complaint": 1, NEGATIVE_SENTIMENT: 1, "customer_request": 2, "fallback": 3}
+BASE_PRIORITY = {
+    "complaint": 1,
+    NEGATIVE_SENTIMENT: 1,
+    FRUSTRATION_RISING: 1,
+    UPSET_AFTER_FAILURE: 2,
+    "customer_request": 2,
+    "fallback": 3,
+}
 WITH_PEOPLE = ("escalated", "agent")
 
 OPENINGS = {
@@ -64,6 +81,9 @@ OPENINGS = {
     NEGATIVE_SENTIMENT: "I'm sorry, I can tell this has been frustrating, so I've asked a person on our "
     "service team to pick this up with you.",
     "customer_request": "Of course. I've asked a person on our service team to take over.",
+    FRUSTRATION_RISING: "I'm sorry this isn't going well. I've asked a person on our service team to pick "
+    "this up with you.",
+    UPSET_AFTER_FAILURE: "I'm sorry I didn't get that. I've asked a person on our service team to help you with this.",
     "fallback": "Sorry, I'm still not understanding you, so I've asked a person on our service team to help.",
 }
 ALREADY_WITH_PEOPLE = "A person on our service team already has your conversation."
@@ -72,22 +92,32 @@ ALREADY_WITH_PEOPLE = "A person on our service team already has your conversatio
 # -- configuration ----------------------------------------------------------------------------------
 
 
-def negative_threshold(environ: Mapping[str, str] = os.environ) -> float:
-    """The handoff threshold from the environment; a bad value is logged and the default used, because a
-    typo in a setting must not stop angry customers from reaching a person."""
-    raw = environ.get(THRESHOLD_ENV, "").strip()
+def _probability_setting(variable: str, default: float, environ: Mapping[str, str]) -> float:
+    """A probability in (0, 1], or 'off' (never fires). A bad value is logged and the default used,
+    because a typo in a setting must not stop angry customers from reaching a person."""
+    raw = environ.get(variable, "").strip()
     if not raw:
-        return DEFAULT_NEGATIVE_THRESHOLD
-    if raw.lower() == "off":  # sentiment alone never hands off (too few sentiment labels to trust it)
+        return default
+    if raw.lower() == "off":
         return math.inf
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
     if not 0.0 < value <= 1.0:
-        logger.warning("%s=%r is not in (0, 1] or 'off'; using %s", THRESHOLD_ENV, raw, DEFAULT_NEGATIVE_THRESHOLD)
-        return DEFAULT_NEGATIVE_THRESHOLD
+        logger.warning("%s=%r is not in (0, 1] or 'off'; using %s", variable, raw, default)
+        return default
     return value
+
+
+def negative_threshold(environ: Mapping[str, str] = os.environ) -> float:
+    """One message this negative hands over; 'off' when sentiment alone should never hand off."""
+    return _probability_setting(THRESHOLD_ENV, DEFAULT_NEGATIVE_THRESHOLD, environ)
+
+
+def conversation_floor(environ: Mapping[str, str] = os.environ) -> float:
+    """A message this negative counts as upset for the conversation-level signals."""
+    return _probability_setting(CONVERSATION_FLOOR_ENV, DEFAULT_CONVERSATION_FLOOR, environ)
 
 
 def sla_minutes(environ: Mapping[str, str] = os.environ) -> Dict[int, int]:
@@ -120,31 +150,80 @@ def strongly_negative(sentiment: Optional[Mapping[str, Any]], threshold: Optiona
     return confidence >= (negative_threshold() if threshold is None else threshold)
 
 
+def negative_score(sentiment: Optional[Mapping[str, Any]]) -> float:
+    """How likely the message is negative: the sentiment head's probability for the label, or (from a
+    model that reports only its top label) the top label's confidence when that label is negative."""
+    if not sentiment:
+        return 0.0
+    scores = sentiment.get("scores")
+    try:
+        if isinstance(scores, Mapping) and "negative" in scores:
+            return float(scores["negative"])
+        return float(sentiment.get("confidence") or 0.0) if sentiment.get("label") == "negative" else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def earlier_negative_scores(events: List[Dict[str, Any]]) -> List[float]:
+    """Negative scores of the customer's messages before the newest one, oldest first, since the bot last
+    handed over or was handed back (a person has dealt with what came before)."""
+    scores: List[float] = []
+    seen_latest = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_latest:
+                scores.append(negative_score((event.get("parse_data") or {}).get("sentiment")))
+            seen_latest = True
+        elif kind == "resume" or (kind == "action" and event.get("name") == "action_escalate"):
+            break
+    return scores[::-1]
+
+
 def _intent_name(message: Optional[Mapping[str, Any]]) -> str:
     return str(((message or {}).get("intent") or {}).get("name") or "")
 
 
 def handoff_signal(
-    latest_message: Optional[Mapping[str, Any]], events: List[Dict[str, Any]], threshold: Optional[float] = None
+    latest_message: Optional[Mapping[str, Any]],
+    events: List[Dict[str, Any]],
+    threshold: Optional[float] = None,
+    floor: Optional[float] = None,
 ) -> Optional[str]:
-    """What the customer's newest message alone says about handing off, for the `handoff_signal` slot.
+    """Which handoff signal the customer's newest message fires, if any (docs/handoff.md).
 
-    Computed afresh for every message, so nothing stale survives a hand back: the slot always describes
-    the message the dialogue is answering. Anger wins over a misunderstanding (it is the more urgent).
+    Computed afresh for every message, so nothing stale survives a hand back. One strongly negative
+    message; an upset one right after the bot failed to understand; a second upset message in a row that
+    is no calmer than the first; then a second message the bot cannot understand. Anger wins over a
+    misunderstanding (it is the more urgent).
     """
-    if strongly_negative((latest_message or {}).get("sentiment"), threshold):
+    sentiment = (latest_message or {}).get("sentiment")
+    if strongly_negative(sentiment, threshold):
         return NEGATIVE_SENTIMENT
+    floor = conversation_floor() if floor is None else floor
+    score = negative_score(sentiment)
+    if score >= floor:
+        if bot_fell_back_last_turn(events):
+            return UPSET_AFTER_FAILURE
+        earlier = earlier_negative_scores(events)
+        if earlier and floor <= earlier[-1] <= score:
+            return FRUSTRATION_RISING
     if _intent_name(latest_message) in UNCLEAR_INTENTS and bot_fell_back_last_turn(events):
         return REPEATED_FALLBACK
     return None
+
+
+def signal_slot_value(signal: Optional[str]) -> Optional[str]:
+    """The `handoff_signal` slot's value: the rules need only know that sentiment asks for a person."""
+    return NEGATIVE_SENTIMENT if signal in SENTIMENT_SIGNALS else signal
 
 
 def handoff_reason(intent: str, signal: Optional[str]) -> str:
     """The Escalation reason: what the customer asked for first, then what the bot noticed."""
     if intent in REASON_BY_INTENT:
         return REASON_BY_INTENT[intent]
-    if signal == NEGATIVE_SENTIMENT:
-        return NEGATIVE_SENTIMENT
+    if signal in SENTIMENT_SIGNALS:
+        return signal
     if signal == REPEATED_FALLBACK or intent == FALLBACK_INTENT:
         return "fallback"
     return "customer_request"  # e.g. a "Talk to a person" button sent with another intent
@@ -276,7 +355,7 @@ class ActionReadHandoffSignal(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        signal = handoff_signal(tracker.latest_message, tracker.events)
+        signal = signal_slot_value(handoff_signal(tracker.latest_message, tracker.events))
         if signal == tracker.get_slot(HANDOFF_SIGNAL_SLOT):
             return []  # an unchanged slot adds no event, so ordinary turns look exactly as before
         return [SlotSet(HANDOFF_SIGNAL_SLOT, signal)]

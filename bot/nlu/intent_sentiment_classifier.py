@@ -232,7 +232,11 @@ class IntentSentimentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, {"name": prediction.intent, "confidence": prediction.confidence}, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             if self.model.has_sentiment:
-                sentiment = {"label": prediction.sentiment, "confidence": prediction.sentiment_confidence}
+                sentiment = {
+                    "label": prediction.sentiment,
+                    "confidence": prediction.sentiment_confidence,
+                    "scores": prediction.sentiment_scores,
+                }
                 message.set(SENTIMENT, sentiment, add_to_output=True)
         return messages
 

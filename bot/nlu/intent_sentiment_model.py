@@ -95,6 +95,9 @@ class Prediction:
     below_floor: bool
     sentiment: str
     sentiment_confidence: float
+    # every label's calibrated probability: a conversation-level handoff reads how negative each
+    # message was, also when negative was not the top label
+    sentiment_scores: Dict[str, float] = field(default_factory=dict)
 
 
 class IntentSentimentNet(nn.Module):
@@ -444,6 +447,7 @@ class IntentSentimentModel:
             below_floor=below,
             sentiment=SENTIMENTS[s],
             sentiment_confidence=float(sentiment[s]),
+            sentiment_scores={label: round(float(p), 4) for label, p in zip(SENTIMENTS, sentiment, strict=True)},
         )
 
     # -- persistence ---------------------------------------------------------------------------------

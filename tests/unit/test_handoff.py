@@ -19,10 +19,12 @@ from sqlalchemy import select
 
 from actions.handoff import (
     DEFAULT_NEGATIVE_THRESHOLD,
+    FRUSTRATION_RISING,
     HANDOFF_SIGNAL_SLOT,
     NEGATIVE_SENTIMENT,
     REPEATED_FALLBACK,
     THRESHOLD_ENV,
+    UPSET_AFTER_FAILURE,
     ActionEscalate,
     ActionReadHandoffSignal,
     ActionSessionStart,
@@ -107,6 +109,18 @@ def status(conversation_id: str) -> str:
 FALLBACK_HISTORY = [user("blorp fnarg", "nlu_fallback"), bot("Sorry, I didn't quite catch that.", "fallback")]
 
 
+def scored(negative: float) -> Dict[str, Any]:
+    """A sentiment as the model reports it: every label's probability, the top one as the label."""
+    scores = {"negative": negative, "neutral": round(1 - negative - 0.05, 4), "positive": 0.05}
+    label = max(scores, key=scores.get)
+    return {"label": label, "confidence": scores[label], "scores": scores}
+
+
+# upset, but no single message crosses the 0.9 threshold
+UPSET = scored(0.72)
+UPSET_HISTORY = [user("where is my claim?", "claim_status", scored(0.66)), bot("It is being reviewed.", "action")]
+
+
 @pytest.mark.parametrize(
     "text, intent, sentiment, history, reason, priority",
     [
@@ -115,6 +129,8 @@ FALLBACK_HISTORY = [user("blorp fnarg", "nlu_fallback"), bot("Sorry, I didn't qu
         ("this is a disgrace, three weeks and no call back", "claim_status", ANGRY, [], "negative_sentiment", 1),
         ("zzzz qqq", "nlu_fallback", CALM, FALLBACK_HISTORY, "fallback", 3),
         ("get me a human NOW, this is useless", "request_human", ANGRY, [], "customer_request", 1),
+        ("that's not what I asked", "deny", UPSET, FALLBACK_HISTORY, UPSET_AFTER_FAILURE, 2),
+        ("still no answer about my claim", "claim_status", UPSET, UPSET_HISTORY, FRUSTRATION_RISING, 1),
     ],
 )
 def test_each_trigger_records_one_escalation_and_pauses(
@@ -251,6 +267,26 @@ def test_escalation_priority(reason: str, sentiment: dict, repeat: bool, expecte
         ({"intent": {"name": "nlu_fallback"}}, FALLBACK_HISTORY + [bot("Hi, Sam here", "agent")], None),
         # no sentiment at all (a model without the sentiment head): never a sentiment handoff
         ({"intent": {"name": "claim_status"}}, [], None),
+        # the conversation, not one message: upset right after the bot failed to understand
+        ({"intent": {"name": "deny"}, "sentiment": UPSET}, FALLBACK_HISTORY, UPSET_AFTER_FAILURE),
+        # ... a second upset message in a row, no calmer than the first
+        ({"intent": {"name": "claim_status"}, "sentiment": UPSET}, UPSET_HISTORY, FRUSTRATION_RISING),
+        # ... but one upset message alone, or one calming down, stays with the bot
+        ({"intent": {"name": "claim_status"}, "sentiment": UPSET}, [], None),
+        ({"intent": {"name": "claim_status"}, "sentiment": scored(0.62)}, [user("?!", "deny", scored(0.8))], None),
+        ({"intent": {"name": "claim_status"}, "sentiment": scored(0.3)}, UPSET_HISTORY, None),
+        # a hand back starts afresh: what was said before the person took over does not count
+        (
+            {"intent": {"name": "claim_status"}, "sentiment": UPSET},
+            UPSET_HISTORY + [{"event": "action", "name": "action_escalate"}, {"event": "resume"}],
+            None,
+        ),
+        # a model that reports only its top label: a negative top label's confidence is its score
+        (
+            {"intent": {"name": "deny"}, "sentiment": {"label": "negative", "confidence": 0.7}},
+            FALLBACK_HISTORY,
+            UPSET_AFTER_FAILURE,
+        ),
     ],
 )
 def test_handoff_signal(message: dict, history: list, expected: Optional[str]) -> None:
@@ -268,6 +304,9 @@ def test_the_slot_is_set_for_an_angry_message_and_cleared_by_the_next_calm_one()
     # e.g. the first message after a hand back: the stale value from before the pause is cleared
     calm = read_signal(tracker("what's my balance?", "check_balance", CALM, slots={HANDOFF_SIGNAL_SLOT: "x"}))
     assert calm == [{"event": "slot", "timestamp": None, "name": HANDOFF_SIGNAL_SLOT, "value": None}]
+    # a conversation-level signal sets the same value, so the same rules hand over
+    rising = read_signal(tracker("still nothing??", "claim_status", UPSET, UPSET_HISTORY))
+    assert rising == [{"event": "slot", "timestamp": None, "name": HANDOFF_SIGNAL_SLOT, "value": NEGATIVE_SENTIMENT}]
     # an ordinary turn adds no event at all, so conversations without a handoff look as before
     assert read_signal(tracker("what's my balance?", "check_balance", CALM)) == []
 
