@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -147,24 +147,25 @@ def dstc11_insurance_mapping() -> Dict[str, Optional[str]]:
     return mapping
 
 
-def dstc11_insurance() -> IntentSplit:
-    """Real insurance customers, test only; labels are Coverline intents and unmappable intents are excluded."""
+def dstc11_insurance_rows() -> List[Tuple[str, str, Optional[str]]]:
+    """(utterance, DSTC11 intent, Coverline intent or None) per test utterance: the per-intent tables
+    report by DSTC11's own intent, which is finer than ours (CancelAutomaticBilling vs pay_premium)."""
     mapping = dstc11_insurance_mapping()
     path = shared_data() / "dstc11_natcs_intents" / "insurance_development_test-utterances.jsonl"
-    texts: List[str] = []
-    labels: List[str] = []
-    excluded = 0
+    rows: List[Tuple[str, str, Optional[str]]] = []
     for line in _read_lines(path):
         row = json.loads(line)
         if row["intent"] not in mapping:
             raise KeyError(f"DSTC11 intent {row['intent']!r} has no entry in benchmarks/mappings/dstc11_insurance.yml")
-        target = mapping[row["intent"]]
-        if target is None:
-            excluded += 1
-        else:
-            texts.append(row["utterance"])
-            labels.append(target)
-    return IntentSplit(texts, labels, excluded)
+        rows.append((row["utterance"], row["intent"], mapping[row["intent"]]))
+    return rows
+
+
+def dstc11_insurance() -> IntentSplit:
+    """Real insurance customers, test only; labels are Coverline intents and unmappable intents are excluded."""
+    rows = dstc11_insurance_rows()
+    kept = [(text, target) for text, _, target in rows if target is not None]
+    return IntentSplit([text for text, _ in kept], [target for _, target in kept], len(rows) - len(kept))
 
 
 def tweeteval(split: str) -> IntentSplit:

@@ -1,0 +1,41 @@
+"""The regression guard: the trained model may not fall more than a point below the recorded figures.
+
+The figures are the shipped config's (config.yml, nothing from ../shared in training) on the team's own
+held-out sets, and on DSTC11's insurance utterances when ../shared/data is beside the checkout. A change
+that moves them on purpose records the new figures and says why: `python -m bot.nlu.heldout --record "…"`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+import pytest
+
+from bot.nlu.heldout import RECORD, TOLERANCE_POINTS, agent_parser, measure, regressions
+from tests.conftest import MODEL
+
+pytestmark = pytest.mark.needs_model
+
+
+@pytest.fixture(scope="module")
+def figures() -> Dict[str, Any]:
+    return measure(agent_parser(MODEL))
+
+
+def test_the_model_is_no_worse_than_the_record(figures: Dict[str, Any]) -> None:
+    record = json.loads(RECORD.read_text())
+    found = regressions(figures, record)
+    assert not found, (
+        f"more than {TOLERANCE_POINTS} point below {RECORD.name} (recorded {record['date']}: {record['why']}): "
+        + "; ".join(found)
+    )
+
+
+def test_no_dstc11_intent_is_left_behind(figures: Dict[str, Any]) -> None:
+    if "dstc11_insurance" not in figures:
+        pytest.skip("DSTC11 is benchmark data in ../shared/data, not beside this checkout")
+    by_intent = figures["dstc11_insurance"]["accuracy_by_dstc11_intent"]
+    record = json.loads(RECORD.read_text())["figures"].get("dstc11_insurance", {})
+    floor = float(record.get("worst_intent_accuracy", 0.0)) - TOLERANCE_POINTS
+    assert min(by_intent.values()) >= floor, {k: v for k, v in by_intent.items() if v < floor}
