@@ -2,16 +2,45 @@
 
 Rasa stores each event in the tracker and publishes it to the event broker, which writes the agent's
 reply to `messages` (author=agent); the inbox therefore never writes the reply itself.
+
+Conversation ids go into Rasa's URLs as they are. Rasa routes `/conversations/<conversation_id:path>/…`
+with Sanic, which matches the raw request path and never percent-decodes it: `whatsapp%3A15550001111`
+would be a different (new, empty) tracker from `whatsapp:15550001111`. So an id is sent unencoded, and an
+id with a character that would need encoding (a space, `?`, `#`, `/`, `%`, non-ASCII, control characters)
+cannot be addressed at all: it is refused before anything is sent, instead of pausing or writing to a
+conversation nobody is in. Every id our connectors make (web chat's uuid hex, `facebook:<psid>`,
+`instagram:<igsid>`, `whatsapp:<digits>`, `telegram:<chat id, negative for groups>`, `twitter:<user id>`,
+`wechat:<openid>`) is made of the characters allowed here.
 """
 
 from __future__ import annotations
 
+import string
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote
 
 import httpx
 
-from inbox.errors import NotFound, RasaUnavailable
+from inbox.errors import InvalidInput, NotFound, RasaUnavailable
+
+MAX_CONVERSATION_ID_LENGTH = 255  # the `conversations.id` column, and more than any channel makes
+# RFC 3986 path characters that travel unencoded (unreserved, sub-delims, ":" and "@"), without "%": Rasa
+# would see an escape as the three characters it is made of.
+ADDRESSABLE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@")
+
+
+def conversation_path(conversation_id: str) -> str:
+    """The id as it must appear in Rasa's URL (unchanged), or InvalidInput saying why it cannot."""
+    if not conversation_id or len(conversation_id) > MAX_CONVERSATION_ID_LENGTH:
+        raise InvalidInput(f"A conversation id has 1 to {MAX_CONVERSATION_ID_LENGTH} characters.")
+    wrong = sorted({c for c in conversation_id if c not in ADDRESSABLE_CHARACTERS})
+    if wrong or conversation_id in (".", ".."):  # a dot segment is normalised away on the way
+        what = "contains " + ", ".join(repr(c) for c in wrong[:5]) if wrong else "is a path step"
+        raise InvalidInput(
+            f"This conversation id {what}: Rasa's HTTP API cannot address such an id (it does not decode "
+            "percent-escapes), so the bot cannot be paused, resumed or answered for it from the inbox."
+        )
+    return conversation_id
 
 
 class RasaClient:
@@ -26,7 +55,7 @@ class RasaClient:
     def _append_event(self, conversation_id: str, event: Dict[str, Any]) -> None:
         """POST one tracker event; `output_channel=latest` + side effects deliver bot events to the customer's
         channel (the one they last wrote from)."""
-        url = f"{self.base_url}/conversations/{quote(conversation_id, safe='')}/tracker/events"
+        url = f"{self.base_url}/conversations/{conversation_path(conversation_id)}/tracker/events"
         params = {"output_channel": "latest", "execute_side_effects": "true", "token": self.token}
         try:
             with httpx.Client(timeout=self.timeout, transport=self.transport) as client:

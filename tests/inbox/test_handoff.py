@@ -131,11 +131,20 @@ def test_when_rasa_is_down_the_agent_is_told(app, agent: LoggedIn, db_url) -> No
     assert response.status_code == 502 and "Rasa did not answer" in response.json()["detail"]
 
 
-def test_conversation_ids_are_escaped_in_rasa_urls(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
-    customer_says(db_url, "tg:123 x?y#z&token=evil", "hi")
-    assert agent.post("/api/conversations/tg%3A123%20x%3Fy%23z%26token%3Devil/take-over").status_code == 200
-    assert fake_rasa.requests[0].path == "/conversations/tg%3A123%20x%3Fy%23z%26token%3Devil/tracker/events"
+def test_conversation_ids_reach_rasa_unencoded(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+    """Rasa does not decode its path: `whatsapp%3A…` would be another conversation (tests/security has the
+    real router and every channel's id shape)."""
+    customer_says(db_url, "whatsapp:15550001111", "hi", channel="whatsapp")
+    assert agent.post("/api/conversations/whatsapp:15550001111/take-over").status_code == 200
+    assert fake_rasa.requests[0].path == "/conversations/whatsapp:15550001111/tracker/events"
     assert fake_rasa.requests[0].token == RASA_TOKEN
+
+
+def test_ids_a_url_cannot_carry_are_refused_before_rasa(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+    customer_says(db_url, "tg:123 x?y#z&token=evil", "hi")
+    refused = agent.post("/api/conversations/tg%3A123%20x%3Fy%23z%26token%3Devil/take-over")
+    assert refused.status_code == 422 and "cannot address" in refused.json()["detail"]
+    assert fake_rasa.requests == []
 
 
 def test_assign_rules_and_audit(app, admin: LoggedIn, agent: LoggedIn, db_url, agents) -> None:  # type: ignore[no-untyped-def]
