@@ -71,30 +71,31 @@ def _transition(db: Session, conversation: Conversation, **values: Any) -> None:
 
 
 def _owner_check(db: Session, conversation: Conversation, agent: Agent, doing: str) -> None:
-    """One agent talks to a customer at a time: another agent's conversation needs reassigning first."""
-    if conversation.assignee_id not in (None, agent.id) and agent.role != "admin":
-        owner = db.get(Agent, conversation.assignee_id)
-        raise Conflict(
-            f"{owner.name if owner else 'Another agent'} has this conversation; "
-            f"ask an admin to reassign it before you {doing}."
-        )
+    """One agent talks to a customer at a time (docs/inbox.md, Roles): a conversation another agent holds
+    is theirs, whatever its status, until an admin reassigns it; only admins act on it meanwhile."""
+    if conversation.assignee_id in (None, agent.id) or agent.role == "admin":
+        return
+    owner = db.get(Agent, conversation.assignee_id)
+    raise PermissionDenied(
+        f"{owner.name if owner else 'Another agent'} has this conversation: only an admin can {doing} "
+        "another agent's conversation; ask an admin to reassign it to you."
+    )
 
 
 def assign(
     db: Session, agent: Agent, conversation_id: str, assignee_id: Optional[int], ip: Optional[str]
 ) -> Conversation:
-    """Admins assign anyone; agents may only take a conversation themselves or give up their own."""
+    """Admins assign anyone; agents may only take an unassigned conversation themselves or give up their own."""
     conversation = get_conversation(db, conversation_id)
     if agent.role != "admin":
         if assignee_id not in (None, agent.id):
             raise PermissionDenied("Agents can only assign conversations to themselves.")
-        if assignee_id is None and conversation.assignee_id not in (None, agent.id):
-            raise PermissionDenied("Only an admin can unassign another agent's conversation.")
+        _owner_check(db, conversation, agent, "assign or unassign")
     if assignee_id is not None:
         target = get_agent(db, assignee_id)
         if not target.active:
             raise Conflict(f"{target.name} is disabled and cannot be assigned.")
-    conversation.assignee_id = assignee_id
+    _transition(db, conversation, assignee_id=assignee_id)  # nobody took it meanwhile
     if assignee_id is not None:
         _mark_assigned(db, conversation_id)
     audit.record(db, "assign", agent_id=agent.id, conversation_id=conversation_id, target_agent_id=assignee_id, ip=ip)
@@ -107,8 +108,7 @@ def take_over(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str,
     conversation = get_conversation(db, conversation_id)
     if conversation.status == "agent" and conversation.assignee_id == agent.id:
         raise Conflict("You have already taken this conversation over.")
-    if conversation.status == "agent":
-        _owner_check(db, conversation, agent, "take it over")
+    _owner_check(db, conversation, agent, "take over")
     previous = conversation.status
     _release(db)
     rasa.pause(conversation_id)
@@ -130,9 +130,9 @@ def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, tex
     if len(text) > MAX_REPLY_LENGTH:
         raise InvalidInput(f"The reply is longer than {MAX_REPLY_LENGTH} characters.")
     conversation = get_conversation(db, conversation_id)
+    _owner_check(db, conversation, agent, "reply in")
     if conversation.status != "agent":
         raise Conflict("Take the conversation over before replying (the bot is still in charge of it).")
-    _owner_check(db, conversation, agent, "reply")
     _release(db)
     rasa.send_agent_reply(conversation_id, text, agent.id, agent.name)
     audit.record(
@@ -145,9 +145,9 @@ def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, tex
 def hand_back(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:
     """Resume the bot; the escalation closes as handed back and the conversation is the bot's again."""
     conversation = get_conversation(db, conversation_id)
+    _owner_check(db, conversation, agent, "hand back")
     if conversation.status not in ("agent", "escalated"):
         raise Conflict("Only a conversation with people (escalated or taken over) can be handed back to the bot.")
-    _owner_check(db, conversation, agent, "hand it back")
     _release(db)
     rasa.resume(conversation_id)
     _transition(db, conversation, status="bot", assignee_id=None)
@@ -160,6 +160,7 @@ def hand_back(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str,
 def resolve(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:
     """Close it; a paused bot is resumed so the customer's next message gets an answer, not silence."""
     conversation = get_conversation(db, conversation_id)
+    _owner_check(db, conversation, agent, "resolve")
     if conversation.status == "resolved":
         raise Conflict("This conversation is already resolved.")
     previous = conversation.status

@@ -87,8 +87,8 @@ def test_wrong_states_are_409(agent: LoggedIn, fake_rasa: FakeRasa, db_url, app)
     assert again.status_code == 409 and "already" in again.json()["detail"]
     other = login(app, "agent2")
     stolen = other.post("/api/conversations/web-1/take-over")
-    assert stolen.status_code == 409 and "Agent has this conversation" in stolen.json()["detail"]
-    assert other.post("/api/conversations/web-1/replies", {"text": "me too"}).status_code == 409
+    assert stolen.status_code == 403 and "Agent has this conversation" in stolen.json()["detail"]
+    assert other.post("/api/conversations/web-1/replies", {"text": "me too"}).status_code == 403
     assert agent.post("/api/conversations/web-1/resolve").status_code == 200
     assert agent.post("/api/conversations/web-1/resolve").status_code == 409
     assert [r.body["event"] for r in fake_rasa.requests] == ["pause", "resume"]
