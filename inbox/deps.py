@@ -6,8 +6,9 @@ Authentication and CSRF live here, once: a route that takes `current_agent` is p
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -25,20 +26,62 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-async def reject_nul_characters(request: Request) -> None:
-    """NUL is never meaningful in an inbox request, and PostgreSQL refuses it in text (a 500 otherwise):
-    refuse it up front in the path, the query string, JSON and form bodies (raw NULs already fail JSON parsing)."""
+def text_problem(value: Any) -> Optional[str]:
+    """Why a decoded JSON value holds something that is not storable text, or None.
+
+    Python's json module accepts `\\u0000` and lone surrogate escapes (`"\\ud800"` without its pair): the
+    result is a str that PostgreSQL refuses (NUL), that SQLite and every `.encode("utf-8")` refuse (a
+    surrogate), far from the request that carried it, as a 500. Walked without recursion: nesting is the
+    client's choice."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "NUL characters are not allowed in the request body."
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return (
+                    "The request body holds a lone surrogate (a \\ud800-\\udfff escape without its pair), "
+                    "which is not text; send characters outside the BMP as a surrogate pair or as UTF-8."
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+async def reject_malformed_text(request: Request) -> None:
+    """The one door for text every route stores or hashes: NUL in the URL or a body, a body that is not
+    UTF-8, lone surrogates. Starlette decodes JSON as `json.loads(bytes)`, which also takes UTF-16/32 and
+    passes surrogates through (`surrogatepass`), so the body is read again here, strictly, before any
+    route runs (FastAPI has already refused what is not JSON at all)."""
     if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
         raise InvalidInput("NUL characters are not allowed in the URL.")
     if request.method in SAFE_METHODS:
         return
     if "form" in request.headers.get("content-type", ""):
-        # FastAPI has already parsed the form (the stream is consumed); the parsed form is cached.
-        has_nul = any("\x00" in str(value) for value in (await request.form()).values())
+        # FastAPI has already parsed the form (the stream is consumed; the parsed form is cached). Form
+        # decoding replaces what is not UTF-8, so only NUL can get through.
+        problem = text_problem([str(value) for value in (await request.form()).values()])
     else:
-        has_nul = b"\\u0000" in await request.body()
-    if has_nul:
-        raise InvalidInput("NUL characters are not allowed in the request body.")
+        body = await request.body()
+        if not body:
+            return
+        try:
+            text = body.decode("utf-8")  # strict: refuses UTF-8-encoded surrogates too
+        except UnicodeDecodeError as error:
+            raise InvalidInput(f"The request body is not UTF-8 (byte {error.start}); JSON must be.") from error
+        try:
+            decoded = json.loads(text)
+        except (ValueError, RecursionError):
+            return  # not JSON: the route's own validation says so (or it reads no body)
+        problem = text_problem(decoded)
+    if problem:
+        raise InvalidInput(problem)
 
 
 def get_settings(request: Request) -> Settings:

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from inbox.api import api_router
-from inbox.deps import SESSION_COOKIE, reject_nul_characters
+from inbox.deps import SESSION_COOKIE, reject_malformed_text
 from inbox.errors import InboxError, LoginThrottled, NotAuthenticated, PermissionDenied
 from inbox.rasa_client import RasaClient
 from inbox.settings import Settings, load_settings
@@ -126,7 +126,7 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
         "hand back / resolve through Rasa, notes, canned responses, agents and the audit log. Authenticate "
         "with the session cookie from POST /api/auth/login (and send its csrf_token as X-CSRF-Token on "
         "POST/PATCH/DELETE) or with `Authorization: Bearer <token>` from POST /api/auth/tokens.",
-        dependencies=[Depends(reject_nul_characters)],
+        dependencies=[Depends(reject_malformed_text)],
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # served by inbox.web.api_docs from local assets, not FastAPI's CDN page
         redoc_url=None,
