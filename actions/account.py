@@ -1,21 +1,26 @@
-"""A customer's own account: balance look-up and requests to change personal details."""
+"""A customer's own account: balance look-up and requests to change personal details.
+
+Both only for a verified customer, and only on their own policies (actions/verification.py).
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import parsing
-from actions.base import CoverlineAction, clear_slots, find_policy, money
+from actions.base import CoverlineAction, clear_slots, money
 from actions.demo_data import insurer
 from actions.form_handoff import HandsOverWhenUpset
+from actions.verification import not_on_your_account, require_verified_customer, verified_customer
 from storage.engine import session_scope
 from storage.models import ChangeRequest
 from storage.references import new_reference
+from storage.verification import customer_policies, owned_policy
 
 INFO_SLOTS = ("policy_number", "info_field", "new_value")
 
@@ -47,20 +52,22 @@ class ActionCheckBalance(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        customer_id, events = require_verified_customer(dispatcher, tracker, "balance")
+        if customer_id is None:
+            return events
         number = parsing.policy_number(tracker.get_slot("policy_number"))
-        if number is None:
-            dispatcher.utter_message(response="utter_check_balance_howto")
-            return []
+        today = date.today()
         with session_scope() as session:
-            policy = find_policy(session, number)
-            if policy is None:
-                dispatcher.utter_message(
-                    text=f"I couldn't find policy {number}. Please check the number on your ID card or in the app.",
-                    answer_source="lookup",
-                )
-                return clear_slots("policy_number")
-            dispatcher.utter_message(text=balance_text(policy, date.today()), answer_source="lookup")
-        return []
+            if number is None:  # "how much do I owe?": every policy they hold
+                text = "  \n".join(balance_text(policy, today) for policy in customer_policies(session, customer_id))
+            else:
+                policy = owned_policy(session, customer_id, number)
+                if policy is None:
+                    dispatcher.utter_message(text=not_on_your_account("policy", number), answer_source="lookup")
+                    return events + clear_slots("policy_number")
+                text = balance_text(policy, today)
+        dispatcher.utter_message(text=text, answer_source="lookup")
+        return events
 
 
 class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
@@ -71,12 +78,17 @@ class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         number = parsing.policy_number(str(value or ""))
-        with session_scope() as session:
-            known = number is not None and find_policy(session, number) is not None
-        if not known:
+        if number is None:
             dispatcher.utter_message(
-                text="I need a policy number I can find, like PX-88123 (on your ID card or in the app)."
+                text="I need the policy number, like PX-88123 (PX- and five digits, on your ID card or in the app)."
             )
+            return {"policy_number": None}
+        with session_scope() as session:
+            customer_id = verified_customer(session, tracker)
+            # Unverified: only the shape is checked here; who holds it is checked once they are verified.
+            foreign = customer_id is not None and owned_policy(session, customer_id, number) is None
+        if foreign:
+            dispatcher.utter_message(text=not_on_your_account("policy", number))
             return {"policy_number": None}
         return {"policy_number": number}
 
@@ -112,6 +124,20 @@ class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
         return {"new_value": cleaned[:300]}
 
 
+def info_problem(tracker: Tracker) -> Optional[str]:
+    """What is wrong with the change's slots, by the form's own validators, or None: the slots handed
+    to the submit action are no proof that the form ran (a forged or replayed call)."""
+    form = ValidateUpdateInfoForm()
+    for slot in INFO_SLOTS:
+        value, dispatcher = tracker.get_slot(slot), CollectingDispatcher()
+        if value is None:
+            return f"the {slot.replace('_', ' ')} is missing."
+        if getattr(form, f"validate_{slot}")(value, dispatcher, tracker, {}).get(slot) is None:
+            said = " ".join(str(m.get("text") or "") for m in dispatcher.messages).strip()
+            return said or f"the {slot.replace('_', ' ')} is not valid."
+    return None
+
+
 class ActionSubmitInfoUpdate(CoverlineAction):
     def name(self) -> Text:
         return "action_submit_info_update"
@@ -119,9 +145,19 @@ class ActionSubmitInfoUpdate(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        customer_id, events = require_verified_customer(dispatcher, tracker, "update_info")
+        if customer_id is None:
+            return events
+        problem = info_problem(tracker)
+        if problem is not None:
+            dispatcher.utter_message(text=f"I couldn't record that change: {problem} Nothing was changed.")
+            return events + clear_slots(*INFO_SLOTS)
         field, new_value = tracker.get_slot("info_field"), tracker.get_slot("new_value")
         with self.conversation_session(tracker) as session:
-            policy = find_policy(session, tracker.get_slot("policy_number"))
+            policy = owned_policy(session, customer_id, parsing.policy_number(tracker.get_slot("policy_number")))
+            if policy is None:  # the validators refuse others' policies; a concurrent change is the only way here
+                dispatcher.utter_message(response="utter_ask_rephrase")
+                return events + clear_slots(*INFO_SLOTS)
             request = ChangeRequest(
                 reference=new_reference(session, ChangeRequest, "CR"),
                 policy=policy,
@@ -138,4 +174,4 @@ class ActionSubmitInfoUpdate(CoverlineAction):
             "effect (within 1 business day). New documents follow automatically.",
             answer_source="action",
         )
-        return clear_slots(*INFO_SLOTS)
+        return events + clear_slots(*INFO_SLOTS)

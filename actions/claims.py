@@ -1,22 +1,28 @@
-"""Filing a claim (claim_form) and looking one up (claim_status_form)."""
+"""Filing a claim (claim_form) and looking one up (claim_status_form).
+
+Anyone may start a claim; it is filed, and a claim's progress shown, only for a verified customer and
+on their own policies (actions/verification.py). Until the customer is verified the forms check only
+the shape of a number, so they reveal nothing about a policy or a claim.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
 
 from actions import parsing
-from actions.base import CoverlineAction, clear_slots, find_policy
+from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer
 from actions.form_handoff import HandsOverWhenUpset
+from actions.verification import not_on_your_account, require_verified_customer, verified_customer
 from storage.engine import session_scope
-from storage.models import Claim
+from storage.models import Claim, Policy
 from storage.references import new_reference
+from storage.verification import owned_claim, owned_policy
 
 INCIDENT_LABELS = {
     "collision": "a collision",
@@ -44,6 +50,15 @@ STATUS_TEXT = {
 CLAIM_SLOTS = ("policy_number", "incident_type", "incident_date", "incident_description")
 
 
+def verified_policy(tracker: Tracker, number: Optional[str]) -> Tuple[bool, Optional[Policy]]:
+    """(is the conversation verified, the policy if the verified customer holds it)."""
+    with session_scope() as session:
+        customer_id = verified_customer(session, tracker)
+        if customer_id is None:
+            return False, None
+        return True, owned_policy(session, customer_id, number)
+
+
 class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_form"
@@ -57,12 +72,10 @@ class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
                 text="That doesn't look like a policy number. They look like PX-88123 (PX- and five digits)."
             )
             return {"policy_number": None}
-        with session_scope() as session:
-            policy = find_policy(session, number)
+        verified, policy = verified_policy(tracker, number)
+        if verified:  # unverified: checked once they are verified, before the claim is filed
             if policy is None:
-                dispatcher.utter_message(
-                    text=f"I couldn't find policy {number}. Please check the number on your ID card or in the app."
-                )
+                dispatcher.utter_message(text=not_on_your_account("policy", number))
                 return {"policy_number": None}
             if not policy.is_active_on(date.today()):
                 phone = insurer()["phone"]["claims_24h"]
@@ -99,15 +112,14 @@ class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
                 "When did it happen?"
             )
             return {"incident_date": None}
-        with session_scope() as session:
-            policy = find_policy(session, tracker.get_slot("policy_number"))
-            if policy is not None and not policy.start_date <= when <= policy.end_date:
-                dispatcher.utter_message(
-                    text=f"Policy {policy.number} covers {policy.start_date:%B %d, %Y} to "
-                    f"{policy.end_date:%B %d, %Y}, and {when:%B %d, %Y} is outside that period. "
-                    "Could you check the date?"
-                )
-                return {"incident_date": None}
+        _, policy = verified_policy(tracker, parsing.policy_number(tracker.get_slot("policy_number")))
+        if policy is not None and not policy.start_date <= when <= policy.end_date:
+            dispatcher.utter_message(
+                text=f"Policy {policy.number} covers {policy.start_date:%B %d, %Y} to "
+                f"{policy.end_date:%B %d, %Y}, and {when:%B %d, %Y} is outside that period. "
+                "Could you check the date?"
+            )
+            return {"incident_date": None}
         return {"incident_date": when.isoformat()}
 
     def validate_incident_description(
@@ -147,17 +159,20 @@ class ActionSubmitClaim(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        customer_id, events = require_verified_customer(dispatcher, tracker, "file_claim")
+        if customer_id is None:
+            return events
         problem = claim_problem(tracker)
         if problem is not None:
             dispatcher.utter_message(
                 text=f"I couldn't file that claim: {problem} Nothing was filed; let's start it again when you're ready."
             )
-            return clear_slots(*CLAIM_SLOTS)
+            return events + clear_slots(*CLAIM_SLOTS)
         with self.conversation_session(tracker) as session:
-            policy = find_policy(session, tracker.get_slot("policy_number"))
-            if policy is None:  # the form validated it; a concurrent cancellation is the only way here
+            policy = owned_policy(session, customer_id, parsing.policy_number(tracker.get_slot("policy_number")))
+            if policy is None:  # the validators refuse others' policies; a concurrent change is the only way here
                 dispatcher.utter_message(response="utter_ask_rephrase")
-                return clear_slots(*CLAIM_SLOTS)
+                return events + clear_slots(*CLAIM_SLOTS)
             claim = Claim(
                 reference=new_reference(session, Claim, "CL"),
                 policy=policy,
@@ -179,7 +194,7 @@ class ActionSubmitClaim(CoverlineAction):
             answer_source="action",
             claim_reference=reference,
         )
-        return clear_slots(*CLAIM_SLOTS)
+        return events + clear_slots(*CLAIM_SLOTS)
 
 
 class ValidateClaimStatusForm(HandsOverWhenUpset, FormValidationAction):
@@ -194,11 +209,11 @@ class ValidateClaimStatusForm(HandsOverWhenUpset, FormValidationAction):
             dispatcher.utter_message(text="Claim numbers look like CL-204117 (CL- and six digits). What's yours?")
             return {"claim_number": None}
         with session_scope() as session:
-            found = session.scalar(select(Claim.id).where(Claim.reference == number))
-        if found is None:
-            dispatcher.utter_message(
-                text=f"I couldn't find claim {number}. Please check the number in the email we sent you."
-            )
+            customer_id = verified_customer(session, tracker)
+            # Unverified: only the shape is checked here, so the form says nothing about whether it exists.
+            foreign = customer_id is not None and owned_claim(session, customer_id, number) is None
+        if foreign:
+            dispatcher.utter_message(text=not_on_your_account("claim", number))
             return {"claim_number": None}
         return {"claim_number": number}
 
@@ -210,12 +225,18 @@ class ActionClaimStatus(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        customer_id, events = require_verified_customer(dispatcher, tracker, "claim_status")
+        if customer_id is None:
+            return events
         number = parsing.claim_number(tracker.get_slot("claim_number"))
+        if number is None:
+            dispatcher.utter_message(response="utter_ask_claim_number")
+            return events + clear_slots("claim_number")
         with session_scope() as session:
-            claim = session.scalars(select(Claim).where(Claim.reference == number)).first()
+            claim = owned_claim(session, customer_id, number)
             if claim is None:
-                dispatcher.utter_message(response="utter_ask_claim_number")
-                return clear_slots("claim_number")
+                dispatcher.utter_message(text=not_on_your_account("claim", number), answer_source="lookup")
+                return events + clear_slots("claim_number")
             status = STATUS_TEXT.get(claim.status, claim.status.replace("_", " "))
             text = (
                 f"Claim {claim.reference} ({INCIDENT_LABELS.get(claim.incident_type, 'incident')} on "
@@ -224,4 +245,4 @@ class ActionClaimStatus(CoverlineAction):
             if claim.status_detail:
                 text += f" {claim.status_detail}"
         dispatcher.utter_message(text=text, answer_source="lookup")
-        return clear_slots("claim_number")
+        return events + clear_slots("claim_number")

@@ -8,9 +8,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import parsing
-from actions.base import CoverlineAction, find_policy
+from actions.base import CoverlineAction
 from actions.demo_data import insurer
+from actions.verification import verified_customer
 from storage.engine import session_scope
+from storage.models import Policy
+from storage.verification import owned_policy
 
 PRODUCTS = ("auto", "home", "renters", "travel", "life")
 
@@ -24,14 +27,21 @@ def _product(tracker: Tracker) -> Optional[str]:
     )
 
 
-def _policy_product(tracker: Tracker) -> Optional[str]:
-    """A customer who gave their policy number is asking about that policy's product."""
+def _own_policy(tracker: Tracker) -> Optional[Policy]:
+    """The policy whose number the customer gave, if they are verified and hold it: a policy's product
+    and deductible are account details, so an unverified sender gets the general answer."""
     number = parsing.policy_number(tracker.get_slot("policy_number"))
     if number is None:
         return None
     with session_scope() as session:
-        policy = find_policy(session, number)
-        return policy.product if policy is not None else None
+        customer_id = verified_customer(session, tracker)
+        return owned_policy(session, customer_id, number) if customer_id is not None else None
+
+
+def _policy_product(tracker: Tracker) -> Optional[str]:
+    """A customer who gave their policy number is asking about that policy's product."""
+    policy = _own_policy(tracker)
+    return policy.product if policy is not None else None
 
 
 def coverage_answer(product: str) -> str:
@@ -82,11 +92,10 @@ class ActionAnswerProductQuestion(CoverlineAction):
             )
             return []
         if intent == "ask_deductible":
-            number = parsing.policy_number(tracker.get_slot("policy_number"))
-            with session_scope() as session:
-                policy = find_policy(session, number)
-                own = policy.deductible if policy is not None and policy.product == product else None
-            dispatcher.utter_message(text=deductible_answer(product, own, number or ""), answer_source="knowledge")
+            policy = _own_policy(tracker)
+            own = policy.deductible if policy is not None and policy.product == product else None
+            number = policy.number if policy is not None else ""
+            dispatcher.utter_message(text=deductible_answer(product, own, number), answer_source="knowledge")
         else:
             dispatcher.utter_message(text=coverage_answer(product), answer_source="knowledge")
         return []

@@ -35,6 +35,7 @@ class Customer(Base):
     email = Column(String(200))
     phone = Column(String(40))
     address = Column(String(300))
+    date_of_birth = Column(Date)  # the policyholder's; what a customer proves who they are with in chat
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     policies = relationship("Policy", back_populates="customer")
@@ -327,3 +328,43 @@ class AuditEntry(Base):
     target_agent_id = Column(Integer)
     detail = Column(JSON)
     ip = Column(String(64))
+
+
+class CustomerVerification(Base):
+    """A conversation's proof of who the customer is: what account actions check, never a slot.
+
+    Written when the customer gives a policy number and the policyholder's date of birth, or when the
+    insurer's logged-in page vouches for them with a signed token; good for one conversation until
+    `expires_at`. The newest live row decides; `revoked_at` ends one early.
+    """
+
+    __tablename__ = "customer_verifications"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)  # Rasa sender_id; no FK: the row may come first
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
+    method = Column(String(20), nullable=False)  # policy_dob, web_token
+    policy_number = Column(String(20))  # the policy the customer verified with (policy_dob)
+    verified_at = Column(DateTime, nullable=False, default=utcnow)
+    expires_at = Column(DateTime, nullable=False)
+    revoked_at = Column(DateTime)
+
+    customer = relationship("Customer")
+
+
+class VerificationAttempt(Base):
+    """Every try to prove identity, kept in SQL so the attempt limits hold across replicas and restarts.
+
+    A try is written as `pending` and committed before it is judged, so concurrent tries on other
+    replicas count against each other; `refused` tries came over the limit and were never judged.
+    """
+
+    __tablename__ = "verification_attempts"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=False, index=True)
+    policy_number = Column(String(20), index=True)
+    method = Column(String(20), nullable=False)  # policy_dob, web_token
+    outcome = Column(String(12), nullable=False, default="pending")  # pending, succeeded, failed, refused
+    detail = Column(String(40))  # why a token was refused: bad_signature, expired, unknown_customer...
+    attempted_at = Column(DateTime, nullable=False, default=utcnow, index=True)

@@ -43,6 +43,16 @@ def _policy(customer: Customer, row: Dict[str, Any], today: date) -> Policy:
     )
 
 
+def _fill_date_of_birth(session: Session, entry: Dict[str, Any]) -> None:
+    """Demo customers seeded before dates of birth existed get theirs, so they can verify in chat."""
+    born = entry.get("date_of_birth")
+    customer = session.scalars(
+        select(Customer).join(Policy).where(Policy.number == entry["policies"][0]["number"])
+    ).first()
+    if born is not None and customer is not None and customer.date_of_birth is None:
+        customer.date_of_birth = born
+
+
 def seed(session: Session, path: Path = SEED_FILE, today: Optional[date] = None) -> int:
     """Insert the demo rows that are missing; returns how many rows were added."""
     today = today or date.today()
@@ -52,9 +62,14 @@ def seed(session: Session, path: Path = SEED_FILE, today: Optional[date] = None)
     for entry in data["customers"]:
         new_policies = [p for p in entry["policies"] if p["number"] not in known]
         if not new_policies:
+            _fill_date_of_birth(session, entry)
             continue
         customer = Customer(
-            full_name=entry["name"], email=entry["email"], phone=entry["phone"], address=entry["address"]
+            full_name=entry["name"],
+            email=entry["email"],
+            phone=entry["phone"],
+            address=entry["address"],
+            date_of_birth=entry.get("date_of_birth"),
         )
         session.add(customer)
         for row in new_policies:

@@ -17,7 +17,8 @@ from actions.handoff import ActionEscalate
 from actions.knowledge import ActionAnswerProductQuestion
 from actions.quotes import ActionSubmitQuote, ValidateQuoteForm
 from storage.engine import session_scope
-from storage.models import ChangeRequest, Claim, Conversation, Escalation, Quote
+from storage.models import ChangeRequest, Claim, Conversation, Escalation, Policy, Quote
+from storage.verification import POLICY_DOB, record_verification
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -44,10 +45,19 @@ def texts(dispatcher: CollectingDispatcher) -> str:
     return " ".join(m.get("text") or m.get("response") or "" for m in dispatcher.messages)
 
 
-def validate(form, slot: str, value: Any, slots: Optional[Dict[str, Any]] = None):
+def validate(form, slot: str, value: Any, slots: Optional[Dict[str, Any]] = None, sender: str = "test-user"):
     dispatcher = CollectingDispatcher()
-    result = getattr(form, f"validate_{slot}")(value, dispatcher, tracker(slots), {})
+    result = getattr(form, f"validate_{slot}")(value, dispatcher, tracker(slots, sender=sender), {})
     return result[slot], texts(dispatcher)
+
+
+def verified(sender: str, policy: str) -> str:
+    """A conversation whose customer proved to be `policy`'s holder (tests/unit/test_verification.py
+    covers how); account actions answer only such conversations."""
+    with session_scope() as s:
+        customer_id = s.scalar(select(Policy.customer_id).where(Policy.number == policy))
+        record_verification(s, sender, customer_id, POLICY_DOB, policy)
+    return sender
 
 
 # -- claims -----------------------------------------------------------------------------------------
@@ -59,10 +69,10 @@ def test_claim_form_accepts_an_active_policy_in_any_spelling() -> None:
 
 @pytest.mark.parametrize(
     "value, problem",
-    [("PX-00000", "couldn't find policy PX-00000"), ("PX-40212", "lapsed"), ("hello", "PX- and five digits")],
+    [("PX-00000", "can't find policy PX-00000"), ("PX-40212", "lapsed"), ("hello", "PX- and five digits")],
 )
 def test_claim_form_refuses_unknown_or_inactive_policies_with_a_reason(value: str, problem: str) -> None:
-    slot, said = validate(ValidateClaimForm(), "policy_number", value)
+    slot, said = validate(ValidateClaimForm(), "policy_number", value, sender=verified("claimant-0", "PX-40211"))
     assert slot is None and problem in said
 
 
@@ -78,7 +88,8 @@ def test_incident_date_may_not_be_in_the_future() -> None:
 
 def test_incident_date_must_fall_in_the_policy_period() -> None:
     long_ago = (date.today() - timedelta(days=200)).isoformat()  # PX-88123 started 120 days ago
-    slot, said = validate(ValidateClaimForm(), "incident_date", long_ago, {"policy_number": "PX-88123"})
+    sender = verified("claimant-period", "PX-88123")
+    slot, said = validate(ValidateClaimForm(), "incident_date", long_ago, {"policy_number": "PX-88123"}, sender)
     assert slot is None and "outside that period" in said
 
 
@@ -89,7 +100,7 @@ def test_submitting_a_claim_creates_it_and_tells_the_reference() -> None:
         "incident_date": (date.today() - timedelta(days=1)).isoformat(),
         "incident_description": "A van reversed into my parked car and broke the headlight.",
     }
-    dispatcher, events = run(ActionSubmitClaim(), tracker(slots, sender="claimant-1"))
+    dispatcher, events = run(ActionSubmitClaim(), tracker(slots, sender=verified("claimant-1", "PX-88123")))
     reference = dispatcher.messages[0]["claim_reference"]
     assert reference in texts(dispatcher) and reference.startswith("CL-")
     with session_scope() as s:
@@ -100,7 +111,7 @@ def test_submitting_a_claim_creates_it_and_tells_the_reference() -> None:
 
 
 def test_claim_status_reads_the_database() -> None:
-    dispatcher, _ = run(ActionClaimStatus(), tracker({"claim_number": "CL-310552"}))
+    dispatcher, _ = run(ActionClaimStatus(), tracker({"claim_number": "CL-310552"}, sender=verified("c-1", "PX-40211")))
     said = texts(dispatcher)
     assert "waiting for documents" in said and "police report" in said
 
@@ -136,14 +147,17 @@ def test_submitted_quote_is_priced_and_stored() -> None:
 
 
 def test_balance_lookup_reports_amount_due_and_last_payment() -> None:
-    dispatcher, _ = run(ActionCheckBalance(), tracker({"policy_number": "PX-88123"}))
+    dispatcher, _ = run(
+        ActionCheckBalance(), tracker({"policy_number": "PX-88123"}, sender=verified("b-1", "PX-88123"))
+    )
     said = texts(dispatcher)
     assert "$107.00 due on" in said and "last payment of $107.00" in said
 
 
-def test_balance_without_a_policy_number_explains_how() -> None:
-    dispatcher, _ = run(ActionCheckBalance(), tracker({}))
-    assert dispatcher.messages[0]["response"] == "utter_check_balance_howto"
+def test_balance_for_an_unverified_sender_starts_verification() -> None:
+    dispatcher, events = run(ActionCheckBalance(), tracker({}, sender="b-unverified"))
+    assert dispatcher.messages[0]["response"] == "utter_verification_intro"
+    assert {"event": "followup", "timestamp": None, "name": "verification_form"} in events
 
 
 @pytest.mark.parametrize(
@@ -160,7 +174,7 @@ def test_new_contact_details_are_checked(field: str, value: str, cleaned: Option
 
 def test_info_update_is_recorded_as_a_pending_request() -> None:
     slots = {"policy_number": "PX-40211", "info_field": "email", "new_value": "j.okafor@newmail.example"}
-    dispatcher, _ = run(ActionSubmitInfoUpdate(), tracker(slots, sender="mover-1"))
+    dispatcher, _ = run(ActionSubmitInfoUpdate(), tracker(slots, sender=verified("mover-1", "PX-40211")))
     with session_scope() as s:
         request = s.scalars(select(ChangeRequest).where(ChangeRequest.conversation_id == "mover-1")).one()
         assert (request.field, request.status) == ("email", "pending")
@@ -185,7 +199,11 @@ def test_coverage_answer_is_specific_to_the_product() -> None:
 def test_deductible_answer_includes_the_customers_own_deductible() -> None:
     dispatcher, _ = run(
         ActionAnswerProductQuestion(),
-        tracker({"policy_number": "PX-88123", "product": "auto"}, intent="ask_deductible"),
+        tracker(
+            {"policy_number": "PX-88123", "product": "auto"},
+            intent="ask_deductible",
+            sender=verified("d-1", "PX-88123"),
+        ),
     )
     assert "$250, $500 or $1,000" in texts(dispatcher) and "Your policy PX-88123 has a $500 deductible" in texts(
         dispatcher
