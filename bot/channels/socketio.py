@@ -1,28 +1,122 @@
-"""Rasa's socket.io channel with session persistence that works on current python-socketio, and with
-the customer's messages screened as coming from a public page.
+"""Rasa's socket.io channel for the public web chat: a session belongs to the browser that opened it.
 
-Rasa 3.6 calls `sio.enter_room(...)` without awaiting it; since python-socketio made it a coroutine the
-socket never joins the session's room, so with `session_persistence: true` bot replies are emitted to
-an empty room and the web chat customer sees nothing. We re-register `session_request` to await it.
-Every message then passes bot/channels/untrusted.py's screen (only offered button payloads are read as
-intents; trusted metadata keys are dropped) before Rasa sees it. Everything else is Rasa's own channel.
+Rasa's own channel trusts the `session_id` the client sends in `session_request` and `user_uttered` and
+uses it as the conversation id, so anyone who knew or guessed an id (a social id such as
+`whatsapp:15550001111`, or another web chat session) could write into that conversation and receive
+its replies, the agent's included. Here:
+
+- on `session_request` the server issues a session token `<conversation id>.<signature>` (HMAC-SHA256
+  over the id with a server secret, see `session_secret`), and a claimed session id that is not a token
+  we issued starts a new conversation with a new token. rasa-webchat keeps whatever `session_confirm`
+  carries (a string or `{session_id}`) and sends it back on reload, which resumes the conversation;
+- the conversation id Rasa sees is the plain id (32 hex characters), never the signature: it is shown to
+  agents, logged and put in URLs, and must not be a credential;
+- `user_uttered` is taken for the conversation confirmed on that socket only (kept server-side per
+  socket id); the `session_id` in the message is ignored. A socket that has no session is not heard;
+- every message passes bot/channels/untrusted.py's screen (only offered button payloads are read as
+  intents; trusted metadata keys are dropped);
+- a browser page may connect only from the origins in CORS_ORIGINS (set by bot/server.py from the
+  server's `--cors`), as the HTTP routes answer CORS; a client that sends no Origin is not a browser.
+
+Rasa 3.6 also calls `sio.enter_room(...)` without awaiting it, which on current python-socketio never
+joins the room, so replies went nowhere: the room is joined here, awaited.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import inspect
+import logging
+import os
+import re
+import secrets
 import uuid
-from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Optional, Text
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Optional, Text, Tuple
 
-from rasa.core.channels.channel import InputChannel, UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint
 
 from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, payloads_on_offer, screen
+from storage.settings import PROJECT_ROOT
+
+logger = logging.getLogger(__name__)
+
+SECRET_ENV = "WEBCHAT_SESSION_SECRET"
+SECRET_FILE = PROJECT_ROOT / "var" / "webchat_session_secret"
+MIN_SECRET_CHARS = 32
+_CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
+_TOKEN_CONTEXT = b"coverline webchat session\x00"
+
+
+def session_secret(env: Optional[Dict[Text, Text]] = None, path: Path = SECRET_FILE) -> bytes:
+    """WEBCHAT_SESSION_SECRET (every replica must share it), or one generated once and kept in var/ with
+    mode 0600, as runner/servers.py keeps the API token. Written under a temporary name and linked into
+    place, so two servers starting together never read a half-written secret."""
+    env = os.environ if env is None else env
+    configured = env.get(SECRET_ENV, "")
+    if configured:
+        if len(configured) < MIN_SECRET_CHARS:
+            raise RasaException(f"{SECRET_ENV} must be at least {MIN_SECRET_CHARS} characters long.")
+        return configured.encode("utf-8")
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another server wrote it first: use theirs
+        finally:
+            temporary.unlink()
+    return path.read_text().strip().encode("utf-8")
+
+
+class SessionTokens:
+    """Web chat session tokens: `<conversation id>.<base64url HMAC-SHA256 of the id>`."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def issue(self) -> Tuple[Text, Text]:
+        """A new conversation: (token for the browser, conversation id for Rasa)."""
+        conversation_id = uuid.uuid4().hex
+        return f"{conversation_id}.{self._signature(conversation_id)}", conversation_id
+
+    def conversation_of(self, claimed: Any) -> Optional[Text]:
+        """The conversation a token was issued for, or None for anything else (checked in constant time)."""
+        if not isinstance(claimed, str) or len(claimed) > 128:
+            return None
+        conversation_id, dot, signature = claimed.partition(".")
+        if not dot or not _CONVERSATION_ID.fullmatch(conversation_id):
+            return None
+        if hmac.compare_digest(self._signature(conversation_id).encode(), signature.encode("utf-8", "replace")):
+            return conversation_id
+        return None
+
+    def _signature(self, conversation_id: Text) -> Text:
+        digest = hmac.new(self._secret, _TOKEN_CONTEXT + conversation_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def allowed_origins(env: Optional[Dict[Text, Text]] = None) -> Optional[FrozenSet[Text]]:
+    """The browser origins that may open the socket (CORS_ORIGINS, comma or space separated); None when
+    it is not set (then only Rasa's HTTP CORS applies, as with Rasa's own channel)."""
+    value = (os.environ if env is None else env).get("CORS_ORIGINS")
+    if value is None:
+        return None
+    return frozenset(origin.rstrip("/").lower() for origin in re.split(r"[,\s]+", value) if origin)
 
 
 class PersistentSocketIOInput(SocketIOInput):
-    """credentials.yml key: `bot.channels.socketio.PersistentSocketIOInput` (same settings as `socketio`)."""
+    """credentials.yml key: `bot.channels.socketio.PersistentSocketIOInput` (same settings as `socketio`,
+    plus `allowed_payloads`). Sessions always persist: the conversation outlives the socket."""
 
     allowed_payloads: FrozenSet[Text] = DEFAULT_ALLOWED_PAYLOADS
 
@@ -42,29 +136,69 @@ class PersistentSocketIOInput(SocketIOInput):
         self.allowed_payloads = frozenset(str(payload) for payload in payloads)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        server: Dict[Text, Any] = {}
-
-        async def screened(message: UserMessage) -> Any:
-            offered = await payloads_on_offer(server.get("app"), message.sender_id)
-            return await on_new_message(screen(message, offered | self.allowed_payloads))
-
-        webhook = super().blueprint(screened)
+        webhook = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        tokens = SessionTokens(session_secret())
+        origins = allowed_origins()
+        conversations: Dict[Text, Text] = {}  # socket id -> the conversation confirmed on that socket
+        server: Dict[Text, Any] = {}
+        namespace = self.namespace
 
         @webhook.listener("after_server_start")
         async def remember_app(app: Any, *_: Any) -> None:
             server["app"] = app  # its ctx.agent holds the tracker store the offered buttons are read from
 
-        @sio.on("session_request", namespace=self.namespace)
-        async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            data = data or {}
-            if not data.get("session_id"):
-                data["session_id"] = uuid.uuid4().hex
-            if self.session_persistence:
-                joined = sio.enter_room(sid, data["session_id"], namespace=self.namespace)
-                if inspect.isawaitable(joined):
-                    await joined
-            await sio.emit("session_confirm", data["session_id"], room=sid, namespace=self.namespace)
+        # Handlers registered again for an event replace Rasa's (python-socketio keeps one per event).
+        @sio.on("connect", namespace=namespace)
+        async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
+            origin = (environ.get("HTTP_ORIGIN") or "").rstrip("/").lower()
+            if origins is not None and origin and origin not in origins:
+                logger.info("web chat socket refused: origin %r is not in CORS_ORIGINS", origin[:200])
+                return False
+            if self.jwt_key:  # Rasa's optional JWT check, kept as it was
+                token = auth.get("token") if isinstance(auth, dict) else None
+                return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+            return True
+
+        @sio.on("disconnect", namespace=namespace)
+        async def disconnect(sid: Text, *_: Any) -> None:
+            conversations.pop(sid, None)
+
+        @sio.on("session_request", namespace=namespace)
+        async def session_request(sid: Text, data: Any) -> None:
+            claimed = data.get("session_id") if isinstance(data, dict) else None
+            conversation_id = tokens.conversation_of(claimed)
+            if conversation_id is not None:
+                token = claimed
+            else:
+                token, conversation_id = tokens.issue()
+            previous = conversations.get(sid)
+            if previous is not None and previous != conversation_id:
+                left = sio.leave_room(sid, previous, namespace=namespace)
+                if inspect.isawaitable(left):
+                    await left
+            conversations[sid] = conversation_id
+            joined = sio.enter_room(sid, conversation_id, namespace=namespace)
+            if inspect.isawaitable(joined):
+                await joined
+            await sio.emit("session_confirm", token, room=sid, namespace=namespace)
+
+        @sio.on(self.user_message_evt, namespace=namespace)
+        async def handle_message(sid: Text, data: Any) -> None:
+            conversation_id = conversations.get(sid)
+            if conversation_id is None or not isinstance(data, dict):
+                logger.debug("web chat message ignored: socket %s has no session or sent no object", sid)
+                return
+            metadata = data.get(self.metadata_key)
+            message = UserMessage(
+                data.get("message") if isinstance(data.get("message"), str) else "",
+                SocketIOOutput(sio, self.bot_message_evt),
+                conversation_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
+            )
+            offered = await payloads_on_offer(server.get("app"), conversation_id)
+            await on_new_message(screen(message, offered | self.allowed_payloads))
 
         return webhook

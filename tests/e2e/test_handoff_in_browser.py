@@ -160,7 +160,8 @@ def test_angry_customer_is_handed_to_an_agent_and_back_in_the_browser(stack: Ser
             handoff = widget.locator(".rw-response", has_text="right here in this chat")
             expect(handoff).to_be_visible(timeout=TURN_MS)
             assert "service team" in handoff.inner_text()
-            session_id = widget.evaluate("() => JSON.parse(sessionStorage.getItem('chat_session')).session_id")
+            session_token = widget.evaluate("() => JSON.parse(sessionStorage.getItem('chat_session')).session_id")
+            session_id = session_token.split(".", 1)[0]  # the server-issued token is `<conversation id>.<signature>`
             assert session_id
 
             # 3. Live, without a reload: the complaint is at the top of the queue, marked negative.

@@ -60,7 +60,8 @@ def wait_for(condition, what: str, timeout: float = 30):  # type: ignore[no-unty
 def test_handoff_through_the_inbox_reaches_the_web_chat_customer(live: ServerSet) -> None:
     from tests.integration.servers import SocketCustomer
 
-    customer = SocketCustomer(live.rasa_url, "live-inbox-1")
+    customer = SocketCustomer(live.rasa_url)
+    conversation = customer.conversation_id  # the server issues the session; the page cannot choose it
     inbox = httpx.Client(base_url=live.inbox_url, timeout=30)
     try:
         answer = customer.ask("i want to talk to a human")
@@ -68,12 +69,12 @@ def test_handoff_through_the_inbox_reaches_the_web_chat_customer(live: ServerSet
         login = inbox.post("/api/auth/login", json={"email": "agent@harbor.example", "password": PASSWORDS["agent"]})
         headers = {"X-CSRF-Token": login.json()["csrf_token"]}
         queue = wait_for(lambda: inbox.get("/api/escalations").json(), "escalation in the queue")
-        assert queue[0]["conversation_id"] == "live-inbox-1" and queue[0]["channel"] == "socketio"
+        assert queue[0]["conversation_id"] == conversation and queue[0]["channel"] == "socketio"
 
-        assert inbox.post("/api/conversations/live-inbox-1/take-over", headers=headers).status_code == 200
+        assert inbox.post(f"/api/conversations/{conversation}/take-over", headers=headers).status_code == 200
         before = len(customer.received)
         reply = inbox.post(
-            "/api/conversations/live-inbox-1/replies",
+            f"/api/conversations/{conversation}/replies",
             json={"text": "Hi, Sam here from the service team."},
             headers=headers,
         )
@@ -91,10 +92,10 @@ def test_handoff_through_the_inbox_reaches_the_web_chat_customer(live: ServerSet
         assert [(r.text, r.answer_source, r.channel) for r in rows] == [
             ("Hi, Sam here from the service team.", "agent", "socketio")
         ]
-        transcript = inbox.get("/api/conversations/live-inbox-1").json()["messages"]
+        transcript = inbox.get(f"/api/conversations/{conversation}").json()["messages"]
         assert (transcript[-1]["author"], transcript[-1]["agent_name"]) == ("agent", "Sam Agent")
 
-        assert inbox.post("/api/conversations/live-inbox-1/hand-back", headers=headers).status_code == 200
+        assert inbox.post(f"/api/conversations/{conversation}/hand-back", headers=headers).status_code == 200
         again = customer.ask("what are your opening hours?")
         assert again and again != "Hi, Sam here from the service team.", again
     finally:

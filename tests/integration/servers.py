@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import requests
 import socketio
@@ -29,16 +29,27 @@ def joined(replies: List[Dict[str, Any]]) -> str:
 class SocketCustomer:
     """A web chat customer speaking Rasa's socket.io protocol, as rasa-webchat does."""
 
-    def __init__(self, rasa_url: str, session_id: str) -> None:
-        self.session_id = session_id
+    def __init__(self, rasa_url: str, session_id: Optional[str] = None) -> None:
+        self.session_id = session_id  # what the page claims; the server's confirmed token replaces it
         self.received: List[Dict[str, Any]] = []
         self.confirmed = False
         self.client = socketio.Client(reconnection=False)
         self.client.on("bot_uttered", self.received.append)
-        self.client.on("session_confirm", lambda *_: setattr(self, "confirmed", True))
+        self.client.on("session_confirm", self._confirm)
         self.client.connect(rasa_url, socketio_path="socket.io", transports=["websocket"])
         self.client.emit("session_request", {"session_id": session_id})
         self._wait(lambda: self.confirmed, "session_confirm")
+
+    def _confirm(self, confirmed: Any) -> None:
+        """Keep what the server confirmed, as rasa-webchat does (a string or `{session_id}`)."""
+        self.session_id = confirmed["session_id"] if isinstance(confirmed, dict) else confirmed
+        self.confirmed = True
+
+    @property
+    def conversation_id(self) -> str:
+        """Rasa's id for the conversation: the session token without its signature."""
+        assert self.session_id is not None
+        return self.session_id.split(".", 1)[0]
 
     def ask(self, text: str, timeout: float = 60) -> str:
         """Send one message and return the bot's reply texts (waits until replies stop arriving)."""

@@ -123,8 +123,8 @@ def test_file_claim_over_rest(servers: ServerSet) -> None:
 
 
 def test_file_claim_over_socketio(servers: ServerSet) -> None:
-    session_id = uuid.uuid4().hex
-    customer = SocketCustomer(servers.rasa_url, session_id)
+    customer = SocketCustomer(servers.rasa_url)
+    session_id = customer.conversation_id
     try:
         answers = [customer.ask(text) for text in CLAIM_TURNS]
     finally:
@@ -142,8 +142,8 @@ def test_file_claim_over_socketio(servers: ServerSet) -> None:
 def test_webchat_buttons_work_but_typed_intents_are_read_as_words(servers: ServerSet) -> None:
     """A tapped button's payload is an intent; the same `/…` typed by hand is not (`/restart` typed in
     the chat box would otherwise wipe the conversation, mid-claim)."""
-    session_id = uuid.uuid4().hex
-    customer = SocketCustomer(servers.rasa_url, session_id)
+    customer = SocketCustomer(servers.rasa_url)
+    session_id = customer.conversation_id
     try:
         customer.ask("i need to file a claim")  # says nothing of what happened (CLAIM_TURNS[0] does)
         customer.ask("PX-88123")  # so the bot asks what happened, with a button per incident type
