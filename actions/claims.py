@@ -18,7 +18,7 @@ from actions import parsing
 from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer
 from actions.form_handoff import HandsOverWhenUpset
-from actions.verification import not_on_your_account, require_verified_customer, verified_customer
+from actions.verification import REQUEST_SLOT, not_on_your_account, require_verified_customer, verified_customer
 from storage.engine import session_scope
 from storage.models import Claim, Policy
 from storage.references import new_reference
@@ -159,15 +159,17 @@ class ActionSubmitClaim(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        customer_id, events = require_verified_customer(dispatcher, tracker, "file_claim")
-        if customer_id is None:
-            return events
+        # Unverified, the validators check only what needs no account (a number's shape, a future date),
+        # so a claim that cannot be filed is refused before the customer is asked who they are.
         problem = claim_problem(tracker)
         if problem is not None:
             dispatcher.utter_message(
                 text=f"I couldn't file that claim: {problem} Nothing was filed; let's start it again when you're ready."
             )
-            return events + clear_slots(*CLAIM_SLOTS)
+            return clear_slots(REQUEST_SLOT, *CLAIM_SLOTS)
+        customer_id, events = require_verified_customer(dispatcher, tracker, "file_claim")
+        if customer_id is None:
+            return events
         with self.conversation_session(tracker) as session:
             policy = owned_policy(session, customer_id, parsing.policy_number(tracker.get_slot("policy_number")))
             if policy is None:  # the validators refuse others' policies; a concurrent change is the only way here

@@ -32,6 +32,7 @@ CLAIM_TURNS = [
     "collision",
     "yesterday",
     "a van backed into my parked car at the grocery store and crushed the front bumper",
+    "03/14/1984",  # the policyholder's date of birth: a claim is filed only once the customer is verified
 ]
 SMALL_TALK = [
     "hello there",

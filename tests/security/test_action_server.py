@@ -21,7 +21,8 @@ import requests
 from sqlalchemy import func, select
 
 from storage.engine import session_scope
-from storage.models import ChangeRequest, Claim, Escalation
+from storage.models import ChangeRequest, Claim, Escalation, Policy
+from storage.verification import POLICY_DOB, record_verification
 from tests.conftest import PROJECT_ROOT, migrated_sqlite
 from tests.integration.servers import free_port
 
@@ -157,6 +158,9 @@ def test_the_submit_action_refuses_a_future_incident_date_even_with_the_secret(a
 
 def test_a_valid_claim_through_the_door_is_filed(action_server: ActionServer) -> None:
     yesterday = (date.today() - timedelta(days=1)).isoformat()
+    with session_scope(action_server.db_url) as session:  # a claim is filed only for its verified holder
+        holder = session.scalar(select(Policy.customer_id).where(Policy.number == "PX-88123"))
+        record_verification(session, "whatsapp:15550001111", holder, POLICY_DOB, "PX-88123")
     call = crafted_call(
         "action_submit_claim",
         "whatsapp:15550001111",
