@@ -13,8 +13,10 @@ its replies, the agent's included. Here:
   agents, logged and put in URLs, and must not be a credential;
 - `user_uttered` is taken for the conversation confirmed on that socket only (kept server-side per
   socket id); the `session_id` in the message is ignored. A socket that has no session is not heard;
-- every message passes bot/channels/untrusted.py's screen (only offered button payloads are read as
-  intents; trusted metadata keys are dropped);
+- every message passes the public door's limits (bot/channels/untrusted.py: control characters and lone
+  surrogates stripped, over MAX_TEXT_CHARS refused with a reply, metadata kept flat and small) and its
+  screen (only offered button payloads are read as intents), and an engine.io packet over
+  MAX_PAYLOAD_BYTES closes the socket before it is parsed;
 - a browser page may connect only from the origins in CORS_ORIGINS (set by bot/server.py from the
   server's `--cors`), as the HTTP routes answer CORS; a client that sends no Origin is not a browser.
 
@@ -34,14 +36,22 @@ import re
 import secrets
 import uuid
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint
 
-from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, payloads_on_offer, screen
+from bot.channels.untrusted import (
+    DEFAULT_ALLOWED_PAYLOADS,
+    TOO_LONG_REPLY,
+    clean_text,
+    payloads_on_offer,
+    public_metadata,
+    screen,
+    too_long,
+)
 from storage.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -49,11 +59,15 @@ logger = logging.getLogger(__name__)
 SECRET_ENV = "WEBCHAT_SESSION_SECRET"
 SECRET_FILE = PROJECT_ROOT / "var" / "webchat_session_secret"
 MIN_SECRET_CHARS = 32
+# The largest engine.io packet read from a browser. Big enough for any text a customer pastes to get
+# the "too long" reply (2,000 characters escaped as JSON are at most ~24 kB), small enough to decode in
+# well under a millisecond. Larger packets close the connection (engine.io's own check).
+MAX_PAYLOAD_BYTES = 256 * 1024
 _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 _TOKEN_CONTEXT = b"coverline webchat session\x00"
 
 
-def session_secret(env: Optional[Dict[Text, Text]] = None, path: Path = SECRET_FILE) -> bytes:
+def session_secret(env: Optional[Mapping[Text, Text]] = None, path: Path = SECRET_FILE) -> bytes:
     """WEBCHAT_SESSION_SECRET (every replica must share it), or one generated once and kept in var/ with
     mode 0600, as runner/servers.py keeps the API token. Written under a temporary name and linked into
     place, so two servers starting together never read a half-written secret."""
@@ -105,7 +119,7 @@ class SessionTokens:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def allowed_origins(env: Optional[Dict[Text, Text]] = None) -> Optional[FrozenSet[Text]]:
+def allowed_origins(env: Optional[Mapping[Text, Text]] = None) -> Optional[FrozenSet[Text]]:
     """The browser origins that may open the socket (CORS_ORIGINS, comma or space separated); None when
     it is not set (then only Rasa's HTTP CORS applies, as with Rasa's own channel)."""
     value = (os.environ if env is None else env).get("CORS_ORIGINS")
@@ -139,6 +153,7 @@ class PersistentSocketIOInput(SocketIOInput):
         webhook = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        sio.eio.max_http_buffer_size = MAX_PAYLOAD_BYTES
         tokens = SessionTokens(session_secret())
         origins = allowed_origins()
         conversations: Dict[Text, Text] = {}  # socket id -> the conversation confirmed on that socket
@@ -190,13 +205,19 @@ class PersistentSocketIOInput(SocketIOInput):
             if conversation_id is None or not isinstance(data, dict):
                 logger.debug("web chat message ignored: socket %s has no session or sent no object", sid)
                 return
-            metadata = data.get(self.metadata_key)
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            text = clean_text(data.get("message"))
+            if too_long(text):
+                await output.send_text_message(conversation_id, TOO_LONG_REPLY)
+                return
+            if not text.strip():
+                return
             message = UserMessage(
-                data.get("message") if isinstance(data.get("message"), str) else "",
-                SocketIOOutput(sio, self.bot_message_evt),
+                text,
+                output,
                 conversation_id,
                 input_channel=self.name(),
-                metadata=metadata if isinstance(metadata, dict) else {},
+                metadata=public_metadata(data.get(self.metadata_key)),
             )
             offered = await payloads_on_offer(server.get("app"), conversation_id)
             await on_new_message(screen(message, offered | self.allowed_payloads))

@@ -74,7 +74,7 @@ class WebChatCustomer:
         """Send one message and return the texts of the replies (until a quiet second)."""
         start = len(self.received)
         await self.say(text)
-        await wait_until(lambda: len(self.received) > start, f"a reply to {text!r}", timeout)
+        await wait_until(lambda: len(self.received) > start, f"a reply to {text[:60]!r}", timeout)
         settled = len(self.received)
         while True:
             await asyncio.sleep(1.0)
