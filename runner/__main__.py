@@ -41,7 +41,8 @@ def main() -> int:
         "\nCoverline is up:\n"
         f"  web chat       {servers.webchat_url}\n"
         f"  agents' inbox  {servers.inbox_url}  (API docs {servers.inbox_url}/api/docs)\n"
-        f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}\n'
+        f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}'
+        "  with Authorization: Bearer <var/rasa_api_token>\n"
         f"  Rasa HTTP API  {servers.rasa_url}/status?token=<var/rasa_api_token>\n"
         "Press Ctrl-C to stop.\n",
         flush=True,

@@ -1,5 +1,13 @@
 """Rasa's REST channel (`POST /webhooks/rest/webhook {"sender", "message"}`) with the checks of a door.
 
+It shares the public port with the web chat's socket.io, and Rasa's own channel answered anyone, with any
+`sender` (so any conversation, a WhatsApp customer's included) and read any `/intent{...}` text as that
+intent. Here a caller must send `Authorization: Bearer <token>` (REST_CHANNEL_TOKEN, else RASA_API_TOKEN,
+or `token:` in credentials.yml; compared in constant time; without one configured the server refuses to
+start), and the text is screened as the web chat's is (bot/channels/untrusted.py `screen`: only the
+button payloads the bot just offered this sender are read as intents; metadata only our connectors set
+is dropped). A wrong or missing token is 401.
+
 Rasa's own channel answered 500 to an empty, `[]`, `null` or non-JSON body, took any `sender` (a number,
 a NUL, 10,000 characters), let the body choose the `input_channel` the conversation is logged under, and
 handed any text, however long, to the NLU pipeline. Here a body is one JSON object of at most
@@ -13,13 +21,16 @@ offered.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import os
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -28,7 +39,9 @@ from bot.channels.untrusted import (
     MAX_SENDER_ID_CHARS,
     TOO_LONG_REPLY,
     clean_text,
+    payloads_on_offer,
     public_metadata,
+    screen,
     too_long,
     valid_sender_id,
 )
@@ -36,6 +49,7 @@ from bot.channels.untrusted import (
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # a message of MAX_TEXT_CHARS with metadata, with room to spare
+TOKEN_ENVIRONMENT = ("REST_CHANNEL_TOKEN", "RASA_API_TOKEN")
 
 
 class RequestRefused(ValueError):
@@ -48,6 +62,26 @@ class RequestRefused(ValueError):
 
 def refused(error: RequestRefused) -> HTTPResponse:
     return response.json({"error": str(error)}, status=error.status)
+
+
+def configured_token(credentials: Optional[Dict[Text, Any]], env: Optional[Dict[Text, Text]] = None) -> Text:
+    """The token callers must present: credentials.yml's `token`, else the first variable set of
+    TOKEN_ENVIRONMENT. None at all is a start-up error: an open REST channel is what this class closes."""
+    env = dict(os.environ) if env is None else env
+    token = str((credentials or {}).get("token") or "") or next((env[k] for k in TOKEN_ENVIRONMENT if env.get(k)), "")
+    if not token:
+        raise RasaException(
+            "The rest channel needs a token: set REST_CHANNEL_TOKEN or RASA_API_TOKEN (or `token:` in credentials.yml)."
+        )
+    return token
+
+
+def authorised(request: Request, token: Text) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time."""
+    scheme, _, given = (request.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8", "replace"), token.encode("utf-8"))
 
 
 def read_body(request: Request) -> Dict[Text, Any]:
@@ -89,9 +123,12 @@ class GuardedRestInput(RestInput):
     def name(cls) -> Text:
         return "rest"
 
+    def __init__(self, token: Text) -> None:
+        self.token = token
+
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
-        return cls()
+        return cls(configured_token(credentials))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
@@ -102,6 +139,12 @@ class GuardedRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not authorised(request, self.token):
+                return response.json(
+                    {"error": "send the REST channel's token as `Authorization: Bearer <token>`"},
+                    status=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
             try:
                 if request.args.get("stream", "").lower() == "true":
                     raise RequestRefused("streaming is not offered on this channel")
@@ -113,8 +156,9 @@ class GuardedRestInput(RestInput):
                 await collector.send_text_message(message.sender_id, TOO_LONG_REPLY)
                 return response.json(collector.messages)
             message.output_channel = collector
+            offered = await payloads_on_offer(request.app, message.sender_id)
             try:
-                await on_new_message(message)
+                await on_new_message(screen(message, offered))
             except CancelledError:
                 logger.error("rest channel: handling the message of %s timed out", message.sender_id)
             except Exception:  # as Rasa's channel: answer what was collected, the error is logged

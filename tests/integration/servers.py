@@ -9,6 +9,8 @@ from typing import Any, Dict, List, Optional
 import requests
 import socketio
 
+from runner.servers import api_token
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -17,7 +19,12 @@ def free_port() -> int:
 
 
 def say(rasa_url: str, sender: str, text: str) -> List[Dict[str, Any]]:
-    response = requests.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60)
+    response = requests.post(
+        f"{rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        headers={"Authorization": f"Bearer {api_token()}"},  # the REST channel wants the token (bot/channels/rest.py)
+        timeout=60,
+    )
     response.raise_for_status()
     return response.json()
 

@@ -111,10 +111,12 @@ async def wait_until(condition: Callable[[], Any], what: Text, timeout: float = 
 
 
 class EchoRasa:
-    """Stands in for Rasa's `agent.handle_message`: records each message and answers `echo: <text>`."""
+    """Stands in for Rasa's `agent.handle_message`: records each message and answers `echo: <text>`.
+    `tracker_store` is where the channels read the buttons the bot offered (as from Rasa's agent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracker_store: Any = None) -> None:
         self.messages: List[UserMessage] = []
+        self.tracker_store = tracker_store
 
     async def handle_message(self, message: UserMessage) -> None:
         self.messages.append(message)

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from bot.channels.rest import GuardedRestInput
 from bot.channels.socketio import MAX_PAYLOAD_BYTES, PersistentSocketIOInput
 from bot.channels.untrusted import MAX_TEXT_CHARS, TOO_LONG_REPLY
-from runner.servers import Ports, ServerSet
+from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import Message
 from tests.conftest import migrated_sqlite
@@ -40,7 +40,7 @@ from tests.security.public_doors import ChannelServer, WebChatCustomer, rest_hea
 
 def channels() -> List[object]:
     webchat = PersistentSocketIOInput.from_credentials({"session_persistence": True, "metadata_key": "customData"})
-    return [GuardedRestInput.from_credentials({}), webchat]
+    return [GuardedRestInput.from_credentials({"token": api_token()}), webchat]
 
 
 async def post(url: str, body: bytes) -> Tuple[int, object]:
