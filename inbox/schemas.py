@@ -128,8 +128,12 @@ class MessageOut(BaseModel):
     author: str = Field(..., description="customer, bot or agent")
     agent_name: Optional[str] = Field(None, description="who wrote it, when author is agent")
     channel: str
-    text: Optional[str]
+    text: Optional[str] = Field(None, description="card numbers, SSNs, emails and phones masked ([card ending 1111])")
     payload: Optional[Any]
+    masked: List[str] = Field(
+        default_factory=list,
+        description="kinds of personal data masked in text/payload (card, ssn, email, phone); POST …/reveal shows them",
+    )
     intent: Optional[str]
     confidence: Optional[float]
     sentiment: Optional[Sentiment]

@@ -1,12 +1,13 @@
-"""Agent replies: delivered through Rasa to the customer's channel and logged by the event broker."""
+"""Agent replies (delivered through Rasa to the customer's channel and logged by the event broker), a
+customer's files, and revealing a message's masked personal data."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Request, Response
 
 from inbox.deps import CurrentAgent, DbSession, RasaDep, client_ip
-from inbox.schemas import MAX_ID, Accepted, Detail, ReplyIn
-from inbox.services import handoff, media
+from inbox.schemas import MAX_ID, Accepted, Detail, MessageOut, ReplyIn
+from inbox.services import conversations, handoff, media
 
 router = APIRouter(prefix="/conversations", tags=["messages"])
 
@@ -60,3 +61,21 @@ def open_attachment(
     platform through the Rasa server (which holds the channel's token) and not kept; each opening is audited."""
     opened = media.open_attachment(db, rasa, agent, conversation_id, message_id, index, client_ip(request))
     return Response(opened.body, media_type=opened.media_type, headers=opened.headers)
+
+
+@router.post(
+    "/{conversation_id}/messages/{message_id}/reveal",
+    response_model=MessageOut,
+    responses={403: {"model": Detail}, 404: {"model": Detail}},
+)
+def reveal_message(
+    *,
+    request: Request,
+    conversation_id: str = Path(..., min_length=1, max_length=255),
+    message_id: int = Path(..., ge=1, le=MAX_ID),
+    agent: CurrentAgent,
+    db: DbSession,
+) -> dict:
+    """The message as written, card numbers, SSNs, emails and phones unmasked: for admins and the agent the
+    conversation is assigned to; every reveal is audited (`message_revealed`)."""
+    return conversations.reveal_message(db, agent, conversation_id, message_id, client_ip(request))

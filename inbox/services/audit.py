@@ -32,6 +32,7 @@ ACTIONS = (
     "canned_updated",
     "canned_deleted",
     "attachment_opened",
+    "message_revealed",
 )
 
 

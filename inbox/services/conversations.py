@@ -1,18 +1,26 @@
-"""Reading conversations: the filtered list across channels and one conversation's full transcript."""
+"""Reading conversations: the filtered list across channels and one conversation's full transcript.
+
+Personal data customers type (card numbers, SSNs, emails, phones; storage/pii.py) is masked in everything
+read here, and search does not match on it; `reveal_message` gives one message's original text to an admin
+or the conversation's assignee, and audits it. Masks are computed at read time, so the rules can change
+without rewriting the log, and nothing masked is ever written back.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from inbox.errors import InvalidInput, NotFound
+from inbox.errors import InvalidInput, NotFound, PermissionDenied
 from inbox.schemas import MAX_ID
+from inbox.services import audit
 from inbox.services.common import aware
 from inbox.services.sla import sla_due_at
 from inbox.settings import Settings
+from storage import pii
 from storage.models import Agent, Conversation, ConversationNote, Escalation, Message
 
 # Chatwoot's words in the inbox, the interaction log's statuses in the database.
@@ -41,9 +49,9 @@ def preview(message: Message) -> Optional[str]:
     payload = message.payload if isinstance(message.payload, dict) else {}
     button = payload.get("button")
     if isinstance(button, dict) and button.get("title"):
-        return str(button["title"])  # what the customer tapped, not the payload behind it
+        return pii.mask(str(button["title"]))  # what the customer tapped, not the payload behind it
     if message.text:
-        return message.text
+        return pii.mask(message.text)
     attachments = payload.get("attachments")
     if not isinstance(attachments, list) or not attachments:
         return message.text
@@ -51,8 +59,11 @@ def preview(message: Message) -> Optional[str]:
     return "[" + ", ".join(kinds) + "]"
 
 
-def message_dict(message: Message) -> Dict[str, Any]:
+def message_dict(message: Message, reveal: bool = False) -> Dict[str, Any]:
+    """A transcript line, personal data masked (`masked` names the kinds) unless `reveal` (audited by the
+    caller)."""
     sentiment = message.sentiment if isinstance(message.sentiment, dict) else None
+    masked = pii.value_kinds([message.text, message.payload])
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
@@ -60,8 +71,9 @@ def message_dict(message: Message) -> Dict[str, Any]:
         "author": message.author,
         "agent_name": message.agent.name if message.agent is not None else None,
         "channel": message.channel,
-        "text": message.text,
-        "payload": message.payload,
+        "text": message.text if reveal else pii.mask(message.text),
+        "payload": message.payload if reveal else pii.mask_value(message.payload),
+        "masked": masked,
         "intent": message.intent,
         "confidence": message.confidence,
         "sentiment": sentiment,
@@ -85,6 +97,21 @@ def _last_customer_message():  # type: ignore[no-untyped-def]
         .correlate(Conversation)
         .scalar_subquery()
     )
+
+
+def _text_matches(db: Session, needle: str) -> set:
+    """Conversations with a message whose *masked* text contains `needle`: the database narrows the
+    candidates (ILIKE on the stored text), the mask decides, so a card number, SSN, email or phone is not
+    a search key (searching "4111" or "gmail" finds no one by their card or address)."""
+    folded = needle.casefold()
+    found: set = set()
+    candidates = db.execute(
+        select(Message.conversation_id, Message.text).where(Message.text.ilike(_like(needle), escape="\\"))
+    )
+    for conversation_id, text in candidates:
+        if conversation_id not in found and folded in (pii.mask(text) or "").casefold():
+            found.add(conversation_id)
+    return found
 
 
 def _assignee_clause(assignee: str, me: Agent):  # type: ignore[no-untyped-def]
@@ -121,9 +148,12 @@ def list_conversations(
             or_(
                 Conversation.id.ilike(pattern, escape="\\"),
                 Conversation.customer_identity.ilike(pattern, escape="\\"),
-                exists(
-                    select(Message.id).where(
-                        Message.conversation_id == Conversation.id, Message.text.ilike(pattern, escape="\\")
+                Conversation.id.in_(
+                    bindparam(
+                        "text_matches",
+                        sorted(_text_matches(db, filters.q.strip())),
+                        expanding=True,
+                        literal_execute=True,
                     )
                 ),
             )
@@ -211,7 +241,7 @@ def escalation_brief(settings: Settings, escalation: Escalation) -> Dict[str, An
         "outcome": escalation.outcome,
         "assigned_at": aware(escalation.assigned_at),
         "resolved_at": aware(escalation.resolved_at),
-        "note": escalation.note,
+        "note": pii.mask(escalation.note),  # the customer's words that set it off
     }
 
 
@@ -254,6 +284,34 @@ def messages_after(db: Session, conversation_id: str, after_id: int, limit: int 
         .limit(limit)
     )
     return [message_dict(m) for m in rows]
+
+
+def reveal_message(
+    db: Session, agent: Agent, conversation_id: str, message_id: int, ip: Optional[str]
+) -> Dict[str, Any]:
+    """One message as it was written, for an admin or the agent the conversation is assigned to; the audit
+    row (who, which message, which kinds of data) is committed before the text is handed over."""
+    conversation = get_conversation(db, conversation_id)
+    if agent.role != "admin" and conversation.assignee_id != agent.id:
+        owner = db.get(Agent, conversation.assignee_id) if conversation.assignee_id else None
+        who = f"{owner.name} has this conversation" if owner else "This conversation is not assigned to you"
+        raise PermissionDenied(
+            f"{who}: only an admin or the agent it is assigned to can reveal a message's original text."
+        )
+    message = db.get(Message, message_id)
+    if message is None or message.conversation_id != conversation_id:
+        raise NotFound(f"Message {message_id} is not in conversation {conversation_id!r}.")
+    line = message_dict(message, reveal=True)
+    audit.record(
+        db,
+        "message_revealed",
+        agent_id=agent.id,
+        conversation_id=conversation_id,
+        detail={"message_id": message_id, "kinds": line["masked"]},
+        ip=ip,
+    )
+    db.commit()
+    return line
 
 
 def get_conversation_exists(db: Session, conversation_id: str) -> None:

@@ -11,6 +11,7 @@ from inbox.services.common import aware
 from inbox.services.conversations import STATUS_LABELS, summaries
 from inbox.services.sla import sla_due_at, sla_state
 from inbox.settings import Settings
+from storage import pii
 from storage.models import Conversation, Escalation, Message, utcnow
 
 
@@ -57,7 +58,7 @@ def queue(db: Session, settings: Settings, include_closed: bool = False, limit: 
                 "conversation_id": escalation.conversation_id,
                 "reason": escalation.reason,
                 "priority": escalation.priority,
-                "note": escalation.note,
+                "note": pii.mask(escalation.note),
                 "open": escalation.open,
                 "outcome": escalation.outcome,
                 "created_at": aware(escalation.created_at),

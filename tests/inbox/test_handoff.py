@@ -261,6 +261,7 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     photo_id = customer_says(db_url, "tg-1", "/share_attachment", "telegram", "share_attachment", metadata=photo)
     fake_rasa.media["telegram/AgAC"] = (b"\xff\xd8", "image/jpeg")
     agent.get(f"/api/conversations/tg-1/messages/{photo_id}/attachments/0")
+    admin.post(f"/api/conversations/tg-1/messages/{photo_id}/reveal")
     token_id = agent.post("/api/auth/tokens", {"label": "script"}).json()["id"]
     agent.delete(f"/api/auth/tokens/{token_id}")
     agent.post("/api/auth/password", {"current_password": "agent-password-123", "new_password": "agent-password-456"})

@@ -42,6 +42,7 @@ HELD: Dict[str, Optional[Dict[str, Any]]] = {
     "/replies": {"text": "I can take this one."},
     "/hand-back": None,
     "/resolve": None,
+    "/messages/{message_id}/reveal": None,  # the original text behind masked personal data
 }
 OPEN_TO_THE_TEAM = {"/notes"}  # private notes: context for whoever holds it, never sent to the customer
 
@@ -55,16 +56,18 @@ def conversation_routes(inbox_app) -> List[Tuple[str, str]]:  # type: ignore[no-
     return sorted(found)
 
 
-def held_by_agent(db_url: str, fake_rasa: FakeRasa, holder: LoggedIn, status: str) -> None:  # noqa: F811
-    """The customer is with `holder`: assigned only ("escalated") or taken over ("agent")."""
+def held_by_agent(db_url: str, fake_rasa: FakeRasa, holder: LoggedIn, status: str) -> int:  # noqa: F811
+    """The customer is with `holder`: assigned only ("escalated") or taken over ("agent"); returns the id
+    of the customer's message."""
     fake_rasa.on_event = broker_for(db_url)
-    customer_says(db_url, CONVERSATION, "I want a person", channel="whatsapp")
+    message_id = customer_says(db_url, CONVERSATION, "I want a person, my card 4111111111111111", channel="whatsapp")
     escalate(db_url, CONVERSATION, priority=1)
     me = holder.get("/api/auth/me").json()["agent"]["id"]
     action = "take-over" if status == "agent" else "assign"
     response = holder.post(f"/api/conversations/{CONVERSATION}/{action}", {"agent_id": me})
     assert response.status_code == 200, response.text
     fake_rasa.requests.clear()
+    return message_id
 
 
 def state(url: str) -> Tuple[str, Optional[int]]:
@@ -79,6 +82,10 @@ def audited_by(url: str, agent_id: int) -> List[str]:
             select(AuditEntry.action).where(AuditEntry.agent_id == agent_id, AuditEntry.conversation_id == CONVERSATION)
         )
         return [action for action in rows if action != "login"]
+
+
+def url(suffix: str, message_id: int) -> str:
+    return f"/api/conversations/{CONVERSATION}" + suffix.format(message_id=message_id)
 
 
 def body_for(suffix: str, agent_id: int) -> Optional[Dict[str, Any]]:
@@ -101,10 +108,10 @@ def test_another_agent_is_refused_403_and_nothing_changes(
     status: str,
     suffix: str,
 ) -> None:
-    held_by_agent(db_url, fake_rasa, agent, status)
+    message_id = held_by_agent(db_url, fake_rasa, agent, status)
     before = state(db_url)
     other = login(app, "agent2")
-    response = other.post(f"/api/conversations/{CONVERSATION}{suffix}", body_for(suffix, agents["agent2"]))
+    response = other.post(url(suffix, message_id), body_for(suffix, agents["agent2"]))
     assert response.status_code == 403, (suffix, status, response.status_code, response.text)
     detail = response.json()["detail"]
     assert "Agent has this conversation" in detail and "admin" in detail
@@ -120,7 +127,7 @@ def test_unassigning_someone_else_is_refused_too(app, agent: LoggedIn, agents, f
     assert response.status_code == 403 and state(db_url) == ("escalated", agents["agent"])
 
 
-@pytest.mark.parametrize("suffix", ["/assign", "/take-over", "/replies", "/hand-back", "/resolve"])
+@pytest.mark.parametrize("suffix", sorted(HELD))
 def test_admins_may_act_on_any_agents_conversation(
     admin: LoggedIn,  # noqa: F811
     agent: LoggedIn,  # noqa: F811
@@ -129,12 +136,12 @@ def test_admins_may_act_on_any_agents_conversation(
     db_url: str,  # noqa: F811
     suffix: str,
 ) -> None:
-    held_by_agent(db_url, fake_rasa, agent, "agent")
+    message_id = held_by_agent(db_url, fake_rasa, agent, "agent")
     if suffix == "/take-over":
         held = admin.post(f"/api/conversations/{CONVERSATION}/take-over")
         assert held.status_code == 200 and state(db_url) == ("agent", agents["admin"])
         return
-    response = admin.post(f"/api/conversations/{CONVERSATION}{suffix}", body_for(suffix, agents["agent2"]))
+    response = admin.post(url(suffix, message_id), body_for(suffix, agents["agent2"]))
     assert response.status_code in (200, 202), (suffix, response.text)
 
 

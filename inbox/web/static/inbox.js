@@ -139,13 +139,29 @@
     return el("div", { class: "text" }, m.text || "");
   }
 
-  function messageItem(m) {
+  // Card numbers, SSNs, emails and phones arrive masked; the original is one audited request away
+  // (admins and the conversation's assignee; the server says no to anyone else).
+  async function reveal(m, node) {
+    try {
+      const original = await api("POST", `/api/conversations/${encodeURIComponent(m.conversation_id)}/messages/${m.id}/reveal`);
+      node.replaceWith(messageItem(original, true));
+    } catch (error) {
+      toast(error.message, true);
+    }
+  }
+
+  function messageItem(m, revealed) {
     const attachments = m.payload && Array.isArray(m.payload.attachments) ? m.payload.attachments : [];
     const details = [];
     if (m.intent) details.push(el("span", { class: "badge intent" }, `${m.intent}${m.confidence != null ? " " + m.confidence.toFixed(2) : ""}`));
     const sentiment = sentimentBadge(m.sentiment);
     if (sentiment) details.push(sentiment);
     if (m.answer_source) details.push(el("span", { class: "badge source" }, m.answer_source + (m.retrieval_score != null ? ` ${m.retrieval_score.toFixed(2)}` : "")));
+    if (m.masked && m.masked.length) {
+      details.push(revealed
+        ? el("span", { class: "badge source" }, "original shown · audited")
+        : el("button", { type: "button", class: "reveal", onclick: (event) => reveal(m, event.target.closest("li")) }, `Show original (${m.masked.join(", ")})`));
+    }
     return el(
       "li",
       { class: `message ${m.author}`, dataset: { id: m.id } },
