@@ -145,7 +145,7 @@ class ActionSubmitInfoUpdate(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        customer_id, events = require_verified_customer(dispatcher, tracker, "update_info")
+        customer_id, events = require_verified_customer(dispatcher, tracker, "update_info", INFO_SLOTS)
         if customer_id is None:
             return events
         problem = info_problem(tracker)

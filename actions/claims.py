@@ -167,7 +167,7 @@ class ActionSubmitClaim(CoverlineAction):
                 text=f"I couldn't file that claim: {problem} Nothing was filed; let's start it again when you're ready."
             )
             return clear_slots(REQUEST_SLOT, *CLAIM_SLOTS)
-        customer_id, events = require_verified_customer(dispatcher, tracker, "file_claim")
+        customer_id, events = require_verified_customer(dispatcher, tracker, "file_claim", CLAIM_SLOTS)
         if customer_id is None:
             return events
         with self.conversation_session(tracker) as session:
@@ -227,7 +227,7 @@ class ActionClaimStatus(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        customer_id, events = require_verified_customer(dispatcher, tracker, "claim_status")
+        customer_id, events = require_verified_customer(dispatcher, tracker, "claim_status", ("claim_number",))
         if customer_id is None:
             return events
         number = parsing.claim_number(tracker.get_slot("claim_number"))

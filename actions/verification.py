@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from dateutil import parser as date_parser
 from rasa_sdk import FormValidationAction, Tracker
@@ -162,10 +162,11 @@ def verified_customer(session: Session, tracker: Tracker) -> Optional[int]:
 
 
 def require_verified_customer(
-    dispatcher: CollectingDispatcher, tracker: Tracker, request: str
+    dispatcher: CollectingDispatcher, tracker: Tracker, request: str, request_slots: Sequence[str] = ()
 ) -> Tuple[Optional[int], List[EventType]]:
     """The verified customer's id, or None and the events that start verification (or, past the limit
-    or straight after a verification that did not succeed, a reply that sends the customer to a person)."""
+    or straight after a verification that did not succeed, a reply that sends the customer to a person
+    and forgets the request's `request_slots`, so asking again starts afresh)."""
     policy = parsing.policy_number(tracker.get_slot("policy_number"))
     with session_scope() as session:
         customer_id = verified_customer(session, tracker)
@@ -174,7 +175,8 @@ def require_verified_customer(
         locked = is_locked(session, tracker.sender_id, policy)
     if locked or tracker.latest_action_name == FORM:
         dispatcher.utter_message(response="utter_verification_locked")
-        return None, [SlotSet(REQUEST_SLOT, None), SlotSet(POLICY_SLOT, None), SlotSet(BIRTH_DATE_SLOT, None)]
+        forget = (REQUEST_SLOT, POLICY_SLOT, BIRTH_DATE_SLOT, *request_slots)
+        return None, [SlotSet(name, None) for name in forget]
     dispatcher.utter_message(response="utter_verification_intro")
     return None, [
         SlotSet(REQUEST_SLOT, request),

@@ -355,8 +355,7 @@ class CustomerVerification(Base):
 class VerificationAttempt(Base):
     """Every try to prove identity, kept in SQL so the attempt limits hold across replicas and restarts.
 
-    A try is written as `pending` and committed before it is judged, so concurrent tries on other
-    replicas count against each other; `refused` tries came over the limit and were never judged.
+    `refused` tries came over the limit and were never judged; the date of birth given is never kept.
     """
 
     __tablename__ = "verification_attempts"
@@ -365,6 +364,6 @@ class VerificationAttempt(Base):
     conversation_id = Column(String(255), nullable=False, index=True)
     policy_number = Column(String(20), index=True)
     method = Column(String(20), nullable=False)  # policy_dob, web_token
-    outcome = Column(String(12), nullable=False, default="pending")  # pending, succeeded, failed, refused
+    outcome = Column(String(12), nullable=False)  # succeeded, failed, refused
     detail = Column(String(40))  # why a token was refused: bad_signature, expired, unknown_customer...
     attempted_at = Column(DateTime, nullable=False, default=utcnow, index=True)

@@ -2,9 +2,8 @@
 
 The repository behind actions/verification.py: every account action asks `verified_customer_id` (SQL is
 the source of truth; slots are the customer's to set, so they never are). Limits are counted in SQL so
-every replica of the action server sees the same number: a try is written `pending` and committed
-before it is judged, and only the first N tries in the window are ever judged, however many replicas
-race on one policy number.
+every replica of the action server sees the same numbers, and tries on one policy are judged one at a
+time, so no more than the limit are ever judged however many replicas race on one policy number.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ MAX_FAILURES_PER_CONVERSATION = 3
 MAX_FAILURES_PER_POLICY = 5
 # A date no customer has, compared against when the policy is unknown so both paths do the same work.
 _NOBODY = date(1, 1, 1)
-_COUNTED = ("pending", "failed")  # refused tries were never judged; they do not push the lock further
 
 
 def verification_ttl() -> timedelta:
@@ -132,20 +130,18 @@ def customer_policies(session: Session, customer_id: int) -> list:
     return list(session.scalars(select(Policy).where(Policy.customer_id == customer_id).order_by(Policy.number)))
 
 
-def _failures(session: Session, since: datetime, up_to_id: Optional[int] = None, **where: str) -> int:
+def _failures(session: Session, since: datetime, **where: str) -> int:
     query = (
         select(func.count())
         .select_from(VerificationAttempt)
         .where(
             VerificationAttempt.method == POLICY_DOB,
-            VerificationAttempt.outcome.in_(_COUNTED),
+            VerificationAttempt.outcome == "failed",  # refused tries were never judged: they do not count
             VerificationAttempt.attempted_at > since,
         )
     )
     for column, value in where.items():
         query = query.where(getattr(VerificationAttempt, column) == value)
-    if up_to_id is not None:
-        query = query.where(VerificationAttempt.id <= up_to_id)
     return int(session.scalar(query) or 0)
 
 
@@ -177,30 +173,34 @@ def try_policy_and_birth_date(
     url: Optional[str] = None,
 ) -> AttemptResult:
     """Judge one try of policy number + date of birth, within the limits; on success the conversation
-    is verified for the policyholder. Two transactions: the try is committed as `pending` first, so a
-    try racing on another replica sees it, then it is ranked among the window's tries and judged."""
+    is verified for the policyholder.
+
+    Tries on one policy are judged one at a time, so the failure count each one reads is exact however
+    many replicas race: the policy's row is locked first (SELECT ... FOR UPDATE on PostgreSQL; on SQLite
+    every write transaction already begins IMMEDIATE, one at a time). A policy number that does not
+    exist has no row to lock, and nothing to guess either."""
     at = _now(now)
+    since = at - ATTEMPT_WINDOW
     with session_scope(url) as session:
+        policy = session.scalars(select(Policy).where(Policy.number == policy_number).with_for_update()).first()
         attempt = VerificationAttempt(
             conversation_id=conversation_id, policy_number=policy_number, method=POLICY_DOB, attempted_at=at
         )
-        session.add(attempt)
-        session.flush()
-        attempt_id = attempt.id
-    since = at - ATTEMPT_WINDOW
-    with session_scope(url) as session:
-        attempt = session.get(VerificationAttempt, attempt_id)
-        conversation_rank = _failures(session, since, attempt_id, conversation_id=conversation_id)
-        policy_rank = _failures(session, since, attempt_id, policy_number=policy_number)
-        if conversation_rank > MAX_FAILURES_PER_CONVERSATION or policy_rank > MAX_FAILURES_PER_POLICY:
+        if (
+            _failures(session, since, conversation_id=conversation_id) >= MAX_FAILURES_PER_CONVERSATION
+            or _failures(session, since, policy_number=policy_number) >= MAX_FAILURES_PER_POLICY
+        ):
             attempt.outcome = "refused"
+            session.add(attempt)
             return AttemptResult(Outcome.REFUSED, locked=True)
-        holder = session.scalars(select(Customer).join(Policy).where(Policy.number == policy_number)).first()
+        holder = session.get(Customer, policy.customer_id) if policy is not None else None
         if _same_day(date_of_birth, holder.date_of_birth if holder is not None else None) and holder is not None:
             attempt.outcome = "succeeded"
+            session.add(attempt)
             record_verification(session, conversation_id, holder.id, POLICY_DOB, policy_number, at)
             return AttemptResult(Outcome.VERIFIED, customer_id=holder.id)
         attempt.outcome = "failed"
+        session.add(attempt)
         session.flush()
         left = tries_left(session, conversation_id, at)
         locked = left == 0 or is_locked(session, conversation_id, policy_number, at)

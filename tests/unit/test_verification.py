@@ -333,8 +333,8 @@ def test_racing_replicas_get_no_more_tries_than_the_limit(database: str) -> None
 
 
 def test_racing_replicas_on_postgresql_get_no_more_tries_than_the_limit(fresh_postgres_url: str) -> None:
-    """PostgreSQL's READ COMMITTED lets two transactions count the same rows; the pending row each try
-    commits before it is judged is what keeps the limit."""
+    """Under READ COMMITTED two transactions can count the same failures; the policy row's lock makes
+    tries on one policy wait for each other, so each one counts the failures before it."""
     from storage.migrate import upgrade
     from storage.seed import seed
 
