@@ -102,20 +102,19 @@ class ServerSet:
         return env
 
     def commands(self) -> Dict[str, List[str]]:
-        rasa = str(VENV_BIN / "rasa")
         cmds = {
             # rasa-sdk behind the shared secret, on loopback unless ACTIONS_HOST says otherwise (actions/server.py)
             "actions": [sys.executable, "-m", "actions.server", "--port", str(self.ports.actions)],
+            # `rasa run` through bot/server.py: the API token comes from RASA_API_TOKEN (env()), never argv,
+            # and CORS answers only CORS_ORIGINS, by default the web chat page's origins
             "rasa": [
-                rasa,
-                "run",
+                sys.executable,
+                "-m",
+                "bot.server",
                 "--model",
                 str(self.model),
                 "--enable-api",
-                # one argv item: a token that starts with "-" (1 in 64 generated ones) would read as an option
-                f"--auth-token={api_token()}",
-                "--cors",
-                "*",
+                *self.cors_options(),
                 "--port",
                 str(self.ports.rasa),
                 "--endpoints",
@@ -134,6 +133,12 @@ class ServerSet:
         if self.with_inbox:
             cmds["inbox"] = [sys.executable, "-m", "inbox", "serve", "--port", str(self.ports.inbox)]
         return cmds
+
+    def cors_options(self) -> List[str]:
+        """`--cors` with the web chat page's origins, unless CORS_ORIGINS configures them."""
+        if {**os.environ, **self.extra_env}.get("CORS_ORIGINS", "").strip():
+            return []
+        return ["--cors", f"http://127.0.0.1:{self.ports.webchat}", f"http://localhost:{self.ports.webchat}"]
 
     def start(self) -> None:
         env = self.env()

@@ -18,7 +18,8 @@ its replies, the agent's included. Here:
   screen (only offered button payloads are read as intents), and an engine.io packet over
   MAX_PAYLOAD_BYTES closes the socket before it is parsed;
 - a browser page may connect only from the origins in CORS_ORIGINS (set by bot/server.py from the
-  server's `--cors`), as the HTTP routes answer CORS; a client that sends no Origin is not a browser.
+  server's `--cors`) or from the server's own origin, as the HTTP routes answer CORS; a client that sends
+  no Origin is not a browser.
 
 Rasa 3.6 also calls `sio.enter_room(...)` without awaiting it, which on current python-socketio never
 joins the room, so replies went nowhere: the room is joined here, awaited.
@@ -128,6 +129,13 @@ def allowed_origins(env: Optional[Mapping[Text, Text]] = None) -> Optional[Froze
     return frozenset(origin.rstrip("/").lower() for origin in re.split(r"[,\s]+", value) if origin)
 
 
+def same_origin(origin: Text, environ: Mapping[Text, Any]) -> bool:
+    """A page served from this server's own host and port: no CORS question (websocket clients outside a
+    browser, such as websocket-client, also send the server's own address as their Origin)."""
+    host = str(environ.get("HTTP_HOST") or "").lower()
+    return bool(host) and origin.partition("://")[2] == host
+
+
 class PersistentSocketIOInput(SocketIOInput):
     """credentials.yml key: `bot.channels.socketio.PersistentSocketIOInput` (same settings as `socketio`,
     plus `allowed_payloads`). Sessions always persist: the conversation outlives the socket."""
@@ -168,7 +176,7 @@ class PersistentSocketIOInput(SocketIOInput):
         @sio.on("connect", namespace=namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
             origin = (environ.get("HTTP_ORIGIN") or "").rstrip("/").lower()
-            if origins is not None and origin and origin not in origins:
+            if origins is not None and origin and origin not in origins and not same_origin(origin, environ):
                 logger.info("web chat socket refused: origin %r is not in CORS_ORIGINS", origin[:200])
                 return False
             if self.jwt_key:  # Rasa's optional JWT check, kept as it was

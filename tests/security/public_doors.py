@@ -99,6 +99,19 @@ class WebChatCustomer:
             await eio.http.close()
 
 
+def socket_opens(url: Text, origin: Optional[Text]) -> bool:
+    """Whether a socket.io connection with this Origin header is accepted (None: websocket-client's own
+    default, the server's address). The synchronous client over websocket: a refused connection returns at
+    once, where the async client over long-polling waits for its pending poll (~30 s) before raising."""
+    client = socketio.Client(reconnection=False, websocket_extra_options={"origin": origin} if origin else {})
+    try:
+        client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    except socketio.exceptions.ConnectionError:
+        return False
+    client.disconnect()
+    return True
+
+
 async def wait_until(condition: Callable[[], Any], what: Text, timeout: float = 30.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
