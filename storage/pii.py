@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Collection, List, Optional, Sequence, Tuple
 
 KINDS = ("card", "ssn", "email", "phone")
 # keys in a message payload that hold identifiers and links, not words: masking would break them
@@ -153,9 +153,10 @@ def find(text: Optional[str]) -> List[Finding]:
     return sorted(emails + numbers, key=lambda f: f.start)
 
 
-def mask(text: Optional[str]) -> Optional[str]:
-    """The text with each finding replaced by its mask (`[card ending 1111]`, `[SSN]`, `[email]`, `[phone]`)."""
-    findings = find(text)
+def mask(text: Optional[str], only: Optional[Collection[str]] = None) -> Optional[str]:
+    """The text with each finding (of the kinds in `only`, default all) replaced by its mask
+    (`[card ending 1111]`, `[SSN]`, `[email]`, `[phone]`)."""
+    findings = [f for f in find(text) if only is None or f.kind in only]
     if not findings or text is None:
         return text
     pieces, position = [], 0
@@ -173,14 +174,14 @@ def kinds(text: Optional[str]) -> List[str]:
     return [kind for kind in KINDS if kind in present]
 
 
-def mask_value(value: Any) -> Any:
+def mask_value(value: Any, only: Optional[Collection[str]] = None) -> Any:
     """`mask` over every string in a JSON value (a message payload), keys and ids/links left as they are."""
     if isinstance(value, str):
-        return mask(value)
+        return mask(value, only)
     if isinstance(value, list):
-        return [mask_value(item) for item in value]
+        return [mask_value(item, only) for item in value]
     if isinstance(value, dict):
-        return {k: v if k in UNMASKED_PAYLOAD_KEYS else mask_value(v) for k, v in value.items()}
+        return {k: v if k in UNMASKED_PAYLOAD_KEYS else mask_value(v, only) for k, v in value.items()}
     return value
 
 

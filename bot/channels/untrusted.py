@@ -29,7 +29,7 @@ from typing import AbstractSet, Any, Dict, Iterable, Optional, Set, Text
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from bot.channels.webhooks import customer_text
+from bot.channels.webhooks import customer_text, without_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def public_metadata(metadata: Any) -> Dict[Text, Any]:
 
 def screen(message: UserMessage, allowed_payloads: AbstractSet[Text]) -> UserMessage:
     """The message as Rasa should see it: an unoffered payload read as words, trusted metadata gone."""
-    text = message.text if isinstance(message.text, str) else ""
+    text = without_secrets(message.text) if isinstance(message.text, str) else ""
     metadata = dict(message.metadata) if isinstance(message.metadata, dict) else {}
     for key in TRUSTED_METADATA_KEYS:
         metadata.pop(key, None)

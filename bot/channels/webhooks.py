@@ -31,6 +31,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.media import FetchMedia, add_media_route
+from storage import pii
 from storage.deliveries import claim_unfinished, first_delivery, mark_failed, mark_processed, prune_deliveries
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,18 @@ def customer_text(text: Text) -> Text:
     return _LEADING_SLASHES.sub("", text)
 
 
+# What no one at the insurer needs to read in a chat, and what must never be stored in clear (PCI DSS):
+# card numbers (Luhn-checked) and social security numbers. Masked at the door, before Rasa, its tracker
+# store, the interaction log or any agent sees the message; emails and phones stay (forms ask for them).
+NEVER_STORED = ("card", "ssn")
+
+
+def without_secrets(value: Any) -> Any:
+    """`value` (a text, or a payload such as an attachment's caption) with card numbers and SSNs masked:
+    "my card 4111 1111 1111 1111 was charged twice" becomes "my card [card ending 1111] was charged twice"."""
+    return pii.mask_value(value, NEVER_STORED)
+
+
 def attachment(kind: Text, **details: Any) -> Dict[Text, Any]:
     """One attachment as every connector records it: its type (one of ATTACHMENT_TYPES) and whatever the
     platform tells about it (url, media_id, mime_type, file_name, caption, latitude ...), empty ones left out.
@@ -167,17 +180,18 @@ class Inbound:
     attachments: List[Dict[Text, Any]] = field(default_factory=list)  # see attachment(); text is the caption
 
     def user_message(self, channel: Text, output_channel: OutputChannel) -> UserMessage:
-        text = self.text if self.from_button else customer_text(self.text)
+        said = without_secrets(self.text)
+        text = said if self.from_button else customer_text(said)
         identity = {"channel": channel, "user_id": self.user_id, **self.identity}
         metadata: Dict[Text, Any] = {"channel_identity": {k: v for k, v in identity.items() if v}}
-        if text != self.text:
-            metadata["original_text"] = self.text
+        if text != said:
+            metadata["original_text"] = said
         if self.from_button:
             metadata["button_payload"] = True
         if self.attachments:
             # with a caption, NLU reads the caption ("here is the damage" + photo); media alone is
             # handed over as the share_attachment intent, so it is answered and logged all the same
-            metadata["attachments"] = list(self.attachments)
+            metadata["attachments"] = without_secrets(list(self.attachments))
             text = text or ATTACHMENT_PAYLOAD
         return UserMessage(
             text,
