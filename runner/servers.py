@@ -115,6 +115,10 @@ class ServerSet:
                 str(self.model),
                 "--enable-api",
                 *self.cors_options(),
+                # loopback on one machine; a deployment puts the public doors (web chat, webhooks) behind
+                # a TLS proxy or sets RASA_HOST=0.0.0.0 (docs/security.md)
+                "--interface",
+                os.environ.get("RASA_HOST", "127.0.0.1"),
                 "--port",
                 str(self.ports.rasa),
                 "--endpoints",
