@@ -528,3 +528,21 @@ def test_a_date_of_birth_read_as_an_incident_date_does_not_replace_the_claims() 
         {"event": "slot", "timestamp": None, "name": "incident_date", "value": "2026-11-30"},
         {"event": "slot", "timestamp": None, "name": "policy_number", "value": "PX-88123"},
     ]
+
+
+def test_an_upset_answer_inside_the_verification_form_goes_to_a_person_and_is_not_a_try(database: str) -> None:
+    text = "This is ridiculous, why do you need my birthday, just tell me what I owe!!!"
+    slots = {
+        "verification_policy_number": "PX-88123",
+        "requested_slot": "date_of_birth",
+        "date_of_birth": text,
+        "handoff_signal": "negative_sentiment",
+    }
+    events = [{"event": "slot", "name": "date_of_birth", "value": text}]
+    t = tracker("whatsapp:15550009009", slots, text, active_loop=FORM, latest_action=FORM, events=events)
+    _, result = run(ValidateVerificationForm(), t, FORM_DOMAIN)
+    assert followup(result) == "action_escalate" and {"event": "active_loop", "name": None} in [
+        {k: v for k, v in e.items() if k != "timestamp"} for e in result
+    ]
+    with session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(VerificationAttempt)) == 0
