@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import time
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
@@ -34,6 +35,7 @@ from actions.claims import (
     ValidateClaimForm,
     ValidateClaimStatusForm,
 )
+from actions.customer_token import sign_customer_token
 from actions.knowledge import ActionAnswerProductQuestion
 from storage.engine import session_scope
 from storage.models import ChangeRequest, Claim, Policy
@@ -301,6 +303,9 @@ def test_the_checks_above_do_see_account_details_when_they_are_there() -> None:
 # -- the real trained bot over REST --------------------------------------------------------------------
 
 
+LIVE_TOKEN_SECRET = b"the-insurer-page-and-the-action-server-share-this"
+
+
 @pytest.fixture(scope="module")
 def live_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from runner.servers import Ports, ServerSet
@@ -310,7 +315,10 @@ def live_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     workdir: Path = tmp_path_factory.mktemp("account-details-live")
     url = migrated_sqlite(workdir / "coverline.db")
     servers = ServerSet(
-        ports=Ports(rasa=free_port(), actions=free_port(), webchat=free_port()), db_url=url, log_dir=workdir
+        ports=Ports(rasa=free_port(), actions=free_port(), webchat=free_port()),
+        db_url=url,
+        log_dir=workdir,
+        extra_env={"CUSTOMER_TOKEN_SECRET": LIVE_TOKEN_SECRET.decode()},
     )
     servers.start()
     try:
@@ -375,3 +383,52 @@ def test_live_three_wrong_dates_end_in_an_offer_of_a_person(live_bot: Any) -> No
     assert "call us at 1-800-555-0142" in last and "Dana Price" not in last
     after = ask_live(live_bot, sender, "03/14/1984")  # the right answer, too late
     assert_reveals_nothing(after, "CL-204117")
+
+
+class LoggedInWebChatCustomer:
+    """rasa-webchat on the insurer's logged-in page: customData carries the page's customer token."""
+
+    def __init__(self, rasa_url: str, token_for: Any) -> None:
+        from tests.integration.servers import SocketCustomer
+
+        self.socket = SocketCustomer(rasa_url)
+        self.token = token_for(self.socket.conversation_id)
+
+    def ask(self, text: str) -> str:
+        socket = self.socket
+        start = len(socket.received)
+        data = {"language": "en", "customer_token": self.token}
+        socket.client.emit("user_uttered", {"message": text, "session_id": socket.session_id, "customData": data})
+        socket._wait(lambda: len(socket.received) > start, f"a reply to {text!r}", 60)
+        settled = len(socket.received)
+        while True:  # a turn may produce several messages
+            time.sleep(1.0)
+            if len(socket.received) == settled:
+                return " ".join(m.get("text") or "" for m in socket.received[start:])
+            settled = len(socket.received)
+
+
+@pytest.mark.needs_model
+@pytest.mark.integration
+def test_live_web_chat_token_from_the_logged_in_page(live_bot: Any) -> None:
+    with session_scope(live_bot.db_url) as s:
+        maria = s.scalar(select(Policy.customer_id).where(Policy.number == "PX-88123"))
+    soon = datetime.now(timezone.utc) + timedelta(minutes=15)
+
+    signed_in = LoggedInWebChatCustomer(
+        live_bot.rasa_url, lambda conversation: sign_customer_token(maria, soon, LIVE_TOKEN_SECRET, conversation)
+    )
+    try:
+        answer = signed_in.ask("how much do I owe on PX-88123?")
+    finally:
+        signed_in.socket.close()
+    assert "$107.00" in answer and "date of birth" not in answer
+
+    forged = LoggedInWebChatCustomer(
+        live_bot.rasa_url, lambda conversation: sign_customer_token(maria, soon, b"guessed-" * 6, conversation)
+    )
+    try:
+        answer = forged.ask("how much do I owe on PX-88123?")
+    finally:
+        forged.socket.close()
+    assert "date of birth" in answer and "$" not in answer
