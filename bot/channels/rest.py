@@ -11,8 +11,9 @@ is dropped). A wrong or missing token is 401.
 Rasa's own channel answered 500 to an empty, `[]`, `null` or non-JSON body, took any `sender` (a number,
 a NUL, 10,000 characters), let the body choose the `input_channel` the conversation is logged under, and
 handed any text, however long, to the NLU pipeline. Here a body is one JSON object of at most
-MAX_BODY_BYTES with a `sender` (bot/channels/untrusted.py's `valid_sender_id`) and a string `message`;
-anything else is a 400 with a message saying what is wrong. The text and metadata get the public doors'
+MAX_BODY_BYTES with a `sender` (bot/channels/untrusted.py's `valid_sender_id`) and a string `message`
+with something to read (a blank one would reach the NLU pipeline with no intent to give it, and the turn
+would fail); anything else is a 400 with a message saying what is wrong. The text and metadata get the public doors'
 limits: control characters and lone surrogates stripped, metadata flat and small, and over MAX_TEXT_CHARS
 the answer is the bot's "too long" reply instead of a turn (nothing reaches Rasa). The channel name stays
 `rest`, so the URL and the conversations' channel are what they were. Streaming (`?stream=true`) is not
@@ -157,8 +158,11 @@ class GuardedRestInput(RestInput):
                 return response.json(collector.messages)
             message.output_channel = collector
             offered = await payloads_on_offer(request.app, message.sender_id)
+            message = screen(message, offered)
+            if not (message.text or "").strip():  # nothing to read ("", a NUL, a lone "/"): the NLU has no intent
+                return refused(RequestRefused('"message" has no text to read'))
             try:
-                await on_new_message(screen(message, offered))
+                await on_new_message(message)
             except CancelledError:
                 logger.error("rest channel: handling the message of %s timed out", message.sender_id)
             except Exception:  # as Rasa's channel: answer what was collected, the error is logged

@@ -218,8 +218,6 @@ class PersistentSocketIOInput(SocketIOInput):
             if too_long(text):
                 await output.send_text_message(conversation_id, TOO_LONG_REPLY)
                 return
-            if not text.strip():
-                return
             message = UserMessage(
                 text,
                 output,
@@ -228,6 +226,8 @@ class PersistentSocketIOInput(SocketIOInput):
                 metadata=public_metadata(data.get(self.metadata_key)),
             )
             offered = await payloads_on_offer(server.get("app"), conversation_id)
-            await on_new_message(screen(message, offered | self.allowed_payloads))
+            message = screen(message, offered | self.allowed_payloads)
+            if message.text:  # nothing left to read ("", a NUL, a lone "/") has no intent: not a turn
+                await on_new_message(message)
 
         return webhook

@@ -75,6 +75,11 @@ MALFORMED = {
     "message is null": b'{"sender": "me", "message": null}',
     "message is an object": b'{"sender": "me", "message": {"text": "hi"}}',
     "metadata is a list": b'{"sender": "me", "message": "hi", "metadata": []}',
+    "message is empty": b'{"sender": "me", "message": ""}',
+    "message is blank": b'{"sender": "me", "message": " \\t\\n"}',
+    "message is a NUL": b'{"sender": "me", "message": "\\u0000"}',
+    "message is a lone surrogate": b'{"sender": "me", "message": "\\ud800"}',
+    "message is a lone slash": b'{"sender": "me", "message": "/"}',
     "deeply nested": b'{"sender": "me", "message": "hi", "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
 }
 
@@ -133,6 +138,8 @@ async def test_the_web_chat_refuses_long_text_and_oversized_packets_and_cleans_t
         assert await customer.ask("a" * (MAX_TEXT_CHARS + 1)) == TOO_LONG_REPLY
         assert await customer.ask("\u00e9" * 30_000) == TOO_LONG_REPLY  # 180 kB as the client's JSON: under the cap
         assert server.rasa.messages == []
+        for blank in ("", " \n", "\u0000", "\ud800", "/", None, 42):  # nothing to read: no turn (NLU has no intent)
+            await customer.client.emit("user_uttered", {"message": blank, "session_id": customer.session_id})
 
         await customer.client.emit(
             "user_uttered",
