@@ -11,7 +11,7 @@ is dropped). A wrong or missing token is 401.
 Rasa's own channel answered 500 to an empty, `[]`, `null` or non-JSON body, took any `sender` (a number,
 a NUL, 10,000 characters), let the body choose the `input_channel` the conversation is logged under, and
 handed any text, however long, to the NLU pipeline. Here a body is one JSON object of at most
-MAX_BODY_BYTES with a `sender` (bot/channels/untrusted.py's `valid_sender_id`) and a string `message`
+MAX_BODY_BYTES with a `sender` (bot/channels/limits.py's `valid_sender_id`) and a string `message`
 with something to read (a blank one would reach the NLU pipeline with no intent to give it, and the turn
 would fail); anything else is a 400 with a message saying what is wrong. The text and metadata get the public doors'
 limits: control characters and lone surrogates stripped, metadata flat and small, and over MAX_TEXT_CHARS
@@ -36,16 +36,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.untrusted import (
+from bot.channels.limits import (
     MAX_SENDER_ID_CHARS,
     TOO_LONG_REPLY,
     clean_text,
-    payloads_on_offer,
     public_metadata,
-    screen,
     too_long,
     valid_sender_id,
 )
+from bot.channels.untrusted import payloads_on_offer, screen
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ its replies, the agent's included. Here:
   agents, logged and put in URLs, and must not be a credential;
 - `user_uttered` is taken for the conversation confirmed on that socket only (kept server-side per
   socket id); the `session_id` in the message is ignored. A socket that has no session is not heard;
-- every message passes the public door's limits (bot/channels/untrusted.py: control characters and lone
+- every message passes the public door's limits (bot/channels/limits.py: control characters and lone
   surrogates stripped, over MAX_TEXT_CHARS refused with a reply, metadata kept flat and small) and its
   screen (only offered button payloads are read as intents), and an engine.io packet over
   MAX_PAYLOAD_BYTES closes the socket before it is parsed;
@@ -44,15 +44,8 @@ from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint
 
-from bot.channels.untrusted import (
-    DEFAULT_ALLOWED_PAYLOADS,
-    TOO_LONG_REPLY,
-    clean_text,
-    payloads_on_offer,
-    public_metadata,
-    screen,
-    too_long,
-)
+from bot.channels.limits import TOO_LONG_REPLY, clean_text, public_metadata, too_long
+from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, payloads_on_offer, screen
 from storage.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)

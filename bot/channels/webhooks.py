@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import timedelta
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Set, Text
 
@@ -30,6 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels.limits import TOO_LONG_REPLY, clean_text, too_long
 from bot.channels.media import FetchMedia, add_media_route
 from storage import pii
 from storage.deliveries import claim_unfinished, first_delivery, mark_failed, mark_processed, prune_deliveries
@@ -57,6 +58,7 @@ PRUNE_EVERY_SECONDS = 3600.0
 # customer's words: customer text cannot start with "/" (customer_text), so this can only come from us.
 ATTACHMENT_PAYLOAD = "/share_attachment"
 ATTACHMENT_TYPES = ("image", "video", "audio", "file", "sticker", "location", "contact", "link")
+TOO_LONG = "too_long"  # Inbound.extra flag: the text was over MAX_TEXT_CHARS, dropped, and the customer is told
 
 
 class MalformedPayload(ValueError):
@@ -212,6 +214,16 @@ class Inbound:
         return cls(**{key: value for key, value in stored.items() if key in names})
 
 
+def within_limits(message: Inbound) -> Inbound:
+    """The message as the door lets it in (bot/channels/limits.py): its text without control characters or
+    lone surrogates; a text over MAX_TEXT_CHARS is neither stored with the delivery nor read, and the
+    customer gets the "too long" reply instead (a 5 MB signed text stalled the NLU pipeline for everyone)."""
+    text = clean_text(message.text)
+    if too_long(text):
+        return replace(message, text="", extra={**message.extra, TOO_LONG: True})
+    return replace(message, text=text)
+
+
 class WebhookInput(InputChannel):
     """Base of the social connectors, in the shape of Rasa's own: an InputChannel with a blueprint.
 
@@ -297,7 +309,7 @@ class WebhookInput(InputChannel):
             logger.warning("%s webhook refused from %s: %s", self.name(), request.ip, refusal)
             return forbidden(refusal)
         try:
-            inbound = self.read(request.body)
+            inbound = [within_limits(message) for message in self.read(request.body)]
         except MalformedPayload as error:
             return bad_request(str(error))
         except (LookupError, TypeError, AttributeError, ValueError) as error:
@@ -339,7 +351,9 @@ class WebhookInput(InputChannel):
         user_message = message.user_message(self.name(), self.get_output_channel())
         self._in_progress.add(message.message_id)
         try:
-            if user_message.text:
+            if message.extra.get(TOO_LONG):
+                await user_message.output_channel.send_text_message(user_message.sender_id, TOO_LONG_REPLY)
+            elif user_message.text:
                 if not redelivery:  # platform housekeeping that only makes sense right away
                     await self.before_hand_over(message)
                 await on_new_message(user_message)

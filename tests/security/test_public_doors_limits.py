@@ -3,7 +3,7 @@
 Before the fix: one 900 kB web chat message held the Rasa server ~17 s (a REST "hi" sent meanwhile took
 17 s), a NUL byte was stored raw, and the REST channel answered 500 to an empty, `[]` or `null` body.
 
-Now (bot/channels/untrusted.py, socketio.py, rest.py):
+Now (bot/channels/limits.py, applied by socketio.py, rest.py and the social connectors' webhooks.py):
 - text over 2,000 characters is refused with the bot's "too long" reply and never reaches Rasa;
 - a socket.io packet over 256 KiB closes that socket before it is parsed; a REST body over 64 KiB is 413;
 - NUL, other control characters and lone surrogates are stripped from the text (tab and newlines stay);
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
 from pathlib import Path
@@ -27,14 +28,18 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from bot.channels.limits import MAX_TEXT_CHARS, TOO_LONG_REPLY
 from bot.channels.rest import GuardedRestInput
 from bot.channels.socketio import MAX_PAYLOAD_BYTES, PersistentSocketIOInput
-from bot.channels.untrusted import MAX_TEXT_CHARS, TOO_LONG_REPLY
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import Message
+from tests.channels import platforms as p
+from tests.channels.harness import FakePlatform
 from tests.conftest import migrated_sqlite
 from tests.integration.servers import free_port
+from tests.integration.test_channels_live import reply_text
+from tests.security import test_public_doors_fuzz as fuzz
 from tests.security.public_doors import ChannelServer, WebChatCustomer, rest_headers, run_with, wait_until
 
 
@@ -245,3 +250,43 @@ def test_the_real_server_answers_malformed_rest_bodies_with_400_and_stores_no_nu
             db.scalars(select(Message.text).where(Message.conversation_id == sender, Message.direction == "inbound"))
         )
     assert texts == ["how can I pay my premium?"]
+
+
+# ---- the social connectors (bot/channels/webhooks.py applies the same limits) -------------------------
+
+
+@pytest.mark.parametrize("platform", p.PLATFORMS, ids=lambda platform: platform.name)
+async def test_every_connector_refuses_long_text_with_a_reply_and_strips_what_nobody_types(
+    platform: p.Platform, sqlite_url: str
+) -> None:
+    api = FakePlatform()
+    await api.start()
+    platform.prepare(api)
+    channel = platform.make(api.url)
+    server = ChannelServer([channel])
+
+    async def deliver(text: str, n: int) -> None:
+        body = fuzz.with_text(platform.name, p.fixture(platform.message), text)
+        body = fuzz.with_fresh_id(platform.name, body, random.Random(n))
+        signed = platform.sign(body)
+        async with aiohttp.ClientSession() as session:
+            url = f"{server.url}/webhooks/{platform.name}/webhook"
+            async with session.post(url, data=body, headers=signed.get("headers"), params=signed.get("params")) as r:
+                assert r.status == 200, await r.text()
+        await channel.handovers_done()
+
+    async def scenario() -> None:
+        await deliver("my car " * 10_000, 1)  # 70,000 characters
+        assert server.rasa.messages == []
+        replies = [reply_text(platform.name, call) for call in api.requests if call.path == platform.reply_path]
+        assert replies == [TOO_LONG_REPLY]
+
+        if platform.name == "wechat":
+            return  # XML 1.0 cannot carry control characters or lone surrogates: such a body is a 400
+        await deliver("my car\u0000 was\u0007 hit \ud800today \U0001f697", 2)
+        assert [m.text for m in server.rasa.messages] == ["my car was hit today \U0001f697"]
+
+    try:
+        await run_with(server, scenario)
+    finally:
+        await api.stop()
