@@ -16,7 +16,7 @@ its replies, the agent's included. Here:
 - every message passes the public door's limits (bot/channels/limits.py: control characters and lone
   surrogates stripped, over MAX_TEXT_CHARS refused with a reply, metadata kept flat and small) and its
   screen (only offered button payloads are read as intents), and an engine.io packet over
-  MAX_PAYLOAD_BYTES closes the socket before it is parsed;
+  MAX_PAYLOAD_BYTES closes the socket (websocket) or is a 413 (long-polling) before it is parsed;
 - a browser page may connect only from the origins in CORS_ORIGINS (set by bot/server.py from the
   server's `--cors`) or from the server's own origin, as the HTTP routes answer CORS; a client that sends
   no Origin is not a browser.
@@ -28,6 +28,7 @@ joins the room, so replies went nowhere: the room is joined here, awaited.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import inspect
@@ -42,7 +43,8 @@ from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Mapping,
 from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from rasa.shared.exceptions import RasaException
-from sanic import Blueprint
+from sanic import Blueprint, response
+from sanic.request import Request
 
 from bot.channels.limits import TOO_LONG_REPLY, clean_text, public_metadata, too_long
 from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, payloads_on_offer, screen
@@ -113,6 +115,34 @@ class SessionTokens:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def guarded_engineio(handle_request: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """engine.io's HTTP handler (python-engineio on Sanic) with the checks it lacks at our door:
+
+    - a long-polling POST over MAX_PAYLOAD_BYTES is a 413 at once. engine.io itself refuses it by closing
+      the session, and that close waits for a poll to carry the close packet, so a client with no poll
+      pending (anyone with curl) held the request open for the whole ping timeout;
+    - a POST that is not UTF-8 is a 400 (engine.io logged a traceback and answered 200);
+    - a request for a session being closed is a 400 (engine.io raised KeyError: a 500).
+    """
+
+    @functools.wraps(handle_request)
+    async def guarded(request: Request, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST":
+            body = request.body or b""
+            if len(body) > MAX_PAYLOAD_BYTES:
+                return response.json({"error": f"packets larger than {MAX_PAYLOAD_BYTES} bytes are refused"}, 413)
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return response.json({"error": "engine.io payloads are UTF-8 text"}, 400)
+        try:
+            return await handle_request(request, *args, **kwargs)
+        except KeyError:
+            return response.json({"error": "unknown or closed session"}, 400)
+
+    return guarded
+
+
 def allowed_origins(env: Optional[Mapping[Text, Text]] = None) -> Optional[FrozenSet[Text]]:
     """The browser origins that may open the socket (CORS_ORIGINS, comma or space separated); None when
     it is not set (then only Rasa's HTTP CORS applies, as with Rasa's own channel)."""
@@ -155,6 +185,7 @@ class PersistentSocketIOInput(SocketIOInput):
         sio = self.sio
         assert sio is not None
         sio.eio.max_http_buffer_size = MAX_PAYLOAD_BYTES
+        sio.eio.handle_request = guarded_engineio(sio.eio.handle_request)  # the route is added when mounted
         tokens = SessionTokens(session_secret())
         origins = allowed_origins()
         conversations: Dict[Text, Text] = {}  # socket id -> the conversation confirmed on that socket

@@ -290,3 +290,38 @@ async def test_every_connector_refuses_long_text_with_a_reply_and_strips_what_no
         await run_with(server, scenario)
     finally:
         await api.stop()
+
+
+async def test_engineio_long_polling_posts_get_a_prompt_4xx() -> None:
+    """engine.io's own door on Sanic: an oversized post closed the session and waited for a poll that a
+    scripted client never sends (the request hung for the ping timeout); a post for that closing session
+    was a 500; a post that is not UTF-8 was a logged traceback."""
+    server = ChannelServer(channels())
+
+    def probe() -> List[Tuple[str, int, float]]:
+        url = f"{server.url}/socket.io/"
+        handshake = requests.get(url, params={"EIO": "4", "transport": "polling"}, timeout=10)
+        sid = json.loads(handshake.text[1:])["sid"]
+        seen = []
+        for name, body in [
+            ("oversized", b"4" + b"x" * (MAX_PAYLOAD_BYTES + 1)),
+            ("after it", b"40"),
+            ("not UTF-8", b"4\xff\xfe\x82"),
+            ("garbage", bytes(range(256)) * 4),
+        ]:
+            start = time.monotonic()
+            answer = requests.post(url, params={"EIO": "4", "transport": "polling", "sid": sid}, data=body, timeout=10)
+            seen.append((name, answer.status_code, time.monotonic() - start))
+        return seen
+
+    async def scenario() -> None:
+        seen = await asyncio.to_thread(probe)
+        assert [(name, status) for name, status, _ in seen] == [
+            ("oversized", 413),
+            ("after it", 200),
+            ("not UTF-8", 400),
+            ("garbage", 400),
+        ]
+        assert max(elapsed for _, _, elapsed in seen) < 2.0, seen
+
+    await run_with(server, scenario)
