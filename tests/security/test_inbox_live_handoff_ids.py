@@ -147,7 +147,10 @@ def wait_for(condition: Callable[[], Any], what: str, live: Live) -> Any:
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"no {what} within {TIMEOUT:.0f}s\n{server_logs(live.servers.log_dir)}")
+            calls = [(call.method, call.path, call.json) for call in live.api.requests()]
+            raise AssertionError(
+                f"no {what} within {TIMEOUT:.0f}s; the platform API saw {calls}\n{server_logs(live.servers.log_dir)}"
+            )
         time.sleep(0.2)
 
 
@@ -167,19 +170,29 @@ def tracker(live: Live, conversation_id: str) -> Dict[str, Any]:
 
 
 def customer_writes(live: Live, shape: Shape, text: str) -> None:
-    """The customer's message in their tracker with the channel it came in on, as the connector leaves it."""
-    event = {
-        "event": "user",
-        "text": text,
-        "input_channel": shape.channel,
-        "message_id": uuid.uuid4().hex,
-        "timestamp": time.time(),
-        "parse_data": {"text": text, "intent": {"name": "human_handoff", "confidence": 0.99}, "entities": []},
-    }
+    """The customer's first message in their tracker with the channel it came in on, as the connector's
+    turn leaves it: the session start Rasa runs for a new conversation, then the user event.
+
+    Both go in one request, in that order: a user event appended alone to a new tracker is stamped before
+    the session Rasa then starts for it, and the SQL tracker store (which loads the last session by
+    timestamp) would leave it out, and with it the channel `output_channel=latest` replies go to."""
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "session_started"},
+        {"event": "action", "name": "action_listen"},
+        {
+            "event": "user",
+            "text": text,
+            "input_channel": shape.channel,
+            "message_id": uuid.uuid4().hex,
+            "parse_data": {"text": text, "intent": {"name": "human_handoff", "confidence": 0.99}, "entities": []},
+        },
+    ]
     response = requests.post(
-        rasa_url(live, shape.conversation_id, "tracker/events"), params={"token": api_token()}, json=event, timeout=30
+        rasa_url(live, shape.conversation_id, "tracker/events"), params={"token": api_token()}, json=events, timeout=30
     )
     assert response.status_code == 200, response.text
+    assert tracker(live, shape.conversation_id)["latest_input_channel"] == shape.channel
 
 
 def in_inbox(live: Live, conversation_id: str) -> bool:
