@@ -54,7 +54,7 @@ DEFAULT_NEGATIVE_THRESHOLD = 0.9
 # Probability of negative above which a message counts as upset for the conversation-level signals:
 # below the one-message threshold, because it takes two such messages (or one after a bot failure).
 CONVERSATION_FLOOR_ENV = "COVERLINE_HANDOFF_CONVERSATION_FLOOR"
-DEFAULT_CONVERSATION_FLOOR = 0.6
+DEFAULT_CONVERSATION_FLOOR = 0.7
 
 # Minutes to a person's first reply per priority: the inbox's SLA (same variable and default), so the
 # wait we promise is the one the team is measured against.

@@ -132,10 +132,13 @@ def agent_parser(model_path: Path) -> Parse:
 
 
 def measure(parse: Parse, with_dstc11: bool = True) -> Dict[str, Any]:
-    from actions.handoff import handoff_signal, signal_slot_value
+    from actions.handoff import REASON_BY_INTENT, handoff_signal, signal_slot_value
 
     def hands_over(message: Mapping[str, Any]) -> bool:
-        return signal_slot_value(handoff_signal(message, [])) is not None
+        """As the bot decides for a first message: a complaint or a request for a person by its intent
+        (rules.yml), anything else by its sentiment (handoff.yml)."""
+        intent = str((message.get("intent") or {}).get("name"))
+        return intent in REASON_BY_INTENT or signal_slot_value(handoff_signal(message, [])) is not None
 
     figures: Dict[str, Any] = {
         "nlu_heldout": intent_figures(parse, load_examples(NLU_HELDOUT)),
@@ -186,9 +189,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "coverline.tar.gz")
     parser.add_argument("--record", metavar="WHY", help="write the figures to the record, saying why they moved")
     parser.add_argument("--details", action="store_true", help="print confusions and handoff misses too")
+    parser.add_argument("--json", type=Path, help="also write every figure, details included, to this file")
     args = parser.parse_args(argv)
-    os.environ.setdefault("USE_TF", "0")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # Rasa logs every parse at debug level on stdout
     figures = measure(agent_parser(args.model))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures if args.details else summary(figures), indent=2))
     if args.record:
         RECORD.write_text(

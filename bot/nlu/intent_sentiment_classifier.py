@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 SENTIMENT = "sentiment"
 # bump when the model code changes in a way that should retrain cached models
-MODEL_CODE_VERSION = "3"  # 3: int8 serving encoder, calibrated quantised
+MODEL_CODE_VERSION = "4"  # 3: int8 serving encoder, calibrated quantised; 4: shouting marked
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

@@ -45,10 +45,29 @@ def default_airline_tweets() -> Path:
     return shared_data_dir() / "twitter_us_airline_sentiment" / "Tweets.csv"
 
 
+SHOUTING_MARK = "all caps:"
+_SHOUTING_MIN_LETTERS = 8
+_SHOUTING_SHARE = 0.6
+
+
+def mark_shouting(text: str) -> str:
+    """The encoder is uncased (MiniLM lowercases everything), so "WHY IS THERE A LATE FEE" reads exactly
+    like a calm question. A message mostly in capitals gets a leading mark the model can learn from, in
+    training and when serving alike; the labels decide what it means (angry, or "THANK YOU SO MUCH")."""
+    if text.startswith(SHOUTING_MARK):
+        return text
+    letters = [char for char in text if char.isalpha()]
+    if len(letters) < _SHOUTING_MIN_LETTERS:
+        return text
+    if sum(char.isupper() for char in letters) < _SHOUTING_SHARE * len(letters):
+        return text
+    return f"{SHOUTING_MARK} {text}"
+
+
 def normalise_social_text(text: str) -> str:
     """Mentions and links carry no sentiment but differ between platforms; TweetEval writes them the
-    same way (@user, http), so training and inference see one form."""
-    return _URL.sub("http", _MENTION.sub("@user", text)).strip()
+    same way (@user, http), so training and inference see one form. Shouting is marked (mark_shouting)."""
+    return mark_shouting(_URL.sub("http", _MENTION.sub("@user", text)).strip())
 
 
 def _is_heldout(tweet_id: str) -> bool:

@@ -117,8 +117,8 @@ def scored(negative: float) -> Dict[str, Any]:
 
 
 # upset, but no single message crosses the 0.9 threshold
-UPSET = scored(0.72)
-UPSET_HISTORY = [user("where is my claim?", "claim_status", scored(0.66)), bot("It is being reviewed.", "action")]
+UPSET = scored(0.78)
+UPSET_HISTORY = [user("where is my claim?", "claim_status", scored(0.74)), bot("It is being reviewed.", "action")]
 
 
 @pytest.mark.parametrize(
@@ -273,7 +273,7 @@ def test_escalation_priority(reason: str, sentiment: dict, repeat: bool, expecte
         ({"intent": {"name": "claim_status"}, "sentiment": UPSET}, UPSET_HISTORY, FRUSTRATION_RISING),
         # ... but one upset message alone, or one calming down, stays with the bot
         ({"intent": {"name": "claim_status"}, "sentiment": UPSET}, [], None),
-        ({"intent": {"name": "claim_status"}, "sentiment": scored(0.62)}, [user("?!", "deny", scored(0.8))], None),
+        ({"intent": {"name": "claim_status"}, "sentiment": scored(0.75)}, [user("?!", "deny", scored(0.85))], None),
         ({"intent": {"name": "claim_status"}, "sentiment": scored(0.3)}, UPSET_HISTORY, None),
         # a hand back starts afresh: what was said before the person took over does not count
         (

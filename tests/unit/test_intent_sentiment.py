@@ -226,6 +226,19 @@ def test_social_text_is_normalised_like_tweeteval() -> None:
     assert normalise_social_text("@HarborMutual see https://x.co/abc now") == "@user see http now"
 
 
+def test_shouting_is_marked_because_the_encoder_cannot_see_capitals() -> None:
+    assert (
+        normalise_social_text("WHY IS THERE A LATE FEE ON MY ACCOUNT")
+        == "all caps: WHY IS THERE A LATE FEE ON MY ACCOUNT"
+    )
+    assert normalise_social_text("THANK YOU SO MUCH 🙌") == "all caps: THANK YOU SO MUCH 🙌"
+    # an acronym or a policy number is not shouting, and marking twice changes nothing
+    assert normalise_social_text("is PX-88123 active? need it for the DMV") == "is PX-88123 active? need it for the DMV"
+    assert normalise_social_text("OK") == "OK"
+    once = normalise_social_text("WHERE IS MY REFUND")
+    assert normalise_social_text(once) == once
+
+
 def test_the_airline_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
     path = tiny_tweets(tmp_path / "Tweets.csv")
     train, heldout, everything = (airline_tweets(path, s) for s in ("train", "heldout", "all"))
