@@ -115,21 +115,26 @@ class SessionTokens:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def guarded_engineio(handle_request: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def guarded_engineio(eio: Any) -> Callable[..., Awaitable[Any]]:
     """engine.io's HTTP handler (python-engineio on Sanic) with the checks it lacks at our door:
 
-    - a long-polling POST over MAX_PAYLOAD_BYTES is a 413 at once. engine.io itself refuses it by closing
-      the session, and that close waits for a poll to carry the close packet, so a client with no poll
-      pending (anyone with curl) held the request open for the whole ping timeout;
+    - a long-polling POST over MAX_PAYLOAD_BYTES is a 413 at once, and its session is closed without
+      waiting (as engine.io closes a websocket that sends one). engine.io itself closed the session inside
+      the request and waited for a poll to carry the close packet, so a client with no poll pending
+      (anyone with curl) held the request open for the whole ping timeout;
     - a POST that is not UTF-8 is a 400 (engine.io logged a traceback and answered 200);
     - a request for a session being closed is a 400 (engine.io raised KeyError: a 500).
     """
+    handle_request = eio.handle_request
 
     @functools.wraps(handle_request)
     async def guarded(request: Request, *args: Any, **kwargs: Any) -> Any:
         if request.method == "POST":
             body = request.body or b""
             if len(body) > MAX_PAYLOAD_BYTES:
+                socket = eio.sockets.get(request.args.get("sid"))
+                if socket is not None:  # a pending poll carries the close packet; nobody waits for it
+                    await socket.close(wait=False)
                 return response.json({"error": f"packets larger than {MAX_PAYLOAD_BYTES} bytes are refused"}, 413)
             try:
                 body.decode("utf-8")
@@ -185,7 +190,7 @@ class PersistentSocketIOInput(SocketIOInput):
         sio = self.sio
         assert sio is not None
         sio.eio.max_http_buffer_size = MAX_PAYLOAD_BYTES
-        sio.eio.handle_request = guarded_engineio(sio.eio.handle_request)  # the route is added when mounted
+        sio.eio.handle_request = guarded_engineio(sio.eio)  # read when the blueprint is mounted
         tokens = SessionTokens(session_secret())
         origins = allowed_origins()
         conversations: Dict[Text, Text] = {}  # socket id -> the conversation confirmed on that socket
