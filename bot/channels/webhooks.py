@@ -169,6 +169,20 @@ def split_text(text: Text, limit: int) -> List[Text]:
     return pieces
 
 
+MAX_MESSAGE_ID_CHARS = 200
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f]|[\ud800-\udfff]")
+
+
+def storable_message_id(message_id: Text) -> Text:
+    """The platform's message id as the delivery table and the interaction log can keep it (255
+    characters, no NUL: PostgreSQL refuses both). Real ids are far shorter and printable and stay as they
+    are; anything else is replaced by its digest, which is as stable across a platform's retries."""
+    if len(message_id) <= MAX_MESSAGE_ID_CHARS and not _UNSTORABLE.search(message_id):
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One customer message read from a webhook, before dedupe and hand-over."""
@@ -180,6 +194,9 @@ class Inbound:
     identity: Dict[Text, Any] = field(default_factory=dict)  # display name, username, phone ...
     extra: Dict[Text, Any] = field(default_factory=dict)  # platform details a connector needs later
     attachments: List[Dict[Text, Any]] = field(default_factory=list)  # see attachment(); text is the caption
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message_id", storable_message_id(str(self.message_id)))
 
     def user_message(self, channel: Text, output_channel: OutputChannel) -> UserMessage:
         said = without_secrets(self.text)
