@@ -225,6 +225,11 @@ class IntentSentimentClassifier(GraphComponent, IntentClassifier):
             return messages
         texts = [m.get(TEXT) for m in messages]
         todo = [i for i, t in enumerate(texts) if t and t.strip()]
+        for i in set(range(len(messages))) - set(todo):
+            # nothing to read: no intent, as Rasa's own classifiers say it, so FallbackClassifier and the
+            # policies see a message without one instead of failing on a missing key
+            messages[i].set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
+            messages[i].set(INTENT_RANKING_KEY, [], add_to_output=True)
         if not todo:
             return messages
         predictions = self.model.predict([texts[i] for i in todo], self.component_config["ranking_length"])

@@ -147,9 +147,11 @@ def test_the_model_lives_inside_rasas_model_storage(trained: Dict[str, object], 
     assert not any(name.endswith((".pkl", ".pt", ".bin")) for name in files)
 
 
-def test_empty_messages_are_left_alone(trained: Dict[str, object]) -> None:
+def test_empty_messages_get_no_intent_and_no_sentiment(trained: Dict[str, object]) -> None:
+    """Said as Rasa's own classifiers say it: a message without a key made FallbackClassifier fail the turn."""
     messages = trained["loaded"].process([Message(data={"text": ""}), Message(data={"text": "   "})])  # type: ignore[union-attr]
-    assert all(m.get("intent") is None and m.get("sentiment") is None for m in messages)
+    assert all(m.get("intent") == {"name": None, "confidence": 0.0} for m in messages)
+    assert all(m.get("intent_ranking") == [] and m.get("sentiment") is None for m in messages)
 
 
 def test_an_untrained_component_loads_and_predicts_nothing(tmp_path: Path) -> None:
