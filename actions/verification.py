@@ -212,17 +212,19 @@ def _values_before_this_message(events: List[Dict[str, Any]]) -> Tuple[Dict[str,
 
 
 def keep_other_answers(tracker: Tracker) -> List[EventType]:
-    """Put back the slots this message changed that are not the form's own.
+    """Put back the slots the customer's answer to the form changed that are not the form's own.
 
     Entity mappings fill slots whatever form is running: a date of birth the entity extractor reads as
     `incident_date`, or another policy number, would silently replace the answers of the claim or
-    change the customer is being verified for."""
-    values, last_user = _values_before_this_message(tracker.events or [])
-    changed = {
-        e.get("name")
-        for e in (tracker.events or [])[last_user + 1 :]
-        if e.get("event") == "slot" and e.get("name") not in _OWN_SLOTS
-    }
+    change the customer is being verified for. Only when the form runs on an answer (no action ran
+    since the customer's message): when an account action has just started it, the message was the
+    request itself, and what it set (the policy number asked about, `account_request`) must stay."""
+    events = tracker.events or []
+    values, last_user = _values_before_this_message(events)
+    since_message = events[last_user + 1 :]
+    if last_user < 0 or any(e.get("event") == "action" for e in since_message):
+        return []
+    changed = {e.get("name") for e in since_message if e.get("event") == "slot" and e.get("name") not in _OWN_SLOTS}
     return [SlotSet(name, values.get(name)) for name in sorted(changed) if tracker.get_slot(name) != values.get(name)]
 
 
@@ -236,8 +238,7 @@ class ValidateVerificationForm(HandsOverWhenUpset, FormValidationAction):
         events = await super().run(dispatcher, tracker, domain)
         if any(e.get("event") == "followup" for e in events):
             return events  # handed to a person (HandsOverWhenUpset)
-        running = tracker.active_loop_name == FORM
-        put_back = keep_other_answers(tracker) if running else []
+        put_back = keep_other_answers(tracker)
         policy = next(
             (e.get("value") for e in reversed(events) if e.get("event") == "slot" and e.get("name") == POLICY_SLOT),
             tracker.get_slot(POLICY_SLOT),
@@ -272,7 +273,7 @@ class ValidateVerificationForm(HandsOverWhenUpset, FormValidationAction):
             return {BIRTH_DATE_SLOT: None}
         if born is None:
             dispatcher.utter_message(
-                text="Please type the date of birth with the year, for example 03/14/1985 or March 14, 1985."
+                text="Please type the date of birth with the year, for example 07/21/1980 or July 21, 1980."
             )
             return {BIRTH_DATE_SLOT: None}
         result = try_policy_and_birth_date(tracker.sender_id, policy, born)

@@ -546,3 +546,27 @@ def test_an_upset_answer_inside_the_verification_form_goes_to_a_person_and_is_no
     ]
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(VerificationAttempt)) == 0
+
+
+def test_the_form_started_by_an_account_action_keeps_what_the_request_set(database: str) -> None:
+    """At activation the newest message is the request itself: the policy number it named and the
+    account_request the action set stay (putting them back left the bot with nothing to resume)."""
+    text = "how much do I owe on PX-88123"
+    events = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": "check_balance"}}},
+        {"event": "slot", "name": "policy_number", "value": "PX-88123"},
+        {"event": "action", "name": "action_check_balance"},
+        {"event": "slot", "name": "account_request", "value": "balance"},
+        {"event": "slot", "name": "verification_policy_number", "value": "PX-88123"},
+        {"event": "followup", "name": FORM},
+        {"event": "active_loop", "name": FORM},
+        {"event": "slot", "name": "verification_policy_number", "value": "PX-88123"},
+    ]
+    slots = {"policy_number": "PX-88123", "account_request": "balance", "verification_policy_number": "PX-88123"}
+    t = Tracker(
+        "whatsapp:15550001234", slots, {"text": text}, events, False, None, {"name": FORM}, "action_check_balance"
+    )
+    assert keep_other_answers(t) == []
+    _, result = run(ValidateVerificationForm(), t, FORM_DOMAIN)
+    assert set(slot_events(result)) == {"verification_policy_number"}
