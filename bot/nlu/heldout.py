@@ -150,12 +150,11 @@ def measure(parse: Parse, with_dstc11: bool = True) -> Dict[str, Any]:
     return figures
 
 
-# what the guard compares: (section, key, higher is better)
+# what the guard compares: (section, key, higher is better). The handoff rates are recorded, not guarded
+# to a point: one message of the 58 angry ones is 1.7 points; the live test holds them to 5 %.
 GUARDED = (
     ("nlu_heldout", "intent_accuracy", True),
     ("nlu_heldout", "sentiment_accuracy", True),
-    ("handoff_heldout", "spurious_handoff_rate", False),
-    ("handoff_heldout", "missed_handoff_rate", False),
     ("dstc11_insurance", "accuracy", True),
 )
 
@@ -175,7 +174,7 @@ def regressions(
     return found
 
 
-RECORDED_TOO = ("messages", "calm", "angry", "worst_intent_accuracy")
+RECORDED_TOO = ("messages", "calm", "angry", "worst_intent_accuracy", "spurious_handoff_rate", "missed_handoff_rate")
 
 
 def summary(figures: Mapping[str, Any]) -> Dict[str, Any]:
