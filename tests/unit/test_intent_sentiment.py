@@ -116,7 +116,9 @@ def test_a_loaded_model_predicts_what_the_trained_one_did(trained: Dict[str, obj
         assert a["sentiment"] == {
             "label": b["sentiment"]["label"],
             "confidence": pytest.approx(b["sentiment"]["confidence"], abs=1e-5),
+            "scores": pytest.approx(b["sentiment"]["scores"], abs=1e-4),
         }
+        assert set(a["sentiment"]["scores"]) == {"negative", "neutral", "positive"}
 
 
 def test_a_parse_has_intent_ranking_and_sentiment(trained: Dict[str, object]) -> None:

@@ -19,7 +19,7 @@ from retrieval.corpus import CorpusError, import_files, read_rows
 from retrieval.index import ReplyIndex
 from storage.engine import session_scope
 from storage.models import AnswerFeedback, PastReply
-from tests.unit.test_actions import run, tracker
+from tests.unit.test_actions import run, tracker, verified
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = sorted((ROOT / "demo_data" / "past_replies").glob("*.csv"))
@@ -101,7 +101,11 @@ def test_unsure_nlu_without_a_good_reply_asks_to_rephrase_then_offers_a_person(d
 
 
 def test_deductible_of_their_own_policy_comes_from_the_database(demo_index: Path) -> None:
-    t = tracker(intent="ask_deductible", text="what's my deductible?", slots={"policy_number": "PX-88123"})
+    """For the policy's verified holder (docs/verification.md); test_account_details covers everyone else."""
+    sender = verified("deductible-holder", "PX-88123")
+    t = tracker(
+        intent="ask_deductible", text="what's my deductible?", slots={"policy_number": "PX-88123"}, sender=sender
+    )
     dispatcher, _ = run(ActionAnswerFromPastReplies(), t)
     assert "Your policy PX-88123 has a $" in dispatcher.messages[0]["text"]
 
