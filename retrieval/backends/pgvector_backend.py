@@ -1,7 +1,7 @@
 """pgvector on PostgreSQL: the vectors live beside the rest of Coverline's data, shared by every replica.
 
 One table per index (row int primary key, embedding vector(d)) with an HNSW index for cosine distance.
-Adds are COPYs into the live HNSW graph, so nothing is rebuilt; a large first load builds the graph once.
+Adds are binary COPYs into the live HNSW graph, so nothing is rebuilt; a large first load builds the graph once.
 The table name and URL come from configuration (RETRIEVAL_PGVECTOR_URL, default DATABASE_URL; RETRIEVAL_PGVECTOR_TABLE).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 from pathlib import Path
 from typing import Any, List, Tuple
 
@@ -28,6 +29,36 @@ def _libpq_url(url: str) -> str:
 
 def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+
+
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, no header extension
+_COPY_TRAILER = struct.pack(">h", -1)
+
+
+def _binary_copy_payload(vectors: np.ndarray, first_row: int) -> io.BytesIO:
+    """(row, embedding) tuples in PostgreSQL's binary COPY format, built by numpy in one pass.
+
+    Each tuple: field count, then per field its byte length and value, all big-endian; pgvector's binary
+    form of a vector is int16 dimension, int16 unused, then the float4 values.
+    """
+    dimension = vectors.shape[1]
+    record = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("row_len", ">i4"),
+            ("row", ">i4"),
+            ("vector_len", ">i4"),
+            ("dimension", ">i2"),
+            ("unused", ">i2"),
+            ("values", ">f4", (dimension,)),
+        ]
+    )
+    rows = np.empty(len(vectors), dtype=record)
+    rows["fields"], rows["row_len"], rows["vector_len"] = 2, 4, 4 + 4 * dimension
+    rows["row"] = np.arange(first_row, first_row + len(vectors))
+    rows["dimension"], rows["unused"] = dimension, 0
+    rows["values"] = vectors
+    return io.BytesIO(_COPY_HEADER + rows.tobytes() + _COPY_TRAILER)
 
 
 class PgvectorBackend:
@@ -86,11 +117,11 @@ class PgvectorBackend:
         )
 
     def _copy_rows(self, cur: Any, vectors: np.ndarray) -> None:
-        """COPY, not INSERTs: a million rows load in seconds instead of minutes."""
+        """Binary COPY, not INSERTs nor text: a million rows load in about a minute, and the stored floats are
+        the float32 values given (a text literal would round them and cost minutes of formatting in Python)."""
         for start in range(0, len(vectors), BATCH_ROWS):
-            chunk = vectors[start : start + BATCH_ROWS]
-            lines = "".join(f"{self._rows + start + i}\t{_vector_literal(v)}\n" for i, v in enumerate(chunk))
-            cur.copy_expert(f"COPY {self.table} (row, embedding) FROM STDIN", io.StringIO(lines))
+            payload = _binary_copy_payload(vectors[start : start + BATCH_ROWS], first_row=self._rows + start)
+            cur.copy_expert(f"COPY {self.table} (row, embedding) FROM STDIN WITH (FORMAT binary)", payload)
 
     def add(self, vectors: np.ndarray) -> None:
         """Small adds go into the live HNSW graph; a large first load builds the graph once, afterwards

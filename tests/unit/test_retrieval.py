@@ -11,7 +11,7 @@ import pytest
 from retrieval import ReplyIndex, ReplyRecord, semantic_search
 from retrieval.encoder import Encoder
 from retrieval.index import StaleIndexError
-from tests.conftest import postgres_answers, postgres_database
+from tests.support.databases import postgres_answers, postgres_database
 
 CORPUS = [
     ReplyRecord("Is a cracked windshield covered?", "Windshield repair has no deductible on auto.", "r1", "auto"),
@@ -111,3 +111,20 @@ def test_pgvector_bulk_load_builds_the_graph_once_and_takes_adds_after(pgvector_
     hits = backend.search(vectors[[7, 12_000]], top_k=3)
     assert [h[0][0] for h in hits] == [7, 12_000] and hits[0][0][1] == pytest.approx(1.0, abs=1e-4)
     backend.close()
+
+
+def test_pgvector_stores_the_float32_values_it_is_given(pgvector_url: str) -> None:
+    """Binary COPY keeps every float32 bit (a 7-digit text literal rounded them), on both add paths."""
+    from retrieval.backends import PgvectorBackend
+
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(10_003, 8)).astype(np.float32)
+    backend = PgvectorBackend(8, {"pgvector_url": pgvector_url, "pgvector_table": "exact_vectors"})
+    backend.add(vectors[:10_000])  # the bulk first load
+    backend.add(vectors[10_000:])  # an add into the live graph
+    with backend.conn.cursor() as cur:
+        cur.execute("SELECT row, embedding::real[] FROM exact_vectors ORDER BY row")
+        stored = cur.fetchall()
+    backend.close()
+    assert [row for row, _ in stored] == list(range(10_003))
+    assert np.array_equal(np.asarray([values for _, values in stored], dtype=np.float32), vectors)
