@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build everything Coverline needs on a fresh machine; cheap to re-run (each step checks first).
 #  - a Python 3.10 virtualenv from requirements.lock (rebuilt when the lock file changes)
+#  - Coverline itself installed into it, editable (redone when it points at another checkout)
 #  - front-end packages from npm: the rasa-webchat widget and Swagger UI (rebuilt when a package.json changes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,26 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.lock-hash" 2>/dev/null)" != "
   "$VENV/bin/python" -m pip install --quiet --upgrade "pip<25"
   "$VENV/bin/python" -m pip install --progress-bar off -r requirements.lock
   echo "$lock_hash" > "$VENV/.lock-hash"
+fi
+
+# Coverline itself, installed editable: every process of the venv imports bot, actions, ... from this
+# checkout, from any folder, without PYTHONPATH. CI shares one venv (per lock hash) between clones in
+# different folders, and the install maps each top-level package to a folder when it is made, so it is
+# redone when a package of this checkout (any folder with __init__.py but tests/ and benchmarks/, the rule
+# pyproject.toml's package discovery follows) does not import from here. -I: ignore PYTHONPATH and the cwd.
+editable_points_here='
+import importlib.util, sys
+from pathlib import Path
+root = Path(sys.argv[1]).resolve()
+names = [p.parent.name for p in root.glob("*/__init__.py") if p.parent.name not in ("tests", "benchmarks")]
+for name in names:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None or Path(spec.origin).resolve() != root / name / "__init__.py":
+        sys.exit(1)
+'
+if ! "$VENV/bin/python" -I -c "$editable_points_here" "$PWD" 2>/dev/null; then
+  echo "==> installing Coverline (editable) from $PWD into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
 fi
 
 # npm projects: the web chat widget, and Swagger UI for the inbox's API docs (served locally, no CDN)
