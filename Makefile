@@ -4,7 +4,6 @@ VENV ?= $(or $(COVERLINE_VENV),.venv)
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 export COVERLINE_VENV := $(VENV)
-export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export HF_HUB_OFFLINE := 1
@@ -23,7 +22,7 @@ INDEX_CODE := $(wildcard retrieval/*.py retrieval/backends/*.py)
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-install:  ## build the Python 3.10 venv from requirements.lock and install the web chat widget
+install:  ## build the Python 3.10 venv from requirements.lock, install Coverline into it (editable) and the web chat widget
 	@bash scripts/bootstrap.sh
 
 # Always asks Rasa, which compares fingerprints of the data, config and component code and keeps the model

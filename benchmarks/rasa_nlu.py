@@ -26,7 +26,6 @@ RASA = Path(sys.executable).parent / "rasa"
 def rasa_env() -> Dict[str, str]:
     return {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "HF_HUB_OFFLINE": "1",

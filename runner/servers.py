@@ -91,7 +91,6 @@ class ServerSet:
             RASA_URL=self.rasa_url,
             RASA_API_TOKEN=api_token(),
             ACTION_SERVER_TOKEN=action_server_token(),
-            PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
             RASA_TELEMETRY_ENABLED="false",
             TF_CPP_MIN_LOG_LEVEL="2",
             HF_HUB_OFFLINE="1",
@@ -149,6 +148,7 @@ class ServerSet:
         for name, cmd in self.commands().items():
             self.processes[name] = subprocess.Popen(
                 cmd,
+                # `python -m` puts the cwd first on sys.path: this checkout's code, whichever the venv installs
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Run the project's `rasa` command the way the Makefile does (same venv, PYTHONPATH, no telemetry)."""
+"""Run the project's `rasa` command the way the Makefile does (same venv, from the checkout, no telemetry)."""
 
 from __future__ import annotations
 
@@ -17,5 +17,5 @@ def run_rasa(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"},
+        env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
     )
