@@ -27,8 +27,8 @@ from inbox.services.agents import create_agent
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Conversation, Escalation, Message
-from tests.conftest import migrated_sqlite
 from tests.integration.servers import free_port, joined, say
+from tests.support.databases import migrated_sqlite
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -244,7 +244,7 @@ def test_angry_customer_is_handed_to_an_agent_and_back_in_the_browser(stack: Ser
                 ], [(e.reason, e.priority) for e in escalations]
                 assert (escalations[0].open, escalations[0].outcome) == (False, "handed_back")
                 conversation = db.get(Conversation, session_id)
-                assert (conversation.channel, conversation.status) == ("socketio", "bot")
+                assert (conversation.channel, conversation.status) == ("socketio", "pending")
 
         browser.close()
     assert inbox_errors == []

@@ -21,9 +21,9 @@ from inbox.main import create_app
 from inbox.services.agents import create_agent
 from inbox.settings import Settings
 from storage.engine import session_scope
-from storage.interaction_log import record_event
+from conversations.projection import record_event
 from storage.models import Conversation, Escalation
-from tests.conftest import migrated_sqlite
+from tests.support.databases import migrated_sqlite
 
 RASA_TOKEN = "rasa-test-token"
 PASSWORDS = {"admin": "admin-password-123", "agent": "agent-password-123"}

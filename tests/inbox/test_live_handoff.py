@@ -17,8 +17,8 @@ from inbox.services.agents import create_agent
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Message
-from tests.conftest import migrated_sqlite
 from tests.inbox.conftest import PASSWORDS, free_port
+from tests.support.databases import migrated_sqlite
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

@@ -40,8 +40,8 @@ from storage.engine import session_scope
 from storage.models import ChannelDelivery, Conversation, Message
 from tests.channels import platforms as p
 from tests.channels.harness import FakePlatform, PlatformRequest
-from tests.conftest import migrated_sqlite
 from tests.integration.servers import free_port
+from tests.support.databases import migrated_sqlite
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 
@@ -198,7 +198,7 @@ class Case:
     name: Text
     text: Text
     intent: Text
-    identity: Text  # the Conversation's customer_identity (storage.interaction_log.customer_identity)
+    identity: Text  # the Conversation's customer_identity (conversations.identity.customer_identity)
 
 
 CASES = [

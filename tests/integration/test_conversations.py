@@ -21,8 +21,8 @@ from retrieval.settings import retrieval_settings
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import AnswerFeedback, Claim, Conversation, Escalation, Message, PastReply
-from tests.conftest import migrated_sqlite, postgres_answers, postgres_database
 from tests.integration.servers import SocketCustomer, free_port, joined, say
+from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

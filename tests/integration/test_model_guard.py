@@ -13,7 +13,7 @@ from typing import Any, Dict
 import pytest
 
 from bot.nlu.heldout import RECORD, TOLERANCE_POINTS, agent_parser, measure, regressions
-from tests.conftest import MODEL
+from tests.support.paths import MODEL
 
 pytestmark = pytest.mark.needs_model
 

@@ -40,7 +40,7 @@ from actions.knowledge import ActionAnswerProductQuestion
 from storage.engine import session_scope
 from storage.models import ChangeRequest, Claim, Policy
 from storage.verification import POLICY_DOB, record_verification
-from tests.conftest import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -309,8 +309,8 @@ LIVE_TOKEN_SECRET = b"the-insurer-page-and-the-action-server-share-this"
 @pytest.fixture(scope="module")
 def live_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from runner.servers import Ports, ServerSet
-    from tests.conftest import migrated_sqlite
     from tests.integration.servers import free_port
+    from tests.support.databases import migrated_sqlite
 
     workdir: Path = tmp_path_factory.mktemp("account-details-live")
     url = migrated_sqlite(workdir / "coverline.db")

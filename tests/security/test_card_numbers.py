@@ -16,8 +16,8 @@ from bot.channels.untrusted import screen
 from bot.channels.webhooks import Inbound
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
-from tests.conftest import migrated_sqlite
 from tests.integration.servers import free_port, say
+from tests.support.databases import migrated_sqlite
 
 CARD = "4111 1111 1111 1111"
 SSN = "123-45-6789"

@@ -35,10 +35,10 @@ from storage.engine import session_scope
 from storage.models import Conversation
 from tests.channels import platforms as p
 from tests.channels.harness import PlatformRequest
-from tests.conftest import migrated_sqlite
 from tests.inbox.conftest import PASSWORDS, make_settings
 from tests.integration.servers import free_port
 from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform, recipient, reply_text, server_logs
+from tests.support.databases import migrated_sqlite
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

@@ -38,7 +38,7 @@ from storage.verification import (
     try_policy_and_birth_date,
     verified_customer_id,
 )
-from tests.conftest import migrated_sqlite
+from tests.support.databases import migrated_sqlite
 
 SECRET = b"a-test-secret-that-is-long-enough-1234"
 MARIA = {"policy": "PX-88123", "born": "03/14/1984", "claim": "CL-204117"}
