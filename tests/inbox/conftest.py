@@ -21,7 +21,7 @@ from inbox.main import create_app
 from inbox.services.agents import create_agent
 from inbox.settings import Settings
 from storage.engine import session_scope
-from conversations.projection import record_event
+from storage.interaction_log import record_event
 from storage.models import Conversation, Escalation
 from tests.support.databases import migrated_sqlite
 
