@@ -1,0 +1,276 @@
+"""Building the settings from the environment, with one failure rule: a bad value is a SettingsError.
+
+Every variable's name and default is here and in docs/settings.md (a test keeps the two in step). Defaults
+are what the code read before this package existed, so deployments keep working; what changed is that a
+value that cannot be used stops the process at start-up, naming the variable and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable, Dict, List, Mapping, NoReturn, Optional, Tuple
+
+from settings import values
+from settings.errors import SettingsError
+from settings.model import (
+    DEFAULT_SLA_MINUTES,
+    DEV,
+    RETRIEVAL_BACKENDS,
+    ActionServerSettings,
+    ChannelSettings,
+    DatabaseSettings,
+    HandoffSettings,
+    InboxServerSettings,
+    RasaSettings,
+    RetrievalSettings,
+    Settings,
+    VerificationSettings,
+    WebChatSettings,
+)
+from settings.paths import DEFAULT_INDEX_DIR, VAR_DIR, default_database_url
+from settings.secrets import Secret
+from settings.values import Reader
+
+LOOPBACK = "127.0.0.1"
+# Values people paste from tutorials; a key equal to one of these is as good as none.
+KNOWN_DEFAULT_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "insecure"})
+MIN_INBOX_SECRET_CHARS = 32
+MIN_WEBCHAT_SECRET_CHARS = 32
+MIN_ACTION_SERVER_TOKEN_CHARS = 16
+MIN_CUSTOMER_TOKEN_SECRET_BYTES = 32
+MAX_VERIFICATION_TTL_HOURS = 24 * 7
+UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+_cached: Optional[Tuple[Dict[str, str], Settings]] = None
+_cache_lock = threading.Lock()
+
+
+def load(environ: Optional[Mapping[str, str]] = None, *, var_dir: Path = VAR_DIR) -> Settings:
+    """Every setting from `environ` (default: the process's environment); SettingsError listing every
+    unusable value. `var_dir` holds the dev secrets and the dev SQLite database."""
+    reader = Reader(os.environ if environ is None else environ)
+    env = _environment(reader)
+    dev_dir = var_dir if env == DEV else None
+    database = DatabaseSettings(reader.value("DATABASE_URL", default_database_url(var_dir), values.database_url))
+    rasa_url = reader.value("RASA_URL", "http://127.0.0.1:5005", values.http_url)
+    settings = Settings(
+        env=env,
+        database=database,
+        rasa=RasaSettings(
+            url=rasa_url,
+            public_url=reader.value("RASA_PUBLIC_URL", reader.raw("RASA_URL") or rasa_url, values.socket_url),
+            host=reader.text("RASA_HOST", LOOPBACK),
+            port=reader.value("RASA_PORT", 5005, values.port),
+            api_token=_secret(reader, "RASA_API_TOKEN", dev_dir, "rasa_api_token", "the Rasa HTTP API's token"),
+            rest_channel_token=reader.raw("REST_CHANNEL_TOKEN"),
+        ),
+        actions=ActionServerSettings(
+            host=reader.text("ACTIONS_HOST", LOOPBACK),
+            port=reader.value("ACTIONS_PORT", 5055, values.port),
+            token=_secret(
+                reader,
+                "ACTION_SERVER_TOKEN",
+                dev_dir,
+                "action_server_token",
+                f"a shared secret of at least {MIN_ACTION_SERVER_TOKEN_CHARS} characters",
+                check=_action_server_token_problem,
+            ),
+        ),
+        webchat=WebChatSettings(
+            host=reader.text("WEBCHAT_HOST", LOOPBACK),
+            port=reader.value("WEBCHAT_PORT", 8080, values.port),
+            cors_origins=_cors_origins(reader),
+            session_secret=_secret(
+                reader,
+                "WEBCHAT_SESSION_SECRET",
+                dev_dir,
+                "webchat_session_secret",
+                f"a random string of at least {MIN_WEBCHAT_SECRET_CHARS} characters shared by every Rasa replica",
+                check=_at_least(MIN_WEBCHAT_SECRET_CHARS, "(every Rasa replica must share it) "),
+                generated_bytes=48,
+                exact=True,
+            ),
+        ),
+        inbox=_inbox(reader, env, dev_dir),
+        channels=ChannelSettings(
+            media_max_bytes=reader.value("COVERLINE_MEDIA_MAX_BYTES", 100 * 1024 * 1024, values.whole_number(1)),
+            redelivery_interval_seconds=reader.value(
+                "COVERLINE_REDELIVERY_INTERVAL_SECONDS", 30.0, values.positive_number()
+            ),
+            redelivery_after_seconds=reader.value(
+                "COVERLINE_REDELIVERY_AFTER_SECONDS", 360.0, values.positive_number()
+            ),
+            delivery_retention=timedelta(
+                days=reader.value("COVERLINE_DELIVERY_RETENTION_DAYS", 8.0, values.positive_number())
+            ),
+        ),
+        handoff=HandoffSettings(
+            negative_threshold=reader.value("COVERLINE_HANDOFF_NEGATIVE_THRESHOLD", 0.75, values.probability_or_off),
+            conversation_floor=reader.value("COVERLINE_HANDOFF_CONVERSATION_FLOOR", 0.7, values.probability_or_off),
+            sla_minutes=reader.value("INBOX_SLA_MINUTES", dict(DEFAULT_SLA_MINUTES), values.sla_minutes),
+        ),
+        verification=VerificationSettings(
+            ttl=timedelta(
+                hours=reader.value(
+                    "COVERLINE_VERIFICATION_TTL_HOURS", 24.0, values.positive_number(MAX_VERIFICATION_TTL_HOURS)
+                )
+            ),
+            customer_token_secret=_customer_token_secret(reader),
+        ),
+        retrieval=RetrievalSettings(
+            backend=reader.value("RETRIEVAL_BACKEND", "numpy", values.choice(RETRIEVAL_BACKENDS)),
+            index_dir=Path(reader.raw("RETRIEVAL_INDEX_DIR") or DEFAULT_INDEX_DIR),
+            faiss_factory=reader.text("RETRIEVAL_FAISS_FACTORY", "HNSW32"),
+            faiss_ef_search=reader.value("RETRIEVAL_FAISS_EF_SEARCH", 128, values.whole_number(1)),
+            pgvector_url=reader.value("RETRIEVAL_PGVECTOR_URL", database.url, values.database_url),
+            pgvector_table=reader.value("RETRIEVAL_PGVECTOR_TABLE", "reply_vectors", values.pgvector_table),
+            pgvector_ef_search=reader.value("RETRIEVAL_PGVECTOR_EF_SEARCH", 100, values.whole_number(1)),
+        ),
+    )
+    if reader.problems:
+        raise SettingsError(_report(reader.problems))
+    return settings
+
+
+def current() -> Settings:
+    """The process's settings, parsed once per environment. A process's environment does not change, so
+    in a server this parses once; the comparison keeps it right where the environment is changed in
+    process (bot/server.py exports CORS_ORIGINS before Rasa loads the channels; tests set variables)."""
+    global _cached
+    environ = dict(os.environ)
+    with _cache_lock:
+        if _cached is None or _cached[0] != environ:
+            _cached = (environ, load(environ))
+        return _cached[1]
+
+
+def load_at_startup(program: str) -> Settings:
+    """The settings for a process's entry point: a bad value prints `<program>: <what is wrong>` on
+    stderr and exits with code 2, without a traceback."""
+    try:
+        return current()
+    except SettingsError as error:
+        exit_with(program, error)
+
+
+def exit_with(program: str, error: SettingsError) -> NoReturn:
+    print(f"{program}: configuration error: {error}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _report(problems: List[str]) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} settings are unusable:\n" + "\n".join(f"  - {problem}" for problem in problems)
+
+
+def _environment(reader: Reader) -> str:
+    """COVERLINE_ENV, or INBOX_ENV (its name when only the inbox told dev from production); "dev" if neither."""
+    unified, old = reader.raw("COVERLINE_ENV"), reader.raw("INBOX_ENV")
+    if unified and old and unified.lower() != old.lower():
+        reader.problem(
+            f"COVERLINE_ENV={unified!r} and INBOX_ENV={old!r} disagree: set COVERLINE_ENV only "
+            "(INBOX_ENV is its old name)"
+        )
+    return (unified or old or DEV).lower()
+
+
+def _secret(
+    reader: Reader,
+    variable: str,
+    dev_dir: Optional[Path],
+    file_name: str,
+    expected: str,
+    check: Optional[Callable[[str, str], Optional[str]]] = None,
+    generated_bytes: int = 32,
+    exact: bool = False,
+) -> Secret:
+    """A secret from the environment, checked without ever showing it in a message. Tokens lose surrounding
+    whitespace (a pasted newline); an `exact` key is used byte for byte, as the servers that share it do."""
+    configured = reader.exact(variable) if exact else reader.raw(variable)
+    if configured is not None and check is not None:
+        problem = check(variable, configured)
+        if problem:
+            reader.problem(problem)
+            configured = None
+    dev_file = dev_dir / file_name if dev_dir is not None else None
+    return Secret(variable, configured, dev_file, expected, generated_bytes)
+
+
+def _at_least(characters: int, why: str = "") -> Callable[[str, str], Optional[str]]:
+    def check(variable: str, value: str) -> Optional[str]:
+        if len(value) >= characters:
+            return None
+        return f"{variable} must be at least {characters} characters long {why}(it has {len(value)})"
+
+    return check
+
+
+def _action_server_token_problem(variable: str, value: str) -> Optional[str]:
+    if len(value) >= MIN_ACTION_SERVER_TOKEN_CHARS:
+        return None
+    return (
+        f"{variable} must be set to a shared secret of at least {MIN_ACTION_SERVER_TOKEN_CHARS} characters "
+        f"(it has {len(value)}; the runner generates one in var/; in production set the same value in the "
+        "Rasa server's and the action server's environment)"
+    )
+
+
+def _inbox_secret_problem(variable: str, value: str) -> Optional[str]:
+    if value.lower() not in KNOWN_DEFAULT_SECRETS and len(value) >= MIN_INBOX_SECRET_CHARS:
+        return None
+    return (
+        f"{variable} must be a random string of at least {MIN_INBOX_SECRET_CHARS} characters outside dev "
+        f"(COVERLINE_ENV=dev); generate one with: {GENERATE}"
+    )
+
+
+def _inbox(reader: Reader, env: str, dev_dir: Optional[Path]) -> InboxServerSettings:
+    return InboxServerSettings(
+        host=reader.text("INBOX_HOST", LOOPBACK),
+        port=reader.value("INBOX_PORT", 8090, values.port),
+        log_level=reader.value("INBOX_LOG_LEVEL", "info", values.choice(UVICORN_LOG_LEVELS)),
+        forwarded_allow_ips=reader.text("INBOX_FORWARDED_ALLOW_IPS", ""),
+        cookie_secure=reader.value("INBOX_COOKIE_SECURE", env != DEV, values.flag),
+        session_hours=reader.value("INBOX_SESSION_HOURS", 12.0, values.positive_number()),
+        login_max_failures=reader.value("INBOX_LOGIN_MAX_FAILURES", 5, values.whole_number(1)),
+        login_window_minutes=reader.value("INBOX_LOGIN_WINDOW_MINUTES", 15, values.whole_number(1)),
+        secret_key=_secret(
+            reader,
+            "INBOX_SECRET_KEY",
+            dev_dir,
+            "inbox_secret_key",
+            f"a random string of at least {MIN_INBOX_SECRET_CHARS} characters ({GENERATE})",
+            # in dev any key will do (a developer may set a short one); elsewhere a weak key is refused
+            check=None if env == DEV else _inbox_secret_problem,
+            generated_bytes=48,
+        ),
+    )
+
+
+def _cors_origins(reader: Reader) -> Optional[Tuple[str, ...]]:
+    """CORS_ORIGINS: None when unset; set but blank is kept as "no other origin" (an empty tuple), which
+    the web chat socket has always read it as, rather than as unset."""
+    if reader.raw("CORS_ORIGINS") is None:
+        return () if reader.is_set("CORS_ORIGINS") else None
+    return reader.value("CORS_ORIGINS", (), values.origins)
+
+
+def _customer_token_secret(reader: Reader) -> Optional[bytes]:
+    """CUSTOMER_TOKEN_SECRET, shared with the insurer's page server; none means web tokens are off (never
+    a generated default: a token only proves something if the page's server signed it)."""
+    configured = reader.exact("CUSTOMER_TOKEN_SECRET")
+    if configured is None:
+        return None
+    secret = configured.encode("utf-8")
+    if len(secret) < MIN_CUSTOMER_TOKEN_SECRET_BYTES:
+        reader.problem(
+            f"CUSTOMER_TOKEN_SECRET must be at least {MIN_CUSTOMER_TOKEN_SECRET_BYTES} bytes (it has {len(secret)})"
+        )
+        return None
+    return secret
