@@ -7,10 +7,10 @@ from typing import Optional
 
 import pytest
 from sqlalchemy import func, select
-from storage.interaction_log import customer_identity, ensure_conversation, record_event
 
 from inbox.services.agents import create_agent
 from storage.engine import session_scope
+from storage.interaction_log import customer_identity, ensure_conversation, record_event
 from storage.migrate import upgrade
 from storage.models import Conversation, Message
 
