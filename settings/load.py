@@ -12,7 +12,7 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, NoReturn, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Tuple
 
 from settings import values
 from settings.errors import SettingsError
@@ -46,14 +46,37 @@ MAX_VERIFICATION_TTL_HOURS = 24 * 7
 UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
-_cached: Optional[Tuple[Dict[str, str], Settings]] = None
+_cached: Optional[Tuple[Dict[Any, Any], Settings]] = None
 _cache_lock = threading.Lock()
 
 
 def load(environ: Optional[Mapping[str, str]] = None, *, var_dir: Path = VAR_DIR) -> Settings:
     """Every setting from `environ` (default: the process's environment); SettingsError listing every
     unusable value. `var_dir` holds the dev secrets and the dev SQLite database."""
-    reader = Reader(os.environ if environ is None else environ)
+    return _read(Reader(os.environ if environ is None else environ), var_dir)
+
+
+def current() -> Settings:
+    """The process's settings, parsed once per environment. A process's environment does not change, so
+    in a server this parses once; comparing a snapshot of the environment keeps it right where it is
+    changed in process (bot/server.py exports CORS_ORIGINS before Rasa loads the channels; tests)."""
+    global _cached
+    snapshot = _environment_snapshot()
+    with _cache_lock:
+        if _cached is None or _cached[0] != snapshot:
+            _cached = (snapshot, load())
+        return _cached[1]
+
+
+def _environment_snapshot() -> Dict[Any, Any]:
+    """A copy of the environment to compare. CPython keeps it as a dict of bytes behind os.environ
+    (`_data`); copying that takes about a microsecond, against some 30 for decoding every variable, and
+    current() runs on every unit of database work (storage.settings.database_url)."""
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+def _read(reader: Reader, var_dir: Path) -> Settings:
     env = _environment(reader)
     dev_dir = var_dir if env == DEV else None
     database = DatabaseSettings(reader.value("DATABASE_URL", default_database_url(var_dir), values.database_url))
@@ -135,18 +158,6 @@ def load(environ: Optional[Mapping[str, str]] = None, *, var_dir: Path = VAR_DIR
     if reader.problems:
         raise SettingsError(_report(reader.problems))
     return settings
-
-
-def current() -> Settings:
-    """The process's settings, parsed once per environment. A process's environment does not change, so
-    in a server this parses once; the comparison keeps it right where the environment is changed in
-    process (bot/server.py exports CORS_ORIGINS before Rasa loads the channels; tests set variables)."""
-    global _cached
-    environ = dict(os.environ)
-    with _cache_lock:
-        if _cached is None or _cached[0] != environ:
-            _cached = (environ, load(environ))
-        return _cached[1]
 
 
 def load_at_startup(program: str) -> Settings:

@@ -31,10 +31,8 @@ class Reader:
 
     def raw(self, name: str) -> Optional[str]:
         """The variable's text without surrounding whitespace; None when it is unset or blank."""
-        value = self._environ.get(name)
-        if value is None or not value.strip():
-            return None
-        return value.strip()
+        value = self.exact(name)
+        return None if value is None else value.strip()
 
     def value(self, name: str, default: T, parse: Parse[T]) -> T:
         """The parsed variable, or `default` when unset; a bad value is recorded (and the default returned
