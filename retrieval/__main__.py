@@ -26,7 +26,7 @@ from retrieval.corpus import (
 from retrieval.encoder import Encoder
 from retrieval.index import ReplyIndex, StaleIndexError
 from retrieval.products import detect_product
-from retrieval.settings import retrieval_settings
+from settings import current, load_at_startup
 from storage.engine import session_scope
 from storage.migrate import upgrade
 from storage.settings import database_url
@@ -56,7 +56,7 @@ def _calibrate(index: ReplyIndex, heldout: List[Path]) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import, then add only what is new or changed to the existing index (no rebuild)."""
-    settings = retrieval_settings()
+    settings = current().retrieval
     _import(args.files)
     if args.no_index:
         return 0
@@ -79,7 +79,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    settings = retrieval_settings()
+    settings = current().retrieval
     if args.import_files:
         _import(args.import_files)
     else:
@@ -109,7 +109,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(_: argparse.Namespace) -> int:
-    settings = retrieval_settings()
+    settings = current().retrieval
     index = ReplyIndex.load(settings.index_dir, options=settings.options)
     for key, value in index.stats().items():
         print(f"{key:>14}: {value}")
@@ -117,7 +117,7 @@ def cmd_stats(_: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    settings = retrieval_settings()
+    settings = current().retrieval
     index = ReplyIndex.load(settings.index_dir, options=settings.options)
     hits = index.search(args.question, top_k=max(args.top, 2), product=detect_product(args.question))
     for rank, hit in enumerate(hits[: args.top], start=1):
@@ -149,6 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--top", type=int, default=3)
     p.set_defaults(func=cmd_search)
     args = parser.parse_args(argv)
+    load_at_startup("retrieval")
     return int(args.func(args) or 0)
 
 

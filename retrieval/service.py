@@ -11,7 +11,7 @@ from typing import Optional
 from retrieval.encoder import Encoder
 from retrieval.index import META_FILE, ReplyIndex, ReplyRecord
 from retrieval.products import detect_product
-from retrieval.settings import RetrievalSettings, retrieval_settings
+from settings import RetrievalSettings, current
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Answer:
 
 class PastReplyAnswerer:
     def __init__(self, settings: Optional[RetrievalSettings] = None, encoder: Optional[Encoder] = None) -> None:
-        self.settings = settings or retrieval_settings()
+        self.settings = settings or current().retrieval
         self.encoder = encoder or Encoder()
         self._index: Optional[ReplyIndex] = None
         self._loaded_mtime: Optional[float] = None

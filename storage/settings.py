@@ -1,22 +1,15 @@
-"""Database settings read once from the environment (configuration over code)."""
+"""The database URL every process connects to (DATABASE_URL), as the settings package reads it."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from settings import PROJECT_ROOT, VAR_DIR, current, default_database_url
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "coverline.db"
+__all__ = ["PROJECT_ROOT", "database_url"]
 
 
 def database_url() -> str:
-    """The URL every process connects to.
-
-    The default is an absolute SQLite path so the Rasa server, the action server and the tests agree
-    on one file whatever their working directory is.
-    """
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if url:
-        return url
-    DEFAULT_SQLITE_PATH.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    """DATABASE_URL, else the SQLite file in var/ (created private: it holds customers' messages)."""
+    url = current().database.url
+    if url == default_database_url():
+        VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return url

@@ -17,8 +17,8 @@ import requests
 from sqlalchemy import func, select
 
 from retrieval.index import ReplyIndex
-from retrieval.settings import retrieval_settings
 from runner.servers import Ports, ServerSet, api_token
+from settings import current as current_settings
 from storage.engine import session_scope
 from storage.models import AnswerFeedback, Claim, Conversation, Escalation, Message, PastReply
 from tests.integration.servers import SocketCustomer, free_port, joined, say
@@ -247,7 +247,7 @@ def test_insurance_question_is_answered_from_past_replies(servers: ServerSet) ->
     assert "answered a similar question" in text and "no deductible" in text.lower(), text
     assert ["/affirm", "/deny"] in [[b["payload"] for b in r.get("buttons") or []] for r in replies]
 
-    threshold = ReplyIndex.load(retrieval_settings().index_dir).calibration.threshold
+    threshold = ReplyIndex.load(current_settings().retrieval.index_dir).calibration.threshold
     answer = next(m for m in message_rows(servers.db_url, sender) if m.answer_source == "retrieval")
     assert answer.retrieval_score >= threshold and answer.in_reply_to_id is not None
     with session_scope(servers.db_url) as s:
