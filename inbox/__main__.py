@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from typing import List, Optional
 
 from inbox.errors import InboxError
-from inbox.settings import SettingsError, load_settings
+from settings import Settings, SettingsError, exit_with, load_at_startup
 from storage.engine import session_scope
 
 
@@ -73,24 +72,24 @@ def schema_problem(database_url: str) -> Optional[str]:
     return None
 
 
-def serve(host: str, port: int) -> int:
+def serve(configuration: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from inbox.main import create_app
 
-    settings = load_settings()
+    settings = configuration.for_inbox()
     problem = schema_problem(settings.database_url)
     if problem:
         raise InboxError(problem)
     app = create_app(settings)
-    forwarded_allow_ips = os.environ.get("INBOX_FORWARDED_ALLOW_IPS", "").strip()
+    forwarded_allow_ips = configuration.inbox.forwarded_allow_ips
     # ws="none": the inbox has no websockets, and uvicorn's websocket layer needs a newer `websockets`
     # than the one Rasa 3.6 pins.
     uvicorn.run(
         app,
         host=host,
         port=port,
-        log_level=os.environ.get("INBOX_LOG_LEVEL", "info"),
+        log_level=configuration.inbox.log_level,
         # Trust X-Forwarded-For only from the reverse proxy named here, so the login rate limit and the
         # audit log see the client's address rather than the proxy's, and nobody else can fake it.
         proxy_headers=bool(forwarded_allow_ips),
@@ -102,12 +101,13 @@ def serve(host: str, port: int) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    configuration = load_at_startup("inbox")  # a bad value stops here: exit code 2 and what to fix
     parser = argparse.ArgumentParser(prog="python -m inbox", description="Coverline's agent inbox")
     parser.add_argument("--database-url", help="default: DATABASE_URL or var/coverline.db")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the inbox web app")
-    serve_cmd.add_argument("--host", default=os.environ.get("INBOX_HOST", "127.0.0.1"))
-    serve_cmd.add_argument("--port", type=int, default=int(os.environ.get("INBOX_PORT", 8090)))
+    serve_cmd.add_argument("--host", default=configuration.inbox.host)
+    serve_cmd.add_argument("--port", type=int, default=configuration.inbox.port)
     admin_cmd = commands.add_parser("create-admin", help="create an admin (the first one, or another)")
     admin_cmd.add_argument("--email", required=True)
     admin_cmd.add_argument("--name", required=True)
@@ -119,13 +119,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            return serve(args.host, args.port)
+            return serve(configuration, args.host, args.port)
         if args.command == "create-admin":
             return create_admin(args.email, args.name, args.password_stdin, args.database_url)
         if args.command == "set-password":
             return set_password(args.email, args.password_stdin, args.database_url)
         return seed_demo(args.database_url)
-    except (InboxError, SettingsError) as error:
+    except SettingsError as error:  # outside dev, a secret the inbox needs is not set
+        exit_with("inbox", error)
+    except InboxError as error:
         print(f"error: {getattr(error, 'message', error)}", file=sys.stderr)
         return 1
 

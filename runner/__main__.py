@@ -5,24 +5,27 @@ from __future__ import annotations
 import sys
 
 from inbox.services.agents import seed_demo_agents
-from inbox.settings import SettingsError, demo_password_file, load_settings
+from inbox.settings import demo_password_file
 from retrieval.corpus import demo_corpus_files, import_files
-from runner.servers import MODEL_PATH, ServerSet
+from runner.servers import MODEL_PATH, ServerSet, action_server_token
+from settings import SettingsError, exit_with, load_at_startup
 from storage.engine import session_scope
 from storage.migrate import upgrade
 from storage.seed import seed
 
 
 def main() -> int:
+    settings = load_at_startup("make run")  # a bad value stops here: exit code 2 and what to fix
+    try:  # the secrets every process is handed: set, or in dev generated into var/
+        inbox_settings = settings.for_inbox()
+        action_server_token()
+        settings.webchat.session_secret.value()
+    except SettingsError as error:
+        exit_with("make run", error)
     if not MODEL_PATH.exists():
         print(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).", file=sys.stderr)
         return 2
     servers = ServerSet(with_inbox=True)
-    try:
-        inbox_settings = load_settings()
-    except SettingsError as error:
-        print(f"inbox: {error}", file=sys.stderr)
-        return 2
     upgrade(servers.db_url)
     with session_scope(servers.db_url) as session:
         added = seed(session)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -14,46 +13,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from settings import current, load
 from storage.settings import PROJECT_ROOT, database_url
 
 VENV_BIN = Path(sys.executable).parent
 MODEL_PATH = PROJECT_ROOT / "models" / "coverline.tar.gz"
-TOKEN_FILE = PROJECT_ROOT / "var" / "rasa_api_token"
-
-
-ACTION_TOKEN_FILE = PROJECT_ROOT / "var" / "action_server_token"
-
-
-def _secret(variable: str, path: Path) -> str:
-    """A secret from the environment, or one generated once and kept in var/ (mode 600)."""
-    token = os.environ.get(variable)
-    if token:
-        return token
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-    path.chmod(0o600)
-    return path.read_text().strip()
 
 
 def api_token() -> str:
-    """The Rasa HTTP API token: RASA_API_TOKEN, or one generated once and kept in var/."""
-    return _secret("RASA_API_TOKEN", TOKEN_FILE)
+    """The Rasa HTTP API token: RASA_API_TOKEN, or in dev the one generated into var/ (settings)."""
+    return current().rasa.api_token.value()
 
 
 def action_server_token() -> str:
     """The secret the Rasa server presents to the action server (bot/endpoints.yml): ACTION_SERVER_TOKEN,
-    or one generated once and kept in var/."""
-    return _secret("ACTION_SERVER_TOKEN", ACTION_TOKEN_FILE)
+    or in dev the one generated into var/ (settings)."""
+    return current().actions.token.value()
 
 
 @dataclass
 class Ports:
-    rasa: int = int(os.environ.get("RASA_PORT", 5005))
-    actions: int = int(os.environ.get("ACTIONS_PORT", 5055))
-    webchat: int = int(os.environ.get("WEBCHAT_PORT", 8080))
-    inbox: int = int(os.environ.get("INBOX_PORT", 8090))
+    rasa: int = field(default_factory=lambda: current().rasa.port)
+    actions: int = field(default_factory=lambda: current().actions.port)
+    webchat: int = field(default_factory=lambda: current().webchat.port)
+    inbox: int = field(default_factory=lambda: current().inbox.port)
 
 
 @dataclass
@@ -117,7 +100,7 @@ class ServerSet:
                 # loopback on one machine; a deployment puts the public doors (web chat, webhooks) behind
                 # a TLS proxy or sets RASA_HOST=0.0.0.0 (docs/security.md)
                 "--interface",
-                os.environ.get("RASA_HOST", "127.0.0.1"),
+                current().rasa.host,
                 "--port",
                 str(self.ports.rasa),
                 "--endpoints",
@@ -139,7 +122,7 @@ class ServerSet:
 
     def cors_options(self) -> List[str]:
         """`--cors` with the web chat page's origins, unless CORS_ORIGINS configures them."""
-        if {**os.environ, **self.extra_env}.get("CORS_ORIGINS", "").strip():
+        if load({**os.environ, **self.extra_env}).webchat.cors_origins:
             return []
         return ["--cors", f"http://127.0.0.1:{self.ports.webchat}", f"http://localhost:{self.ports.webchat}"]
 

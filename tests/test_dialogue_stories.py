@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rasa_cli import run_rasa
+from tests.support.rasa_cli import run_rasa
 
 
 @pytest.mark.needs_model

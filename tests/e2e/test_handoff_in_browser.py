@@ -27,8 +27,9 @@ from inbox.services.agents import create_agent
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Conversation, Escalation, Message
-from tests.integration.servers import free_port, joined, say
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
+from tests.support.servers import joined, say
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -4,7 +4,6 @@ records what the inbox sends, and a TestClient on the real app."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from storage.engine import session_scope
 from storage.interaction_log import record_event
 from storage.models import Conversation, Escalation
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
 
 RASA_TOKEN = "rasa-test-token"
 PASSWORDS = {"admin": "admin-password-123", "agent": "agent-password-123"}
@@ -283,12 +283,6 @@ def broker_for(db_url: str) -> Callable[[str, Dict[str, Any]], None]:
                 record_event(db, {**event, "sender_id": conversation_id, "timestamp": time.time(), "data": {}})
 
     return on_event
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

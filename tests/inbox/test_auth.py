@@ -8,7 +8,8 @@ from sqlalchemy import select, text
 
 from inbox.main import create_app
 from inbox.security import verify_password
-from inbox.settings import SettingsError, load_settings, parse_sla
+from inbox.settings import SettingsError, load_settings
+from settings import load
 from storage.engine import session_scope
 from storage.models import Agent, AgentSession, AuditEntry, LoginAttempt
 from tests.inbox.conftest import PASSWORDS, LoggedIn, client_for, make_settings
@@ -194,14 +195,13 @@ def test_settings_in_production_default_to_secure_cookies() -> None:
 
 
 def test_dev_settings_generate_a_secret_and_sla_parsing_explains_mistakes(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr("inbox.settings.SECRET_FILE", tmp_path / "secret")
-    first = load_settings({"INBOX_ENV": "dev", "RASA_API_TOKEN": "t"}).secret_key
-    assert len(first) >= 32 and oct((tmp_path / "secret").stat().st_mode)[-3:] == "600"
-    assert load_settings({"INBOX_ENV": "dev", "RASA_API_TOKEN": "t"}).secret_key == first  # sessions survive restarts
-    with pytest.raises(SettingsError, match="priority:minutes"):
-        parse_sla("1=5")
+    first = load({"INBOX_ENV": "dev", "RASA_API_TOKEN": "t"}, var_dir=tmp_path).for_inbox().secret_key
+    assert len(first) >= 32 and oct((tmp_path / "inbox_secret_key").stat().st_mode)[-3:] == "600"
+    assert load({"INBOX_ENV": "dev"}, var_dir=tmp_path).for_inbox().secret_key == first  # sessions survive restarts
+    with pytest.raises(SettingsError, match="INBOX_SLA_MINUTES.*priority:minutes"):
+        load_settings({"INBOX_SLA_MINUTES": "1=5"})
     with pytest.raises(SettingsError, match="positive"):
-        parse_sla("1:0")
+        load_settings({"INBOX_SLA_MINUTES": "1:0"})
 
 
 def test_changing_ones_password_needs_the_current_one_and_ends_other_sessions(app, agents, db_url) -> None:  # type: ignore[no-untyped-def]

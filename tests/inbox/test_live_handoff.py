@@ -17,8 +17,9 @@ from inbox.services.agents import create_agent
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Message
-from tests.inbox.conftest import PASSWORDS, free_port
+from tests.inbox.conftest import PASSWORDS
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 
@@ -58,7 +59,7 @@ def wait_for(condition, what: str, timeout: float = 30):  # type: ignore[no-unty
 
 
 def test_handoff_through_the_inbox_reaches_the_web_chat_customer(live: ServerSet) -> None:
-    from tests.integration.servers import SocketCustomer
+    from tests.support.servers import SocketCustomer
 
     customer = SocketCustomer(live.rasa_url)
     conversation = customer.conversation_id  # the server issues the session; the page cannot choose it

@@ -13,7 +13,7 @@ import httpx
 
 from runner.__main__ import announce_demo_agents
 from runner.servers import PROJECT_ROOT, Ports, ServerSet
-from tests.inbox.conftest import free_port
+from tests.support.network import free_port
 
 
 def test_the_runner_starts_the_inbox_process(db_url: str, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

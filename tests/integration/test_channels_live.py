@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Text, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Text, Tuple
 
 import pytest
 import requests
@@ -40,8 +40,9 @@ from storage.engine import session_scope
 from storage.models import ChannelDelivery, Conversation, Message
 from tests.channels import platforms as p
 from tests.channels.harness import FakePlatform, PlatformRequest
-from tests.integration.servers import free_port
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
+from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 
@@ -121,12 +122,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     yield Live(servers, api)
     servers.stop()
     api.stop()
-
-
-def server_logs(log_dir: Optional[Path]) -> str:
-    if log_dir is None:
-        return ""
-    return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in sorted(log_dir.glob("*.log")))
 
 
 # --- each platform: where its payload keeps the message id, where a reply is addressed, what it says ------

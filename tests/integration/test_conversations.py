@@ -21,8 +21,9 @@ from runner.servers import Ports, ServerSet, api_token
 from settings import current as current_settings
 from storage.engine import session_scope
 from storage.models import AnswerFeedback, Claim, Conversation, Escalation, Message, PastReply
-from tests.integration.servers import SocketCustomer, free_port, joined, say
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
+from tests.support.network import free_port
+from tests.support.servers import SocketCustomer, joined, say
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

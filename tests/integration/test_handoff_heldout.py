@@ -18,8 +18,9 @@ from bot.nlu.heldout import HANDOFF_HELDOUT, load_examples
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Escalation
-from tests.integration.servers import free_port, say
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
+from tests.support.servers import say
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

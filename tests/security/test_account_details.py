@@ -309,8 +309,8 @@ LIVE_TOKEN_SECRET = b"the-insurer-page-and-the-action-server-share-this"
 @pytest.fixture(scope="module")
 def live_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from runner.servers import Ports, ServerSet
-    from tests.integration.servers import free_port
     from tests.support.databases import migrated_sqlite
+    from tests.support.network import free_port
 
     workdir: Path = tmp_path_factory.mktemp("account-details-live")
     url = migrated_sqlite(workdir / "coverline.db")
@@ -332,7 +332,7 @@ def live_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def ask_live(servers: Any, sender: str, text: str) -> str:
-    from tests.integration.servers import joined, say
+    from tests.support.servers import joined, say
 
     return joined(say(servers.rasa_url, sender, text))
 
@@ -389,7 +389,7 @@ class LoggedInWebChatCustomer:
     """rasa-webchat on the insurer's logged-in page: customData carries the page's customer token."""
 
     def __init__(self, rasa_url: str, token_for: Any) -> None:
-        from tests.integration.servers import SocketCustomer
+        from tests.support.servers import SocketCustomer
 
         self.socket = SocketCustomer(rasa_url)
         self.token = token_for(self.socket.conversation_id)

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from storage.engine import session_scope
 from storage.models import ChangeRequest, Claim, Escalation, Policy
 from storage.verification import POLICY_DOB, record_verification
-from tests.integration.servers import free_port
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
 from tests.support.paths import PROJECT_ROOT
 
 TOKEN = "s3cret-shared-between-rasa-and-actions"

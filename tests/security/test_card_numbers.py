@@ -16,8 +16,9 @@ from bot.channels.untrusted import screen
 from bot.channels.webhooks import Inbound
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
-from tests.integration.servers import free_port, say
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
+from tests.support.servers import say
 
 CARD = "4111 1111 1111 1111"
 SSN = "123-45-6789"

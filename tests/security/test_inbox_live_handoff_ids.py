@@ -36,9 +36,10 @@ from storage.models import Conversation
 from tests.channels import platforms as p
 from tests.channels.harness import PlatformRequest
 from tests.inbox.conftest import PASSWORDS, make_settings
-from tests.integration.servers import free_port
-from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform, recipient, reply_text, server_logs
+from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform, recipient, reply_text
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
+from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

@@ -40,10 +40,11 @@ import yaml
 
 from runner.servers import PROJECT_ROOT, Ports, ServerSet
 from tests.channels import platforms as p
-from tests.integration.servers import free_port
-from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform, server_logs
+from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform
 from tests.security.public_doors import WebChatCustomer, rest_headers
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
+from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 

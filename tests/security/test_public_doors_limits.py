@@ -36,11 +36,11 @@ from storage.engine import session_scope
 from storage.models import Message
 from tests.channels import platforms as p
 from tests.channels.harness import FakePlatform
-from tests.integration.servers import free_port
 from tests.integration.test_channels_live import reply_text
 from tests.security import test_public_doors_fuzz as fuzz
 from tests.security.public_doors import ChannelServer, WebChatCustomer, rest_headers, run_with, wait_until
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
 
 
 def channels() -> List[object]:

@@ -26,9 +26,9 @@ from rasa.shared.exceptions import RasaException
 
 from bot.channels.rest import GuardedRestInput
 from runner.servers import Ports, ServerSet, api_token
-from tests.integration.servers import free_port
 from tests.security.public_doors import ChannelServer, EchoRasa, rest_headers, run_with
 from tests.support.databases import migrated_sqlite
+from tests.support.network import free_port
 
 TOKEN = "rest-door-token-5b1e0c"
 SENDER = "whatsapp:15550001111"
@@ -179,8 +179,8 @@ def test_the_real_rest_channel_wants_the_token_and_reads_typed_intents_as_words(
 @pytest.mark.needs_model
 @pytest.mark.integration
 async def test_the_shared_test_helper_sends_the_token(rasa_server: ServerSet) -> None:
-    """tests/integration/servers.py's `say`, which every live test uses, is a trusted integration."""
-    from tests.integration.servers import say
+    """tests/support/servers.py's `say`, which every live test uses, is a trusted integration."""
+    from tests.support.servers import say
 
     replies = await asyncio.to_thread(say, rasa_server.rasa_url, f"say-{uuid.uuid4().hex[:8]}", "hello there")
     assert replies and json.dumps(replies)

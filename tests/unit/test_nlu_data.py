@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.channels.webhooks import ATTACHMENT_PAYLOAD
-from tests.rasa_cli import run_rasa
+from tests.support.rasa_cli import run_rasa
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("COVERLINE_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -1,21 +1,15 @@
-"""Helpers for tests that talk to the real servers."""
+"""Helpers for tests that talk to the real servers: a REST customer, a web chat customer, the servers' logs."""
 
 from __future__ import annotations
 
-import socket
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import requests
 import socketio
 
 from runner.servers import api_token
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def say(rasa_url: str, sender: str, text: str) -> List[Dict[str, Any]]:
@@ -82,3 +76,9 @@ class SocketCustomer:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+def server_logs(log_dir: Optional[Path]) -> str:
+    if log_dir is None:
+        return ""
+    return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in sorted(log_dir.glob("*.log")))
