@@ -4,7 +4,8 @@ Format: `base64url(json{"customer_id": int, "exp": unix seconds}) + "." + base64
 first part))`, unpadded base64url as in JWTs. The page's server mints it with the secret it shares
 with the action server (env CUSTOMER_TOKEN_SECRET, at least 32 bytes) and passes it in rasa-webchat's
 `customData.customer_token`; the action checks the signature in constant time, then the expiry. An
-optional `"sid"` binds the token to one conversation id. No secret set: tokens are not accepted.
+optional `"sid"` binds the token to one conversation id. No secret set: tokens are not accepted; a short
+one stops the action server at start-up (settings).
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
-SECRET_ENV = "CUSTOMER_TOKEN_SECRET"
-MIN_SECRET_BYTES = 32
+from settings import current
+
 MAX_TOKEN_CHARS = 1024
 MAX_LIFETIME_SECONDS = 24 * 3600  # a token good for longer was minted by mistake: refuse it
 METADATA_KEY = "customer_token"  # the key in the web chat's customData (the message metadata)
@@ -34,14 +34,8 @@ class TokenRefused(Exception):
 
 
 def token_secret() -> Optional[bytes]:
-    """The shared secret, or None when tokens are off. A short secret is refused, not used."""
-    value = os.environ.get(SECRET_ENV, "")
-    if not value:
-        return None
-    secret = value.encode("utf-8")
-    if len(secret) < MIN_SECRET_BYTES:
-        raise ValueError(f"{SECRET_ENV} must be at least {MIN_SECRET_BYTES} bytes")
-    return secret
+    """CUSTOMER_TOKEN_SECRET, or None when tokens are off (a short secret is a SettingsError, not used)."""
+    return current().verification.customer_token_secret
 
 
 def _b64encode(raw: bytes) -> str:

@@ -14,19 +14,18 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
-import os
 import sys
-from typing import Optional
+from typing import Mapping, Optional
 
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from settings import current, load, load_at_startup
+
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "ACTION_SERVER_TOKEN"
-MIN_TOKEN_LENGTH = 16
 # A tracker with a long conversation is a few hundred kB; Sanic's default (100 MB) lets one caller tie up
 # memory before the door has even looked at it.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -37,11 +36,13 @@ class ActionServerConfigError(RuntimeError):
     """The server must not start without a usable shared secret."""
 
 
-def required_token(environ: "os._Environ[str] | dict[str, str]" = os.environ) -> str:
-    token = (environ.get(TOKEN_ENV) or "").strip()
-    if len(token) < MIN_TOKEN_LENGTH:
+def required_token(environ: Optional[Mapping[str, str]] = None) -> str:
+    """ACTION_SERVER_TOKEN as configured: never a generated one, which the Rasa server would not know
+    (the runner hands both the same). One too short is refused by the settings at start-up."""
+    token = (current() if environ is None else load(environ)).actions.token.configured
+    if not token:
         raise ActionServerConfigError(
-            f"{TOKEN_ENV} must be set to a shared secret of at least {MIN_TOKEN_LENGTH} characters "
+            "ACTION_SERVER_TOKEN must be set to a shared secret of at least 16 characters "
             "(the runner generates one in var/; in production set it in both the Rasa server's and the "
             "action server's environment)."
         )
@@ -82,9 +83,10 @@ def build_app(token: str, package: str = "actions") -> Sanic:
 
 
 def main(argv: Optional[list] = None) -> int:
+    settings = load_at_startup("action server")  # a bad value stops here: exit code 2 and what to fix
     parser = argparse.ArgumentParser(description="Coverline's action server (rasa-sdk behind a shared secret)")
-    parser.add_argument("--host", default=os.environ.get("ACTIONS_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTIONS_PORT", 5055)))
+    parser.add_argument("--host", default=settings.actions.host)
+    parser.add_argument("--port", type=int, default=settings.actions.port)
     parser.add_argument("--actions", default="actions", help="the package whose actions are served")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s  %(message)s")

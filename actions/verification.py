@@ -139,8 +139,8 @@ def _customer_from_token(session: Session, tracker: Tracker) -> Optional[int]:
         return None
     try:
         secret = token_secret()
-    except ValueError:
-        logger.error("CUSTOMER_TOKEN_SECRET is too short: web chat tokens are not accepted")
+    except ValueError as error:  # a SettingsError: the action server normally stops on it at start-up
+        logger.error("web chat tokens are not accepted: %s", error)
         return None
     if secret is None:
         return None
