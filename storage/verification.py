@@ -9,7 +9,6 @@ time, so no more than the limit are ever judged however many replicas race on on
 from __future__ import annotations
 
 import hmac
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
@@ -18,6 +17,7 @@ from typing import Optional
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from settings import current
 from storage.engine import session_scope
 from storage.models import Claim, Customer, CustomerVerification, Policy, VerificationAttempt, utcnow
 
@@ -32,10 +32,7 @@ _NOBODY = date(1, 1, 1)
 
 def verification_ttl() -> timedelta:
     """How long a verification lasts in one conversation (COVERLINE_VERIFICATION_TTL_HOURS, default 24)."""
-    hours = float(os.environ.get("COVERLINE_VERIFICATION_TTL_HOURS", "24"))
-    if not 0 < hours <= 24 * 7:
-        raise ValueError("COVERLINE_VERIFICATION_TTL_HOURS must be more than 0 and at most 168")
-    return timedelta(hours=hours)
+    return current().verification.ttl
 
 
 class Outcome(str, Enum):
