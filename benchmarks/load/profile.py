@@ -1,0 +1,274 @@
+"""Where a reply's time goes: py-spy on each server process under the benchmark's load, stacks bucketed.
+
+`py-spy record --idle --format raw` samples every Python thread of a process (100 Hz) without stopping it
+and writes collapsed stacks (`frame;frame;... count`). Each stack goes to the first category whose test
+matches (CATEGORIES_* below, most specific first: the broker's SQL runs inside the tracker store's save,
+which runs inside the processor). A sample whose innermost frame waits in `select`/`epoll` is the thread
+idling, reported apart, so the busy share of the event loop thread says whether it is the bottleneck.
+ms per reply = a category's share of the busy samples × the process's CPU time per answered request.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from benchmarks.load import report
+from benchmarks.load.conversation import CONVERSATION
+from benchmarks.load.drive import run_locust, step
+from benchmarks.load.servers import Bot, cpu_seconds
+
+PY_SPY_RATE = 100
+Frames = Sequence[str]
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    matches: Callable[[Frames], bool]
+
+
+def _any(*needles: str) -> Callable[[Frames], bool]:
+    return lambda frames: any(needle in frame for frame in frames for needle in needles)
+
+
+@lru_cache(maxsize=1)
+def _remote_action_lines() -> Tuple[int, int]:
+    """The source lines of Rasa's RemoteAction (the client side of every action server call), read from
+    the installed file rather than imported (importing Rasa takes seconds and TensorFlow)."""
+    spec = importlib.util.find_spec("rasa.core.actions.action")
+    source = Path(spec.origin).read_text(encoding="utf-8").splitlines() if spec and spec.origin else []
+    start = next((i for i, line in enumerate(source, 1) if line.startswith("class RemoteAction(")), 0)
+    end = next((i for i, line in enumerate(source, 1) if i > start and line.startswith("class ")), len(source) + 1)
+    return start, end
+
+
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?):(?P<line>\d+)\)$")
+
+
+def _in_remote_action(frames: Frames) -> bool:
+    """Rasa's only HTTP client at run time is the action server's (aiohttp, through EndpointConfig)."""
+    if any("rasa/utils/endpoints.py" in frame or "aiohttp/" in frame for frame in frames):
+        return True
+    start, end = _remote_action_lines()
+    for frame in frames:
+        found = _FRAME.match(frame)
+        if found and found["file"].endswith("rasa/core/actions/action.py") and start <= int(found["line"]) < end:
+            return True
+    return False
+
+
+def _both(first: Callable[[Frames], bool], second: Callable[[Frames], bool]) -> Callable[[Frames], bool]:
+    return lambda frames: first(frames) and second(frames)
+
+
+CATEGORIES_RASA = (
+    Category(
+        "event broker: interaction log SQL (on the event loop)", _any("interaction_log_broker", "interaction_log.py")
+    ),
+    Category(
+        "tracker store: read by the REST door (buttons on offer)",
+        _both(_any("bot/channels/untrusted.py"), _any("tracker_store.py")),
+    ),
+    Category("tracker store: SQL read + write of the conversation", _any("rasa/core/tracker_store.py")),
+    Category("action server calls: tracker to JSON, HTTP, events back", _in_remote_action),
+    Category(
+        "NLU: Coverline's intent + sentiment model (torch)", _any("bot/nlu/", "torch/", "transformers/", "tokenizers/")
+    ),
+    Category(
+        "NLU: other components (CRF, regex, featurizers, DIET)", _any("rasa/nlu/", "sklearn/", "sklearn_crfsuite")
+    ),
+    Category(
+        "dialogue policies (TED, rules, memoization; TensorFlow)", _any("rasa/core/policies/", "tensorflow/", "keras/")
+    ),
+    Category("Rasa processor, trackers, events, domain", _any("rasa/core/", "rasa/shared/", "rasa/engine/")),
+    Category(
+        "HTTP server and the REST door (sanic, bot/channels)", _any("sanic/", "bot/channels/", "rasa/core/channels/")
+    ),
+    Category("SQLAlchemy elsewhere", _any("sqlalchemy/")),
+)
+CATEGORIES_ACTIONS = (
+    Category(
+        "past replies: embedding the question (MiniLM, torch)",
+        _both(_any("retrieval/", "actions/past_replies.py"), _any("torch/", "transformers/", "sentence_transformers/")),
+    ),
+    Category("past replies: search, calibration, answer", _any("retrieval/", "actions/past_replies.py")),
+    Category("actions: SQL (SQLAlchemy)", _both(_any("actions/"), _any("sqlalchemy/"))),
+    Category("actions/handoff.py (handoff signal, session start)", _any("actions/handoff.py")),
+    Category("other actions", _any("actions/")),
+    Category("rasa-sdk: tracker from JSON, executor", _any("rasa_sdk/")),
+    Category("HTTP server (sanic)", _any("sanic/")),
+    Category("SQLAlchemy elsewhere", _any("sqlalchemy/")),
+)
+IDLE = re.compile(r"^(select|poll|epoll|wait|_worker|sleep|acquire)\b|selectors\.py|threading\.py:\d+\)$")
+
+
+def parse_raw(text: str) -> List[Tuple[List[str], int]]:
+    """py-spy's raw output: one `frame;frame;...;frame count` line per distinct stack, root first."""
+    stacks: List[Tuple[List[str], int]] = []
+    for line in text.splitlines():
+        head, _, count = line.rstrip().rpartition(" ")
+        if head and count.isdigit():
+            stacks.append((head.split(";"), int(count)))
+    return stacks
+
+
+def is_idle(frames: Frames) -> bool:
+    """The thread was waiting (event loop in epoll, a pool worker on its queue), not running Python."""
+    return bool(frames) and bool(IDLE.search(frames[-1]))
+
+
+def is_event_loop(frames: Frames) -> bool:
+    return any("asyncio/base_events.py" in frame or "uvloop" in frame for frame in frames)
+
+
+def bucket(
+    stacks: Sequence[Tuple[List[str], int]], categories: Sequence[Category], cpu_ms_per_reply: float
+) -> Dict[str, Any]:
+    """Busy samples per category (share and ms per reply), and how busy the event loop thread was."""
+    counts: Dict[str, int] = {category.name: 0 for category in categories}
+    counts["other (asyncio, logging, GC, …)"] = 0
+    busy = loop_busy = loop_idle = 0
+    for frames, count in stacks:
+        frames = [frame for frame in frames if not frame.startswith(("thread (", "process "))]
+        loop = is_event_loop(frames)
+        if is_idle(frames):
+            loop_idle += count if loop else 0
+            continue
+        busy += count
+        loop_busy += count if loop else 0
+        name = next((c.name for c in categories if c.matches(frames)), "other (asyncio, logging, GC, …)")
+        counts[name] += count
+    rows = [
+        {
+            "name": name,
+            "samples": count,
+            "share": round(count / busy, 4) if busy else 0.0,
+            "ms_per_reply": round(cpu_ms_per_reply * count / busy, 2) if busy else 0.0,
+        }
+        for name, count in sorted(counts.items(), key=lambda item: -item[1])
+        if count
+    ]
+    return {
+        "samples": busy,
+        "event_loop_busy_share": round(loop_busy / (loop_busy + loop_idle), 4) if loop_busy + loop_idle else None,
+        "categories": rows,
+    }
+
+
+def py_spy_version() -> str:
+    from importlib.metadata import version
+
+    return version("py-spy")
+
+
+def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
+    py_spy = Path(sys.executable).parent / "py-spy"
+    command = [str(py_spy), "record", "--pid", str(pid), "--rate", str(PY_SPY_RATE), "--duration", str(int(seconds))]
+    command += ["--format", "raw", "--idle", "--nonblocking", "--output", str(output)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
+    """Which actions run on the action server for each message of one conversation.
+
+    Custom actions leave an ActionExecuted event in the tracker; the custom slot-mapping actions that
+    ActionExtractSlots calls on every message (Rasa 3.6: once per action per message, for mappings
+    without conditions) leave none, so they are read from the domain."""
+    import json
+    import secrets
+    import urllib.request
+
+    from rasa.shared.core.constants import DEFAULT_ACTION_NAMES
+
+    request = urllib.request.Request(f"{bot.url}/domain", headers={**bot.auth_header(), "Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        domain = json.loads(response.read())
+    forms = set(domain.get("forms") or {})
+    custom = {
+        name
+        for name in domain.get("actions", [])
+        if not name.startswith("utter_") and name not in DEFAULT_ACTION_NAMES and name not in forms
+    }
+    slot_mapping_actions = sorted(
+        {
+            mapping["action"]
+            for slot in (domain.get("slots") or {}).values()
+            for mapping in slot.get("mappings", [])
+            if mapping.get("type") == "custom" and mapping.get("action") and not mapping.get("conditions")
+        }
+    )
+    sender = f"profile:{secrets.token_hex(6)}"
+    for text in CONVERSATION:
+        bot.post(sender, text)
+    events = bot.tracker(sender)["events"]
+    rows: List[Dict[str, Any]] = []
+    pending: List[str] = []
+    for event in events:
+        if event.get("event") == "user":
+            rows.append(
+                {"turn": len(rows) + 1, "text": event.get("text"), "actions": [*pending, *slot_mapping_actions]}
+            )
+            pending = []
+        elif event.get("event") == "action" and event.get("name") in custom:
+            (rows[-1]["actions"] if rows else pending).append(event["name"])
+    return rows
+
+
+def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, Any]:
+    """Load as in the measured rounds, with py-spy on each of the bot's processes meanwhile."""
+    step(f"{bot.name}: profiling {sorted(bot.pids)} with py-spy, {users} conversations at once, {seconds:.0f} s")
+    samples = work / "profile-samples.jsonl"
+    outputs = {name: work / f"profile-{bot.name}-{name}.txt" for name in bot.pids}
+    before = cpu_seconds(bot.pids)
+    started = time.monotonic()
+    recorders = {name: record(pid, seconds, outputs[name]) for name, pid in bot.pids.items()}
+    run_locust(bot, users, seconds + 2, samples, f"{bot.name}/profile")
+    for name, recorder in recorders.items():
+        _, errors = recorder.communicate(timeout=120)
+        if recorder.returncode != 0:
+            raise RuntimeError(f"py-spy on {bot.name}/{name} failed: {errors[-1000:]}")
+    after = cpu_seconds(bot.pids)
+    mine = [s for s in report.read_samples(samples) if s["label"] == f"{bot.name}/profile"]
+    summary = report.summarise([mine])
+    replies = max(summary["replies"], 1)
+    result: Dict[str, Any] = {"load": summary, "wall_seconds": round(time.monotonic() - started, 1)}
+    for name in bot.pids:
+        cpu_ms = 1000 * (after[name] - before[name]) / replies
+        categories = CATEGORIES_ACTIONS if name == "actions" else CATEGORIES_RASA
+        result[name] = {
+            **bucket(parse_raw(outputs[name].read_text()), categories, cpu_ms),
+            "cpu_ms_per_reply": round(cpu_ms, 2),
+            "replies_per_s": summary["replies_per_s"],
+        }
+    return result
+
+
+def profile_bots(bots: Sequence[Bot], users: int, seconds: float, work: Path) -> Dict[str, Any]:
+    profile: Dict[str, Any] = {
+        "meta": {"py_spy": py_spy_version(), "rate": PY_SPY_RATE, "seconds": seconds, "users": users}
+    }
+    (work / "profile-samples.jsonl").unlink(missing_ok=True)
+    for bot in bots:
+        profile[bot.name] = profile_bot(bot, users, seconds, work)
+        if bot.name == "coverline":
+            profile[bot.name]["action_server_calls"] = action_server_calls(bot)
+    return profile
+
+
+def profile_from_files(work: Path, cpu: Mapping[str, Mapping[str, float]]) -> Dict[str, Any]:
+    """Re-bucket saved py-spy outputs (after changing the categories) with the CPU figures of that run."""
+    result: Dict[str, Any] = {}
+    for path in sorted(work.glob("profile-*-*.txt")):
+        _, bot, process = path.stem.split("-", 2)
+        categories = CATEGORIES_ACTIONS if process == "actions" else CATEGORIES_RASA
+        ms: Optional[float] = (cpu.get(bot) or {}).get(process)
+        result.setdefault(bot, {})[process] = bucket(parse_raw(path.read_text()), categories, ms or 0.0)
+    return result
