@@ -68,5 +68,9 @@ benchmark-nlu: install  ## intent + sentiment model vs stock Rasa: BANKING77, CL
 benchmark-retrieval: install  ## retrieval only: InsuranceQA ranking, Harbor held-out, latency at 10k/100k/1M
 	$(PY) benchmarks/retrieval_benchmark.py
 
+.PHONY: benchmark-load
+benchmark-load: install train  ## REST load: stock rasa init bot vs Coverline, 1 and 20 conversations at once (~15 min)
+	$(PY) -m benchmarks.load
+
 clean:  ## remove trained models, the local database and test results
 	rm -rf models var results .rasa
