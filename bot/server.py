@@ -23,7 +23,9 @@ import argparse
 import os
 import sys
 from typing import List, Mapping, Optional, Sequence
-from urllib.parse import urlsplit
+
+from settings import Settings, SettingsError, load, load_at_startup
+from settings.values import plain_origin
 
 TOKEN_VARIABLE = "RASA_API_TOKEN"
 ORIGINS_VARIABLE = "CORS_ORIGINS"
@@ -33,43 +35,34 @@ class LaunchError(ValueError):
     """The launcher's options or environment would start an unsafe server: say why, start nothing."""
 
 
-def webchat_origins(env: Mapping[str, str]) -> List[str]:
-    port = env.get("WEBCHAT_PORT") or "8080"
+def settings_from(env: Mapping[str, str]) -> Settings:
+    try:
+        return load(env)
+    except SettingsError as error:
+        raise LaunchError(str(error)) from None
+
+
+def webchat_origins(settings: Settings) -> List[str]:
+    port = settings.webchat.port
     return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
 
-def plain_origin(origin: str) -> str:
+def checked_origin(origin: str) -> str:
     """`scheme://host[:port]`, lower-cased, or LaunchError (no wildcard, path, pattern or credentials)."""
-    candidate = origin.strip().rstrip("/")
     try:
-        parts = urlsplit(candidate)
-        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+        return plain_origin(origin)
     except ValueError as error:
-        raise LaunchError(f"CORS origin {origin!r} is not an origin: {error}") from None
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.path
-        or parts.query
-        or parts.fragment
-        or "@" in parts.netloc
-        or any(character in candidate for character in "*?]\\ ")
-    ):
-        raise LaunchError(
-            f"CORS origin {origin!r} must be a plain scheme://host[:port], such as https://harbor.example"
-        )
-    return candidate.lower()
+        raise LaunchError(str(error)) from None
 
 
 def cors_origins(given: Optional[Sequence[str]], env: Mapping[str, str]) -> List[str]:
     """The allowed origins: `--cors`, else CORS_ORIGINS, else the web chat page's (see the module doc)."""
+    settings = settings_from(env)  # CORS_ORIGINS's entries are checked there
     if given:
         entries = [entry for value in given for entry in value.replace(",", " ").split()]
-    elif env.get(ORIGINS_VARIABLE, "").strip():
-        entries = env[ORIGINS_VARIABLE].replace(",", " ").split()
     else:
-        entries = webchat_origins(env)
-    return list(dict.fromkeys(plain_origin(entry) for entry in entries))
+        entries = list(settings.webchat.cors_origins or webchat_origins(settings))
+    return list(dict.fromkeys(checked_origin(entry) for entry in entries))
 
 
 def complete(args: argparse.Namespace, env: Mapping[str, str]) -> argparse.Namespace:
@@ -78,7 +71,7 @@ def complete(args: argparse.Namespace, env: Mapping[str, str]) -> argparse.Names
         raise LaunchError(
             f"the API token must not be on the command line (anyone can read it there): set {TOKEN_VARIABLE}"
         )
-    token = env.get(TOKEN_VARIABLE, "")
+    token = settings_from(env).rasa.api_token.configured  # never a generated one: the inbox must know it
     if getattr(args, "enable_api", False) and not token:
         raise LaunchError(f"--enable-api needs {TOKEN_VARIABLE} in the environment (an API without a token is open)")
     args.auth_token = token or None
@@ -101,6 +94,7 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     import rasa.__main__ as rasa_main
 
+    load_at_startup("bot.server")  # a bad value stops here: exit code 2 and what to fix
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
     try:

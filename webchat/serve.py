@@ -7,16 +7,17 @@ the customer's browser can reach) or RASA_URL.
 from __future__ import annotations
 
 import argparse
-import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from settings import current, load_at_startup
 
 HERE = Path(__file__).resolve().parent
 WIDGET = HERE / "node_modules" / "rasa-webchat" / "lib" / "index.js"
 
 
 def page() -> bytes:
-    socket_url = os.environ.get("RASA_PUBLIC_URL") or os.environ.get("RASA_URL", "http://127.0.0.1:5005")
+    socket_url = current().rasa.public_url
     return (HERE / "index.html").read_text(encoding="utf-8").replace("__SOCKET_URL__", socket_url).encode()
 
 
@@ -45,9 +46,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    settings = load_at_startup("webchat")  # a bad value stops here: exit code 2 and what to fix
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("WEBCHAT_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("WEBCHAT_PORT", 8080)))
+    parser.add_argument("--host", default=settings.webchat.host)
+    parser.add_argument("--port", type=int, default=settings.webchat.port)
     args = parser.parse_args()
     if not WIDGET.exists():
         raise SystemExit("rasa-webchat is not installed: run `make install` (npm install in webchat/)")

@@ -14,7 +14,6 @@ import asyncio
 import hmac
 import logging
 import mimetypes
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
@@ -24,10 +23,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from settings import current
+
 logger = logging.getLogger(__name__)
 
-# WhatsApp's own cap for documents; larger answers are refused rather than held in memory
-MAX_MEDIA_BYTES = int(os.environ.get("COVERLINE_MEDIA_MAX_BYTES", str(100 * 1024 * 1024)))
 MEDIA_TIMEOUT = aiohttp.ClientTimeout(total=60)
 # Telegram file_ids are base64url, WhatsApp ids digits, WeChat media ids alphanumeric with - and _
 MEDIA_ID = re.compile(r"^[A-Za-z0-9_\-]{1,512}$")
@@ -95,16 +94,19 @@ async def download(
     known_type: Optional[Text] = None,
     file_name: Optional[Text] = None,
 ) -> Media:
-    """The file at `url`, read up to MAX_MEDIA_BYTES. Platform 400/404 mean the id is unknown or expired."""
+    """The file at `url`, read up to COVERLINE_MEDIA_MAX_BYTES (default 100 MB, WhatsApp's own cap for
+    documents: larger answers are refused rather than held in memory). Platform 400/404 mean the id is
+    unknown or expired."""
+    limit = current().channels.media_max_bytes
     try:
         async with aiohttp.ClientSession(timeout=MEDIA_TIMEOUT) as session:
             async with session.get(url, headers=headers, params=params) as reply:
                 refuse_on_error(channel, reply.status)
-                if (reply.content_length or 0) > MAX_MEDIA_BYTES:
-                    raise MediaTooLarge(f"the file is larger than {MAX_MEDIA_BYTES} bytes")
-                body = await reply.content.read(MAX_MEDIA_BYTES + 1)
-                if len(body) > MAX_MEDIA_BYTES:
-                    raise MediaTooLarge(f"the file is larger than {MAX_MEDIA_BYTES} bytes")
+                if (reply.content_length or 0) > limit:
+                    raise MediaTooLarge(f"the file is larger than {limit} bytes")
+                body = await reply.content.read(limit + 1)
+                if len(body) > limit:
+                    raise MediaTooLarge(f"the file is larger than {limit} bytes")
                 return Media(body, content_type(reply.headers.get("Content-Type"), known_type, file_name))
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         raise MediaError(f"{channel} did not answer: {type(error).__name__}") from error
@@ -134,8 +136,9 @@ async def get_json(
 
 def refusal(request: Request) -> Optional[HTTPResponse]:
     """The answer to a caller without the Rasa API token (None for one with it). A header, not a query
-    parameter, so the token stays out of access logs."""
-    expected = os.environ.get("RASA_API_TOKEN", "")
+    parameter, so the token stays out of access logs. Only a configured token counts: the inbox must
+    have been given the same one."""
+    expected = current().rasa.api_token.configured or ""
     if not expected:
         return response.json({"error": "media access is off: the Rasa server has no RASA_API_TOKEN"}, status=503)
     given = request.headers.get("Authorization", "")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import os
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -45,11 +44,11 @@ from bot.channels.limits import (
     valid_sender_id,
 )
 from bot.channels.untrusted import payloads_on_offer, screen
+from settings import current, load
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024  # a message of MAX_TEXT_CHARS with metadata, with room to spare
-TOKEN_ENVIRONMENT = ("REST_CHANNEL_TOKEN", "RASA_API_TOKEN")
 
 
 class RequestRefused(ValueError):
@@ -65,10 +64,10 @@ def refused(error: RequestRefused) -> HTTPResponse:
 
 
 def configured_token(credentials: Optional[Dict[Text, Any]], env: Optional[Dict[Text, Text]] = None) -> Text:
-    """The token callers must present: credentials.yml's `token`, else the first variable set of
-    TOKEN_ENVIRONMENT. None at all is a start-up error: an open REST channel is what this class closes."""
-    env = dict(os.environ) if env is None else env
-    token = str((credentials or {}).get("token") or "") or next((env[k] for k in TOKEN_ENVIRONMENT if env.get(k)), "")
+    """The token callers must present: credentials.yml's `token`, else REST_CHANNEL_TOKEN, else a configured
+    RASA_API_TOKEN. None at all is a start-up error: an open REST channel is what this class closes."""
+    rasa = (current() if env is None else load(env)).rasa
+    token = str((credentials or {}).get("token") or "") or rasa.rest_channel_token or rasa.api_token.configured or ""
     if not token:
         raise RasaException(
             "The rest channel needs a token: set REST_CHANNEL_TOKEN or RASA_API_TOKEN (or `token:` in credentials.yml)."

@@ -33,28 +33,22 @@ import hashlib
 import hmac
 import inspect
 import logging
-import os
 import re
-import secrets
 import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Text, Tuple
 
 from rasa.core.channels.channel import InputChannel, UserMessage, decode_bearer_token
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
-from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channels.limits import TOO_LONG_REPLY, clean_text, public_metadata, too_long
 from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, payloads_on_offer, screen
-from storage.settings import PROJECT_ROOT
+from settings import VAR_DIR, current, load
 
 logger = logging.getLogger(__name__)
 
-SECRET_ENV = "WEBCHAT_SESSION_SECRET"
-SECRET_FILE = PROJECT_ROOT / "var" / "webchat_session_secret"
-MIN_SECRET_CHARS = 32
 # The largest engine.io packet read from a browser. Big enough for any text a customer pastes to get
 # the "too long" reply (2,000 characters escaped as JSON are at most ~24 kB), small enough to decode in
 # well under a millisecond. Larger packets close the connection (engine.io's own check).
@@ -63,29 +57,11 @@ _CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 _TOKEN_CONTEXT = b"coverline webchat session\x00"
 
 
-def session_secret(env: Optional[Mapping[Text, Text]] = None, path: Path = SECRET_FILE) -> bytes:
-    """WEBCHAT_SESSION_SECRET (every replica must share it), or one generated once and kept in var/ with
-    mode 0600, as runner/servers.py keeps the API token. Written under a temporary name and linked into
-    place, so two servers starting together never read a half-written secret."""
-    env = os.environ if env is None else env
-    configured = env.get(SECRET_ENV, "")
-    if configured:
-        if len(configured) < MIN_SECRET_CHARS:
-            raise RasaException(f"{SECRET_ENV} must be at least {MIN_SECRET_CHARS} characters long.")
-        return configured.encode("utf-8")
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another server wrote it first: use theirs
-        finally:
-            temporary.unlink()
-    return path.read_text().strip().encode("utf-8")
+def session_secret(env: Optional[Mapping[Text, Text]] = None, var_dir: Path = VAR_DIR) -> bytes:
+    """WEBCHAT_SESSION_SECRET (every replica must share it), or in dev one generated once into var/ (mode
+    0600, by the settings package); outside dev a missing one is a SettingsError."""
+    settings = current() if env is None and var_dir == VAR_DIR else load(env, var_dir=var_dir)
+    return settings.webchat.session_secret.value().encode("utf-8")
 
 
 class SessionTokens:
@@ -151,10 +127,8 @@ def guarded_engineio(eio: Any) -> Callable[..., Awaitable[Any]]:
 def allowed_origins(env: Optional[Mapping[Text, Text]] = None) -> Optional[FrozenSet[Text]]:
     """The browser origins that may open the socket (CORS_ORIGINS, comma or space separated); None when
     it is not set (then only Rasa's HTTP CORS applies, as with Rasa's own channel)."""
-    value = (os.environ if env is None else env).get("CORS_ORIGINS")
-    if value is None:
-        return None
-    return frozenset(origin.rstrip("/").lower() for origin in re.split(r"[,\s]+", value) if origin)
+    origins = (current() if env is None else load(env)).webchat.cors_origins
+    return None if origins is None else frozenset(origins)
 
 
 def same_origin(origin: Text, environ: Mapping[Text, Any]) -> bool:

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -32,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.limits import TOO_LONG_REPLY, clean_text, too_long
 from bot.channels.media import FetchMedia, add_media_route
+from settings import current
 from storage import pii
 from storage.deliveries import claim_unfinished, first_delivery, mark_failed, mark_processed, prune_deliveries
 
@@ -45,13 +45,6 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 _LEADING_SLASHES = re.compile(r"^[\s/]+")
 API_TIMEOUT = aiohttp.ClientTimeout(total=15)
 SHUTDOWN_GRACE_SECONDS = 20
-# how often a replica looks for accepted messages whose processing did not finish, and how long a
-# message must be untouched to count as unfinished: longer than any real processing takes, which Rasa
-# bounds by its 5-minute action-server request timeout
-REDELIVERY_INTERVAL = float(os.environ.get("COVERLINE_REDELIVERY_INTERVAL_SECONDS", "30"))
-REDELIVERY_AFTER = float(os.environ.get("COVERLINE_REDELIVERY_AFTER_SECONDS", "360"))
-# handled deliveries are only needed to recognise retries: WhatsApp retries for up to 7 days
-DELIVERY_RETENTION = timedelta(days=float(os.environ.get("COVERLINE_DELIVERY_RETENTION_DAYS", "8")))
 PRUNE_EVERY_SECONDS = 3600.0
 # what Rasa is handed for a message that is only media (a damage photo, a PDF, a voice note, a pinned
 # location): an intent the bot acknowledges, with the attachments in the message metadata. Never the
@@ -259,8 +252,14 @@ class WebhookInput(InputChannel):
         self._handovers: Set[asyncio.Task] = set()
         self._redelivery: Optional[asyncio.Task] = None
         self._in_progress: Set[Text] = set()  # message ids this process is handing to Rasa right now
-        self.redelivery_interval = REDELIVERY_INTERVAL
-        self.redelivery_after = REDELIVERY_AFTER
+        channels = current().channels
+        # how often a replica looks for accepted messages whose processing did not finish, and how long a
+        # message must be untouched to count as unfinished: longer than any real processing takes, which
+        # Rasa bounds by its 5-minute action-server request timeout (defaults 30 s and 360 s)
+        self.redelivery_interval = channels.redelivery_interval_seconds
+        self.redelivery_after = channels.redelivery_after_seconds
+        # handled deliveries are only needed to recognise retries: WhatsApp retries for up to 7 days (8 days)
+        self.delivery_retention = channels.delivery_retention
 
     def refusal(self, request: Request) -> Optional[Text]:
         """Why this request is not from the platform, or None when its signature or secret checks out."""
@@ -398,7 +397,7 @@ class WebhookInput(InputChannel):
             try:
                 await self.redeliver(app, on_new_message)
                 if time.monotonic() - pruned_at > PRUNE_EVERY_SECONDS:
-                    pruned = await asyncio.to_thread(prune_deliveries, DELIVERY_RETENTION)
+                    pruned = await asyncio.to_thread(prune_deliveries, self.delivery_retention)
                     pruned_at = time.monotonic()
                     logger.debug("%s: pruned %d handled deliveries", self.name(), pruned)
             except asyncio.CancelledError:

@@ -66,10 +66,10 @@ def test_session_tokens_only_vouch_for_what_they_signed(tmp_path: Path) -> None:
 
 def test_the_dev_secret_is_generated_once_with_mode_600(tmp_path: Path) -> None:
     path = tmp_path / "var" / "webchat_session_secret"
-    first = session_secret({}, path)
-    assert session_secret({}, path) == first and len(first) >= 32
+    first = session_secret({}, path.parent)
+    assert session_secret({}, path.parent) == first and len(first) >= 32
     assert path.stat().st_mode & 0o777 == 0o600
-    assert session_secret({"WEBCHAT_SESSION_SECRET": "e" * 40}, path) == b"e" * 40
+    assert session_secret({"WEBCHAT_SESSION_SECRET": "e" * 40}, path.parent) == b"e" * 40
 
 
 async def test_a_second_client_claiming_an_existing_session_sees_nothing_of_it() -> None:
