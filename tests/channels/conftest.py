@@ -11,8 +11,8 @@ from bot.channels.webhooks import WebhookInput
 from storage.engine import session_scope
 from storage.migrate import upgrade
 from storage.models import ChannelDelivery
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
-from tests.channels.platforms import PLATFORMS, Platform
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer
+from tests.support.platforms import PLATFORMS, Platform
 
 
 @pytest.fixture(autouse=True)
@@ -32,12 +32,12 @@ async def fake_api() -> AsyncIterator[FakePlatform]:
 
 
 @pytest.fixture
-def rasa() -> FakeRasa:
-    return FakeRasa()
+def rasa() -> FakeRasaAgent:
+    return FakeRasaAgent()
 
 
 @pytest.fixture
-async def start_webhook(rasa: FakeRasa) -> AsyncIterator[Callable[[WebhookInput], Awaitable[WebhookServer]]]:
+async def start_webhook(rasa: FakeRasaAgent) -> AsyncIterator[Callable[[WebhookInput], Awaitable[WebhookServer]]]:
     """Starts a connector's webhook (stopped after the test) that hands messages to `rasa`."""
     servers: List[WebhookServer] = []
 

@@ -20,7 +20,7 @@ from bot.channels.twitter import twitter_inbound
 from bot.channels.webhooks import ATTACHMENT_PAYLOAD, Inbound, attachment
 from bot.channels.wechat import wechat_inbound
 from bot.channels.whatsapp import whatsapp_inbound
-from tests.channels.platforms import PHONE_NUMBER_ID, fixture
+from tests.support.platforms import PHONE_NUMBER_ID, fixture
 
 
 def whatsapp_message(message: Dict[str, Any]) -> List[Inbound]:

@@ -8,8 +8,8 @@ from typing import Awaitable, Callable
 from bot.channels.telegram import TelegramInput
 from bot.channels.webhooks import WebhookInput
 from storage.deliveries import first_delivery
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer, delivery_rows
-from tests.channels.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer, delivery_rows
+from tests.support.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
 
 StartWebhook = Callable[[WebhookInput], Awaitable[WebhookServer]]
 
@@ -37,7 +37,7 @@ def test_on_sqlite_concurrent_writers_agree_on_one_first_delivery(no_deliveries:
 
 
 async def test_on_postgresql_a_retried_webhook_is_handed_to_rasa_once(
-    postgres_url: str, start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    postgres_url: str, start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await start_webhook(TelegramInput(TELEGRAM_TOKEN, TELEGRAM_SECRET, fake_api.url))
     body = fixture("telegram_message.json")

@@ -17,8 +17,8 @@ from bot.channels.telegram import TelegramInput
 from bot.channels.webhooks import WebhookInput
 from bot.channels.wechat import WeChatInput
 from bot.channels.whatsapp import WhatsAppInput
-from tests.channels.harness import FakePlatform, FileAnswer, WebhookServer
-from tests.channels.platforms import (
+from tests.support.channels import FakePlatform, FileAnswer, WebhookServer
+from tests.support.platforms import (
     META_APP_SECRET,
     META_VERIFY,
     PAGE_TOKEN,

@@ -8,8 +8,8 @@ from typing import Awaitable, Callable
 from bot.channels.facebook import FacebookInput
 from bot.channels.webhooks import WebhookInput
 from bot.channels.whatsapp import WhatsAppInput
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer, delivery_rows
-from tests.channels.platforms import (
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer, delivery_rows
+from tests.support.platforms import (
     META_APP_SECRET,
     META_VERIFY,
     PAGE_TOKEN,
@@ -49,7 +49,7 @@ async def post_signed(webhook: WebhookServer, body: bytes) -> int:
 
 
 async def test_quick_reply_and_postback_payloads_reach_rasa_as_intents(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await facebook(start_webhook, fake_api)
 
@@ -61,7 +61,7 @@ async def test_quick_reply_and_postback_payloads_reach_rasa_as_intents(
 
 
 async def test_the_signature_covers_the_raw_bytes_not_the_parsed_json(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await facebook(start_webhook, fake_api)
     original = fixture("facebook_message.json")
@@ -74,7 +74,7 @@ async def test_the_signature_covers_the_raw_bytes_not_the_parsed_json(
 
 
 async def test_every_message_of_a_batched_webhook_is_handed_over_in_order(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await facebook(start_webhook, fake_api)
     batch = json.loads(fixture("facebook_message.json"))
@@ -92,7 +92,7 @@ async def test_every_message_of_a_batched_webhook_is_handed_over_in_order(
 
 
 async def test_messenger_splits_long_replies_and_puts_quick_replies_on_the_last_piece(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await facebook(start_webhook, fake_api)
     rasa.reply = "word " * 700
@@ -108,7 +108,7 @@ async def test_messenger_splits_long_replies_and_puts_quick_replies_on_the_last_
 
 
 async def test_whatsapp_button_replies_reach_rasa_as_intents(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await whatsapp(start_webhook, fake_api)
 
@@ -120,7 +120,7 @@ async def test_whatsapp_button_replies_reach_rasa_as_intents(
 
 
 async def test_whatsapp_sends_four_to_ten_buttons_as_a_list_and_more_as_numbered_text(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await whatsapp(start_webhook, fake_api)
     rasa.buttons = INCIDENT_TYPES
@@ -138,7 +138,7 @@ async def test_whatsapp_sends_four_to_ten_buttons_as_a_list_and_more_as_numbered
 
 
 async def test_whatsapp_ignores_messages_to_another_business_number(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await whatsapp(start_webhook, fake_api)
     payload = json.loads(fixture("whatsapp_text.json"))

@@ -24,15 +24,15 @@ from bot.channels.webhooks import Inbound, WebhookInput
 from storage.deliveries import MAX_ATTEMPTS, claim_unfinished, first_delivery, prune_deliveries
 from storage.engine import session_scope
 from storage.models import ChannelDelivery, Conversation, Message, utcnow
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
-from tests.channels.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer
+from tests.support.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
 
 StartWebhook = Callable[[WebhookInput], Awaitable[WebhookServer]]
 MESSAGE_ID = "123456789:4711"  # telegram_message.json: chat 123456789, message 4711
 SENDER = "telegram:123456789"
 
 
-class FlakyRasa(FakeRasa):
+class FlakyRasa(FakeRasaAgent):
     """Rasa whose tracker store is down for the first `failures` messages."""
 
     def __init__(self, failures: int) -> None:
@@ -102,7 +102,7 @@ async def test_a_message_rasa_failed_on_is_kept_and_handed_over_again(
         await server.stop()
 
 
-async def test_a_replica_picks_up_what_a_dead_replica_accepted(fake_api: FakePlatform, rasa: FakeRasa) -> None:
+async def test_a_replica_picks_up_what_a_dead_replica_accepted(fake_api: FakePlatform, rasa: FakeRasaAgent) -> None:
     accepted_elsewhere()
     make_stale()
     channel = TelegramInput(TELEGRAM_TOKEN, TELEGRAM_SECRET, fake_api.url)
@@ -125,7 +125,7 @@ async def test_a_replica_picks_up_what_a_dead_replica_accepted(fake_api: FakePla
         await server.stop()
 
 
-async def test_a_message_still_being_processed_is_left_alone(fake_api: FakePlatform, rasa: FakeRasa) -> None:
+async def test_a_message_still_being_processed_is_left_alone(fake_api: FakePlatform, rasa: FakeRasaAgent) -> None:
     accepted_elsewhere()  # just now: its replica may be working on it
     channel = TelegramInput(TELEGRAM_TOKEN, TELEGRAM_SECRET, fake_api.url)
     assert await channel.redeliver(None, rasa.on_new_message) == 0
@@ -133,7 +133,7 @@ async def test_a_message_still_being_processed_is_left_alone(fake_api: FakePlatf
 
 
 async def test_a_message_the_tracker_already_holds_is_not_answered_twice(
-    fake_api: FakePlatform, rasa: FakeRasa
+    fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     """The replica died after Rasa stored the message but before the delivery was marked."""
     accepted_elsewhere()

@@ -7,8 +7,8 @@ from typing import Awaitable, Callable
 
 from bot.channels.telegram import TelegramInput
 from bot.channels.webhooks import WebhookInput
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
-from tests.channels.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer
+from tests.support.platforms import TELEGRAM_SECRET, TELEGRAM_TOKEN, fixture, telegram_signed
 
 StartWebhook = Callable[[WebhookInput], Awaitable[WebhookServer]]
 
@@ -30,7 +30,7 @@ def message_update(text: str, chat_type: str = "private") -> bytes:
 
 
 async def test_an_inline_keyboard_tap_reaches_rasa_as_its_payload_and_the_spinner_is_answered(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await telegram(start_webhook, fake_api)
 
@@ -46,7 +46,7 @@ async def test_an_inline_keyboard_tap_reaches_rasa_as_its_payload_and_the_spinne
 
 
 async def test_the_start_command_is_handed_over_as_the_configured_payload(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await telegram(start_webhook, fake_api)
 
@@ -55,7 +55,9 @@ async def test_the_start_command_is_handed_over_as_the_configured_payload(
     assert [m.text for m in rasa.messages] == ["/greet"]
 
 
-async def test_group_chats_are_not_served(start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa) -> None:
+async def test_group_chats_are_not_served(
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
+) -> None:
     webhook = await telegram(start_webhook, fake_api)
 
     status = await post_signed(webhook, message_update("What does my policy cover?", chat_type="group"))
@@ -66,7 +68,7 @@ async def test_group_chats_are_not_served(start_webhook: StartWebhook, fake_api:
 
 
 async def test_payloads_too_long_for_callback_data_fall_back_to_numbered_text(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await telegram(start_webhook, fake_api)
     rasa.buttons = [{"title": "Home", "payload": '/inform{"product": "home", "note": "' + "x" * 60 + '"}'}]
@@ -80,7 +82,7 @@ async def test_payloads_too_long_for_callback_data_fall_back_to_numbered_text(
 async def test_the_bot_token_never_appears_in_logs(
     start_webhook: StartWebhook,
     fake_api: FakePlatform,
-    rasa: FakeRasa,
+    rasa: FakeRasaAgent,
     caplog,  # type: ignore[no-untyped-def]
 ) -> None:
     webhook = await telegram(start_webhook, fake_api)

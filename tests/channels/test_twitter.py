@@ -10,8 +10,8 @@ from oauthlib.oauth1.rfc5849 import signature
 
 from bot.channels.twitter import TwitterInput
 from bot.channels.webhooks import WebhookInput
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
-from tests.channels.platforms import (
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer
+from tests.support.platforms import (
     X_ACCESS_SECRET,
     X_ACCESS_TOKEN,
     X_CONSUMER_KEY,
@@ -30,7 +30,7 @@ async def twitter(start_webhook: StartWebhook, fake_api: FakePlatform) -> Webhoo
 
 
 async def test_replies_are_signed_with_oauth1_user_context(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await twitter(start_webhook, fake_api)
     body = fixture("twitter_dm.json")
@@ -50,7 +50,7 @@ async def test_replies_are_signed_with_oauth1_user_context(
 
 
 async def test_a_quick_reply_response_reaches_rasa_as_its_payload(
-    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasa
+    start_webhook: StartWebhook, fake_api: FakePlatform, rasa: FakeRasaAgent
 ) -> None:
     webhook = await twitter(start_webhook, fake_api)
     payload = json.loads(fixture("twitter_dm.json"))

@@ -14,8 +14,8 @@ import logging
 import pytest
 
 from bot.channels.webhooks import ATTACHMENT_PAYLOAD
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer, delivery_rows
-from tests.channels.platforms import BUTTONS, Platform, fixture
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer, delivery_rows
+from tests.support.platforms import BUTTONS, Platform, fixture
 
 
 async def post(webhook: WebhookServer, body: bytes, signed: dict) -> tuple:
@@ -23,7 +23,7 @@ async def post(webhook: WebhookServer, body: bytes, signed: dict) -> tuple:
 
 
 async def test_signed_message_reaches_rasa_and_the_reply_goes_to_the_platform_api(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, fake_api: FakePlatform
 ) -> None:
     body = fixture(platform.message)
 
@@ -46,7 +46,7 @@ async def test_signed_message_reaches_rasa_and_the_reply_goes_to_the_platform_ap
 
 @pytest.mark.parametrize("signature", ["forged", "missing"])
 async def test_bad_or_missing_signature_is_refused_and_nothing_is_processed_or_stored(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform, signature: str
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, fake_api: FakePlatform, signature: str
 ) -> None:
     body = fixture(platform.message)
     signed = platform.forge(body) if signature == "forged" else {"headers": {"Content-Type": "application/json"}}
@@ -61,7 +61,7 @@ async def test_bad_or_missing_signature_is_refused_and_nothing_is_processed_or_s
 
 
 async def test_a_retried_delivery_is_acknowledged_but_processed_once(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, fake_api: FakePlatform
 ) -> None:
     body = fixture(platform.message)
 
@@ -75,7 +75,7 @@ async def test_a_retried_delivery_is_acknowledged_but_processed_once(
 
 
 async def test_a_photo_with_no_words_reaches_rasa_with_its_attachment_once(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, fake_api: FakePlatform
 ) -> None:
     body = fixture(platform.photo)
 
@@ -112,7 +112,7 @@ async def test_the_verification_handshake_is_answered_and_refused_with_a_wrong_t
 
 
 async def test_buttons_are_sent_as_the_platforms_quick_replies(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, fake_api: FakePlatform
 ) -> None:
     rasa.buttons = BUTTONS
     body = fixture(platform.message)
@@ -124,7 +124,7 @@ async def test_buttons_are_sent_as_the_platforms_quick_replies(
 
 
 async def test_events_that_are_not_customer_messages_are_acknowledged_and_ignored(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, fake_api: FakePlatform
 ) -> None:
     body = fixture(platform.other_events)
 
@@ -138,7 +138,7 @@ async def test_events_that_are_not_customer_messages_are_acknowledged_and_ignore
 
 @pytest.mark.parametrize("body", [b'{"object": "page", "entry": [', b"[1, 2]", b"<xml><MsgType>text</xml"])
 async def test_a_signed_but_unreadable_body_is_a_400_with_a_reason(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, body: bytes
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, body: bytes
 ) -> None:
     status, text = await post(webhook, body, platform.sign(body))
 
@@ -169,7 +169,7 @@ async def test_a_signed_body_of_the_wrong_shape_is_a_400_not_a_500(platform: Pla
 
 @pytest.mark.parametrize("typed", ["/restart", '/inform{"product": "life"}', " //affirm"])
 async def test_customer_text_starting_with_a_slash_is_not_handed_over_as_an_intent(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, typed: str
+    platform: Platform, webhook: WebhookServer, rasa: FakeRasaAgent, typed: str
 ) -> None:
     body = platform.with_text(fixture(platform.message), typed)
 
@@ -182,7 +182,11 @@ async def test_customer_text_starting_with_a_slash_is_not_handed_over_as_an_inte
 
 
 async def test_a_failing_platform_api_is_logged_and_the_webhook_still_answers_200(
-    platform: Platform, webhook: WebhookServer, rasa: FakeRasa, fake_api: FakePlatform, caplog: pytest.LogCaptureFixture
+    platform: Platform,
+    webhook: WebhookServer,
+    rasa: FakeRasaAgent,
+    fake_api: FakePlatform,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake_api.fail_with = 500
     body = fixture(platform.message)

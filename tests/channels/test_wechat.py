@@ -9,8 +9,8 @@ import pytest
 
 from bot.channels.webhooks import WebhookInput
 from bot.channels.wechat import WeChatInput
-from tests.channels.harness import FakePlatform, FakeRasa, WebhookServer
-from tests.channels.platforms import (
+from tests.support.channels import FakePlatform, FakeRasaAgent, WebhookServer
+from tests.support.platforms import (
     WECHAT_ACCESS_TOKEN,
     WECHAT_APP_ID,
     WECHAT_APP_SECRET,
@@ -38,7 +38,7 @@ async def test_the_webhook_answers_success_as_wechat_requires(wechat: WebhookSer
     assert await post_signed(wechat, fixture("wechat_text.xml")) == (200, "success")
 
 
-async def test_a_menu_click_reaches_rasa_as_its_key(wechat: WebhookServer, rasa: FakeRasa) -> None:
+async def test_a_menu_click_reaches_rasa_as_its_key(wechat: WebhookServer, rasa: FakeRasaAgent) -> None:
     await post_signed(wechat, fixture("wechat_menu_click.xml"))
 
     [message] = rasa.messages
@@ -102,7 +102,7 @@ async def test_an_error_code_in_a_200_answer_is_logged(
     ids=["safe-mode", "dtd"],
 )
 async def test_encrypted_or_entity_laden_xml_is_refused_with_a_reason(
-    wechat: WebhookServer, rasa: FakeRasa, body: bytes, reason: str
+    wechat: WebhookServer, rasa: FakeRasaAgent, body: bytes, reason: str
 ) -> None:
     status, text = await post_signed(wechat, body)
 

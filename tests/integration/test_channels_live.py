@@ -2,7 +2,7 @@
 
 `rasa run` with the trained model, the action server and a fresh migrated SQLite database, started
 with tests/fixtures/channels_live_credentials.yml: every connector enabled with test secrets and its
-`api_url` pointed at a local fake platform API (tests/channels/harness.py's, in a thread of its own).
+`api_url` pointed at a local fake platform API (tests/support/channels.py's, in a thread of its own).
 For each channel a customer message in the platform's documented format (tests/fixtures/webhooks/),
 signed as the platform signs it, is posted to `/webhooks/<name>/webhook`; then:
 
@@ -19,13 +19,10 @@ duplicate had started would be finished, and the tracker, the log and the fake A
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Text, Tuple
 
 import pytest
@@ -38,41 +35,20 @@ from inbox.services.media import MEDIA_CHANNELS, stored_media
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import ChannelDelivery, Conversation, Message
-from tests.channels import platforms as p
-from tests.channels.harness import FakePlatform, PlatformRequest
+from tests.support import platforms as p
+from tests.support.channels import PlatformRequest, ThreadedPlatform
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.platform_payloads import recipient, reply_text
+from tests.support.platforms import CREDENTIALS
 from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 
-CREDENTIALS = Path(__file__).resolve().parent.parent / "fixtures" / "channels_live_credentials.yml"
 CLAIM = "I need to file a claim, someone hit my car"
 PREMIUM = "how can I pay my premium?"
 FOLLOW_UP = "thanks a lot"
 TIMEOUT = 60.0
-
-
-class ThreadedPlatform:
-    """tests/channels' FakePlatform on an event loop in its own thread, for tests that are not async."""
-
-    def __init__(self) -> None:
-        self.fake = FakePlatform()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-platform-api", daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(timeout=30)
-        return self.fake.url
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(timeout=30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=30)
-
-    def requests(self) -> List[PlatformRequest]:
-        return list(self.fake.requests)  # appended from the loop's thread; a copy is a consistent snapshot
 
 
 @dataclass
@@ -160,32 +136,6 @@ def with_message_id(name: Text, body: bytes, n: int) -> Tuple[bytes, Text]:
         msg_id = str(24870123456789012 + n)
         return re.sub(rb"<MsgId>\d+</MsgId>", f"<MsgId>{msg_id}</MsgId>".encode(), body), msg_id
     raise AssertionError(f"no message id rewrite for {name}")
-
-
-def recipient(name: Text, call: PlatformRequest) -> Text:
-    body = call.json or {}
-    if name in ("facebook", "instagram"):
-        return str(body["recipient"]["id"])
-    if name == "whatsapp":
-        return str(body["to"])
-    if name == "telegram":
-        return str(body["chat_id"])
-    if name == "twitter":
-        return call.path.split("/")[-2]  # /2/dm_conversations/with/<user id>/messages
-    return str(body["touser"])  # wechat
-
-
-def reply_text(name: Text, call: PlatformRequest) -> Text:
-    body = call.json or {}
-    if name in ("facebook", "instagram"):
-        return str(body["message"].get("text") or "")
-    if name == "whatsapp":
-        return str(body["text"]["body"] if body["type"] == "text" else body["interactive"]["body"]["text"])
-    if name == "telegram":
-        return str(body["text"])
-    if name == "twitter":
-        return str(body["text"])
-    return str(body["text"]["content"])  # wechat
 
 
 @dataclass(frozen=True)

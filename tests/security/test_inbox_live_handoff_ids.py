@@ -33,12 +33,13 @@ from inbox.services.agents import create_agent
 from runner.servers import PROJECT_ROOT, Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import Conversation
-from tests.channels import platforms as p
-from tests.channels.harness import PlatformRequest
 from tests.inbox.conftest import PASSWORDS, make_settings
-from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform, recipient, reply_text
+from tests.support import platforms as p
+from tests.support.channels import PlatformRequest, ThreadedPlatform
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.platform_payloads import recipient, reply_text
+from tests.support.platforms import CREDENTIALS
 from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]

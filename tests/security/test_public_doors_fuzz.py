@@ -39,11 +39,13 @@ import requests
 import yaml
 
 from runner.servers import PROJECT_ROOT, Ports, ServerSet
-from tests.channels import platforms as p
-from tests.integration.test_channels_live import CREDENTIALS, ThreadedPlatform
 from tests.security.public_doors import WebChatCustomer, rest_headers
+from tests.support import platforms as p
+from tests.support.channels import ThreadedPlatform
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.platform_payloads import with_fresh_id, with_text
+from tests.support.platforms import CREDENTIALS
 from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
@@ -319,33 +321,6 @@ def post_webhook(live: Live, name: str, body: bytes, signed: Optional[Dict[str, 
         params=signed.get("params"),
         timeout=120,
     )
-
-
-def with_fresh_id(name: str, body: bytes, rng: random.Random) -> bytes:
-    """The same delivery as a new platform message (a retry of one already seen is only acknowledged)."""
-    n = rng.randint(10**6, 10**9)
-    if name == "wechat":
-        return re.sub(rb"<MsgId>\d+</MsgId>", f"<MsgId>{n}</MsgId>".encode(), body)
-    payload = json.loads(body)
-    if name in ("facebook", "instagram"):
-        payload["entry"][0]["messaging"][0]["message"]["mid"] = f"m_fuzz{n}"
-    elif name == "whatsapp":
-        payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = f"wamid.FUZZ{n}"
-    elif name == "telegram":
-        payload["update_id"] = n
-        payload["message"]["message_id"] = n
-    elif name == "twitter":
-        payload["direct_message_events"][0]["id"] = str(n)
-    return json.dumps(payload).encode()
-
-
-def with_text(name: str, body: bytes, text: str) -> bytes:
-    """The documented message with the customer's text replaced. WeChat's XML carries raw UTF-8, where a lone
-    surrogate can only be written as the (invalid) bytes a careless encoder produces."""
-    if name != "wechat":
-        return PLATFORMS[name].with_text(body, text)
-    content = b"<Content><![CDATA[" + text.encode("utf-8", "surrogatepass") + b"]]></Content>"
-    return re.sub(rb"<Content><!\[CDATA\[.*?\]\]></Content>", lambda _: content, body, flags=re.S)
 
 
 def signed_cases(name: str, rng: random.Random) -> List[bytes]:

@@ -34,13 +34,12 @@ from bot.channels.socketio import MAX_PAYLOAD_BYTES, PersistentSocketIOInput
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import Message
-from tests.channels import platforms as p
-from tests.channels.harness import FakePlatform
-from tests.integration.test_channels_live import reply_text
-from tests.security import test_public_doors_fuzz as fuzz
 from tests.security.public_doors import ChannelServer, WebChatCustomer, rest_headers, run_with, wait_until
+from tests.support import platforms as p
+from tests.support.channels import FakePlatform
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.platform_payloads import reply_text, with_fresh_id, with_text
 
 
 def channels() -> List[object]:
@@ -266,8 +265,8 @@ async def test_every_connector_refuses_long_text_with_a_reply_and_strips_what_no
     server = ChannelServer([channel])
 
     async def deliver(text: str, n: int) -> None:
-        body = fuzz.with_text(platform.name, p.fixture(platform.message), text)
-        body = fuzz.with_fresh_id(platform.name, body, random.Random(n))
+        body = with_text(platform.name, p.fixture(platform.message), text)
+        body = with_fresh_id(platform.name, body, random.Random(n))
         signed = platform.sign(body)
         async with aiohttp.ClientSession() as session:
             url = f"{server.url}/webhooks/{platform.name}/webhook"

@@ -23,9 +23,11 @@ from bot.channels.twitter import TwitterInput
 from bot.channels.webhooks import WebhookInput
 from bot.channels.wechat import WeChatInput
 from bot.channels.whatsapp import WhatsAppInput
-from tests.channels.harness import FakePlatform, FileAnswer
+from tests.support.channels import FakePlatform, FileAnswer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "webhooks"
+# every connector enabled with the test secrets below and its api_url pointed at a local FakePlatform
+CREDENTIALS = Path(__file__).resolve().parent.parent / "fixtures" / "channels_live_credentials.yml"
 
 META_APP_SECRET = "meta-app-secret-0f3c"
 META_VERIFY = "coverline-verify-7d21"

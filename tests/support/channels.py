@@ -2,14 +2,16 @@
 
 The webhook runs in a real Sanic server (as `rasa run` mounts it, under /webhooks/<name>/) and replies go
 over real HTTP to a small aiohttp server standing in for the platform, which records every request.
-Rasa itself is replaced by `FakeRasa`, which records the UserMessage and answers through the channel's
+Rasa itself is replaced by `FakeRasaAgent`, which records the UserMessage and answers through the channel's
 OutputChannel the way Rasa's processor does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -92,7 +94,7 @@ class FakePlatform:
         return [request for request in self.requests if request.path == path]
 
 
-class FakeRasa:
+class FakeRasaAgent:
     """Stands in for `agent.handle_message`: records messages and answers `reply` (with `buttons` if set)."""
 
     def __init__(self) -> None:
@@ -111,7 +113,7 @@ class FakeRasa:
 class WebhookServer:
     """The connector's blueprint in a real Sanic server on a free port, mounted where Rasa mounts it."""
 
-    def __init__(self, channel: WebhookInput, rasa: FakeRasa) -> None:
+    def __init__(self, channel: WebhookInput, rasa: FakeRasaAgent) -> None:
         self.channel = channel
         self.rasa = rasa
         self._server: Any = None
@@ -151,6 +153,28 @@ class WebhookServer:
                 status, text = response.status, await response.text()
         await self.channel.handovers_done()
         return status, text
+
+
+class ThreadedPlatform:
+    """FakePlatform on an event loop in its own thread, for tests that are not async."""
+
+    def __init__(self) -> None:
+        self.fake = FakePlatform()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fake-platform-api", daemon=True)
+
+    def start(self) -> str:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(timeout=30)
+        return self.fake.url
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(timeout=30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+
+    def requests(self) -> List[PlatformRequest]:
+        return list(self.fake.requests)  # appended from the loop's thread; a copy is a consistent snapshot
 
 
 def delivery_rows(channel: Text, platform_message_id: Optional[Text] = None, url: Optional[Text] = None) -> int:
