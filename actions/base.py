@@ -11,8 +11,8 @@ from rasa_sdk.events import SlotSet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conversations.projection import ensure_conversation
 from storage.engine import session_scope
-from storage.interaction_log import ensure_conversation
 from storage.models import Policy
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from conversations.answers import is_fallback
+
 FALLBACK_INTENT = "nlu_fallback"
 # messages the bot has no intent for: the NLU's out-of-scope floor sends most unclear messages to
 # out_of_scope rather than nlu_fallback, so both count as a second miss after a fallback reply
 UNCLEAR_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope"})
-# the interaction log's answer source for "I didn't understand" replies (rephrase, offer of a person)
-FALLBACK_SOURCE = "fallback"
 
 
 def consecutive_fallbacks(events: List[Dict[str, Any]]) -> int:
@@ -48,6 +48,7 @@ def _last_bot_reply_before_latest_message(events: List[Dict[str, Any]]) -> Optio
 def bot_fell_back_last_turn(events: List[Dict[str, Any]]) -> bool:
     """Whether the reply to the customer's previous message was itself a fallback ("please rephrase").
 
+    The interaction log and this rule read a reply's source the same way (conversations/answers.py).
     Counting the bot's fallback replies, not low-confidence messages, means a message the past replies
     answered well does not count as a miss; and after a handoff the last reply is the handoff message or
     an agent's, so a hand back starts the count afresh.
@@ -55,4 +56,4 @@ def bot_fell_back_last_turn(events: List[Dict[str, Any]]) -> bool:
     reply = _last_bot_reply_before_latest_message(events)
     if reply is None:
         return False
-    return (reply.get("metadata") or {}).get("answer_source") == FALLBACK_SOURCE
+    return is_fallback(reply.get("metadata"))

@@ -18,21 +18,22 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, ConversationPaused, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.base import CoverlineAction
 from actions.demo_data import insurer
 from actions.fallback import FALLBACK_INTENT, UNCLEAR_INTENTS, bot_fell_back_last_turn
 from actions.service_hours import ServiceHours, describe_opening
+from conversations import lifecycle
+from conversations.escalations import is_repeat_contact, open_escalation
 from storage.engine import session_scope
-from storage.models import Conversation, Escalation
+from storage.models import Conversation
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,6 @@ DEFAULT_CONVERSATION_FLOOR = 0.7
 SLA_ENV = "INBOX_SLA_MINUTES"
 DEFAULT_SLA_MINUTES = {1: 5, 2: 15, 3: 60}
 
-# A customer who needed a person this recently (on any conversation of the same channel identity) is
-# coming back about something unresolved: one level more urgent.
-REPEAT_CONTACT_DAYS = 14
 
 REASON_BY_INTENT = {"request_human": "customer_request", "complaint": "complaint"}
 BASE_PRIORITY = {
@@ -74,7 +72,6 @@ BASE_PRIORITY = {
     "customer_request": 2,
     "fallback": 3,
 }
-WITH_PEOPLE = ("escalated", "agent")
 
 OPENINGS = {
     "complaint": "I'm sorry about this. I've passed your complaint to a senior member of our service team.",
@@ -257,31 +254,6 @@ class Handoff:
     new: bool
 
 
-def open_escalation(session: Session, conversation_id: str) -> Optional[Escalation]:
-    return session.scalars(
-        select(Escalation)
-        .where(Escalation.conversation_id == conversation_id, Escalation.open.is_(True))
-        .order_by(Escalation.created_at)
-        .limit(1)
-    ).first()
-
-
-def is_repeat_contact(session: Session, conversation: Conversation, now: datetime) -> bool:
-    """Whether this customer (same channel identity, any conversation) was handed to people recently."""
-    since = now.astimezone(timezone.utc).replace(tzinfo=None) - timedelta(days=REPEAT_CONTACT_DAYS)
-    earlier = session.scalar(
-        select(Escalation.id)
-        .join(Conversation, Conversation.id == Escalation.conversation_id)
-        .where(
-            Conversation.channel == conversation.channel,
-            Conversation.customer_identity == conversation.customer_identity,
-            Escalation.created_at >= since,
-        )
-        .limit(1)
-    )
-    return earlier is not None
-
-
 def record_handoff(
     session: Session,
     conversation: Conversation,
@@ -291,17 +263,14 @@ def record_handoff(
     now: datetime,
 ) -> Handoff:
     """One open Escalation per conversation: a second trigger while people have it only makes it more
-    urgent (never less), so the queue shows one item with the customer's worst moment."""
-    existing = open_escalation(session, conversation.id)
-    if existing is not None:
-        existing.priority = min(existing.priority, escalation_priority(reason, sentiment))
-        if conversation.status not in WITH_PEOPLE:
-            conversation.status = "escalated"
-        return Handoff(existing.reason, existing.priority, new=False)
-    priority = escalation_priority(reason, sentiment, is_repeat_contact(session, conversation, now))
-    session.add(Escalation(conversation_id=conversation.id, reason=reason, priority=priority, note=note[:1000]))
-    conversation.status = "escalated"
-    return Handoff(reason, priority, new=True)
+    urgent (never less), so the queue shows one item with the customer's worst moment. The repeat-contact
+    bump applies to a new escalation only (an open one would count as its own earlier contact)."""
+    if open_escalation(session, conversation.id) is not None:
+        priority = escalation_priority(reason, sentiment)
+    else:
+        priority = escalation_priority(reason, sentiment, is_repeat_contact(session, conversation, now))
+    escalation, new = lifecycle.escalate(session, conversation, reason, priority, note)
+    return Handoff(escalation.reason, escalation.priority, new=new)
 
 
 # -- what the customer is told ----------------------------------------------------------------------
@@ -417,9 +386,7 @@ class ActionSessionStart(Action):
         it; an unreachable database must not silence the bot, so that counts as not."""
         try:
             with session_scope() as session:
-                conversation = session.get(Conversation, conversation_id)
-                taken_over = conversation is not None and conversation.status in WITH_PEOPLE
-                return taken_over or open_escalation(session, conversation_id) is not None
+                return lifecycle.needs_people(session, conversation_id)
         except Exception:
             logger.exception("open-escalation check failed for %s; the new session starts unpaused", conversation_id)
             return False

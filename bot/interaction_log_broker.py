@@ -19,7 +19,7 @@ from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from storage.engine import session_scope
-from storage.interaction_log import LOGGED_EVENTS, record_event
+from conversations.projection import LOGGED_EVENTS, record_event
 from storage.migrate import upgrade
 from storage.settings import PROJECT_ROOT
 

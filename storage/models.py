@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -116,11 +117,15 @@ class ChangeRequest(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'escalated', 'open', 'resolved')", name="ck_conversations_status"),
+    )
 
     id = Column(String(255), primary_key=True)  # Rasa sender_id
     channel = Column(String(40), nullable=False, default="unknown")
     customer_identity = Column(String(255))  # the customer's id on that channel
-    status = Column(String(20), nullable=False, default="bot")  # bot, escalated, agent, resolved
+    # pending, escalated, open, resolved (conversations/status.py); written only by conversations/lifecycle.py
+    status = Column(String(20), nullable=False, default="pending", server_default="pending")
     assignee_id = Column(Integer)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     last_message_at = Column(DateTime, nullable=False, default=utcnow)

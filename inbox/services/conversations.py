@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from conversations.status import parse_status
 from inbox.errors import InvalidInput, NotFound, PermissionDenied
 from inbox.schemas import MAX_ID
 from inbox.services import audit
@@ -23,9 +24,6 @@ from inbox.settings import Settings
 from storage import pii
 from storage.models import Agent, Conversation, ConversationNote, Escalation, Message
 
-# Chatwoot's words in the inbox, the interaction log's statuses in the database.
-STATUS_LABELS = {"bot": "pending", "escalated": "escalated", "agent": "open", "resolved": "resolved"}
-STATUS_FILTERS = {label: status for status, label in STATUS_LABELS.items()}
 SENTIMENTS = ("negative", "neutral", "positive")
 TRANSCRIPT_LIMIT = 1000
 # attachment types (bot/channels/webhooks.py) as a list line names them; the others read as they are
@@ -131,9 +129,11 @@ def list_conversations(
     last_customer = aliased(Message)
     query = select(Conversation).outerjoin(last_customer, last_customer.id == _last_customer_message())
     if filters.status:
-        if filters.status not in STATUS_FILTERS and filters.status not in STATUS_LABELS:
-            raise InvalidInput(f"status must be one of {', '.join(STATUS_FILTERS)}")
-        query = query.where(Conversation.status == STATUS_FILTERS.get(filters.status, filters.status))
+        try:
+            status = parse_status(filters.status)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from error
+        query = query.where(Conversation.status == status.value)
     if filters.channel:
         query = query.where(Conversation.channel == filters.channel)
     if filters.sentiment:
@@ -212,7 +212,7 @@ def summaries(db: Session, settings: Settings, conversations: Iterable[Conversat
                 "id": conversation.id,
                 "channel": conversation.channel,
                 "customer_identity": conversation.customer_identity,
-                "status": STATUS_LABELS.get(conversation.status, conversation.status),
+                "status": conversation.status,
                 "assignee": {"id": conversation.assignee_id, "name": names.get(conversation.assignee_id)}
                 if conversation.assignee_id
                 else None,

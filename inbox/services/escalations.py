@@ -7,8 +7,9 @@ from typing import Any, Dict, List
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from conversations.status import Status
 from inbox.services.common import aware
-from inbox.services.conversations import STATUS_LABELS, summaries
+from inbox.services.conversations import summaries
 from inbox.services.sla import sla_due_at, sla_state
 from inbox.settings import Settings
 from storage import pii
@@ -71,7 +72,7 @@ def queue(db: Session, settings: Settings, include_closed: bool = False, limit: 
                 "sla_state": sla_state(due, responded, now),
                 "channel": conversation.get("channel"),
                 "customer_identity": conversation.get("customer_identity"),
-                "status": conversation.get("status") or STATUS_LABELS.get("escalated"),
+                "status": conversation.get("status") or Status.ESCALATED.value,
                 "assignee": conversation.get("assignee"),
                 "sentiment": conversation.get("sentiment"),
                 "last_message": conversation.get("last_message"),

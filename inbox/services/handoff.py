@@ -1,73 +1,42 @@
 """What agents do to a conversation: assign, take over, reply, hand back, resolve, note.
 
-Order in each action: check the state, end the transaction, call Rasa, then change our rows (only if nobody
-else changed them meanwhile) and audit in one commit. If Rasa refuses, nothing here changes and the agent
+Who may do it (ownership, roles) and the audit trail are decided here; the move itself, with Rasa's
+pause/resume and the guard against a concurrent change, is conversations/lifecycle.py's. Order in each
+action: check the state, end the transaction, call Rasa, then change our rows (only if nobody else changed
+them meanwhile) and audit in one commit. If Rasa refuses, nothing here changes and the agent
 sees why (502). No transaction stays open during the HTTP call: on SQLite it would hold the write lock that
 Rasa's event broker needs to log the very reply we are sending.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Optional
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from conversations import lifecycle
+from conversations.lifecycle import TransitionRefused
+from conversations.status import Status
 from inbox.errors import Conflict, InvalidInput, PermissionDenied
 from inbox.rasa_client import RasaClient
 from inbox.services import audit
 from inbox.services.agents import get_agent
 from inbox.services.conversations import get_conversation, note_dict
-from storage.models import Agent, Conversation, ConversationNote, Escalation, utcnow
+from storage.models import Agent, Conversation, ConversationNote, utcnow
 
 MAX_REPLY_LENGTH = 4000
 MAX_NOTE_LENGTH = 10000
 PUSHLESS_CHANNELS = frozenset({"rest"})
 
 
-def _open_escalations(db: Session, conversation_id: str) -> list:
-    return list(
-        db.scalars(select(Escalation).where(Escalation.conversation_id == conversation_id, Escalation.open.is_(True)))
-    )
-
-
-def _mark_assigned(db: Session, conversation_id: str) -> None:
-    now = utcnow()
-    for escalation in _open_escalations(db, conversation_id):
-        escalation.assigned_at = escalation.assigned_at or now
-
-
-def _close_escalations(db: Session, conversation_id: str, outcome: str, agent: Agent) -> None:
-    now = utcnow()
-    for escalation in _open_escalations(db, conversation_id):
-        escalation.open = False
-        escalation.resolved_at = now
-        escalation.outcome = outcome
-        escalation.closed_by_id = agent.id
-
-
-def _release(db: Session) -> None:
-    """End the read transaction before calling Rasa (objects stay loaded: expire_on_commit is off)."""
-    db.commit()
-
-
-def _transition(db: Session, conversation: Conversation, **values: Any) -> None:
-    """UPDATE … WHERE the status and assignee are still what we checked, so two agents acting at once
-    cannot both win; the loser gets a 409 instead of silently overwriting."""
-    assignee = conversation.assignee_id
-    result = db.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation.id,
-            Conversation.status == conversation.status,
-            Conversation.assignee_id.is_(None) if assignee is None else Conversation.assignee_id == assignee,
-        )
-        .values(**values)
-        .execution_options(synchronize_session="fetch")
-    )
-    if result.rowcount != 1:
-        db.rollback()
-        raise Conflict("Someone else changed this conversation just now; reload it and try again.")
+@contextmanager
+def _moving(db: Session) -> Iterator[None]:
+    """The lifecycle's refusals are the agent's 409s, with its words."""
+    try:
+        yield
+    except TransitionRefused as refused:
+        raise Conflict(str(refused)) from refused
 
 
 def _owner_check(db: Session, conversation: Conversation, agent: Agent, doing: str) -> None:
@@ -95,9 +64,8 @@ def assign(
         target = get_agent(db, assignee_id)
         if not target.active:
             raise Conflict(f"{target.name} is disabled and cannot be assigned.")
-    _transition(db, conversation, assignee_id=assignee_id)  # nobody took it meanwhile
-    if assignee_id is not None:
-        _mark_assigned(db, conversation_id)
+    with _moving(db):
+        lifecycle.assign(db, conversation, assignee_id)  # nobody took it meanwhile
     audit.record(db, "assign", agent_id=agent.id, conversation_id=conversation_id, target_agent_id=assignee_id, ip=ip)
     db.commit()
     return conversation
@@ -106,15 +74,11 @@ def assign(
 def take_over(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, ip: Optional[str]) -> Conversation:
     """Assign to me and pause the bot, so only people answer until hand back."""
     conversation = get_conversation(db, conversation_id)
-    if conversation.status == "agent" and conversation.assignee_id == agent.id:
-        raise Conflict("You have already taken this conversation over.")
     _owner_check(db, conversation, agent, "take over")
-    previous = conversation.status
-    _release(db)
-    rasa.pause(conversation_id)
-    _transition(db, conversation, status="agent", assignee_id=agent.id)
-    _mark_assigned(db, conversation_id)
-    audit.record(db, "take_over", agent_id=agent.id, conversation_id=conversation_id, detail={"from": previous}, ip=ip)
+    with _moving(db):
+        previous = lifecycle.take_over(db, rasa, conversation, agent.id)
+    detail = {"from": previous.value}
+    audit.record(db, "take_over", agent_id=agent.id, conversation_id=conversation_id, detail=detail, ip=ip)
     db.commit()
     return conversation
 
@@ -131,9 +95,9 @@ def reply(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, tex
         raise InvalidInput(f"The reply is longer than {MAX_REPLY_LENGTH} characters.")
     conversation = get_conversation(db, conversation_id)
     _owner_check(db, conversation, agent, "reply in")
-    if conversation.status != "agent":
+    if conversation.status != Status.OPEN:
         raise Conflict("Take the conversation over before replying (the bot is still in charge of it).")
-    _release(db)
+    db.commit()  # no transaction open during the HTTP call (see the module's docstring)
     rasa.send_agent_reply(conversation_id, text, agent.id, agent.name)
     audit.record(
         db, "reply", agent_id=agent.id, conversation_id=conversation_id, detail={"characters": len(text)}, ip=ip
@@ -146,12 +110,8 @@ def hand_back(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str,
     """Resume the bot; the escalation closes as handed back and the conversation is the bot's again."""
     conversation = get_conversation(db, conversation_id)
     _owner_check(db, conversation, agent, "hand back")
-    if conversation.status not in ("agent", "escalated"):
-        raise Conflict("Only a conversation with people (escalated or taken over) can be handed back to the bot.")
-    _release(db)
-    rasa.resume(conversation_id)
-    _transition(db, conversation, status="bot", assignee_id=None)
-    _close_escalations(db, conversation_id, "handed_back", agent)
+    with _moving(db):
+        lifecycle.hand_back(db, rasa, conversation, agent.id)
     audit.record(db, "hand_back", agent_id=agent.id, conversation_id=conversation_id, ip=ip)
     db.commit()
     return conversation
@@ -161,15 +121,10 @@ def resolve(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, i
     """Close it; a paused bot is resumed so the customer's next message gets an answer, not silence."""
     conversation = get_conversation(db, conversation_id)
     _owner_check(db, conversation, agent, "resolve")
-    if conversation.status == "resolved":
-        raise Conflict("This conversation is already resolved.")
-    previous = conversation.status
-    _release(db)
-    if previous in ("agent", "escalated"):
-        rasa.resume(conversation_id)
-    _transition(db, conversation, status="resolved")
-    _close_escalations(db, conversation_id, "resolved", agent)
-    audit.record(db, "resolve", agent_id=agent.id, conversation_id=conversation_id, detail={"from": previous}, ip=ip)
+    with _moving(db):
+        previous = lifecycle.resolve(db, rasa, conversation, agent.id)
+    detail = {"from": previous.value}
+    audit.record(db, "resolve", agent_id=agent.id, conversation_id=conversation_id, detail=detail, ip=ip)
     db.commit()
     return conversation
 

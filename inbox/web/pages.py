@@ -12,16 +12,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from conversations.status import Status
 from inbox.deps import AdminAgent, CurrentPrincipal, DbSession, Principal, SettingsDep, client_ip
 from inbox.errors import InvalidCredentials, LoginThrottled
 from inbox.security import tokens_match
 from inbox.services import audit, auth
-from inbox.services.conversations import STATUS_FILTERS
 from inbox.settings import Settings
 from inbox.web.cookies import LOGIN_CSRF_COOKIE, set_session_cookie
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
+
+STATUSES = [status.value for status in Status]  # the list's filter, in the lifecycle's order
 
 
 def safe_next(target: Optional[str]) -> str:
@@ -85,7 +87,7 @@ def login_submit(
 
 @router.get("/", response_class=HTMLResponse)
 def inbox_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
-    return _page(request, "inbox.html", principal, settings, selected=None, statuses=list(STATUS_FILTERS))
+    return _page(request, "inbox.html", principal, settings, selected=None, statuses=STATUSES)
 
 
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
@@ -96,7 +98,7 @@ def conversation_page(
     principal: CurrentPrincipal,
     settings: SettingsDep,
 ) -> HTMLResponse:
-    return _page(request, "inbox.html", principal, settings, selected=conversation_id, statuses=list(STATUS_FILTERS))
+    return _page(request, "inbox.html", principal, settings, selected=conversation_id, statuses=STATUSES)
 
 
 @router.get("/account", response_class=HTMLResponse)

@@ -245,7 +245,7 @@ def test_angry_customer_is_handed_to_an_agent_and_back_in_the_browser(stack: Ser
                 ], [(e.reason, e.priority) for e in escalations]
                 assert (escalations[0].open, escalations[0].outcome) == (False, "handed_back")
                 conversation = db.get(Conversation, session_id)
-                assert (conversation.channel, conversation.status) == ("socketio", "bot")
+                assert (conversation.channel, conversation.status) == ("socketio", "pending")
 
         browser.close()
     assert inbox_errors == []

@@ -16,11 +16,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from conversations.projection import record_event
 from inbox.main import create_app
 from inbox.services.agents import create_agent
 from inbox.settings import Settings
 from storage.engine import session_scope
-from storage.interaction_log import record_event
 from storage.models import Conversation, Escalation
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port

@@ -31,7 +31,7 @@ def inbox_data(db_url, agents):  # type: ignore[no-untyped-def]
     with session_scope(db_url) as db:
         db.get(Conversation, "tg-1").status = "resolved"
         db.get(Conversation, "wa-1").assignee_id = agents["agent"]
-        db.get(Conversation, "wa-1").status = "agent"
+        db.get(Conversation, "wa-1").status = "open"
     escalate(db_url, "web-1", priority=1)
     return agents
 

@@ -62,7 +62,7 @@ def test_take_over_reply_hand_back_reach_rasa(agent: LoggedIn, fake_rasa: FakeRa
         escalation = db.get(Escalation, escalation_id)
         assert escalation.open is False and escalation.outcome == "handed_back"
         assert escalation.closed_by_id == agents["agent"] and escalation.assigned_at is not None
-        assert db.get(Conversation, "web-1").status == "bot"
+        assert db.get(Conversation, "web-1").status == "pending"
     detail = agent.get("/api/conversations/web-1").json()
     # the transcript says who answered, not just that a person did
     assert [(m["author"], m["agent_name"]) for m in detail["messages"]] == [("customer", None), ("agent", "Agent")]
@@ -235,7 +235,7 @@ def test_two_agents_taking_over_at_once_cannot_both_win(agent: LoggedIn, fake_ra
     def rival_takes_it_meanwhile(conversation_id: str, event: dict) -> None:
         with session_scope(db_url) as db:  # lands between our check and our update
             row = db.get(Conversation, conversation_id)
-            row.status, row.assignee_id = "agent", agents["agent2"]
+            row.status, row.assignee_id = "open", agents["agent2"]
 
     fake_rasa.on_event = rival_takes_it_meanwhile
     response = agent.post("/api/conversations/web-1/take-over")

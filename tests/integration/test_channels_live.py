@@ -143,7 +143,7 @@ class Case:
     name: Text
     text: Text
     intent: Text
-    identity: Text  # the Conversation's customer_identity (storage.interaction_log.customer_identity)
+    identity: Text  # the Conversation's customer_identity (conversations.identity.customer_identity)
 
 
 CASES = [

@@ -57,13 +57,13 @@ def conversation_routes(inbox_app) -> List[Tuple[str, str]]:  # type: ignore[no-
 
 
 def held_by_agent(db_url: str, fake_rasa: FakeRasa, holder: LoggedIn, status: str) -> int:  # noqa: F811
-    """The customer is with `holder`: assigned only ("escalated") or taken over ("agent"); returns the id
+    """The customer is with `holder`: assigned only ("escalated") or taken over ("open"); returns the id
     of the customer's message."""
     fake_rasa.on_event = broker_for(db_url)
     message_id = customer_says(db_url, CONVERSATION, "I want a person, my card 4111111111111111", channel="whatsapp")
     escalate(db_url, CONVERSATION, priority=1)
     me = holder.get("/api/auth/me").json()["agent"]["id"]
-    action = "take-over" if status == "agent" else "assign"
+    action = "take-over" if status == "open" else "assign"
     response = holder.post(f"/api/conversations/{CONVERSATION}/{action}", {"agent_id": me})
     assert response.status_code == 200, response.text
     fake_rasa.requests.clear()
@@ -97,7 +97,7 @@ def test_every_conversation_route_is_classed(app) -> None:  # type: ignore[no-un
     assert {suffix for _, suffix in conversation_routes(app)} == set(HELD) | OPEN_TO_THE_TEAM
 
 
-@pytest.mark.parametrize("status", ["escalated", "agent"])
+@pytest.mark.parametrize("status", ["escalated", "open"])
 @pytest.mark.parametrize("suffix", sorted(HELD))
 def test_another_agent_is_refused_403_and_nothing_changes(
     app,  # noqa: F811
@@ -136,17 +136,17 @@ def test_admins_may_act_on_any_agents_conversation(
     db_url: str,  # noqa: F811
     suffix: str,
 ) -> None:
-    message_id = held_by_agent(db_url, fake_rasa, agent, "agent")
+    message_id = held_by_agent(db_url, fake_rasa, agent, "open")
     if suffix == "/take-over":
         held = admin.post(f"/api/conversations/{CONVERSATION}/take-over")
-        assert held.status_code == 200 and state(db_url) == ("agent", agents["admin"])
+        assert held.status_code == 200 and state(db_url) == ("open", agents["admin"])
         return
     response = admin.post(url(suffix, message_id), body_for(suffix, agents["agent2"]))
     assert response.status_code in (200, 202), (suffix, response.text)
 
 
 def test_the_holder_and_the_team_keep_their_rights(app, agent: LoggedIn, agents, fake_rasa, db_url) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    held_by_agent(db_url, fake_rasa, agent, "agent")
+    held_by_agent(db_url, fake_rasa, agent, "open")
     other = login(app, "agent2")
     assert (
         other.post(f"/api/conversations/{CONVERSATION}/notes", {"body": "Called us yesterday too"}).status_code == 201

@@ -174,9 +174,9 @@ def test_an_agent_working_the_conversation_keeps_it() -> None:
     conversation = sender()
     escalate(tracker("a person please", "request_human", CALM, sender_id=conversation))
     with session_scope() as s:
-        s.get(Conversation, conversation).status = "agent"
+        s.get(Conversation, conversation).status = "open"
     escalate(tracker("a person please", "request_human", CALM, sender_id=conversation))
-    assert status(conversation) == "agent" and len(escalations(conversation)) == 1
+    assert status(conversation) == "open" and len(escalations(conversation)) == 1
 
 
 def test_a_customer_back_within_two_weeks_is_more_urgent() -> None:
@@ -328,10 +328,10 @@ def test_a_new_session_stays_paused_while_people_have_the_conversation() -> None
     with session_scope() as s:  # the inbox hands back: escalation closed, the conversation the bot's again
         for escalation in s.scalars(select(Escalation).where(Escalation.conversation_id == conversation)):
             escalation.open = False
-        s.get(Conversation, conversation).status = "bot"
+        s.get(Conversation, conversation).status = "pending"
     assert session_start(conversation) == ["session_started", "action"]
     with session_scope() as s:  # an agent took it over from the inbox without an escalation
-        s.get(Conversation, conversation).status = "agent"
+        s.get(Conversation, conversation).status = "open"
     assert session_start(conversation) == ["session_started", "pause", "action"]
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from inbox.services.agents import create_agent
 from storage.engine import session_scope
-from storage.interaction_log import customer_identity, ensure_conversation, record_event
+from conversations.identity import customer_identity
+from conversations.projection import ensure_conversation, record_event
 from storage.migrate import upgrade
 from storage.models import Conversation, Message
 
@@ -249,7 +250,7 @@ def test_a_resolved_conversation_reopens_when_the_customer_writes_again(log_url:
     with session_scope(log_url) as s:
         record_event(s, user_event("web-1", "one more thing", 1002.0, "m2"))
     with session_scope(log_url) as s:
-        assert s.get(Conversation, "web-1").status == "bot"
+        assert s.get(Conversation, "web-1").status == "pending"
 
 
 def test_an_agent_reply_keeps_who_wrote_it_and_an_unknown_agent_loses_no_reply(log_url: str) -> None:
