@@ -92,9 +92,9 @@ def parse(argv: Sequence[str], env: Mapping[str, str]) -> argparse.Namespace:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
+    load_at_startup("bot.server")  # a bad value stops here, before Rasa loads: exit code 2 and what to fix
     import rasa.__main__ as rasa_main
 
-    load_at_startup("bot.server")  # a bad value stops here: exit code 2 and what to fix
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
     try:
