@@ -1,11 +1,11 @@
 """Where a reply's time goes: py-spy on each server process under the benchmark's load, stacks bucketed.
 
-`py-spy record --idle --format raw` samples every Python thread of a process (100 Hz) without stopping it
-and writes collapsed stacks (`frame;frame;... count`). Each stack goes to the first category whose test
-matches (CATEGORIES_* below, most specific first: the broker's SQL runs inside the tracker store's save,
-which runs inside the processor). A sample whose innermost frame waits in `select`/`epoll` is the thread
-idling, reported apart, so the busy share of the event loop thread says whether it is the bottleneck.
-ms per reply = a category's share of the busy samples × the process's CPU time per answered request.
+`py-spy record --threads --format raw` samples every Python thread of a process (100 Hz), keeping only
+threads on the CPU, and writes collapsed stacks (`thread;frame;frame;... count`). Each
+stack goes to the first category whose test matches (CATEGORIES_* below, most specific first: the
+broker's SQL runs inside the tracker store's save, which runs inside the processor). The main thread's
+samples over rate × seconds say how busy the event loop was: near 1, it is the bottleneck.
+ms per reply = a category's share of the samples × the process's CPU time per answered request.
 """
 
 from __future__ import annotations
@@ -77,11 +77,9 @@ CATEGORIES_RASA = (
         "tracker store: read by the REST door (buttons on offer)",
         _both(_any("bot/channels/untrusted.py"), _any("tracker_store.py")),
     ),
-    Category("tracker store: SQL read + write of the conversation", _any("rasa/core/tracker_store.py")),
+    Category("tracker store: read + write of the conversation", _any("rasa/core/tracker_store.py")),
     Category("action server calls: tracker to JSON, HTTP, events back", _in_remote_action),
-    Category(
-        "NLU: Coverline's intent + sentiment model (torch)", _any("bot/nlu/", "torch/", "transformers/", "tokenizers/")
-    ),
+    Category("NLU: Coverline's intent + sentiment model (torch)", _any("bot/nlu/", "torch/", "transformers/")),
     Category(
         "NLU: other components (CRF, regex, featurizers, DIET)", _any("rasa/nlu/", "sklearn/", "sklearn_crfsuite")
     ),
@@ -107,11 +105,12 @@ CATEGORIES_ACTIONS = (
     Category("HTTP server (sanic)", _any("sanic/")),
     Category("SQLAlchemy elsewhere", _any("sqlalchemy/")),
 )
-IDLE = re.compile(r"^(select|poll|epoll|wait|_worker|sleep|acquire)\b|selectors\.py|threading\.py:\d+\)$")
+OTHER = "other (asyncio, logging, GC, …)"
 
 
 def parse_raw(text: str) -> List[Tuple[List[str], int]]:
-    """py-spy's raw output: one `frame;frame;...;frame count` line per distinct stack, root first."""
+    """py-spy's raw output: one `frame;frame;...;frame count` line per distinct stack, root first (with
+    `--threads` the root is `thread (0x…): <name>`)."""
     stacks: List[Tuple[List[str], int]] = []
     for line in text.splitlines():
         head, _, count = line.rstrip().rpartition(" ")
@@ -120,31 +119,23 @@ def parse_raw(text: str) -> List[Tuple[List[str], int]]:
     return stacks
 
 
-def is_idle(frames: Frames) -> bool:
-    """The thread was waiting (event loop in epoll, a pool worker on its queue), not running Python."""
-    return bool(frames) and bool(IDLE.search(frames[-1]))
-
-
-def is_event_loop(frames: Frames) -> bool:
-    return any("asyncio/base_events.py" in frame or "uvloop" in frame for frame in frames)
-
-
 def bucket(
-    stacks: Sequence[Tuple[List[str], int]], categories: Sequence[Category], cpu_ms_per_reply: float
+    stacks: Sequence[Tuple[List[str], int]],
+    categories: Sequence[Category],
+    cpu_ms_per_reply: float,
+    expected_samples: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """Busy samples per category (share and ms per reply), and how busy the event loop thread was."""
+    """On-CPU samples per category (share, and ms per reply), and how busy the main thread (the event
+    loop: sanic runs it there) was: its samples over the samples a thread busy all the time would have."""
     counts: Dict[str, int] = {category.name: 0 for category in categories}
-    counts["other (asyncio, logging, GC, …)"] = 0
-    busy = loop_busy = loop_idle = 0
+    counts[OTHER] = 0
+    busy = main = 0
     for frames, count in stacks:
+        thread = frames[0] if frames and frames[0].startswith("thread (") else ""
         frames = [frame for frame in frames if not frame.startswith(("thread (", "process "))]
-        loop = is_event_loop(frames)
-        if is_idle(frames):
-            loop_idle += count if loop else 0
-            continue
         busy += count
-        loop_busy += count if loop else 0
-        name = next((c.name for c in categories if c.matches(frames)), "other (asyncio, logging, GC, …)")
+        main += count if thread.endswith(": MainThread") else 0
+        name = next((c.name for c in categories if c.matches(frames)), OTHER)
         counts[name] += count
     rows = [
         {
@@ -158,7 +149,8 @@ def bucket(
     ]
     return {
         "samples": busy,
-        "event_loop_busy_share": round(loop_busy / (loop_busy + loop_idle), 4) if loop_busy + loop_idle else None,
+        "main_thread_samples": main,
+        "main_thread_busy_share": round(main / expected_samples, 3) if expected_samples else None,
         "categories": rows,
     }
 
@@ -172,7 +164,9 @@ def py_spy_version() -> str:
 def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     py_spy = Path(sys.executable).parent / "py-spy"
     command = [str(py_spy), "record", "--pid", str(pid), "--rate", str(PY_SPY_RATE), "--duration", str(int(seconds))]
-    command += ["--format", "raw", "--idle", "--nonblocking", "--output", str(output)]
+    # blocking (py-spy pauses the process for each sample): with --nonblocking py-spy cannot tell a
+    # waiting thread from a running one here, and every sample looks busy
+    command += ["--format", "raw", "--threads", "--output", str(output)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -225,7 +219,8 @@ def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
 def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, Any]:
     """Load as in the measured rounds, with py-spy on each of the bot's processes meanwhile."""
     step(f"{bot.name}: profiling {sorted(bot.pids)} with py-spy, {users} conversations at once, {seconds:.0f} s")
-    samples = work / "profile-samples.jsonl"
+    samples = work / f"profile-samples-{bot.name}.jsonl"
+    samples.unlink(missing_ok=True)
     outputs = {name: work / f"profile-{bot.name}-{name}.txt" for name in bot.pids}
     before = cpu_seconds(bot.pids)
     started = time.monotonic()
@@ -244,7 +239,7 @@ def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, A
         cpu_ms = 1000 * (after[name] - before[name]) / replies
         categories = CATEGORIES_ACTIONS if name == "actions" else CATEGORIES_RASA
         result[name] = {
-            **bucket(parse_raw(outputs[name].read_text()), categories, cpu_ms),
+            **bucket(parse_raw(outputs[name].read_text()), categories, cpu_ms, int(PY_SPY_RATE * seconds)),
             "cpu_ms_per_reply": round(cpu_ms, 2),
             "replies_per_s": summary["replies_per_s"],
         }
@@ -255,7 +250,6 @@ def profile_bots(bots: Sequence[Bot], users: int, seconds: float, work: Path) ->
     profile: Dict[str, Any] = {
         "meta": {"py_spy": py_spy_version(), "rate": PY_SPY_RATE, "seconds": seconds, "users": users}
     }
-    (work / "profile-samples.jsonl").unlink(missing_ok=True)
     for bot in bots:
         profile[bot.name] = profile_bot(bot, users, seconds, work)
         if bot.name == "coverline":

@@ -150,35 +150,39 @@ def test_sender_ids_look_like_channels_and_pass_the_rest_door() -> None:
     assert prefixes == {"whatsapp", "telegram", "messenger", "webchat"}
 
 
-LOOP = "_run_once (asyncio/base_events.py:1899)"
-RAW_PROFILE = "\n".join(
-    f"{LOOP};{stack}"
-    for stack in (
-        "select (selectors.py:469) 50",
-        "save (rasa/core/tracker_store.py:1300);publish (bot/interaction_log_broker.py:50) 10",
-        "save (rasa/core/tracker_store.py:1300);execute (sqlalchemy/engine/base.py:1) 20",
-        "receive (bot/channels/rest.py:160);payloads_on_offer (bot/channels/untrusted.py:75);"
-        "retrieve (rasa/core/tracker_store.py:1250) 5",
-        "run (rasa/core/actions/action.py:700) 30",
-        "process (bot/nlu/intent_sentiment_classifier.py:90);forward (torch/nn/modules/module.py:1) 25",
-        "run (rasa/core/actions/action.py:100) 10",
+MAIN = "thread (0x7F01): MainThread;serve (sanic/server/runners.py:155)"
+RAW_PROFILE = (
+    "\n".join(
+        f"{MAIN};{stack}"
+        for stack in (
+            "save (rasa/core/tracker_store.py:1300);publish (bot/interaction_log_broker.py:50) 10",
+            "save (rasa/core/tracker_store.py:1300);execute (sqlalchemy/engine/base.py:1) 20",
+            "receive (bot/channels/rest.py:160);payloads_on_offer (bot/channels/untrusted.py:75);"
+            "retrieve (rasa/core/tracker_store.py:1250) 5",
+            "run (rasa/core/actions/action.py:700) 30",
+            "process (bot/nlu/intent_sentiment_classifier.py:90);forward (torch/nn/modules/module.py:1) 25",
+            "run (rasa/core/actions/action.py:100) 10",
+        )
     )
+    + "\nthread (0x7F02): ThreadPoolExecutor-0_0;_worker (concurrent/futures/thread.py:83) 20"
 )
 
 
 def test_profile_buckets_each_stack_once_most_specific_first() -> None:
     stacks = profile.parse_raw(RAW_PROFILE)
     assert len(stacks) == 7
-    result = profile.bucket(stacks, profile.CATEGORIES_RASA, cpu_ms_per_reply=50.0)
+    result = profile.bucket(stacks, profile.CATEGORIES_RASA, cpu_ms_per_reply=60.0, expected_samples=200)
     by_name = {row["name"]: row for row in result["categories"]}
-    assert result["samples"] == 100  # the 50 idle samples are not work
-    assert result["event_loop_busy_share"] == pytest.approx(100 / 150, abs=1e-3)
+    assert result["samples"] == 120
+    assert result["main_thread_samples"] == 100
+    assert result["main_thread_busy_share"] == pytest.approx(0.5)
     assert by_name["event broker: interaction log SQL (on the event loop)"]["samples"] == 10
-    assert by_name["tracker store: SQL read + write of the conversation"]["samples"] == 20
+    assert by_name["tracker store: read + write of the conversation"]["samples"] == 20
     assert by_name["tracker store: read by the REST door (buttons on offer)"]["samples"] == 5
     assert (
         by_name["action server calls: tracker to JSON, HTTP, events back"]["samples"] == 30
     )  # line 700 is RemoteAction
     assert by_name["NLU: Coverline's intent + sentiment model (torch)"]["ms_per_reply"] == pytest.approx(12.5)
     assert by_name["Rasa processor, trackers, events, domain"]["samples"] == 10  # line 100 is another action
+    assert by_name[profile.OTHER]["samples"] == 20
     assert sum(row["share"] for row in result["categories"]) == pytest.approx(1.0, abs=1e-3)
