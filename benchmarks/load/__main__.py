@@ -28,6 +28,7 @@ from benchmarks.load.servers import WORK, Bot, start_coverline, start_stock, sto
 from benchmarks.load.stock_bot import ROOT, ensure_stock_bot
 
 RESULTS = ROOT / "benchmarks" / "results"
+PRODUCT_CODE = ("actions", "bot", "conversations", "storage", "inbox", "runner", "retrieval", "config.yml")
 
 
 def pooled(runs: Sequence[Dict[str, Any]], samples: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -44,12 +45,17 @@ def pooled(runs: Sequence[Dict[str, Any]], samples: List[Dict[str, Any]]) -> Dic
 
 
 def commit() -> str:
+    """HEAD, marked when the product code the servers ran differs from it (a shared working tree)."""
     try:
-        return subprocess.run(
+        head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", *PRODUCT_CODE], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{head} with uncommitted changes to the product code" if changed else head
 
 
 def machine() -> str:
