@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from inbox.deps import require_admin
 from inbox.web import api_docs
-from tests.inbox.conftest import LoggedIn, client_for
+from tests.support.inbox import LoggedIn, client_for
 
 # Reachable without logging in, on purpose.
 PUBLIC = {
@@ -121,7 +121,7 @@ def test_non_admin_api_routes_do_not_refuse_an_agent(app, agent: LoggedIn) -> No
 
 @pytest.mark.parametrize("header", [None, "", "wrong-token"])
 def test_state_changes_without_the_right_csrf_token_are_403(app, agent: LoggedIn, db_url, header) -> None:  # type: ignore[no-untyped-def]
-    from tests.inbox.conftest import customer_says
+    from tests.support.inbox import customer_says
 
     customer_says(db_url, "c-1", "hello")
     headers = {} if header is None else {"X-CSRF-Token": header}
@@ -138,7 +138,7 @@ def test_state_changes_without_the_right_csrf_token_are_403(app, agent: LoggedIn
 
 
 def test_a_bearer_token_needs_no_csrf_and_is_not_a_cookie(app, agent: LoggedIn, db_url) -> None:  # type: ignore[no-untyped-def]
-    from tests.inbox.conftest import customer_says
+    from tests.support.inbox import customer_says
 
     customer_says(db_url, "c-1", "hello")
     created = agent.post("/api/auth/tokens", {"label": "crm sync", "days": 7})

@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 
 from fastapi.testclient import TestClient
 
-from tests.inbox.conftest import FakeRasa, LoggedIn, client_for, customer_says
+from tests.support.inbox import FakeRasaApi, LoggedIn, client_for, customer_says
 
 JPEG = b"\xff\xd8\xff\xe0 dented bumper"
 PHOTO = {"type": "image", "media_id": "AgACAgQ", "mime_type": "image/jpeg"}
@@ -23,7 +23,7 @@ def sent_media(db_url: str, attachments: List[Dict[str, Any]], channel: str = "t
 
 
 def test_an_agent_sees_the_photo_inline_and_the_opening_is_audited(
-    agent: LoggedIn, admin: LoggedIn, db_url: str, fake_rasa: FakeRasa
+    agent: LoggedIn, admin: LoggedIn, db_url: str, fake_rasa: FakeRasaApi
 ) -> None:
     message_id = sent_media(db_url, [PHOTO, PDF])
     fake_rasa.media["telegram/AgACAgQ"] = (JPEG, "image/jpeg")
@@ -39,7 +39,7 @@ def test_an_agent_sees_the_photo_inline_and_the_opening_is_audited(
 
 
 def test_a_file_a_browser_could_run_is_only_offered_as_a_download(
-    agent: LoggedIn, db_url: str, fake_rasa: FakeRasa
+    agent: LoggedIn, db_url: str, fake_rasa: FakeRasaApi
 ) -> None:
     page = {"type": "file", "media_id": "BQAChtml", "file_name": "claim.html"}
     message_id = sent_media(db_url, [PDF, page])
@@ -57,7 +57,7 @@ def test_a_file_a_browser_could_run_is_only_offered_as_a_download(
 
 
 def test_an_expired_file_or_a_wrong_address_is_a_404_with_the_reason(
-    agent: LoggedIn, db_url: str, fake_rasa: FakeRasa
+    agent: LoggedIn, db_url: str, fake_rasa: FakeRasaApi
 ) -> None:
     message_id = sent_media(db_url, [PHOTO])
     location = {"type": "location", "latitude": 52.52, "longitude": 13.4}
@@ -78,7 +78,7 @@ def test_an_expired_file_or_a_wrong_address_is_a_404_with_the_reason(
     assert agent.get(f"/api/conversations/tg-7/messages/{message_id}/attachments/-1").status_code == 422
 
 
-def test_urls_of_other_channels_are_not_proxied(agent: LoggedIn, db_url: str, fake_rasa: FakeRasa) -> None:
+def test_urls_of_other_channels_are_not_proxied(agent: LoggedIn, db_url: str, fake_rasa: FakeRasaApi) -> None:
     """Messenger and X hand over token-free URLs, which the transcript links to directly."""
     photo = {"type": "image", "url": "https://scontent.example/photo.jpg", "media_id": "98765"}
     message_id = sent_media(db_url, [photo], channel="facebook")
@@ -89,7 +89,7 @@ def test_urls_of_other_channels_are_not_proxied(agent: LoggedIn, db_url: str, fa
     assert not [r for r in fake_rasa.requests if "/media/" in r.path]
 
 
-def test_only_signed_in_agents_open_files(app, agents, db_url: str, fake_rasa: FakeRasa) -> None:  # type: ignore[no-untyped-def]
+def test_only_signed_in_agents_open_files(app, agents, db_url: str, fake_rasa: FakeRasaApi) -> None:  # type: ignore[no-untyped-def]
     message_id = sent_media(db_url, [PHOTO])
     fake_rasa.media["telegram/AgACAgQ"] = (JPEG, "image/jpeg")
     anonymous: TestClient = client_for(app)
@@ -100,7 +100,7 @@ def test_only_signed_in_agents_open_files(app, agents, db_url: str, fake_rasa: F
     assert not fake_rasa.requests
 
 
-def test_rasa_being_down_is_a_502_not_a_crash(agent: LoggedIn, db_url: str, fake_rasa: FakeRasa) -> None:
+def test_rasa_being_down_is_a_502_not_a_crash(agent: LoggedIn, db_url: str, fake_rasa: FakeRasaApi) -> None:
     message_id = sent_media(db_url, [PHOTO])
     fake_rasa.media["telegram/AgACAgQ"] = (JPEG, "image/jpeg")
     agent.client.app.state.rasa.base_url = "http://127.0.0.1:9"  # nothing listens on the discard port

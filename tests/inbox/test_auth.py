@@ -12,7 +12,7 @@ from inbox.settings import SettingsError, load_settings
 from settings import load
 from storage.engine import session_scope
 from storage.models import Agent, AgentSession, AuditEntry, LoginAttempt
-from tests.inbox.conftest import PASSWORDS, LoggedIn, client_for, make_settings
+from tests.support.inbox import PASSWORDS, LoggedIn, client_for, make_settings
 
 
 def audit_actions(db_url: str) -> list:
@@ -205,7 +205,7 @@ def test_dev_settings_generate_a_secret_and_sla_parsing_explains_mistakes(tmp_pa
 
 
 def test_changing_ones_password_needs_the_current_one_and_ends_other_sessions(app, agents, db_url) -> None:  # type: ignore[no-untyped-def]
-    from tests.inbox.conftest import login
+    from tests.support.inbox import login
 
     here, elsewhere = login(app, "agent"), login(app, "agent")
     token = here.post("/api/auth/tokens", {"label": "script"}).json()["token"]

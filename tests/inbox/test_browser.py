@@ -14,7 +14,7 @@ from PIL import Image
 from inbox.services import canned
 from storage.engine import session_scope
 from storage.models import Agent
-from tests.inbox.conftest import PASSWORDS, FakeRasa, bot_says, broker_for, customer_says, escalate
+from tests.support.inbox import PASSWORDS, FakeRasaApi, bot_says, broker_for, customer_says, escalate
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "inbox"
@@ -22,7 +22,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
 
-def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: str, fake_rasa: FakeRasa) -> None:
+def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: str, fake_rasa: FakeRasaApi) -> None:
     fake_rasa.on_event = broker_for(db_url)
     with session_scope(db_url) as db:
         admin = db.query(Agent).filter_by(email="admin@harbor.example").one()
@@ -127,7 +127,7 @@ def test_agent_works_an_escalation_live_in_the_browser(server_url: str, db_url: 
     assert errors == []
 
 
-def test_an_agent_sees_a_telegram_photo_in_the_transcript(server_url: str, db_url: str, fake_rasa: FakeRasa) -> None:
+def test_an_agent_sees_a_telegram_photo_in_the_transcript(server_url: str, db_url: str, fake_rasa: FakeRasaApi) -> None:
     """The photo is only a Telegram file id in the log; the page shows it, fetched through the inbox and Rasa."""
     picture = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 30, 30)).save(picture, format="JPEG")

@@ -7,7 +7,7 @@ import pytest
 
 from storage.engine import session_scope
 from storage.models import Conversation
-from tests.inbox.conftest import LoggedIn, bot_says, customer_says, escalate
+from tests.support.inbox import LoggedIn, bot_says, customer_says, escalate
 
 NEGATIVE = {"label": "negative", "confidence": 0.93}
 POSITIVE = {"label": "positive", "confidence": 0.88}

@@ -11,7 +11,7 @@ import httpx
 
 from inbox.services.events import Cursor, changes_since, current_cursor
 from storage.engine import session_scope
-from tests.inbox.conftest import PASSWORDS, customer_says, escalate
+from tests.support.inbox import PASSWORDS, customer_says, escalate
 
 
 def logged_in(url: str) -> httpx.Client:

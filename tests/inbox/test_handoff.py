@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from storage.engine import session_scope
 from storage.models import AuditEntry, Conversation, Escalation, Message
-from tests.inbox.conftest import RASA_TOKEN, FakeRasa, LoggedIn, broker_for, customer_says, escalate, login
+from tests.support.inbox import RASA_TOKEN, FakeRasaApi, LoggedIn, broker_for, customer_says, escalate, login
 
 EVENTS_PATH = "/conversations/web-1/tracker/events"
 
@@ -27,7 +27,7 @@ def escalated(db_url: str) -> int:
     return escalate(db_url, "web-1", priority=1)
 
 
-def test_take_over_reply_hand_back_reach_rasa(agent: LoggedIn, fake_rasa: FakeRasa, db_url, agents) -> None:  # type: ignore[no-untyped-def]
+def test_take_over_reply_hand_back_reach_rasa(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url, agents) -> None:  # type: ignore[no-untyped-def]
     fake_rasa.on_event = broker_for(db_url)
     escalation_id = escalated(db_url)
 
@@ -72,14 +72,14 @@ def test_take_over_reply_hand_back_reach_rasa(agent: LoggedIn, fake_rasa: FakeRa
     assert audit_rows(db_url, "reply")[0].detail == {"characters": 39}  # the length, not a copy of the text
 
 
-def test_reply_needs_a_taken_over_conversation(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_reply_needs_a_taken_over_conversation(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url) -> None:  # type: ignore[no-untyped-def]
     escalated(db_url)
     response = agent.post("/api/conversations/web-1/replies", {"text": "hello"})
     assert response.status_code == 409 and "Take the conversation over" in response.json()["detail"]
     assert fake_rasa.requests == [] and audit_rows(db_url, "reply") == []
 
 
-def test_wrong_states_are_409(agent: LoggedIn, fake_rasa: FakeRasa, db_url, app) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_states_are_409(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url, app) -> None:  # type: ignore[no-untyped-def]
     customer_says(db_url, "web-1", "hi")
     assert agent.post("/api/conversations/web-1/hand-back").status_code == 409  # the bot has it
     assert agent.post("/api/conversations/web-1/take-over").status_code == 200  # agents may step in any time
@@ -94,7 +94,7 @@ def test_wrong_states_are_409(agent: LoggedIn, fake_rasa: FakeRasa, db_url, app)
     assert [r.body["event"] for r in fake_rasa.requests] == ["pause", "resume"]
 
 
-def test_resolve_closes_escalations_and_resumes_a_paused_bot(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_resolve_closes_escalations_and_resumes_a_paused_bot(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url) -> None:  # type: ignore[no-untyped-def]
     escalation_id = escalated(db_url)
     resolved = agent.post("/api/conversations/web-1/resolve")
     assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
@@ -106,13 +106,13 @@ def test_resolve_closes_escalations_and_resumes_a_paused_bot(agent: LoggedIn, fa
     assert len(audit_rows(db_url, "resolve")) == 1
 
 
-def test_resolving_a_bot_conversation_does_not_call_rasa(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_resolving_a_bot_conversation_does_not_call_rasa(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url) -> None:  # type: ignore[no-untyped-def]
     customer_says(db_url, "web-1", "thanks, all good")
     assert agent.post("/api/conversations/web-1/resolve").status_code == 200
     assert fake_rasa.requests == []
 
 
-def test_when_rasa_refuses_nothing_changes(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_when_rasa_refuses_nothing_changes(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url) -> None:  # type: ignore[no-untyped-def]
     escalated(db_url)
     fake_rasa.status = 500
     response = agent.post("/api/conversations/web-1/take-over")
@@ -131,7 +131,7 @@ def test_when_rasa_is_down_the_agent_is_told(app, agent: LoggedIn, db_url) -> No
     assert response.status_code == 502 and "Rasa did not answer" in response.json()["detail"]
 
 
-def test_conversation_ids_reach_rasa_unencoded(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_conversation_ids_reach_rasa_unencoded(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url) -> None:  # type: ignore[no-untyped-def]
     """Rasa does not decode its path: `whatsapp%3A…` would be another conversation (tests/security has the
     real router and every channel's id shape)."""
     customer_says(db_url, "whatsapp:15550001111", "hi", channel="whatsapp")
@@ -140,7 +140,7 @@ def test_conversation_ids_reach_rasa_unencoded(agent: LoggedIn, fake_rasa: FakeR
     assert fake_rasa.requests[0].token == RASA_TOKEN
 
 
-def test_ids_a_url_cannot_carry_are_refused_before_rasa(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_ids_a_url_cannot_carry_are_refused_before_rasa(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url) -> None:  # type: ignore[no-untyped-def]
     customer_says(db_url, "tg:123 x?y#z&token=evil", "hi")
     refused = agent.post("/api/conversations/tg%3A123%20x%3Fy%23z%26token%3Devil/take-over")
     assert refused.status_code == 422 and "cannot address" in refused.json()["detail"]
@@ -171,7 +171,7 @@ def test_assign_rules_and_audit(app, admin: LoggedIn, agent: LoggedIn, db_url, a
     assert disabled.status_code == 409
 
 
-def test_notes_are_private_and_audited(agent: LoggedIn, fake_rasa: FakeRasa, db_url, agents) -> None:  # type: ignore[no-untyped-def]
+def test_notes_are_private_and_audited(agent: LoggedIn, fake_rasa: FakeRasaApi, db_url, agents) -> None:  # type: ignore[no-untyped-def]
     escalated(db_url)
     created = agent.post("/api/conversations/web-1/notes", {"body": "Customer called twice; check claim CL-204117"})
     assert created.status_code == 201
@@ -229,7 +229,9 @@ def test_agent_admin_and_audit_api(admin: LoggedIn, agent: LoggedIn, db_url, age
     assert agent.get("/admin/audit").status_code == 403
 
 
-def test_two_agents_taking_over_at_once_cannot_both_win(agent: LoggedIn, fake_rasa: FakeRasa, db_url, agents) -> None:  # type: ignore[no-untyped-def]
+def test_two_agents_taking_over_at_once_cannot_both_win(
+    agent: LoggedIn, fake_rasa: FakeRasaApi, db_url, agents
+) -> None:  # type: ignore[no-untyped-def]
     escalated(db_url)
 
     def rival_takes_it_meanwhile(conversation_id: str, event: dict) -> None:
@@ -244,9 +246,9 @@ def test_two_agents_taking_over_at_once_cannot_both_win(agent: LoggedIn, fake_ra
     assert audit_rows(db_url, "take_over") == []
 
 
-def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRasa, db_url, agents) -> None:  # type: ignore[no-untyped-def]
+def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRasaApi, db_url, agents) -> None:  # type: ignore[no-untyped-def]
     from inbox.services.audit import ACTIONS
-    from tests.inbox.conftest import client_for
+    from tests.support.inbox import client_for
 
     escalated(db_url)
     client_for(app).post("/api/auth/login", json={"email": "admin@harbor.example", "password": "wrong"})
@@ -285,7 +287,9 @@ def test_oversized_bodies_are_refused_before_reading(agent: LoggedIn, db_url) ->
     assert response.status_code == 413 and "over" in response.json()["detail"]
 
 
-def test_a_reply_on_rasas_rest_channel_says_it_cannot_be_pushed(agent: LoggedIn, fake_rasa: FakeRasa, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_on_rasas_rest_channel_says_it_cannot_be_pushed(
+    agent: LoggedIn, fake_rasa: FakeRasaApi, db_url
+) -> None:  # type: ignore[no-untyped-def]
     customer_says(db_url, "rest-1", "hello", channel="rest")
     agent.post("/api/conversations/rest-1/take-over")
     response = agent.post("/api/conversations/rest-1/replies", {"text": "Hi there"})

@@ -17,8 +17,8 @@ from inbox.services.agents import create_agent
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Message
-from tests.inbox.conftest import PASSWORDS
 from tests.support.databases import migrated_sqlite
+from tests.support.inbox import PASSWORDS
 from tests.support.network import free_port
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]

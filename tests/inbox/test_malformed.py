@@ -12,7 +12,7 @@ from inbox.main import create_app
 from inbox.services.agents import create_agent
 from storage.engine import session_scope
 from storage.migrate import upgrade
-from tests.inbox.conftest import FakeRasa, LoggedIn, client_for, customer_says, make_settings
+from tests.support.inbox import FakeRasaApi, LoggedIn, client_for, customer_says, make_settings
 
 BODIES = [
     None,
@@ -59,7 +59,7 @@ def _admin(app) -> LoggedIn:  # type: ignore[no-untyped-def]
     return LoggedIn(client, response.json()["csrf_token"])
 
 
-def test_no_5xx_on_sqlite(db_url: str, fake_rasa: FakeRasa) -> None:
+def test_no_5xx_on_sqlite(db_url: str, fake_rasa: FakeRasaApi) -> None:
     with session_scope(db_url) as db:
         create_agent(db, "root@harbor.example", "Root", "admin", "root-password-1")
     customer_says(db_url, "c-1", "hello")
@@ -68,7 +68,7 @@ def test_no_5xx_on_sqlite(db_url: str, fake_rasa: FakeRasa) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_no_5xx_on_postgresql(fresh_postgres_url: str, fake_rasa: FakeRasa) -> None:
+def test_no_5xx_on_postgresql(fresh_postgres_url: str, fake_rasa: FakeRasaApi) -> None:
     url = fresh_postgres_url
     upgrade(url)
     with session_scope(url) as db:

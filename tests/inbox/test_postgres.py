@@ -11,10 +11,10 @@ from storage.engine import session_scope
 from storage.migrate import upgrade
 from storage.models import AuditEntry
 from storage.seed import seed
-from tests.inbox.conftest import PASSWORDS, FakeRasa, LoggedIn, client_for, customer_says, escalate, make_settings
+from tests.support.inbox import PASSWORDS, FakeRasaApi, LoggedIn, client_for, customer_says, escalate, make_settings
 
 
-def test_inbox_on_postgresql(fresh_postgres_url: str, fake_rasa: FakeRasa) -> None:
+def test_inbox_on_postgresql(fresh_postgres_url: str, fake_rasa: FakeRasaApi) -> None:
     url = fresh_postgres_url
     upgrade(url)
     with session_scope(url) as db:

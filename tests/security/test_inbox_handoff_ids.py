@@ -20,16 +20,18 @@ from inbox.errors import InvalidInput
 from inbox.rasa_client import RasaClient
 from storage.engine import session_scope
 from storage.models import AuditEntry, Conversation
-from tests.inbox.conftest import (  # noqa: F401 (fixtures)
-    FakeRasa,
+from tests.support.inbox import (
+    FakeRasaApi,
     LoggedIn,
+    customer_says,
+    escalate,
+)
+from tests.support.inbox_fixtures import (  # noqa: F401 (fixtures)
     agent,
     agents,
     app,
     cheap_password_hashing,
-    customer_says,
     db_url,
-    escalate,
     fake_rasa,
     settings,
 )
@@ -109,7 +111,7 @@ def test_ids_no_url_carries_intact_are_refused_with_a_reason(conversation_id: st
 @pytest.mark.parametrize("conversation_id", UNADDRESSABLE)
 def test_the_inbox_answers_422_and_changes_nothing(
     agent: LoggedIn,  # noqa: F811
-    fake_rasa: FakeRasa,  # noqa: F811
+    fake_rasa: FakeRasaApi,  # noqa: F811
     db_url: str,  # noqa: F811
     conversation_id: str,
 ) -> None:

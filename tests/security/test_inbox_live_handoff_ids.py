@@ -33,10 +33,10 @@ from inbox.services.agents import create_agent
 from runner.servers import PROJECT_ROOT, Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import Conversation
-from tests.inbox.conftest import PASSWORDS, make_settings
 from tests.support import platforms as p
 from tests.support.channels import PlatformRequest, ThreadedPlatform
 from tests.support.databases import migrated_sqlite
+from tests.support.inbox import PASSWORDS, make_settings
 from tests.support.network import free_port
 from tests.support.platform_payloads import recipient, reply_text
 from tests.support.platforms import CREDENTIALS

@@ -17,15 +17,17 @@ from sqlalchemy import func, select
 
 from storage.engine import session_scope
 from storage.models import CannedResponse, ConversationNote
-from tests.inbox.conftest import (  # noqa: F401 (fixtures)
-    FakeRasa,
+from tests.support.inbox import (
+    FakeRasaApi,
     LoggedIn,
+    client_for,
+    customer_says,
+)
+from tests.support.inbox_fixtures import (  # noqa: F401 (fixtures)
     admin,
     agents,
     app,
     cheap_password_hashing,
-    client_for,
-    customer_says,
     db_url,
     fake_rasa,
     settings,
@@ -76,7 +78,7 @@ def test_every_state_changing_route_refuses_it_and_stores_nothing(
     app,  # noqa: F811
     admin: LoggedIn,  # noqa: F811
     db_url: str,  # noqa: F811
-    fake_rasa: FakeRasa,  # noqa: F811
+    fake_rasa: FakeRasaApi,  # noqa: F811
     what: str,
     raw: bytes,
 ) -> None:

@@ -16,20 +16,22 @@ from sqlalchemy import select
 
 from storage.engine import session_scope
 from storage.models import AuditEntry, Conversation
-from tests.inbox.conftest import (  # noqa: F401 (fixtures)
-    FakeRasa,
+from tests.support.inbox import (
+    FakeRasaApi,
     LoggedIn,
+    broker_for,
+    customer_says,
+    escalate,
+    login,
+)
+from tests.support.inbox_fixtures import (  # noqa: F401 (fixtures)
     admin,
     agent,
     agents,
     app,
-    broker_for,
     cheap_password_hashing,
-    customer_says,
     db_url,
-    escalate,
     fake_rasa,
-    login,
     settings,
 )
 
@@ -56,7 +58,7 @@ def conversation_routes(inbox_app) -> List[Tuple[str, str]]:  # type: ignore[no-
     return sorted(found)
 
 
-def held_by_agent(db_url: str, fake_rasa: FakeRasa, holder: LoggedIn, status: str) -> int:  # noqa: F811
+def held_by_agent(db_url: str, fake_rasa: FakeRasaApi, holder: LoggedIn, status: str) -> int:  # noqa: F811
     """The customer is with `holder`: assigned only ("escalated") or taken over ("open"); returns the id
     of the customer's message."""
     fake_rasa.on_event = broker_for(db_url)
@@ -103,7 +105,7 @@ def test_another_agent_is_refused_403_and_nothing_changes(
     app,  # noqa: F811
     agent: LoggedIn,  # noqa: F811
     agents: Dict[str, int],  # noqa: F811
-    fake_rasa: FakeRasa,  # noqa: F811
+    fake_rasa: FakeRasaApi,  # noqa: F811
     db_url: str,  # noqa: F811
     status: str,
     suffix: str,
@@ -132,7 +134,7 @@ def test_admins_may_act_on_any_agents_conversation(
     admin: LoggedIn,  # noqa: F811
     agent: LoggedIn,  # noqa: F811
     agents: Dict[str, int],  # noqa: F811
-    fake_rasa: FakeRasa,  # noqa: F811
+    fake_rasa: FakeRasaApi,  # noqa: F811
     db_url: str,  # noqa: F811
     suffix: str,
 ) -> None:

@@ -12,20 +12,21 @@ from sqlalchemy import select
 
 from storage.engine import session_scope
 from storage.models import AuditEntry
-from tests.inbox.conftest import (  # noqa: F401 (fixtures)
-    FakeRasa,
+from tests.support.inbox import (
     LoggedIn,
+    bot_says,
+    customer_says,
+    escalate,
+    login,
+)
+from tests.support.inbox_fixtures import (  # noqa: F401 (fixtures)
     admin,
     agent,
     agents,
     app,
-    bot_says,
     cheap_password_hashing,
-    customer_says,
     db_url,
-    escalate,
     fake_rasa,
-    login,
     settings,
 )
 

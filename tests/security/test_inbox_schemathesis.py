@@ -30,8 +30,8 @@ from inbox.services import auth
 from inbox.services.agents import create_agent
 from storage.engine import dispose_engines, session_scope
 from storage.models import Agent, CannedResponse, ConversationNote, utcnow
-from tests.inbox.conftest import bot_says, customer_says, escalate, make_settings
 from tests.support.databases import migrated_sqlite
+from tests.support.inbox import bot_says, customer_says, escalate, make_settings
 
 CONVERSATIONS = [("whatsapp:15550001111", "whatsapp"), ("telegram:-1001234567890", "telegram")]
 MAX_EXAMPLES = 12  # per operation and mode; ~35 operations stay well under two minutes on a shared CPU
