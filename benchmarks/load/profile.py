@@ -106,6 +106,8 @@ CATEGORIES_ACTIONS = (
     Category("SQLAlchemy elsewhere", _any("sqlalchemy/")),
 )
 OTHER = "other (asyncio, logging, GC, …)"
+# frames every request passes through: the server, the event loop and Rasa's graph runner
+PLUMBING = ("(sanic/", "(asyncio/", "(dask/", "(rasa/engine/", "(connection_task)", "(handle_request)", "<module>")
 
 
 def parse_raw(text: str) -> List[Tuple[List[str], int]]:
@@ -119,6 +121,24 @@ def parse_raw(text: str) -> List[Tuple[List[str], int]]:
     return stacks
 
 
+def _function(frame: str) -> str:
+    """`function (file)` without the line: a function's samples wherever in it they fell."""
+    found = _FRAME.match(frame)
+    return f"{found['function']} ({found['file']})" if found else frame
+
+
+def top_functions(inclusive: Mapping[str, int], total: int, limit: int = 6) -> List[Dict[str, Any]]:
+    """The functions most of a category's samples pass through (inclusive), leaving out the ones nearly
+    every sample passes through (the server's and the processor's own frames say nothing)."""
+    telling = [
+        (name, count)
+        for name, count in inclusive.items()
+        if 0.03 * total <= count < 0.9 * total and not any(part in name for part in PLUMBING)
+    ]
+    telling.sort(key=lambda item: -item[1])
+    return [{"function": name, "share_of_category": round(count / total, 3)} for name, count in telling[:limit]]
+
+
 def bucket(
     stacks: Sequence[Tuple[List[str], int]],
     categories: Sequence[Category],
@@ -129,6 +149,7 @@ def bucket(
     loop: sanic runs it there) was: its samples over the samples a thread busy all the time would have."""
     counts: Dict[str, int] = {category.name: 0 for category in categories}
     counts[OTHER] = 0
+    functions: Dict[str, Dict[str, int]] = {name: {} for name in counts}
     busy = main = 0
     for frames, count in stacks:
         thread = frames[0] if frames and frames[0].startswith("thread (") else ""
@@ -137,12 +158,15 @@ def bucket(
         main += count if thread.endswith(": MainThread") else 0
         name = next((c.name for c in categories if c.matches(frames)), OTHER)
         counts[name] += count
+        for function in {_function(frame) for frame in frames}:
+            functions[name][function] = functions[name].get(function, 0) + count
     rows = [
         {
             "name": name,
             "samples": count,
             "share": round(count / busy, 4) if busy else 0.0,
             "ms_per_reply": round(cpu_ms_per_reply * count / busy, 2) if busy else 0.0,
+            "top_functions": top_functions(functions[name], count),
         }
         for name, count in sorted(counts.items(), key=lambda item: -item[1])
         if count

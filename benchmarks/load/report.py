@@ -203,13 +203,21 @@ def _profile_section(results: Mapping[str, Any]) -> List[str]:
                 f"{data['cpu_ms_per_reply']:.1f} ms CPU per reply, "
                 f"{data['replies_per_s']:.1f} replies/s while profiled):",
                 "",
-                "| where | share of samples | ms CPU per reply |",
-                "| --- | ---: | ---: |",
+                "| where | share of samples | ms CPU per reply | mostly in (share of the row) |",
+                "| --- | ---: | ---: | --- |",
             ]
             for category in data["categories"]:
-                lines.append(
-                    f"| {category['name']} | {100 * category['share']:.1f} % | {category['ms_per_reply']:.1f} |"
+                inside = ", ".join(
+                    f"`{f['function']}` {100 * f['share_of_category']:.0f} %"
+                    for f in category.get("top_functions", [])[:3]
                 )
+                lines.append(
+                    f"| {category['name']} | {100 * category['share']:.1f} % | {category['ms_per_reply']:.1f} "
+                    f"| {inside} |"
+                )
+            if data.get("main_thread_busy_share") is not None:
+                busy = 100 * data["main_thread_busy_share"]
+                lines.append(f"\nMain thread (the event loop) on the CPU {busy:.0f} % of the time.")
     calls = profile.get("coverline", {}).get("action_server_calls")
     if calls:
         lines += [
