@@ -186,3 +186,26 @@ def test_profile_buckets_each_stack_once_most_specific_first() -> None:
     assert by_name["Rasa processor, trackers, events, domain"]["samples"] == 10  # line 100 is another action
     assert by_name[profile.OTHER]["samples"] == 20
     assert sum(row["share"] for row in result["categories"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_markdown_renders_the_profile_and_the_action_calls() -> None:
+    results = fixture_results()
+    stacks = profile.parse_raw(RAW_PROFILE)
+    results["profile"] = {
+        "meta": {"py_spy": "0.4.3", "rate": 100, "seconds": 40, "users": 20},
+        "coverline": {
+            "rasa": {
+                **profile.bucket(stacks, profile.CATEGORIES_RASA, 60.0, 200),
+                "cpu_ms_per_reply": 60.0,
+                "replies_per_s": 15.0,
+            },
+            "action_server_calls": [
+                {"turn": 1, "text": "hi there", "actions": ["action_session_start", "action_read_handoff_signal"]}
+            ],
+        },
+    }
+    text = report.markdown(results)
+    section = text.split("## Where the time goes")[1]
+    assert "| event broker: interaction log SQL (on the event loop) | 8.3 % | 5.0 |" in section
+    assert "on the CPU 50 % of the time" in section
+    assert "| 1 | hi there | 2: action_session_start, action_read_handoff_signal |" in section
