@@ -1,9 +1,16 @@
 """A Rasa event broker that writes every customer message and bot reply to the interaction log.
 
 Rasa publishes each new tracker event after a turn is processed, including turns whose custom action
-failed, so this is the one place that sees every message. If the database is unreachable the event is
-appended to a local spool file and replayed before the next event, so nothing is lost; the log's
-unique event key makes a replay idempotent.
+failed, so this is the one place that sees every message.
+
+Rasa calls `publish` on its event loop, so nothing here may wait for the database there: `publish` only
+appends the event to a local journal (a few microseconds) and hands it to a writer thread, which stores
+it in the interaction log and, once everything journalled is stored, empties the journal. If the
+database is unreachable the writer keeps the events (in order) and retries with a growing pause; if the
+process dies first, the journal is replayed when the broker next starts. The log's unique event key makes
+every replay idempotent, so each message is stored exactly once.
+
+The schema is not migrated here: the runner (or `python -m storage.migrate`) does that at start-up.
 """
 
 from __future__ import annotations
@@ -11,21 +18,26 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import queue
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from storage.engine import session_scope
 from conversations.projection import LOGGED_EVENTS, record_event
-from storage.migrate import upgrade
+from storage.engine import session_scope
+from storage.migrate import require_current
 from storage.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = PROJECT_ROOT / "var" / "interaction_log.spool.jsonl"
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
+_STOP = object()
 
 
 class InteractionLogBroker(EventBroker):
@@ -34,40 +46,98 @@ class InteractionLogBroker(EventBroker):
     def __init__(self, url: Optional[str] = None, spool_path: Optional[Path] = None) -> None:
         self.url = url
         self.spool_path = Path(spool_path or DEFAULT_SPOOL)
-        self._lock = threading.Lock()
-        upgrade(url)
+        self._journal_lock = threading.Lock()
+        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._unstored = 0  # journalled events the writer has not stored yet (guarded by _journal_lock)
+        for event in self._read_spool():  # what a previous process journalled and did not store
+            self._enqueue(event, journal=False)
+        self._writer = threading.Thread(target=self._write_forever, name="interaction-log-writer", daemon=True)
+        self._writer.start()
 
     @classmethod
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: Optional[asyncio.AbstractEventLoop] = None
     ) -> "InteractionLogBroker":
         kwargs = broker_config.kwargs or {}
-        return cls(url=broker_config.url or None, spool_path=kwargs.get("spool_path"))
+        url = broker_config.url or None
+        require_current(url)  # a server never migrates: it stops here, saying which command does
+        return cls(url=url, spool_path=kwargs.get("spool_path"))
+
+    # -- Rasa's side (the event loop): journal and hand over, never wait for the database ------------
 
     def publish(self, event: Dict[Text, Any]) -> None:
         if event.get("event") not in LOGGED_EVENTS:
             return
-        with self._lock:
-            pending = self._read_spool() + [event]
-            try:
-                self._write(pending)
-            except Exception:  # any database failure: keep the events, never break the turn
-                logger.exception("Interaction log unavailable; %d event(s) spooled", len(pending))
-                self._rewrite_spool(pending)
+        self._enqueue(event, journal=True)
+
+    def _enqueue(self, event: Dict[str, Any], journal: bool) -> None:
+        with self._journal_lock:
+            if journal:
+                self._append_to_spool(event)
+            self._unstored += 1
+        self._queue.put(event)
+
+    # -- the writer thread ------------------------------------------------------------------------------
+
+    def _write_forever(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is _STOP:
                 return
-            if len(pending) > 1:
-                self._rewrite_spool([])
+            self._store_with_retries(event)
+            with self._journal_lock:
+                self._unstored -= 1
+                if self._unstored == 0:
+                    self._rewrite_spool([])  # everything journalled is in the database
+            self._queue.task_done()
+
+    def _store_with_retries(self, event: Dict[str, Any]) -> None:
+        """Keeps trying: later events wait behind this one, so the log keeps the conversation's order."""
+        pause = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                self._write([event])
+                return
+            except Exception:  # any database failure: the event stays journalled; never lose it
+                logger.exception("Interaction log unavailable; retrying in %.1f s (events are journalled)", pause)
+                time.sleep(pause)
+                pause = min(pause * 2, RETRY_MAX_SECONDS)
 
     def _write(self, events: List[Dict[str, Any]]) -> None:
         for event in events:
             with session_scope(self.url) as session:
                 record_event(session, event)
 
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every published event is stored (tests, shutdown); False if that took too long."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._journal_lock:
+                if self._unstored == 0:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    # -- the journal ------------------------------------------------------------------------------------
+
+    def _append_to_spool(self, event: Dict[str, Any]) -> None:
+        """Owner-only (0600): the journal holds customers' messages until they are in the database."""
+        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as spool:
+            spool.write(json.dumps(event) + "\n")
+
     def _read_spool(self) -> List[Dict[str, Any]]:
         if not self.spool_path.exists():
             return []
         lines = self.spool_path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:  # a line cut short by a crash mid-write: the event it held never finished
+                logger.warning("Skipping an unreadable line in %s", self.spool_path)
+        return events
 
     def _rewrite_spool(self, events: List[Dict[str, Any]]) -> None:
         if not events:
@@ -75,11 +145,14 @@ class InteractionLogBroker(EventBroker):
             return
         self.spool_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.spool_path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+            out.write("".join(json.dumps(e) + "\n" for e in events))
         tmp.replace(self.spool_path)
 
     def is_ready(self) -> bool:
-        return True
+        return self._writer.is_alive()
 
     async def close(self) -> None:
-        return None
+        """Rasa's shutdown: store what is queued (the journal keeps anything that cannot be stored)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.flush, 10.0)
+        self._queue.put(_STOP)
