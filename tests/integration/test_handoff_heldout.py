@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List
 import pytest
 from sqlalchemy import select
 
-from bot.nlu.heldout import HANDOFF_HELDOUT, load_examples
+from benchmarks.heldout import HANDOFF_HELDOUT, load_examples
 from runner.servers import Ports, ServerSet
 from storage.engine import session_scope
 from storage.models import Escalation

@@ -2,7 +2,7 @@
 
 The figures are the shipped config's (config.yml, nothing from ../shared in training) on the team's own
 held-out sets, and on DSTC11's insurance utterances when ../shared/data is beside the checkout. A change
-that moves them on purpose records the new figures and says why: `python -m bot.nlu.heldout --record "…"`.
+that moves them on purpose records the new figures and says why: `python -m benchmarks.heldout --record "…"`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 import pytest
 
-from bot.nlu.heldout import RECORD, TOLERANCE_POINTS, agent_parser, measure, regressions
+from benchmarks.heldout import RECORD, TOLERANCE_POINTS, agent_parser, measure, regressions
 from tests.support.paths import MODEL
 
 pytestmark = pytest.mark.needs_model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.nlu.heldout import RECORD, regressions
+from benchmarks.heldout import RECORD, regressions
 
 
 def test_a_point_and_a_half_down_fails_and_half_a_point_passes() -> None:

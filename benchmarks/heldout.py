@@ -4,7 +4,7 @@ The held-out sets (tests/fixtures/nlu_heldout.yml, handoff_heldout.yml) were wri
 training data and are never trained on (tests/unit/test_heldout_sets.py keeps them out of nlu_data).
 The record (tests/fixtures/model_record.json) holds the figures of the model the shipped config trains;
 the regression guard in the test suite fails when a change costs more than one point, and a change that
-moves them on purpose updates the record with `python -m bot.nlu.heldout --record "<why>"`.
+moves them on purpose updates the record with `python -m benchmarks.heldout --record "<why>"`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NLU_HELDOUT = ROOT / "tests" / "fixtures" / "nlu_heldout.yml"
 HANDOFF_HELDOUT = ROOT / "tests" / "fixtures" / "handoff_heldout.yml"
 RECORD = ROOT / "tests" / "fixtures" / "model_record.json"
@@ -102,7 +102,6 @@ def handoff_figures(
 def dstc11_figures(parse: Parse) -> Optional[Dict[str, Any]]:
     """DSTC11 insurance utterances through our mapping, when ../shared/data is beside the checkout (it is
     benchmark data: never shipped, never trained on). Per intent by DSTC11's own, finer intents."""
-    sys.path.insert(0, str(ROOT))
     from benchmarks import public_data
 
     try:
