@@ -39,13 +39,13 @@ import requests
 import yaml
 
 from runner.servers import PROJECT_ROOT, Ports, ServerSet
-from tests.security.public_doors import WebChatCustomer, rest_headers
 from tests.support import platforms as p
 from tests.support.channels import ThreadedPlatform
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
 from tests.support.platform_payloads import with_fresh_id, with_text
 from tests.support.platforms import CREDENTIALS
+from tests.support.public_doors import WebChatCustomer, rest_headers
 from tests.support.servers import server_logs
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]

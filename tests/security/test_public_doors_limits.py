@@ -34,12 +34,12 @@ from bot.channels.socketio import MAX_PAYLOAD_BYTES, PersistentSocketIOInput
 from runner.servers import Ports, ServerSet, api_token
 from storage.engine import session_scope
 from storage.models import Message
-from tests.security.public_doors import ChannelServer, WebChatCustomer, rest_headers, run_with, wait_until
 from tests.support import platforms as p
 from tests.support.channels import FakePlatform
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
 from tests.support.platform_payloads import reply_text, with_fresh_id, with_text
+from tests.support.public_doors import ChannelServer, WebChatCustomer, rest_headers, run_with, wait_until
 
 
 def channels() -> List[object]:

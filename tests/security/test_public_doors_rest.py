@@ -26,9 +26,9 @@ from rasa.shared.exceptions import RasaException
 
 from bot.channels.rest import GuardedRestInput
 from runner.servers import Ports, ServerSet, api_token
-from tests.security.public_doors import ChannelServer, EchoRasa, rest_headers, run_with
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.public_doors import ChannelServer, EchoRasa, rest_headers, run_with
 
 TOKEN = "rest-door-token-5b1e0c"
 SENDER = "whatsapp:15550001111"

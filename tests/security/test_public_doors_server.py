@@ -17,9 +17,9 @@ import requests
 
 from bot.channels.socketio import PersistentSocketIOInput
 from runner.servers import Ports, ServerSet, api_token
-from tests.security.public_doors import ChannelServer, WebChatCustomer, run_with, socket_opens
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.public_doors import ChannelServer, WebChatCustomer, run_with, socket_opens
 
 EVIL = "https://harbor-mutual-support.example"
 

@@ -21,9 +21,9 @@ import requests
 
 from bot.channels.socketio import PersistentSocketIOInput, SessionTokens, session_secret
 from runner.servers import Ports, ServerSet, api_token
-from tests.security.public_doors import ChannelServer, WebChatCustomer, run_with, wait_until
 from tests.support.databases import migrated_sqlite
 from tests.support.network import free_port
+from tests.support.public_doors import ChannelServer, WebChatCustomer, run_with, wait_until
 
 WHATSAPP_ID = "whatsapp:15550001111"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import pytest
-from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -17,28 +16,10 @@ from actions.handoff import ActionEscalate
 from actions.knowledge import ActionAnswerProductQuestion
 from actions.quotes import ActionSubmitQuote, ValidateQuoteForm
 from storage.engine import session_scope
-from storage.models import ChangeRequest, Claim, Conversation, Escalation, Policy, Quote
-from storage.verification import POLICY_DOB, record_verification
+from storage.models import ChangeRequest, Claim, Conversation, Escalation, Quote
+from tests.support.action_runs import run, tracker, verified
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
-
-
-def tracker(
-    slots: Optional[Dict[str, Any]] = None,
-    intent: str = "inform",
-    text: str = "",
-    entities: Optional[List[Dict[str, Any]]] = None,
-    events: Optional[List[Dict[str, Any]]] = None,
-    sender: str = "test-user",
-) -> Tracker:
-    latest = {"intent": {"name": intent, "confidence": 0.9}, "entities": entities or [], "text": text}
-    return Tracker(sender, slots or {}, latest, events or [], False, None, None, "rest")
-
-
-def run(action, t: Tracker, domain: Optional[dict] = None):
-    dispatcher = CollectingDispatcher()
-    events = asyncio.run(action.run(dispatcher, t, domain or {}))
-    return dispatcher, events
 
 
 def texts(dispatcher: CollectingDispatcher) -> str:
@@ -49,15 +30,6 @@ def validate(form, slot: str, value: Any, slots: Optional[Dict[str, Any]] = None
     dispatcher = CollectingDispatcher()
     result = getattr(form, f"validate_{slot}")(value, dispatcher, tracker(slots, sender=sender), {})
     return result[slot], texts(dispatcher)
-
-
-def verified(sender: str, policy: str) -> str:
-    """A conversation whose customer proved to be `policy`'s holder (tests/unit/test_verification.py
-    covers how); account actions answer only such conversations."""
-    with session_scope() as s:
-        customer_id = s.scalar(select(Policy.customer_id).where(Policy.number == policy))
-        record_verification(s, sender, customer_id, POLICY_DOB, policy)
-    return sender
 
 
 # -- claims -----------------------------------------------------------------------------------------

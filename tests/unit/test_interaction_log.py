@@ -8,39 +8,13 @@ from typing import Optional
 import pytest
 from sqlalchemy import func, select
 
-from inbox.services.agents import create_agent
-from storage.engine import session_scope
 from conversations.identity import customer_identity
 from conversations.projection import ensure_conversation, record_event
+from inbox.services.agents import create_agent
+from storage.engine import session_scope
 from storage.migrate import upgrade
 from storage.models import Conversation, Message
-
-
-def user_event(sender: str, text: str, ts: float, message_id: str) -> dict:
-    return {
-        "sender_id": sender,
-        "event": "user",
-        "timestamp": ts,
-        "text": text,
-        "input_channel": "rest",
-        "message_id": message_id,
-        "parse_data": {
-            "intent": {"name": "greet", "confidence": 0.93},
-            "entities": [
-                {
-                    "entity": "policy_number",
-                    "value": "PX-88123",
-                    "start": 0,
-                    "end": 8,
-                    "extractor": "RegexEntityExtractor",
-                }
-            ],
-        },
-    }
-
-
-def bot_event(sender: str, text: str, ts: float, **metadata: object) -> dict:
-    return {"sender_id": sender, "event": "bot", "timestamp": ts, "text": text, "metadata": metadata, "data": {}}
+from tests.support.broker_events import bot_event, user_event
 
 
 def exercise_log(url: str) -> None:

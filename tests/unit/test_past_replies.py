@@ -19,7 +19,7 @@ from retrieval.corpus import CorpusError, import_files, read_rows
 from retrieval.index import ReplyIndex
 from storage.engine import session_scope
 from storage.models import AnswerFeedback, PastReply
-from tests.unit.test_actions import run, tracker, verified
+from tests.support.action_runs import run, tracker, verified
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = sorted((ROOT / "demo_data" / "past_replies").glob("*.csv"))

@@ -150,7 +150,7 @@ class ChannelServer:
         self.url = ""
 
     async def start(self) -> None:
-        Sanic.test_mode = True  # several apps in one process (see tests/channels/harness.py)
+        Sanic.test_mode = True  # several apps in one process (see tests/support/channels.py)
         app = Sanic(f"doors_{uuid.uuid4().hex}")
         app.config.MOTD = False
         app.ctx.agent = self.rasa  # Rasa's `register` hands messages to app.ctx.agent.handle_message
