@@ -68,98 +68,6 @@ def current() -> Settings:
         return _cached[1]
 
 
-def _environment_snapshot() -> Dict[Any, Any]:
-    """A copy of the environment to compare. CPython keeps it as a dict of bytes behind os.environ
-    (`_data`); copying that takes about a microsecond, against some 30 for decoding every variable, and
-    current() runs on every unit of database work (storage.settings.database_url)."""
-    data = getattr(os.environ, "_data", None)
-    return dict(data) if isinstance(data, dict) else dict(os.environ)
-
-
-def _read(reader: Reader, var_dir: Path) -> Settings:
-    env = _environment(reader)
-    dev_dir = var_dir if env == DEV else None
-    database = DatabaseSettings(reader.value("DATABASE_URL", default_database_url(var_dir), values.database_url))
-    rasa_url = reader.value("RASA_URL", "http://127.0.0.1:5005", values.http_url)
-    settings = Settings(
-        env=env,
-        database=database,
-        rasa=RasaSettings(
-            url=rasa_url,
-            public_url=reader.value("RASA_PUBLIC_URL", reader.raw("RASA_URL") or rasa_url, values.socket_url),
-            host=reader.text("RASA_HOST", LOOPBACK),
-            port=reader.value("RASA_PORT", 5005, values.port),
-            api_token=_secret(reader, "RASA_API_TOKEN", dev_dir, "rasa_api_token", "the Rasa HTTP API's token"),
-            rest_channel_token=reader.raw("REST_CHANNEL_TOKEN"),
-        ),
-        actions=ActionServerSettings(
-            host=reader.text("ACTIONS_HOST", LOOPBACK),
-            port=reader.value("ACTIONS_PORT", 5055, values.port),
-            token=_secret(
-                reader,
-                "ACTION_SERVER_TOKEN",
-                dev_dir,
-                "action_server_token",
-                f"a shared secret of at least {MIN_ACTION_SERVER_TOKEN_CHARS} characters",
-                check=_action_server_token_problem,
-            ),
-        ),
-        webchat=WebChatSettings(
-            host=reader.text("WEBCHAT_HOST", LOOPBACK),
-            port=reader.value("WEBCHAT_PORT", 8080, values.port),
-            cors_origins=_cors_origins(reader),
-            session_secret=_secret(
-                reader,
-                "WEBCHAT_SESSION_SECRET",
-                dev_dir,
-                "webchat_session_secret",
-                f"a random string of at least {MIN_WEBCHAT_SECRET_CHARS} characters shared by every Rasa replica",
-                check=_at_least(MIN_WEBCHAT_SECRET_CHARS, "(every Rasa replica must share it) "),
-                generated_bytes=48,
-                exact=True,
-            ),
-        ),
-        inbox=_inbox(reader, env, dev_dir),
-        channels=ChannelSettings(
-            media_max_bytes=reader.value("COVERLINE_MEDIA_MAX_BYTES", 100 * 1024 * 1024, values.whole_number(1)),
-            redelivery_interval_seconds=reader.value(
-                "COVERLINE_REDELIVERY_INTERVAL_SECONDS", 30.0, values.positive_number()
-            ),
-            redelivery_after_seconds=reader.value(
-                "COVERLINE_REDELIVERY_AFTER_SECONDS", 360.0, values.positive_number()
-            ),
-            delivery_retention=timedelta(
-                days=reader.value("COVERLINE_DELIVERY_RETENTION_DAYS", 8.0, values.positive_number())
-            ),
-        ),
-        handoff=HandoffSettings(
-            negative_threshold=reader.value("COVERLINE_HANDOFF_NEGATIVE_THRESHOLD", 0.75, values.probability_or_off),
-            conversation_floor=reader.value("COVERLINE_HANDOFF_CONVERSATION_FLOOR", 0.7, values.probability_or_off),
-            sla_minutes=reader.value("INBOX_SLA_MINUTES", dict(DEFAULT_SLA_MINUTES), values.sla_minutes),
-        ),
-        verification=VerificationSettings(
-            ttl=timedelta(
-                hours=reader.value(
-                    "COVERLINE_VERIFICATION_TTL_HOURS", 24.0, values.positive_number(MAX_VERIFICATION_TTL_HOURS)
-                )
-            ),
-            customer_token_secret=_customer_token_secret(reader),
-        ),
-        retrieval=RetrievalSettings(
-            backend=reader.value("RETRIEVAL_BACKEND", "numpy", values.choice(RETRIEVAL_BACKENDS)),
-            index_dir=Path(reader.raw("RETRIEVAL_INDEX_DIR") or DEFAULT_INDEX_DIR),
-            faiss_factory=reader.text("RETRIEVAL_FAISS_FACTORY", "HNSW32"),
-            faiss_ef_search=reader.value("RETRIEVAL_FAISS_EF_SEARCH", 128, values.whole_number(1)),
-            pgvector_url=reader.value("RETRIEVAL_PGVECTOR_URL", database.url, values.database_url),
-            pgvector_table=reader.value("RETRIEVAL_PGVECTOR_TABLE", "reply_vectors", values.pgvector_table),
-            pgvector_ef_search=reader.value("RETRIEVAL_PGVECTOR_EF_SEARCH", 100, values.whole_number(1)),
-        ),
-    )
-    if reader.problems:
-        raise SettingsError(_report(reader.problems))
-    return settings
-
-
 def load_at_startup(program: str) -> Settings:
     """The settings for a process's entry point: a bad value prints `<program>: <what is wrong>` on
     stderr and exits with code 2, without a traceback."""
@@ -172,6 +80,120 @@ def load_at_startup(program: str) -> Settings:
 def exit_with(program: str, error: SettingsError) -> NoReturn:
     print(f"{program}: configuration error: {error}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _environment_snapshot() -> Dict[Any, Any]:
+    """A copy of the environment to compare. CPython keeps it as a dict of bytes behind os.environ
+    (`_data`); copying that takes about a microsecond, against some 30 for decoding every variable, and
+    current() runs on every unit of database work (storage.settings.database_url)."""
+    data = getattr(os.environ, "_data", None)
+    return dict(data) if isinstance(data, dict) else dict(os.environ)
+
+
+def _read(reader: Reader, var_dir: Path) -> Settings:
+    env = _environment(reader)
+    dev_dir = var_dir if env == DEV else None  # where dev's generated secrets live; no default elsewhere
+    database = DatabaseSettings(reader.value("DATABASE_URL", default_database_url(var_dir), values.database_url))
+    settings = Settings(
+        env=env,
+        database=database,
+        rasa=_rasa(reader, dev_dir),
+        actions=_action_server(reader, dev_dir),
+        webchat=_webchat(reader, dev_dir),
+        inbox=_inbox(reader, env, dev_dir),
+        channels=_channels(reader),
+        handoff=_handoff(reader),
+        verification=_verification(reader),
+        retrieval=_retrieval(reader, database.url),
+    )
+    if reader.problems:
+        raise SettingsError(_report(reader.problems))
+    return settings
+
+
+def _rasa(reader: Reader, dev_dir: Optional[Path]) -> RasaSettings:
+    url = reader.value("RASA_URL", "http://127.0.0.1:5005", values.http_url)
+    return RasaSettings(
+        url=url,
+        public_url=reader.value("RASA_PUBLIC_URL", reader.raw("RASA_URL") or url, values.socket_url),
+        host=reader.text("RASA_HOST", LOOPBACK),
+        port=reader.value("RASA_PORT", 5005, values.port),
+        api_token=_secret(reader, "RASA_API_TOKEN", dev_dir, "rasa_api_token", "the Rasa HTTP API's token"),
+        rest_channel_token=reader.raw("REST_CHANNEL_TOKEN"),
+    )
+
+
+def _action_server(reader: Reader, dev_dir: Optional[Path]) -> ActionServerSettings:
+    return ActionServerSettings(
+        host=reader.text("ACTIONS_HOST", LOOPBACK),
+        port=reader.value("ACTIONS_PORT", 5055, values.port),
+        token=_secret(
+            reader,
+            "ACTION_SERVER_TOKEN",
+            dev_dir,
+            "action_server_token",
+            f"a shared secret of at least {MIN_ACTION_SERVER_TOKEN_CHARS} characters",
+            check=_action_server_token_problem,
+        ),
+    )
+
+
+def _webchat(reader: Reader, dev_dir: Optional[Path]) -> WebChatSettings:
+    return WebChatSettings(
+        host=reader.text("WEBCHAT_HOST", LOOPBACK),
+        port=reader.value("WEBCHAT_PORT", 8080, values.port),
+        cors_origins=_cors_origins(reader),
+        session_secret=_secret(
+            reader,
+            "WEBCHAT_SESSION_SECRET",
+            dev_dir,
+            "webchat_session_secret",
+            f"a random string of at least {MIN_WEBCHAT_SECRET_CHARS} characters shared by every Rasa replica",
+            check=_at_least(MIN_WEBCHAT_SECRET_CHARS, "(every Rasa replica must share it) "),
+            generated_bytes=48,
+            exact=True,
+        ),
+    )
+
+
+def _channels(reader: Reader) -> ChannelSettings:
+    return ChannelSettings(
+        media_max_bytes=reader.value("COVERLINE_MEDIA_MAX_BYTES", 100 * 1024 * 1024, values.whole_number(1)),
+        redelivery_interval_seconds=reader.value(
+            "COVERLINE_REDELIVERY_INTERVAL_SECONDS", 30.0, values.positive_number()
+        ),
+        redelivery_after_seconds=reader.value("COVERLINE_REDELIVERY_AFTER_SECONDS", 360.0, values.positive_number()),
+        delivery_retention=timedelta(
+            days=reader.value("COVERLINE_DELIVERY_RETENTION_DAYS", 8.0, values.positive_number())
+        ),
+    )
+
+
+def _handoff(reader: Reader) -> HandoffSettings:
+    """The action server's handoff triggers (docs/handoff.md) and the inbox's SLA, which is also the wait
+    the bot promises: one parser for both, where the two processes used to read INBOX_SLA_MINUTES apart."""
+    return HandoffSettings(
+        negative_threshold=reader.value("COVERLINE_HANDOFF_NEGATIVE_THRESHOLD", 0.75, values.probability_or_off),
+        conversation_floor=reader.value("COVERLINE_HANDOFF_CONVERSATION_FLOOR", 0.7, values.probability_or_off),
+        sla_minutes=reader.value("INBOX_SLA_MINUTES", dict(DEFAULT_SLA_MINUTES), values.sla_minutes),
+    )
+
+
+def _verification(reader: Reader) -> VerificationSettings:
+    hours = reader.value("COVERLINE_VERIFICATION_TTL_HOURS", 24.0, values.positive_number(MAX_VERIFICATION_TTL_HOURS))
+    return VerificationSettings(ttl=timedelta(hours=hours), customer_token_secret=_customer_token_secret(reader))
+
+
+def _retrieval(reader: Reader, database_url: str) -> RetrievalSettings:
+    return RetrievalSettings(
+        backend=reader.value("RETRIEVAL_BACKEND", "numpy", values.choice(RETRIEVAL_BACKENDS)),
+        index_dir=Path(reader.raw("RETRIEVAL_INDEX_DIR") or DEFAULT_INDEX_DIR),
+        faiss_factory=reader.text("RETRIEVAL_FAISS_FACTORY", "HNSW32"),
+        faiss_ef_search=reader.value("RETRIEVAL_FAISS_EF_SEARCH", 128, values.whole_number(1)),
+        pgvector_url=reader.value("RETRIEVAL_PGVECTOR_URL", database_url, values.database_url),
+        pgvector_table=reader.value("RETRIEVAL_PGVECTOR_TABLE", "reply_vectors", values.pgvector_table),
+        pgvector_ef_search=reader.value("RETRIEVAL_PGVECTOR_EF_SEARCH", 100, values.whole_number(1)),
+    )
 
 
 def _report(problems: List[str]) -> str:
