@@ -14,9 +14,9 @@ Three sections in one run (seeds fixed):
    loaded by PgvectorBackend.add, the first load `python -m retrieval rebuild` makes).
 
 Data comes from benchmarks/retrieval_data.py, the ranking systems from retrieval_baselines.py, the backend
-timings from retrieval_scale.py, the report from retrieval_report.py. Writes benchmarks/results/retrieval.{json,md,png} (with --quick:
-benchmarks/.cache/quick/, a smoke run); a partial run (--sections, --backends) updates its part of the
-last report and keeps the rest.
+timings from retrieval_scale.py, the report from retrieval_report.py. Writes
+benchmarks/results/retrieval.{json,md,png} (with --quick: benchmarks/.cache/quick/, a smoke run); a partial
+run (--sections, --backends) updates its part of the last report and keeps the rest.
 
     make benchmark-retrieval                                       # full run, about an hour on 2 cores
     .venv/bin/python benchmarks/retrieval_benchmark.py --quick     # minutes
@@ -429,6 +429,20 @@ def faiss_acceptance(rows: Sequence[Dict[str, Any]], largest: int) -> Optional[D
     }
 
 
+def scale_vectors(args: argparse.Namespace) -> Dict[str, Any]:
+    """What the scale section's vectors are: rows of runs with the same description are comparable."""
+    return {
+        "dimension": DIMENSION,
+        "centres": args.centres,
+        "noise": "centre + 0.9-norm Gaussian noise with 1/sqrt(i) spectrum over a random basis, L2-normalised",
+        "queries_timed": args.queries,
+        "warmup_queries": args.warmup,
+        "queries_are_fresh_samples": True,
+        # every size indexes a prefix of one sample of the largest size, so the largest size is part of the data
+        "sampled_vectors": max(int(s) for s in args.sizes.split(",")),
+    }
+
+
 def note_row(row: Dict[str, Any]) -> None:
     threads = f", {row['search_threads']} search thread(s)" if "search_threads" in row else ""
     note(
@@ -513,20 +527,26 @@ def run_scale(args: argparse.Namespace) -> Report:
     if with_pgvector:
         timing.pg_drop_database(args.pg_admin_url, args.pg_url)
     return {
-        "vectors": {
-            "dimension": DIMENSION,
-            "centres": args.centres,
-            "noise": "centre + 0.9-norm Gaussian noise with 1/sqrt(i) spectrum over a random basis, L2-normalised",
-            "queries_timed": args.queries,
-            "warmup_queries": args.warmup,
-            "queries_are_fresh_samples": True,
-        },
+        "vectors": scale_vectors(args),
         "threads": {"torch": torch.get_num_threads(), "faiss_omp": faiss.omp_get_max_threads()},
         "postgres": postgres,
         "pgvector_build": timing.PG_BUILD,
         "rows": rows,
         "acceptance": faiss_acceptance(rows, sizes[-1]),
     }
+
+
+NOT_MERGEABLE = (
+    "the last report's scale section used other vectors or another seed: give --backends runs the --sizes, "
+    "--centres, --queries, --warmup and --seed of that run, or run every backend"
+)
+
+
+def same_vectors(previous: Report, previous_meta: Report, vectors: Dict[str, Any], seed: int) -> bool:
+    """Whether a previous scale section measured these vectors (reports written before the sample size was
+    recorded sampled their largest N)."""
+    described = {"sampled_vectors": max(r["n"] for r in previous["rows"]), **previous["vectors"]}
+    return described == vectors and previous_meta.get("seed") == seed
 
 
 def merge_scale(fresh: Report, previous: Optional[Report], previous_meta: Report, run: Dict[str, Any]) -> Report:
@@ -539,8 +559,8 @@ def merge_scale(fresh: Report, previous: Optional[Report], previous_meta: Report
     runs = {backend: run for backend in measured}
     merged = dict(fresh)
     if previous is not None and measured != set(SCALE_BACKENDS):
-        if previous["vectors"] != fresh["vectors"] or previous_meta.get("seed") != run["seed"]:
-            raise ValueError("the last report's scale section used other vectors or another seed: run every backend")
+        if not same_vectors(previous, previous_meta, fresh["vectors"], run["seed"]):
+            raise ValueError(NOT_MERGEABLE)
         kept = [r for r in previous["rows"] if r["backend"] not in measured and r["n"] in sizes]
         # Reports written before backends recorded their run: the last scale run is the one they come from.
         earlier = {
@@ -626,6 +646,10 @@ def main() -> None:
     section_seconds = dict(meta.get("section_seconds", {}))
     section_commands = dict(meta.get("section_commands", {}))
     section_load = dict(meta.get("load_average_at_section_end", {}))
+    some_backends = set(args.backends.split(",")) != set(SCALE_BACKENDS)
+    if "scale" in sections and some_backends and report.get("scale"):
+        if not same_vectors(report["scale"], meta, scale_vectors(args), args.seed):
+            sys.exit(NOT_MERGEABLE)  # before an hour of measuring, not after
     machine = machine_info()
     finetuned_dir: Optional[Path] = cache / FINETUNED_NAME
     for section in sections:

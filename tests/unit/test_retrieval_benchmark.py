@@ -172,8 +172,8 @@ def scale_row(backend: str, n: int, p95: float, threads: int = 2) -> Dict[str, A
     return {**row, "search_threads": threads} if backend == "faiss" else row
 
 
-def scale_section(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
-    return {"vectors": {"centres": 2000}, "postgres": {"server": "15"}, "rows": rows}
+def scale_section(rows: List[Dict[str, Any]], sampled: int = 1_000_000) -> Dict[str, Any]:
+    return {"vectors": {"centres": 2000, "sampled_vectors": sampled}, "postgres": {"server": "15"}, "rows": rows}
 
 
 OLD_META = {"date": "2026-11-23 13:33 UTC", "seed": 42, "section_commands": {"scale": "old command"}}
@@ -185,6 +185,7 @@ def test_a_pgvector_only_run_keeps_the_other_rows_and_says_where_each_comes_from
     previous = scale_section(
         [scale_row(b, n, 1.0, t) for n in sizes for b, t in (("numpy", 2), ("faiss", 2), ("faiss", 1), ("pgvector", 2))]
     )
+    del previous["vectors"]["sampled_vectors"]  # as in reports written before it was recorded
     fresh = scale_section([scale_row("pgvector", n, 9.0) for n in sizes])
     merged = bench.merge_scale(fresh, copy.deepcopy(previous), OLD_META, RUN)
     assert [(r["backend"], r["n"], r["p95_ms"]) for r in merged["rows"]] == [
@@ -198,11 +199,14 @@ def test_a_pgvector_only_run_keeps_the_other_rows_and_says_where_each_comes_from
 
     with pytest.raises(ValueError):
         bench.merge_scale(fresh, {**previous, "vectors": {"centres": 200}}, OLD_META, RUN)
+    with pytest.raises(ValueError):  # a --sizes 10000 run samples other vectors than the 1M run it would join
+        bench.merge_scale(scale_section([scale_row("pgvector", 10_000, 9.0)], 10_000), previous, OLD_META, RUN)
 
 
 def test_a_full_run_replaces_the_whole_section() -> None:
     rows = [scale_row("numpy", 10, 1.0), scale_row("faiss", 10, 2.0, 2), scale_row("pgvector", 10, 3.0)]
-    merged = bench.merge_scale(scale_section(rows), scale_section([scale_row("numpy", 10, 7.0)]), OLD_META, RUN)
+    previous = scale_section([scale_row("numpy", 10, 7.0)], sampled=99)  # a full run needs nothing from it
+    merged = bench.merge_scale(scale_section(rows), previous, OLD_META, RUN)
     assert merged["rows"] == rows and set(merged["measured"]) == {"numpy", "faiss", "pgvector"}
     assert merged["acceptance"] is None  # FAISS measured with 2 threads only
     assert report._measured_by(merged) == []
