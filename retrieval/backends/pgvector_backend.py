@@ -117,8 +117,8 @@ class PgvectorBackend:
         )
 
     def _copy_rows(self, cur: Any, vectors: np.ndarray) -> None:
-        """Binary COPY, not INSERTs nor text: a million rows load in about a minute, and the stored floats are
-        the float32 values given (a text literal would round them and cost minutes of formatting in Python)."""
+        """Binary COPY, not INSERTs nor text: no float is formatted in Python (50k 384-d rows: 0.75 s, as text
+        9.6 s, on 2 busy cores), and the stored floats are the float32 values given (7-digit text rounds them)."""
         for start in range(0, len(vectors), BATCH_ROWS):
             payload = _binary_copy_payload(vectors[start : start + BATCH_ROWS], first_row=self._rows + start)
             cur.copy_expert(f"COPY {self.table} (row, embedding) FROM STDIN WITH (FORMAT binary)", payload)
