@@ -15,8 +15,6 @@ HTTP API; `action_session_start` keeps it paused across a session expiry while p
 from __future__ import annotations
 
 import logging
-import math
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Text
@@ -32,6 +30,7 @@ from actions.fallback import FALLBACK_INTENT, UNCLEAR_INTENTS, bot_fell_back_las
 from actions.service_hours import ServiceHours, describe_opening
 from conversations import lifecycle
 from conversations.escalations import is_repeat_contact, open_escalation
+from settings import current
 from storage.engine import session_scope
 from storage.models import Conversation
 
@@ -46,22 +45,12 @@ FRUSTRATION_RISING = "frustration_rising"  # two upset messages in a row, the se
 UPSET_AFTER_FAILURE = "upset_after_failure"  # an upset message right after the bot failed to understand
 SENTIMENT_SIGNALS = frozenset({NEGATIVE_SENTIMENT, FRUSTRATION_RISING, UPSET_AFTER_FAILURE})
 
-THRESHOLD_ENV = "COVERLINE_HANDOFF_NEGATIVE_THRESHOLD"
-# Calibrated probability that a message is negative. Chosen on tests/fixtures/nlu_heldout.yml with the
-# model the shipped config trains (docs/handoff.md): the lowest step of 0.05 at which at most 2 % of the
-# calm messages score above it (5 of 252); it catches 41 of the 44 negative ones, where 0.9 caught 36.
-DEFAULT_NEGATIVE_THRESHOLD = 0.75
-
-# Probability of negative above which a message counts as upset for the conversation-level signals:
-# below the one-message threshold, because it takes two such messages (or one after a bot failure).
-CONVERSATION_FLOOR_ENV = "COVERLINE_HANDOFF_CONVERSATION_FLOOR"
-DEFAULT_CONVERSATION_FLOOR = 0.7
-
-# Minutes to a person's first reply per priority: the inbox's SLA (same variable and default), so the
-# wait we promise is the one the team is measured against.
-SLA_ENV = "INBOX_SLA_MINUTES"
-DEFAULT_SLA_MINUTES = {1: 5, 2: 15, 3: 60}
-
+# The thresholds (docs/handoff.md: chosen on tests/fixtures/nlu_heldout.yml with the model the shipped
+# config trains) and the SLA the customer is promised are settings (docs/settings.md):
+# COVERLINE_HANDOFF_NEGATIVE_THRESHOLD (0.75: the lowest 0.05 step with at most 2 % of calm messages
+# above it; 41 of 44 negative caught, where 0.9 caught 36), COVERLINE_HANDOFF_CONVERSATION_FLOOR (0.7:
+# it takes two such messages, or one after a bot failure) and INBOX_SLA_MINUTES (the inbox's own).
+# A bad value stops the action server at start-up (settings.load_at_startup).
 
 REASON_BY_INTENT = {"request_human": "customer_request", "complaint": "complaint"}
 BASE_PRIORITY = {
@@ -89,48 +78,19 @@ ALREADY_WITH_PEOPLE = "A person on our service team already has your conversatio
 # -- configuration ----------------------------------------------------------------------------------
 
 
-def _probability_setting(variable: str, default: float, environ: Mapping[str, str]) -> float:
-    """A probability in (0, 1], or 'off' (never fires). A bad value is logged and the default used,
-    because a typo in a setting must not stop angry customers from reaching a person."""
-    raw = environ.get(variable, "").strip()
-    if not raw:
-        return default
-    if raw.lower() == "off":
-        return math.inf
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0.0 < value <= 1.0:
-        logger.warning("%s=%r is not in (0, 1] or 'off'; using %s", variable, raw, default)
-        return default
-    return value
+def negative_threshold() -> float:
+    """One message this negative hands over; infinite ('off') when sentiment alone should never hand off."""
+    return current().handoff.negative_threshold
 
 
-def negative_threshold(environ: Mapping[str, str] = os.environ) -> float:
-    """One message this negative hands over; 'off' when sentiment alone should never hand off."""
-    return _probability_setting(THRESHOLD_ENV, DEFAULT_NEGATIVE_THRESHOLD, environ)
-
-
-def conversation_floor(environ: Mapping[str, str] = os.environ) -> float:
+def conversation_floor() -> float:
     """A message this negative counts as upset for the conversation-level signals."""
-    return _probability_setting(CONVERSATION_FLOOR_ENV, DEFAULT_CONVERSATION_FLOOR, environ)
+    return current().handoff.conversation_floor
 
 
-def sla_minutes(environ: Mapping[str, str] = os.environ) -> Dict[int, int]:
-    """Priority → minutes to a first reply, read like the inbox does ("1:5,2:15,3:60")."""
-    raw = environ.get(SLA_ENV, "").strip()
-    if not raw:
-        return dict(DEFAULT_SLA_MINUTES)
-    try:
-        pairs = (part.split(":") for part in raw.split(",") if part.strip())
-        parsed = {int(priority): int(minutes) for priority, minutes in pairs}
-    except ValueError:
-        parsed = {}
-    if not parsed or min(parsed.values()) <= 0:
-        logger.warning("%s=%r is not priority:minutes,...; using %s", SLA_ENV, raw, DEFAULT_SLA_MINUTES)
-        return dict(DEFAULT_SLA_MINUTES)
-    return parsed
+def sla_minutes() -> Dict[int, int]:
+    """Priority → minutes to a first reply: the inbox's SLA, read by the same parser."""
+    return dict(current().handoff.sla_minutes)
 
 
 # -- when to hand off -------------------------------------------------------------------------------
