@@ -73,6 +73,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="stock then Coverline, this many times")
     parser.add_argument("--profile", action="store_true", help="then profile both bots with py-spy under the load")
     parser.add_argument("--profile-seconds", type=float, default=40)
+    parser.add_argument("--note", default="", help="a sentence the note shows with the run (e.g. why it is small)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where load.json/md/png go")
     return parser.parse_args(argv)
 
@@ -110,6 +111,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "rounds": args.rounds,
                 "alone_seconds": args.alone_seconds,
                 "concurrent_seconds": args.concurrent_seconds,
+                "note": args.note,
             },
             "summary": summary,
             "acceptance": report.acceptance(summary["stock"]["concurrent"], summary["coverline"]["concurrent"]),

@@ -70,9 +70,7 @@ def _both(first: Callable[[Frames], bool], second: Callable[[Frames], bool]) -> 
 
 
 CATEGORIES_RASA = (
-    Category(
-        "event broker: interaction log SQL (on the event loop)", _any("interaction_log_broker", "interaction_log.py")
-    ),
+    Category("event broker: interaction log SQL", _any("interaction_log_broker", "interaction_log.py")),
     Category(
         "tracker store: read by the REST door (buttons on offer)",
         _both(_any("bot/channels/untrusted.py"), _any("tracker_store.py")),
@@ -150,6 +148,7 @@ def bucket(
     counts: Dict[str, int] = {category.name: 0 for category in categories}
     counts[OTHER] = 0
     functions: Dict[str, Dict[str, int]] = {name: {} for name in counts}
+    on_main: Dict[str, int] = {name: 0 for name in counts}
     busy = main = 0
     for frames, count in stacks:
         thread = frames[0] if frames and frames[0].startswith("thread (") else ""
@@ -158,6 +157,7 @@ def bucket(
         main += count if thread.endswith(": MainThread") else 0
         name = next((c.name for c in categories if c.matches(frames)), OTHER)
         counts[name] += count
+        on_main[name] += count if thread.endswith(": MainThread") else 0
         for function in {_function(frame) for frame in frames}:
             functions[name][function] = functions[name].get(function, 0) + count
     rows = [
@@ -166,6 +166,7 @@ def bucket(
             "samples": count,
             "share": round(count / busy, 4) if busy else 0.0,
             "ms_per_reply": round(cpu_ms_per_reply * count / busy, 2) if busy else 0.0,
+            "main_thread_share": round(on_main[name] / count, 3),
             "top_functions": top_functions(functions[name], count),
         }
         for name, count in sorted(counts.items(), key=lambda item: -item[1])
@@ -197,24 +198,16 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
 def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
     """Which actions run on the action server for each message of one conversation.
 
-    Custom actions leave an ActionExecuted event in the tracker; the custom slot-mapping actions that
-    ActionExtractSlots calls on every message (Rasa 3.6: once per action per message, for mappings
+    Custom actions (the domain's actions that are not responses or forms; a default action the domain
+    lists, as Coverline does action_session_start, is overridden and runs remotely too: Rasa 3.6
+    `action_for_name_or_text`) leave an ActionExecuted event in the tracker; the custom slot-mapping
+    actions that ActionExtractSlots calls on every message (once per action per message, for mappings
     without conditions) leave none, so they are read from the domain."""
-    import json
     import secrets
-    import urllib.request
 
-    from rasa.shared.core.constants import DEFAULT_ACTION_NAMES
-
-    request = urllib.request.Request(f"{bot.url}/domain", headers={**bot.auth_header(), "Accept": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        domain = json.loads(response.read())
+    domain = bot.api("/domain")
     forms = set(domain.get("forms") or {})
-    custom = {
-        name
-        for name in domain.get("actions", [])
-        if not name.startswith("utter_") and name not in DEFAULT_ACTION_NAMES and name not in forms
-    }
+    custom = {name for name in domain.get("actions", []) if not name.startswith("utter_") and name not in forms}
     slot_mapping_actions = sorted(
         {
             mapping["action"]

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +63,12 @@ class Bot:
 
     def tracker(self, sender: str) -> Dict[str, object]:
         """The conversation's tracker through the HTTP API (Coverline only: the stock bot runs without it)."""
-        request = urllib.request.Request(
-            f"{self.url}/conversations/{sender}/tracker", headers={"Authorization": f"Bearer {self.token}"}
-        )
+        return self.api(f"/conversations/{urllib.parse.quote(sender, safe=':')}/tracker")
+
+    def api(self, path: str) -> Dict[str, object]:
+        """GET on Rasa's HTTP API, whose token goes in the query string (`Authorization` is for JWTs)."""
+        query = urllib.parse.urlencode({"token": self.token})
+        request = urllib.request.Request(f"{self.url}{path}?{query}", headers={"Accept": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 

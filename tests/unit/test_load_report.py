@@ -129,8 +129,16 @@ def test_markdown_shows_the_figures_and_the_verdict() -> None:
     stock_p95 = results["summary"]["stock"]["concurrent"]["p95"]
     assert f"{stock_p95 * 1000:.0f} ms" in text
     assert "## Where the time goes" in text
+    assert "Not the acceptance measurement" not in text
     for message in CONVERSATION:
         assert message in text
+
+
+def test_a_smaller_run_says_it_is_not_the_acceptance_measurement() -> None:
+    results = fixture_results()
+    results["meta"].update(users=2, concurrent_seconds=5, note="the machine was busy")
+    assert "Not the acceptance measurement**: 2 conversation(s) at once for 5 s" in report.markdown(results)
+    assert "the machine was busy" in report.markdown(results)
 
 
 def test_write_produces_json_markdown_and_chart(tmp_path: Path) -> None:
@@ -176,7 +184,7 @@ def test_profile_buckets_each_stack_once_most_specific_first() -> None:
     assert result["samples"] == 120
     assert result["main_thread_samples"] == 100
     assert result["main_thread_busy_share"] == pytest.approx(0.5)
-    assert by_name["event broker: interaction log SQL (on the event loop)"]["samples"] == 10
+    assert by_name["event broker: interaction log SQL"]["samples"] == 10
     assert by_name["tracker store: read + write of the conversation"]["samples"] == 20
     assert by_name["tracker store: read by the REST door (buttons on offer)"]["samples"] == 5
     assert (
@@ -206,6 +214,6 @@ def test_markdown_renders_the_profile_and_the_action_calls() -> None:
     }
     text = report.markdown(results)
     section = text.split("## Where the time goes")[1]
-    assert "| event broker: interaction log SQL (on the event loop) | 8.3 % | 5.0 |" in section
+    assert "| event broker: interaction log SQL | 8.3 % | 5.0 | 100 % |" in section
     assert "on the CPU 50 % of the time" in section
     assert "| 1 | hi there | 2: action_session_start, action_read_handoff_signal |" in section
