@@ -13,6 +13,7 @@ slow-down of the machine touches both. Locust's samples go to benchmarks/work/lo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
@@ -74,12 +75,18 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="then profile both bots with py-spy under the load")
     parser.add_argument("--profile-seconds", type=float, default=40)
     parser.add_argument("--note", default="", help="a sentence the note shows with the run (e.g. why it is small)")
+    parser.add_argument(
+        "--render-only", action="store_true", help="rewrite load.md and load.png from the results' load.json"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where load.json/md/png go")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.render_only:  # after editing findings.md or the rendering: no servers, no load
+        report.write(json.loads((args.results / "load.json").read_text(encoding="utf-8")), args.results)
+        return 0
     WORK.mkdir(parents=True, exist_ok=True)
     samples = WORK / "samples.jsonl"
     samples.unlink(missing_ok=True)

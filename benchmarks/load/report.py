@@ -73,13 +73,14 @@ def summarise(rounds: Sequence[Sequence[Sample]]) -> Dict[str, Any]:
     }
 
 
-def per_turn_p50(samples: Iterable[Sample]) -> Dict[int, float]:
-    """Median latency of each message of the conversation (turn 1..5): which message costs what."""
+def per_turn_p50(samples: Iterable[Sample]) -> Dict[str, float]:
+    """Median latency of each message of the conversation ("1".."5", as JSON keeps the keys): which
+    message costs what."""
     by_turn: Dict[int, List[float]] = {}
     for s in samples:
         if not s.get("error") and s.get("turn"):
             by_turn.setdefault(int(s["turn"]), []).append(s["latency"])
-    return {turn: round(percentile(values, 50), 4) for turn, values in sorted(by_turn.items())}
+    return {str(turn): round(percentile(values, 50), 4) for turn, values in sorted(by_turn.items())}
 
 
 def acceptance(stock: Mapping[str, Any], coverline: Mapping[str, Any]) -> Dict[str, Any]:

@@ -74,7 +74,7 @@ def test_rounds_add_their_windows_not_the_gap_between_them() -> None:
 
 def test_per_turn_median_ignores_errors() -> None:
     samples = [sample(0, 0.1, 1), sample(0, 0.3, 1), sample(0, 0.5, 2), sample(0, 9.0, 2, error="timeout")]
-    assert report.per_turn_p50(samples) == {1: pytest.approx(0.2), 2: pytest.approx(0.5)}
+    assert report.per_turn_p50(samples) == {"1": pytest.approx(0.2), "2": pytest.approx(0.5)}
 
 
 def test_acceptance_needs_the_ratio_and_no_errors() -> None:
@@ -130,6 +130,7 @@ def test_markdown_shows_the_figures_and_the_verdict() -> None:
     assert f"{stock_p95 * 1000:.0f} ms" in text
     assert "## Where the time goes" in text
     assert "Not the acceptance measurement" not in text
+    assert "| 1 | hi there | 400 ms | 1100 ms |" in text
     for message in CONVERSATION:
         assert message in text
 
