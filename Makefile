@@ -69,7 +69,7 @@ benchmark-retrieval: install  ## retrieval only: InsuranceQA ranking, Harbor hel
 	$(PY) benchmarks/retrieval_benchmark.py
 
 .PHONY: benchmark-load
-benchmark-load: install train  ## REST load: stock rasa init bot vs Coverline, 1 and 20 conversations at once (~15 min)
+benchmark-load: install train  ## REST load: stock rasa init bot vs Coverline, 1 and 20 conversations at once (~10 min)
 	$(PY) -m benchmarks.load
 
 clean:  ## remove trained models, the local database and test results

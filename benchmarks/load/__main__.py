@@ -1,6 +1,6 @@
 """`python -m benchmarks.load`: the stock bot and Coverline under the same REST load, one after the other.
 
-    make benchmark-load                                   # 2 rounds, 20 conversations at once, ~12 min
+    make benchmark-load                                   # 2 rounds, 20 conversations at once, ~10 min
     .venv/bin/python -m benchmarks.load --profile         # and py-spy profiles (where the time goes)
     .venv/bin/python -m benchmarks.load --users 2 --concurrent-seconds 5 --alone-seconds 3 --rounds 1 \\
         --results /tmp/load-smoke                          # a smoke run
