@@ -272,14 +272,3 @@ def profile_bots(bots: Sequence[Bot], users: int, seconds: float, work: Path) ->
         if bot.name == "coverline":
             profile[bot.name]["action_server_calls"] = action_server_calls(bot)
     return profile
-
-
-def profile_from_files(work: Path, cpu: Mapping[str, Mapping[str, float]]) -> Dict[str, Any]:
-    """Re-bucket saved py-spy outputs (after changing the categories) with the CPU figures of that run."""
-    result: Dict[str, Any] = {}
-    for path in sorted(work.glob("profile-*-*.txt")):
-        _, bot, process = path.stem.split("-", 2)
-        categories = CATEGORIES_ACTIONS if process == "actions" else CATEGORIES_RASA
-        ms: Optional[float] = (cpu.get(bot) or {}).get(process)
-        result.setdefault(bot, {})[process] = bucket(parse_raw(path.read_text()), categories, ms or 0.0)
-    return result
