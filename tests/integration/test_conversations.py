@@ -7,6 +7,7 @@ nothing, and a turn whose action server is down that must still be logged.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,7 +24,7 @@ from storage.engine import session_scope
 from storage.models import AnswerFeedback, Claim, Conversation, Escalation, Message, PastReply
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
 from tests.support.network import free_port
-from tests.support.servers import SocketCustomer, joined, say
+from tests.support.servers import SocketCustomer, joined, logged, say
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 
@@ -93,9 +94,22 @@ def module_postgres_url() -> Iterator[str]:
     yield from postgres_database()
 
 
-def message_rows(url: str, conversation_id: str) -> List[Message]:
+def _rows(url: str, conversation_id: str) -> List[Message]:
     with session_scope(url) as s:
         return list(s.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)))
+
+
+def message_rows(url: str, conversation_id: str, quiet_seconds: float = 0.3) -> List[Message]:
+    """The conversation's log once it has stopped growing for `quiet_seconds`: the broker's writer thread
+    stores a turn's messages just after Rasa answers."""
+    rows = _rows(url, conversation_id)
+    for _ in range(50):
+        time.sleep(quiet_seconds)
+        again = _rows(url, conversation_id)
+        if rows and len(again) == len(rows):
+            return again
+        rows = again
+    return rows
 
 
 def claim_reference(text: str) -> str:
@@ -180,17 +194,20 @@ def test_concurrent_conversations_lose_and_double_nothing(servers: ServerSet) ->
         replies = list(pool.map(lambda job: say(servers.rasa_url, *job), jobs))
     bot_messages = sum(len(r) for r in replies)
     assert all(replies), "every message got an answer"
-    with session_scope(servers.db_url) as s:
 
-        def count(direction: str) -> int:
-            return s.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(Message.conversation_id.in_(senders), Message.direction == direction)
+    def counts() -> tuple:
+        with session_scope(servers.db_url) as s:
+            return tuple(
+                s.scalar(
+                    select(func.count())
+                    .select_from(Message)
+                    .where(Message.conversation_id.in_(senders), Message.direction == direction)
+                )
+                for direction in ("inbound", "outbound")
             )
 
-        assert count("inbound") == 50
-        assert count("outbound") == bot_messages
+    assert logged(counts, lambda found: found == (50, bot_messages)) == (50, bot_messages)
+    with session_scope(servers.db_url) as s:
         for sender in senders:
             texts = s.scalars(
                 select(Message.text).where(Message.conversation_id == sender, Message.direction == "inbound")
@@ -287,7 +304,8 @@ def test_sentiment_of_every_customer_message_is_logged(servers: ServerSet) -> No
     sender = f"mood-{uuid.uuid4().hex[:8]}"
     say(servers.rasa_url, sender, ANGRY)
     say(servers.rasa_url, sender, HAPPY)
-    inbound = [m for m in message_rows(servers.db_url, sender) if m.direction == "inbound"]
+    rows = logged(lambda: message_rows(servers.db_url, sender), lambda rows: len(rows) >= 4)
+    inbound = [m for m in rows if m.direction == "inbound"]
     assert [m.text for m in inbound] == [ANGRY, HAPPY]
     assert [m.sentiment["label"] for m in inbound] == ["negative", "positive"]
     assert all(0.0 < m.sentiment["confidence"] <= 1.0 for m in inbound)
@@ -301,7 +319,7 @@ def test_an_angry_answer_inside_the_claim_form_goes_to_a_person(servers: ServerS
     answer = joined(say(servers.rasa_url, sender, ANGRY))
 
     assert "look like a policy number" not in answer
-    rows = message_rows(servers.db_url, sender)
+    rows = logged(lambda: message_rows(servers.db_url, sender), lambda rows: rows[-1].answer_source == "handoff")
     assert rows[-1].direction == "outbound" and rows[-1].answer_source == "handoff", [
         (m.text, m.answer_source) for m in rows
     ]
@@ -317,7 +335,7 @@ def test_message_is_logged_when_the_action_server_is_down(servers: ServerSet) ->
     servers.processes["actions"].wait(timeout=30)
     sender = f"outage-{uuid.uuid4().hex[:8]}"
     say(servers.rasa_url, sender, "how much do I owe on policy PX-88123?")
-    rows = message_rows(servers.db_url, sender)
+    rows = logged(lambda: message_rows(servers.db_url, sender), lambda rows: len(rows) > 0)
     assert [(m.direction, m.text) for m in rows if m.direction == "inbound"] == [
         ("inbound", "how much do I owe on policy PX-88123?")
     ]

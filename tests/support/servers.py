@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 import requests
 import socketio
 
 from runner.servers import api_token
+
+T = TypeVar("T")
 
 
 def say(rasa_url: str, sender: str, text: str) -> List[Dict[str, Any]]:
@@ -82,3 +84,15 @@ def server_logs(log_dir: Optional[Path]) -> str:
     if log_dir is None:
         return ""
     return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in sorted(log_dir.glob("*.log")))
+
+
+def logged(read: Callable[[], T], ready: Callable[[T], bool], timeout: float = 15.0) -> T:
+    """What `read` returns once `ready` says the interaction log has caught up (or after `timeout`, for the
+    test's own assertion to report). The event broker stores messages from its writer thread, just after
+    Rasa answers, so a test reading the log right after a reply must give it a moment."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not ready(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = read()
+    return value
