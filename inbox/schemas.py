@@ -106,7 +106,9 @@ class ConversationSummary(BaseModel):
     id: str
     channel: str
     customer_identity: Optional[str]
-    status: str = Field(..., description="pending (the bot answers), escalated (waiting for a person), open (an agent has it), resolved")
+    status: str = Field(
+        ..., description="pending (the bot answers), escalated (waiting for a person), open (an agent has it), resolved"
+    )
     assignee: Optional[AgentBrief]
     created_at: datetime
     last_message_at: datetime
