@@ -88,7 +88,7 @@ class InteractionLogBroker(EventBroker):
             with self._journal_lock:
                 self._unstored -= 1
                 if self._unstored == 0:
-                    self._rewrite_spool([])  # everything journalled is in the database
+                    self.spool_path.unlink(missing_ok=True)  # everything journalled is in the database
             self._queue.task_done()
 
     def _store_with_retries(self, event: Dict[str, Any]) -> None:
@@ -138,16 +138,6 @@ class InteractionLogBroker(EventBroker):
             except ValueError:  # a line cut short by a crash mid-write: the event it held never finished
                 logger.warning("Skipping an unreadable line in %s", self.spool_path)
         return events
-
-    def _rewrite_spool(self, events: List[Dict[str, Any]]) -> None:
-        if not events:
-            self.spool_path.unlink(missing_ok=True)
-            return
-        self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.spool_path.with_suffix(".tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
-            out.write("".join(json.dumps(e) + "\n" for e in events))
-        tmp.replace(self.spool_path)
 
     def is_ready(self) -> bool:
         return self._writer.is_alive()

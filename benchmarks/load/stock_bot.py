@@ -6,11 +6,12 @@ store; no action server): the baseline a Rasa user starts from, not a reduced Co
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from benchmarks.rasa_nlu import rasa_env
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCK_DIR = ROOT / "benchmarks" / "work" / "load" / "stock"
@@ -18,14 +19,8 @@ RASA = Path(sys.executable).parent / "rasa"
 
 
 def quiet_env() -> Dict[str, str]:
-    """The environment the Rasa commands run with: no telemetry, no TensorFlow chatter."""
-    return {
-        **os.environ,
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    """The NLU benchmark's Rasa environment (no telemetry, no TensorFlow chatter, offline), unbuffered."""
+    return {**rasa_env(), "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def trained_model(project: Path = STOCK_DIR) -> Optional[Path]:
