@@ -69,6 +69,17 @@ def _rows(sections: Dict[str, Any]) -> List[Tuple[str, str, str, str, str]]:
                         "",
                     )
                 )
+    s = sections.get("dstc11")
+    if s:
+        rows.append(
+            (
+                f"DSTC11 insurance ({s['utterances']} real utterances, mapped), model trained on all of nlu_data",
+                "accuracy / worst DSTC11 intent",
+                f"{_pct(s['ours']['accuracy'])} / {_pct(s['ours']['worst_intent_accuracy'])}",
+                f"{_pct(s['stock_rasa']['accuracy'])} / {_pct(s['stock_rasa']['worst_intent_accuracy'])}",
+                "≥ 88 / ≥ 70",
+            )
+        )
     s = sections.get("nlu_data")
     if s:
         rows.append(
@@ -101,7 +112,7 @@ def _rows(sections: Dict[str, Any]) -> List[Tuple[str, str, str, str, str]]:
             )
         rows.append(
             (
-                "DSTC11 insurance (mapped)",
+                "DSTC11 insurance (mapped), model trained on the 80 % split",
                 "accuracy",
                 _pct(s["ours"]["dstc11_insurance_accuracy"]),
                 _pct(s["stock_rasa"]["dstc11_insurance_accuracy"]),
@@ -177,10 +188,33 @@ def _rows(sections: Dict[str, Any]) -> List[Tuple[str, str, str, str, str]]:
 
 def _training_rows(sections: Dict[str, Any]) -> List[str]:
     lines = []
-    for key in ("banking77_full", "banking77_10shot", "nlu_data"):
+    for key in ("banking77_full", "banking77_10shot", "nlu_data", "dstc11"):
         s = sections.get(key)
         if s:
             lines.append(f"| {key} | {s['ours']['train_seconds']:.0f} | {s['stock_rasa']['train_seconds']:.0f} |")
+    return lines
+
+
+def _dstc11_lines(section: Dict[str, Any]) -> List[str]:
+    """Per DSTC11 intent: the acceptance asks that none falls under 70 %, so each one is shown with what it
+    is mistaken for (the next data to write)."""
+    ours, stock = section["ours"]["per_intent"], section["stock_rasa"]["per_intent"]
+    lines = [
+        "",
+        f"DSTC11 insurance per intent ({section['utterances']} utterances; both pipelines trained on all of "
+        "nlu_data, as `make train` does on a fresh clone):",
+        "",
+        "| DSTC11 intent | maps to | n | Coverline % | mistaken for (Coverline) | stock Rasa % |",
+        "| --- | --- | ---: | ---: | --- | ---: |",
+    ]
+    for name in sorted(ours, key=lambda n: ours[n]["accuracy"]):
+        row = ours[name]
+        mistaken = ", ".join(f"{label} {count}" for label, count in row["mistaken_for"].items()) or "–"
+        theirs = stock.get(name, {}).get("accuracy")
+        lines.append(
+            f"| {name} | {row['maps_to']} | {row['utterances']} | {_pct(row['accuracy'])} | {mistaken} | "
+            f"{_pct(theirs)} |"
+        )
     return lines
 
 
@@ -196,6 +230,8 @@ def markdown(results: Dict[str, Any]) -> str:
         "| --- | --- | ---: | ---: | --- |",
     ]
     lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in _rows(sections)]
+    if "dstc11" in sections:
+        lines += _dstc11_lines(sections["dstc11"])
     training = _training_rows(sections)
     if training:
         lines += ["", "Training wall time (s):", "", "| set | Coverline | stock Rasa |", "| --- | ---: | ---: |"]
@@ -230,7 +266,11 @@ def plot(results: Dict[str, Any], path: Path) -> None:
             names.append(title)
             ours.append(sections[key]["ours"]["accuracy"])
             theirs.append(sections[key]["stock_rasa"]["accuracy"])
-    if "nlu_data" in sections:
+    if "dstc11" in sections:
+        names.append("DSTC11 insurance")
+        ours.append(sections["dstc11"]["ours"]["accuracy"])
+        theirs.append(sections["dstc11"]["stock_rasa"]["accuracy"])
+    elif "nlu_data" in sections:
         names.append("DSTC11 insurance")
         ours.append(sections["nlu_data"]["ours"]["dstc11_insurance_accuracy"])
         theirs.append(sections["nlu_data"]["stock_rasa"]["dstc11_insurance_accuracy"])
