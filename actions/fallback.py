@@ -8,14 +8,13 @@ that the bot already failed once, so the customer is not asked again.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
-from conversations.answers import is_fallback
-
-FALLBACK_INTENT = "nlu_fallback"
-# messages the bot has no intent for: the NLU's out-of-scope floor sends most unclear messages to
-# out_of_scope rather than nlu_fallback, so both count as a second miss after a fallback reply
-UNCLEAR_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope"})
+from conversations.handoff_signal import (  # noqa: F401  (re-exported)
+    FALLBACK_INTENT,
+    UNCLEAR_INTENTS,
+    bot_fell_back_last_turn,
+)
 
 
 def consecutive_fallbacks(events: List[Dict[str, Any]]) -> int:
@@ -29,31 +28,3 @@ def consecutive_fallbacks(events: List[Dict[str, Any]]) -> int:
             break
         count += 1
     return count
-
-
-def _last_bot_reply_before_latest_message(events: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """The bot's (or an agent's) last message before the customer's newest one, if any."""
-    seen_latest_user = False
-    for event in reversed(events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_latest_user:
-                return None  # two customer messages without a reply between them (e.g. while paused)
-            seen_latest_user = True
-        elif kind == "bot" and seen_latest_user:
-            return event
-    return None
-
-
-def bot_fell_back_last_turn(events: List[Dict[str, Any]]) -> bool:
-    """Whether the reply to the customer's previous message was itself a fallback ("please rephrase").
-
-    The interaction log and this rule read a reply's source the same way (conversations/answers.py).
-    Counting the bot's fallback replies, not low-confidence messages, means a message the past replies
-    answered well does not count as a miss; and after a handoff the last reply is the handoff message or
-    an agent's, so a hand back starts the count afresh.
-    """
-    reply = _last_bot_reply_before_latest_message(events)
-    if reply is None:
-        return False
-    return is_fallback(reply.get("metadata"))

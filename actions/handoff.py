@@ -26,31 +26,34 @@ from sqlalchemy.orm import Session
 
 from actions.base import CoverlineAction
 from actions.demo_data import insurer
-from actions.fallback import FALLBACK_INTENT, UNCLEAR_INTENTS, bot_fell_back_last_turn
 from actions.service_hours import ServiceHours, describe_opening
 from conversations import lifecycle
 from conversations.escalations import is_repeat_contact, open_escalation
+from conversations.handoff_signal import (  # noqa: F401  (re-exported: the handoff's vocabulary)
+    FALLBACK_INTENT,
+    FRUSTRATION_RISING,
+    HANDOFF_SIGNAL_SLOT,
+    NEGATIVE_SENTIMENT,
+    REPEATED_FALLBACK,
+    SENTIMENT_SIGNALS,
+    UPSET_AFTER_FAILURE,
+    conversation_floor,
+    handoff_signal,
+    intent_name,
+    negative_score,
+    negative_threshold,
+    signal_slot_value,
+    strongly_negative,
+)
 from settings import current
 from storage.engine import session_scope
 from storage.models import Conversation
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_SIGNAL_SLOT = "handoff_signal"
-NEGATIVE_SENTIMENT = "negative_sentiment"
-REPEATED_FALLBACK = "repeated_fallback"
-# Conversation-level signals: no single message crosses the threshold, the conversation does. Both set
-# the slot to NEGATIVE_SENTIMENT (the same rules hand over) and are recorded as the escalation's reason.
-FRUSTRATION_RISING = "frustration_rising"  # two upset messages in a row, the second no calmer
-UPSET_AFTER_FAILURE = "upset_after_failure"  # an upset message right after the bot failed to understand
-SENTIMENT_SIGNALS = frozenset({NEGATIVE_SENTIMENT, FRUSTRATION_RISING, UPSET_AFTER_FAILURE})
-
-# The thresholds (docs/handoff.md: chosen on tests/fixtures/nlu_heldout.yml with the model the shipped
-# config trains) and the SLA the customer is promised are settings (docs/settings.md):
-# COVERLINE_HANDOFF_NEGATIVE_THRESHOLD (0.75: the lowest 0.05 step with at most 2 % of calm messages
-# above it; 41 of 44 negative caught, where 0.9 caught 36), COVERLINE_HANDOFF_CONVERSATION_FLOOR (0.7:
-# it takes two such messages, or one after a bot failure) and INBOX_SLA_MINUTES (the inbox's own).
-# A bad value stops the action server at start-up (settings.load_at_startup).
+# The thresholds and what counts as a signal live in conversations/handoff_signal.py (shared with the
+# Rasa server, which computes the slot in-process); the SLA the customer is promised is INBOX_SLA_MINUTES
+# (the inbox's own setting). A bad value stops the action server at start-up (settings.load_at_startup).
 
 REASON_BY_INTENT = {"request_human": "customer_request", "complaint": "complaint"}
 BASE_PRIORITY = {
@@ -78,101 +81,12 @@ ALREADY_WITH_PEOPLE = "A person on our service team already has your conversatio
 # -- configuration ----------------------------------------------------------------------------------
 
 
-def negative_threshold() -> float:
-    """One message this negative hands over; infinite ('off') when sentiment alone should never hand off."""
-    return current().handoff.negative_threshold
-
-
-def conversation_floor() -> float:
-    """A message this negative counts as upset for the conversation-level signals."""
-    return current().handoff.conversation_floor
-
-
 def sla_minutes() -> Dict[int, int]:
     """Priority → minutes to a first reply: the inbox's SLA, read by the same parser."""
     return dict(current().handoff.sla_minutes)
 
 
 # -- when to hand off -------------------------------------------------------------------------------
-
-
-def strongly_negative(sentiment: Optional[Mapping[str, Any]], threshold: Optional[float] = None) -> bool:
-    """A message the sentiment head calls negative with at least the threshold's calibrated confidence."""
-    if not sentiment or sentiment.get("label") != "negative":
-        return False
-    try:
-        confidence = float(sentiment.get("confidence") or 0.0)
-    except (TypeError, ValueError):
-        return False
-    return confidence >= (negative_threshold() if threshold is None else threshold)
-
-
-def negative_score(sentiment: Optional[Mapping[str, Any]]) -> float:
-    """How likely the message is negative: the sentiment head's probability for the label, or (from a
-    model that reports only its top label) the top label's confidence when that label is negative."""
-    if not sentiment:
-        return 0.0
-    scores = sentiment.get("scores")
-    try:
-        if isinstance(scores, Mapping) and "negative" in scores:
-            return float(scores["negative"])
-        return float(sentiment.get("confidence") or 0.0) if sentiment.get("label") == "negative" else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def earlier_negative_scores(events: List[Dict[str, Any]]) -> List[float]:
-    """Negative scores of the customer's messages before the newest one, oldest first, since the bot last
-    handed over or was handed back (a person has dealt with what came before)."""
-    scores: List[float] = []
-    seen_latest = False
-    for event in reversed(events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_latest:
-                scores.append(negative_score((event.get("parse_data") or {}).get("sentiment")))
-            seen_latest = True
-        elif kind == "resume" or (kind == "action" and event.get("name") == "action_escalate"):
-            break
-    return scores[::-1]
-
-
-def _intent_name(message: Optional[Mapping[str, Any]]) -> str:
-    return str(((message or {}).get("intent") or {}).get("name") or "")
-
-
-def handoff_signal(
-    latest_message: Optional[Mapping[str, Any]],
-    events: List[Dict[str, Any]],
-    threshold: Optional[float] = None,
-    floor: Optional[float] = None,
-) -> Optional[str]:
-    """Which handoff signal the customer's newest message fires, if any (docs/handoff.md).
-
-    Computed afresh for every message, so nothing stale survives a hand back. One strongly negative
-    message; an upset one right after the bot failed to understand; a second upset message in a row that
-    is no calmer than the first; then a second message the bot cannot understand. Anger wins over a
-    misunderstanding (it is the more urgent).
-    """
-    sentiment = (latest_message or {}).get("sentiment")
-    if strongly_negative(sentiment, threshold):
-        return NEGATIVE_SENTIMENT
-    floor = conversation_floor() if floor is None else floor
-    score = negative_score(sentiment)
-    if score >= floor:
-        if bot_fell_back_last_turn(events):
-            return UPSET_AFTER_FAILURE
-        earlier = earlier_negative_scores(events)
-        if earlier and floor <= earlier[-1] <= score:
-            return FRUSTRATION_RISING
-    if _intent_name(latest_message) in UNCLEAR_INTENTS and bot_fell_back_last_turn(events):
-        return REPEATED_FALLBACK
-    return None
-
-
-def signal_slot_value(signal: Optional[str]) -> Optional[str]:
-    """The `handoff_signal` slot's value: the rules need only know that sentiment asks for a person."""
-    return NEGATIVE_SENTIMENT if signal in SENTIMENT_SIGNALS else signal
 
 
 def handoff_reason(intent: str, signal: Optional[str]) -> str:
@@ -302,7 +216,7 @@ class ActionEscalate(CoverlineAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         message = tracker.latest_message or {}
-        reason = handoff_reason(_intent_name(message), handoff_signal(message, tracker.events))
+        reason = handoff_reason(intent_name(message), handoff_signal(message, tracker.events))
         now = self.clock()
         with self.conversation_session(tracker) as session:
             conversation = session.get(Conversation, tracker.sender_id)
