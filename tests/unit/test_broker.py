@@ -103,3 +103,57 @@ def test_non_message_events_are_not_logged(url, tmp_path) -> None:  # type: igno
 def test_a_server_on_an_old_schema_stops_with_the_fix(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SchemaNotCurrent, match="python -m storage.migrate"):
         require_current(f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+def test_a_backlog_is_stored_in_few_transactions_in_order(url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Under load the writer stores what has queued up in one transaction (fewer commits holding the
+    GIL Rasa's event loop needs), keeping each conversation's order and storing every event once."""
+    broker = InteractionLogBroker(url=url, spool_path=tmp_path / "spool.jsonl")
+    release = threading.Event()
+    real_write = broker._write
+    batches = []
+
+    def held_then_real(events):  # type: ignore[no-untyped-def]
+        release.wait(10)
+        batches.append(len(events))
+        real_write(events)
+
+    monkeypatch.setattr(broker, "_write", held_then_real)
+    now = time.time()
+    senders = [f"whatsapp:1555000{n:04d}" for n in range(5)]
+    for turn in range(10):
+        for n, sender in enumerate(senders):
+            broker.publish(user_event(sender, f"turn {turn}", now + turn + n / 10, f"wamid.{n}.{turn}"))
+            broker.publish(bot_event(sender, f"reply {turn}", now + turn + n / 10 + 0.01))
+    release.set()
+    assert broker.flush(timeout=20)
+    assert count(url) == 100
+    assert sum(batches) == 100 and len(batches) <= 3  # the first event alone, then the backlog
+    with session_scope(url) as s:
+        for sender in senders:
+            texts = s.scalars(select(Message.text).where(Message.conversation_id == sender).order_by(Message.id)).all()
+            assert texts == [t for turn in range(10) for t in (f"turn {turn}", f"reply {turn}")]
+
+
+def test_a_batch_that_fails_midway_is_stored_again_whole_and_once(url, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(interaction_log_broker, "RETRY_FIRST_SECONDS", 0.05)
+    broker = InteractionLogBroker(url=url, spool_path=tmp_path / "spool.jsonl")
+    real_record = interaction_log_broker.record_event
+    calls = {"n": 0}
+
+    def fails_once_on_the_third(session, event):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise ConnectionError("connection lost mid-transaction")
+        return real_record(session, event)
+
+    monkeypatch.setattr(interaction_log_broker, "record_event", fails_once_on_the_third)
+    release = threading.Event()
+    real_write = broker._write
+    monkeypatch.setattr(broker, "_write", lambda events: (release.wait(10), real_write(events)))
+    now = time.time()
+    for n in range(6):
+        broker.publish(user_event("telegram:777000111", f"message {n}", now + n, f"tg-{n}"))
+    release.set()
+    assert broker.flush(timeout=20)
+    assert count(url) == 6  # the events before the failure were rolled back with it, then stored once
