@@ -1,0 +1,53 @@
+"""Rasa's SQL tracker store, saving a turn without reading the whole conversation back first.
+
+Rasa 3.6's `SQLTrackerStore.save` first calls `stream_events`, which rebuilds the stored tracker
+(`retrieve`: every event of the session read, parsed from JSON and replayed) only to learn how many
+events are already stored, then counts the same rows again to know which events to insert. Under load
+that rebuild was most of the tracker store's cost per reply (benchmarks/results/load.md). Here one
+count answers both questions: the events past it are published to the event broker (the interaction
+log) and inserted, exactly the events Rasa would publish and insert.
+
+Configured in bot/endpoints.yml as `tracker_store: {type: bot.tracker_store.SQLTrackerStore, url: ...}`;
+everything else (retrieval, the schema, the URL and its options) is Rasa's own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any, List
+
+from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+
+class SQLTrackerStore(RasaSQLTrackerStore):
+    """`type: SQL`, with a save that counts the stored events instead of rebuilding the tracker."""
+
+    def new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
+        """The tracker's events not stored yet: those past the stored ones of the latest session (the
+        tracker Rasa saves was retrieved from that session, plus this turn's events)."""
+        stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+        return list(itertools.islice(tracker.events, stored, len(tracker.events)))
+
+    def _row(self, sender_id: str, event: Event) -> Any:
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        with self.session_scope() as session:
+            events = self.new_events(session, tracker)
+            if self.event_broker is not None:  # published first, as Rasa does
+                await self._stream_new_events(self.event_broker, events, tracker.sender_id)
+            for event in events:
+                session.add(self._row(tracker.sender_id, event))
+            session.commit()
