@@ -43,7 +43,7 @@ from bot.channels.limits import (
     too_long,
     valid_sender_id,
 )
-from bot.channels.untrusted import payloads_on_offer, screen
+from bot.channels.untrusted import screened
 from settings import current, load
 
 logger = logging.getLogger(__name__)
@@ -155,8 +155,7 @@ class GuardedRestInput(RestInput):
                 await collector.send_text_message(message.sender_id, TOO_LONG_REPLY)
                 return response.json(collector.messages)
             message.output_channel = collector
-            offered = await payloads_on_offer(request.app, message.sender_id)
-            message = screen(message, offered)
+            message = await screened(request.app, message)
             if not (message.text or "").strip():  # nothing to read ("", a NUL, a lone "/"): the NLU has no intent
                 return refused(RequestRefused('"message" has no text to read'))
             try:

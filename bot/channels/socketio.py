@@ -44,7 +44,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channels.limits import TOO_LONG_REPLY, clean_text, public_metadata, too_long
-from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, payloads_on_offer, screen
+from bot.channels.untrusted import DEFAULT_ALLOWED_PAYLOADS, screened
 from settings import VAR_DIR, current, load
 
 logger = logging.getLogger(__name__)
@@ -228,8 +228,7 @@ class PersistentSocketIOInput(SocketIOInput):
                 input_channel=self.name(),
                 metadata=public_metadata(data.get(self.metadata_key)),
             )
-            offered = await payloads_on_offer(server.get("app"), conversation_id)
-            message = screen(message, offered | self.allowed_payloads)
+            message = await screened(server.get("app"), message, self.allowed_payloads)
             if message.text:  # nothing left to read ("", a NUL, a lone "/") has no intent: not a turn
                 await on_new_message(message)
 

@@ -25,6 +25,10 @@ from bot.channels.webhooks import customer_text, without_secrets
 logger = logging.getLogger(__name__)
 
 DEFAULT_ALLOWED_PAYLOADS = frozenset({"/greet"})  # webchat/index.html's initPayload
+# Every button Coverline offers sends an `/intent{...}` payload (tests/channels/test_untrusted.py checks
+# the domain and the actions), so only a message starting with it can be a tapped button: for any other
+# the tracker is not read (a second full read of the conversation per message, benchmarks/results/load.md).
+PAYLOAD_PREFIX = "/"
 TRUSTED_METADATA_KEYS = ("attachments", "channel_identity", "button_payload", "original_text")
 
 
@@ -41,6 +45,17 @@ def offered_payloads(events: Iterable[Any]) -> Set[Text]:
                 if isinstance(button, dict) and button.get("payload"):
                     offered.add(str(button["payload"]))
     return offered
+
+
+async def screened(
+    app: Optional[Any], message: UserMessage, always_allowed: AbstractSet[Text] = frozenset()
+) -> UserMessage:
+    """`screen` with what is on offer in this conversation, read from the tracker only when the message
+    could be a tapped button."""
+    text = message.text if isinstance(message.text, str) else ""
+    could_be_a_button = text.strip().startswith(PAYLOAD_PREFIX)
+    offered = await payloads_on_offer(app, message.sender_id) if could_be_a_button else set()
+    return screen(message, offered | set(always_allowed))
 
 
 def screen(message: UserMessage, allowed_payloads: AbstractSet[Text]) -> UserMessage:

@@ -4,9 +4,10 @@ connectors vouch for (attachments shown to agents as links, the customer's ident
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from types import SimpleNamespace
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.tracker_store import InMemoryTrackerStore
@@ -15,7 +16,8 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.socketio import PersistentSocketIOInput
-from bot.channels.untrusted import offered_payloads, payloads_on_offer, screen
+from bot.channels.untrusted import PAYLOAD_PREFIX, offered_payloads, payloads_on_offer, screen, screened
+from storage.settings import PROJECT_ROOT
 
 COLLISION = '/inform{"incident_type": "collision"}'
 INCIDENT_BUTTONS = {"buttons": [{"title": "Collision", "payload": COLLISION}, {"title": "Theft", "payload": "/inform"}]}
@@ -96,3 +98,55 @@ def test_the_page_payloads_come_from_credentials() -> None:
 
     assert default.allowed_payloads == {"/greet"}
     assert custom.allowed_payloads == {"/greet", "/start_claim"}
+
+
+def test_typed_words_do_not_read_the_tracker_and_a_tapped_button_does() -> None:
+    """Only a message starting with "/" can be a button (every payload Coverline offers does, below), so
+    the door skips the tracker read for everything else, and still honours the offer for a tap."""
+    reads: List[str] = []
+
+    class Counting(InMemoryTrackerStore):
+        async def retrieve(self, sender_id: str) -> Any:
+            reads.append(sender_id)
+            return await super().retrieve(sender_id)
+
+    store = Counting(Domain.empty())
+    asyncio.run(store.save(conversation(UserUttered("claim"), BotUttered("What happened?", INCIDENT_BUTTONS))))
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(tracker_store=store)))
+
+    typed = asyncio.run(screened(app, message("my car was hit in a parking lot")))
+    assert (typed.text, reads) == ("my car was hit in a parking lot", [])
+    tapped = asyncio.run(screened(app, message(COLLISION)))
+    assert (tapped.text, tapped.metadata, reads) == (COLLISION, {"button_payload": True}, ["web-1"])
+    forged = asyncio.run(screened(app, message('/request_refund{"amount": 5000}')))
+    assert forged.text == 'request_refund{"amount": 5000}' and "button_payload" not in forged.metadata
+
+
+def _payloads_in_actions() -> List[str]:
+    """Payload values written in the actions' code: string literals and f-strings' leading text."""
+    found = []
+    for path in sorted((PROJECT_ROOT / "actions").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if isinstance(key, ast.Constant) and key.value == "payload":
+                        if isinstance(value, ast.Constant):
+                            found.append(str(value.value))
+                        elif isinstance(value, ast.JoinedStr) and isinstance(value.values[0], ast.Constant):
+                            found.append(str(value.values[0].value))
+                        else:
+                            found.append(f"<computed in {path.name}>")
+    return found
+
+
+def test_every_button_coverline_offers_sends_a_slash_payload() -> None:
+    domain = Domain.load(str(PROJECT_ROOT / "bot" / "domain"))
+    in_domain = [
+        str(button.get("payload"))
+        for variants in domain.responses.values()
+        for variant in variants
+        for button in (variant.get("buttons") or [])
+    ]
+    in_actions = _payloads_in_actions()
+    assert in_domain and in_actions  # the scan sees them
+    assert [p for p in in_domain + in_actions if not p.startswith(PAYLOAD_PREFIX)] == []
