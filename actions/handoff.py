@@ -5,7 +5,9 @@ negative message, and a second message in a row the bot could not understand. Th
 intents, which rules see. The last two are not: rules cannot read the parse data, so
 `action_read_handoff_signal`, a custom slot mapping that Rasa runs inside action_extract_slots on every
 customer message (even while paused), writes them to the `handoff_signal` slot, and rules with that
-slot as a condition send the dialogue to `action_escalate`.
+slot as a condition send the dialogue to `action_escalate`. The signal itself is computed in
+conversations/handoff_signal.py, which the Rasa server also runs in-process for the same slot
+(bot/in_process_slot_mappings.py), so this action is only called when Rasa runs without our launcher.
 
 `action_escalate` records one Escalation per open handoff, marks the conversation escalated, tells the
 customer what happens next and pauses the bot (ConversationPaused). The inbox resumes it through Rasa's
