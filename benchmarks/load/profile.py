@@ -75,7 +75,12 @@ CATEGORIES_RASA = (
         "tracker store: read by the REST door (buttons on offer)",
         _both(_any("bot/channels/untrusted.py"), _any("tracker_store.py")),
     ),
-    Category("tracker store: read + write of the conversation", _any("rasa/core/tracker_store.py")),
+    Category(
+        "tracker store: read + write of the conversation", _any("rasa/core/tracker_store.py", "bot/tracker_store.py")
+    ),
+    Category(
+        "handoff signal slot, in-process", _any("bot/in_process_slot_mappings.py", "conversations/handoff_signal.py")
+    ),
     Category("action server calls: tracker to JSON, HTTP, events back", _in_remote_action),
     Category("NLU: Coverline's intent + sentiment model (torch)", _any("bot/nlu/", "torch/", "transformers/")),
     Category(
