@@ -1,4 +1,5 @@
-"""The layers keep their order: settings → storage → conversations → actions, channels (bot), inbox.
+"""The layers keep their order: settings → storage → conversations (and retrieval) → learning, actions,
+channels (bot) → inbox.
 
 Read from the source with ast (every import, including ones inside functions), so a shortcut such as
 the inbox importing its launcher, or the product importing benchmark code, fails here. A package may
@@ -21,10 +22,11 @@ ALLOWED: Dict[str, Set[str]] = {
     "storage": {"settings"},
     "conversations": {"settings", "storage"},
     "retrieval": {"settings", "storage"},
+    "learning": {"settings", "storage", "conversations", "retrieval"},
     "actions": {"settings", "storage", "conversations", "retrieval"},
     "bot": {"settings", "storage", "conversations", "retrieval"},
-    "inbox": {"settings", "storage", "conversations"},
-    "runner": {"settings", "storage", "conversations", "retrieval", "inbox"},
+    "inbox": {"settings", "storage", "conversations", "learning"},
+    "runner": {"settings", "storage", "conversations", "retrieval", "learning", "inbox"},
 }
 PROJECT = set(ALLOWED) | {"benchmarks", "tests"}
 
