@@ -13,11 +13,16 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    false,
+)
+from sqlalchemy import (
+    text as sql_text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -372,3 +377,48 @@ class VerificationAttempt(Base):
     outcome = Column(String(12), nullable=False)  # succeeded, failed, refused
     detail = Column(String(40))  # why a token was refused: bad_signature, expired, unknown_customer...
     attempted_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+
+
+class Annotation(Base):
+    """A person's reading of one logged customer message: what it meant, and whether the bot's reply was right.
+
+    The interaction log is never edited: the model's label as logged is copied here (`original_*`), so the
+    export and the evaluation can compare the two. An undo keeps the row (`status` undone, who, when). At
+    most one active annotation per message: a partial unique index, so two agents annotating the same
+    message at once cannot both win, whichever process writes (learning/annotations.py).
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'undone')", name="ck_annotations_status"),
+        CheckConstraint(
+            "sentiment IS NULL OR sentiment IN ('negative', 'neutral', 'positive')", name="ck_annotations_sentiment"
+        ),
+        CheckConstraint(
+            "reply_verdict IS NULL OR reply_verdict IN ('good', 'wrong', 'should_have_handed_over')",
+            name="ck_annotations_reply_verdict",
+        ),
+        Index(
+            "uq_annotations_active_message",
+            "message_id",
+            unique=True,
+            sqlite_where=sql_text("status = 'active'"),
+            postgresql_where=sql_text("status = 'active'"),
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    message_id = Column(Integer, ForeignKey("messages.id"), nullable=False, index=True)  # the customer message
+    annotator_id = Column(Integer, ForeignKey("agents.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    original_intent = Column(String(80))  # the model's label as logged
+    original_confidence = Column(Float)
+    original_sentiment = Column(JSON)
+    intent = Column(String(80), nullable=False)  # the annotator's: an intent of the domain
+    entities = Column(JSON, nullable=False, default=list)  # [{entity, value, start, end}]
+    sentiment = Column(String(10))  # negative, neutral, positive; null keeps the model's
+    reply_verdict = Column(String(30))  # good, wrong, should_have_handed_over; null: not judged
+    status = Column(String(10), nullable=False, default="active", server_default="active")  # active, undone
+    undone_by_id = Column(Integer, ForeignKey("agents.id"))
+    undone_at = Column(DateTime)
+    bulk = Column(Boolean, nullable=False, default=False, server_default=false())  # an admin's bulk accept
