@@ -83,6 +83,6 @@ def decide(active: Evaluation, candidate: Evaluation, tolerance: Tolerance = Tol
         failures.append("no annotated messages were held back to measure what the annotations taught")
     elif after < before + tolerance.min_gain - 1e-9:
         failures.append(
-            f"annotated_intent rose from {before:.1f} to {after:.1f} (at least {tolerance.min_gain:g} needed)"
+            f"annotated_intent went from {before:.1f} to {after:.1f} (a rise of {tolerance.min_gain:g} needed)"
         )
     return Verdict(promote=not failures, failures=tuple(failures), rows=tuple(rows))

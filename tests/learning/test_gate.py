@@ -24,7 +24,7 @@ def test_shuffled_labels_are_refused_with_every_failing_number() -> None:
     text = verdict.explain()
     assert "heldout_intent fell from 95.0 to 88.2" in text
     assert "stories fell from 100.0 to 93.3" in text
-    assert "annotated_intent rose from 35.0 to 20.0" in text
+    assert "annotated_intent went from 35.0 to 20.0" in text
     assert "heldout_sentiment" not in " ".join(verdict.failures)  # within tolerance: not blamed
 
 
