@@ -25,6 +25,7 @@ from settings.model import (
     DatabaseSettings,
     HandoffSettings,
     InboxServerSettings,
+    LearningSettings,
     RasaSettings,
     RetrievalSettings,
     Settings,
@@ -105,6 +106,7 @@ def _read(reader: Reader, var_dir: Path) -> Settings:
         handoff=_handoff(reader),
         verification=_verification(reader),
         retrieval=_retrieval(reader, database.url),
+        learning=_learning(reader),
     )
     if reader.problems:
         raise SettingsError(_report(reader.problems))
@@ -193,6 +195,12 @@ def _retrieval(reader: Reader, database_url: str) -> RetrievalSettings:
         pgvector_url=reader.value("RETRIEVAL_PGVECTOR_URL", database_url, values.database_url),
         pgvector_table=reader.value("RETRIEVAL_PGVECTOR_TABLE", "reply_vectors", values.pgvector_table),
         pgvector_ef_search=reader.value("RETRIEVAL_PGVECTOR_EF_SEARCH", 100, values.whole_number(1)),
+    )
+
+
+def _learning(reader: Reader) -> LearningSettings:
+    return LearningSettings(
+        review_confidence_floor=reader.value("COVERLINE_REVIEW_CONFIDENCE_FLOOR", 0.6, values.probability),
     )
 
 

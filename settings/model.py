@@ -93,6 +93,15 @@ class RetrievalSettings:
 
 
 @dataclass(frozen=True)
+class LearningSettings:
+    """The learning loop (issue 15, learning/)."""
+
+    # COVERLINE_REVIEW_CONFIDENCE_FLOOR: a customer message the model labelled with less confidence than
+    # this enters the review queue; 0 turns the reason off
+    review_confidence_floor: float = 0.6
+
+
+@dataclass(frozen=True)
 class InboxServerSettings:
     """The inbox process: where it listens and what it reads before building the app."""
 
@@ -147,6 +156,7 @@ class Settings:
     handoff: HandoffSettings
     verification: VerificationSettings
     retrieval: RetrievalSettings
+    learning: LearningSettings = field(default_factory=LearningSettings)
 
     @property
     def is_dev(self) -> bool:

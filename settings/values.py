@@ -102,6 +102,17 @@ def positive_number(maximum: Optional[float] = None) -> Parse[float]:
     return parse
 
 
+def probability(raw: str) -> float:
+    """A probability in [0, 1]."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("expected a probability from 0 to 1 (such as 0.6)")
+    return value
+
+
 def probability_or_off(raw: str) -> float:
     """A calibrated probability in (0, 1], or 'off': never reached (infinity)."""
     if raw.lower() == "off":
