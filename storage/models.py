@@ -422,3 +422,38 @@ class Annotation(Base):
     undone_by_id = Column(Integer, ForeignKey("agents.id"))
     undone_at = Column(DateTime)
     bulk = Column(Boolean, nullable=False, default=False, server_default=false())  # an admin's bulk accept
+
+
+class ModelVersion(Base):
+    """Every model the learning loop trained, kept with what it learned from and how it measured.
+
+    One row per archive under models/registry/. At most one is `active` (the one the Rasa server runs);
+    a candidate the gate refused stays `refused` with the gate's table, a replaced one `retired`, and any
+    of them can be made active again (rollback). Who promoted or rolled back is in the audit log too.
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        CheckConstraint("status IN ('candidate', 'refused', 'active', 'retired')", name="ck_model_versions_status"),
+        Index(
+            "uq_model_versions_active",
+            "status",
+            unique=True,
+            sqlite_where=sql_text("status = 'active'"),
+            postgresql_where=sql_text("status = 'active'"),
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    version = Column(String(64), nullable=False, unique=True)  # e.g. 20261204T213000-1a2b3c4d
+    archive = Column(String(500), nullable=False)  # path of the Rasa model archive, relative to the checkout
+    archive_sha256 = Column(String(64), nullable=False)
+    data_hash = Column(String(64), nullable=False)  # sha256 over the training data files it learned from
+    status = Column(String(10), nullable=False, default="candidate")
+    metrics = Column(JSON)  # {"candidate": {...}, "active": {...}} as the gate measured them
+    verdict = Column(Text)  # the gate's table and reasons
+    note = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    created_by_id = Column(Integer, ForeignKey("agents.id"))  # null: `make retrain` from a shell
+    promoted_at = Column(DateTime)
+    promoted_by_id = Column(Integer, ForeignKey("agents.id"))
