@@ -26,6 +26,7 @@ from inbox.errors import InvalidInput, NotFound, RasaUnavailable
 MAX_CONVERSATION_ID_LENGTH = 255  # the `conversations.id` column, and more than any channel makes
 # RFC 3986 path characters that travel unencoded (unreserved, sub-delims, ":" and "@"), without "%": Rasa
 # would see an escape as the three characters it is made of.
+PARSE_TIMEOUT_SECONDS = 5.0  # the review page waits for the model's top intents at most this long
 ADDRESSABLE_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@")
 
 
@@ -76,6 +77,25 @@ class RasaClient:
 
     def resume(self, conversation_id: str) -> None:
         self._append_event(conversation_id, {"event": "resume"})
+
+    def parse(self, text: str) -> Dict[str, Any]:
+        """Rasa's NLU reading of `text` by the model it runs now (`POST /model/parse`): the review queue offers
+        its top intents to the annotator. Nothing is stored in any tracker."""
+        url = f"{self.base_url}/model/parse"
+        try:
+            with httpx.Client(timeout=min(self.timeout, PARSE_TIMEOUT_SECONDS), transport=self.transport) as client:
+                response = client.post(url, params={"token": self.token}, json={"text": text})
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not answer at {self.base_url}: {error.__class__.__name__}") from error
+        if response.status_code >= 400:
+            raise RasaUnavailable(f"Rasa could not parse the message: HTTP {response.status_code}")
+        try:
+            parsed = response.json()
+        except ValueError as error:
+            raise RasaUnavailable("Rasa's parse was not JSON") from error
+        if not isinstance(parsed, dict):
+            raise RasaUnavailable("Rasa's parse was not a JSON object")
+        return parsed
 
     def fetch_media(self, channel: str, media_id: str) -> Tuple[bytes, str]:
         """A customer's file, fetched by the Rasa server from the platform (it holds the channel's token).

@@ -134,6 +134,7 @@ class InboxSettings:
     rasa_timeout_seconds: float = 10.0
     sse_poll_seconds: float = 1.0
     sse_max_seconds: float = 300.0
+    review_confidence_floor: float = 0.6  # COVERLINE_REVIEW_CONFIDENCE_FLOOR (the review queue)
 
     @property
     def is_dev(self) -> bool:
@@ -175,4 +176,5 @@ class Settings:
             sla_minutes=dict(self.handoff.sla_minutes),
             login_max_failures=self.inbox.login_max_failures,
             login_window_minutes=self.inbox.login_window_minutes,
+            review_confidence_floor=self.learning.review_confidence_floor,
         )

@@ -33,6 +33,9 @@ ACTIONS = (
     "canned_deleted",
     "attachment_opened",
     "message_revealed",
+    "annotate",  # the review queue (learning/annotations.py)
+    "annotation_undone",
+    "bulk_accept",
 )
 
 

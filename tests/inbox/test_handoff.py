@@ -266,6 +266,10 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     admin.post(f"/api/conversations/tg-1/messages/{photo_id}/reveal")
     token_id = agent.post("/api/auth/tokens", {"label": "script"}).json()["id"]
     agent.delete(f"/api/auth/tokens/{token_id}")
+    question = customer_says(db_url, "tg-1", "is hail on my roof covered?", "telegram", "ask_coverage")
+    annotation = agent.post(f"/api/review/messages/{question}/annotation", {"intent": "ask_coverage"}).json()
+    admin.delete(f"/api/review/annotations/{annotation['id']}")
+    admin.post("/api/review/bulk-accept", {"message_ids": [question]})
     agent.post("/api/auth/password", {"current_password": "agent-password-123", "new_password": "agent-password-456"})
     agent.post("/api/auth/logout")
     created = admin.post("/api/agents", {"email": "n@harbor.example", "name": "N", "password": "long-enough-pw"}).json()
