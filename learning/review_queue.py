@@ -161,10 +161,11 @@ def _last_customer_message_before(moment: Any, conversation_id: Any) -> ColumnEl
 def reason_conditions(floor: float, confused: Iterable[str]) -> Dict[str, ColumnElement]:
     """One boolean SQL expression per reason, over `Message` (the customer message)."""
     reply = aliased(Message)
-    thumbs_down = exists().where(
-        reply.in_reply_to_id == Message.id,
-        AnswerFeedback.message_id == reply.id,
-        AnswerFeedback.helpful.is_(False),
+    # uncorrelated: the 👎'd replies are found once through their primary keys, not once per message
+    thumbs_down = Message.id.in_(
+        select(reply.in_reply_to_id)
+        .join(AnswerFeedback, AnswerFeedback.message_id == reply.id)
+        .where(AnswerFeedback.helpful.is_(False), reply.in_reply_to_id.isnot(None))
     )
     before_handoff = exists().where(_last_customer_message_before(Escalation.created_at, Escalation.conversation_id))
     before_take_over = exists().where(

@@ -224,3 +224,25 @@ def test_bulk_accept_keeps_logged_entities_only_where_they_are_spans(db_url: str
     with session_scope(db_url) as db:
         result = annotations.bulk_accept(db, [message_id], people["admin"])
         assert result.accepted[0].entities == [{"entity": "claim_number", "value": "CL-204117", "start": 9, "end": 18}]
+
+
+def test_migration_0009_adds_and_removes_the_table(db_url: str) -> None:
+    """`python -m storage.migrate` builds the table with its guard; downgrading past 0009 removes it and
+    leaves the interaction log alone."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from storage.engine import dispose_engines, get_engine
+    from storage.migrate import alembic_config
+
+    def inspector() -> sa.engine.reflection.Inspector:
+        dispose_engines()
+        return sa.inspect(get_engine(db_url))
+
+    indexes = {i["name"]: i for i in inspector().get_indexes("annotations")}
+    assert indexes["uq_annotations_active_message"]["unique"]
+    command.downgrade(alembic_config(db_url), "0008_conversation_status")
+    assert "annotations" not in inspector().get_table_names()
+    assert "messages" in inspector().get_table_names()
+    command.upgrade(alembic_config(db_url), "head")
+    assert "annotations" in inspector().get_table_names()
