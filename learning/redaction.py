@@ -29,6 +29,7 @@ bank account number over a phone). Placeholders already in the text are never ma
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
@@ -316,8 +317,8 @@ _DATE = (
 _DOB_CONTEXT = r"(?:\bborn\b|\bdob\b|\bd\.o\.b\b\.?|\bdate\s+of\s+birth\b|\bbirth\s*date\b|\bbirthday\b|\bb-?day\b)"
 # between the context and the date: only these (no sentence end), so "born in Ohio, crashed 6/1/24" keeps 6/1/24
 _DOB_GAP = (
-    r"(?:\s+|[:=,\-–—(]|'s\b|’s\b|\b(?:is|was|on|in|of|my|its|it'?s|it’s|the|be|as|would|will|to|from|policy|"
-    r"file|record|listed|shows|says|reads|should|now|actually|correct|changed|updated|corrected)\b){0,12}"
+    r"(?:[\s:=,\-–—(]|['’]s\b|\b(?:is|was|on|in|of|my|it['’]?s|the|be|as|would|will|to|from|policy|"
+    r"file|record|listed|shows|says|reads|should|now|actually|correct|changed|updated|corrected)\b){0,20}"
 )
 _DOB_AFTER = re.compile(rf"{_DOB_CONTEXT}{_DOB_GAP}(?P<date>{_DATE}|(?<=in )(?:19|20)\d{{2}}\b)", re.IGNORECASE)
 _DOB_BEFORE = re.compile(
@@ -469,11 +470,16 @@ def _candidates(text: str, names: Sequence[str]) -> List[_Candidate]:
 
 def _resolve(candidates: List[_Candidate]) -> List[_Candidate]:
     """Non-overlapping findings: longest first, then the more specific kind."""
+    starts: List[int] = []  # the chosen spans, kept sorted and disjoint, so each check is a bisection
     chosen: List[_Candidate] = []
     for candidate in sorted(candidates, key=lambda c: (c.start - c.end, _PRIORITY[c.kind], c.start)):
-        if not any(candidate.start < other.end and other.start < candidate.end for other in chosen):
-            chosen.append(candidate)
-    return sorted(chosen, key=lambda c: c.start)
+        at = bisect.bisect_right(starts, candidate.start)
+        before_overlaps = at > 0 and chosen[at - 1].end > candidate.start
+        after_overlaps = at < len(chosen) and chosen[at].start < candidate.end
+        if not before_overlaps and not after_overlaps:
+            starts.insert(at, candidate.start)
+            chosen.insert(at, candidate)
+    return chosen
 
 
 def redact(text: str, names: Sequence[str] = ()) -> Redaction:
