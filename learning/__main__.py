@@ -1,0 +1,77 @@
+"""`python -m learning <command>`: the learning loop from a shell.
+
+    export                 annotations → nlu_data/learned/annotated.yml + tests/fixtures/learned_heldout.yml
+    models                 the registry: every model, its status, data hash and verdict
+    rollback [--to V]      the running Rasa server back to the previous (or a named) model, no restart
+    adopt                  register the model in service (models/coverline.tar.gz) as active
+
+The database is DATABASE_URL's; Rasa is RASA_URL with RASA_API_TOKEN (docs/settings.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import List, Optional
+
+from learning import export, registry
+from learning.rasa_model import RasaModelLoader
+from learning.registry import RegistryError
+from settings import load_at_startup
+from storage.engine import session_scope
+
+
+def _loader() -> RasaModelLoader:
+    settings = load_at_startup("learning")
+    return RasaModelLoader(settings.rasa.url, settings.rasa.api_token.value())
+
+
+def _training_files() -> List:
+    from storage.settings import PROJECT_ROOT
+
+    return sorted(p for folder in ("nlu_data", "bot/data") for p in (PROJECT_ROOT / folder).rglob("*.yml"))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m learning", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("export", help="write the annotated examples (redacted) for training and the gate")
+    commands.add_parser("models", help="list the model registry")
+    back = commands.add_parser("rollback", help="switch the running Rasa server to an earlier model")
+    back.add_argument("--to", dest="version", help="the version to restore (default: the previous one)")
+    commands.add_parser("adopt", help="register models/coverline.tar.gz as the active model")
+    args = parser.parse_args(argv)
+    load_at_startup("learning")
+    try:
+        if args.command == "export":
+            with session_scope() as session:
+                result = export.export(session)
+            print(
+                f"{result.trained} examples to train on → {result.nlu_path}\n"
+                f"{result.held_back} held back for the gate → {result.heldout_path}\n"
+                f"redacted: {result.redactions or 'nothing'}; entities dropped as personal data: "
+                f"{result.dropped_entities}"
+            )
+        elif args.command == "models":
+            with session_scope() as session:
+                for row in registry.history(session):
+                    print(f"{row.version}  {row.status:9}  data {row.data_hash[:12]}  {row.note or ''}")
+        elif args.command == "adopt":
+            with session_scope() as session:
+                row = registry.adopt(session, registry.SERVED_MODEL, registry.data_hash(_training_files()))
+                print(f"active: {row.version}")
+        elif args.command == "rollback":
+            started = time.monotonic()
+            with session_scope() as session:
+                row = registry.rollback(session, _loader(), to_version=args.version)
+                version = row.version
+            print(f"active: {version} (Rasa switched in {time.monotonic() - started:.1f} s)")
+    except RegistryError as error:
+        print(f"learning: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
