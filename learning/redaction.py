@@ -171,6 +171,17 @@ _SPOKEN_EMAIL = re.compile(
 )
 
 
+# 7-digit local numbers, which storage.pii leaves alone (they look like amounts), after a phone word
+_LOCAL_PHONE = re.compile(r"(?<![\w$.,/-])\d{3}[-. ]\d{4}(?![\w]|[.,/-]\d)")
+_PHONE_CONTEXT = re.compile(r"\b(?:phone|cell|mobile|call|text|tel|number|reach|whatsapp|fax|landline)\b|#", re.I)
+
+
+def _local_phones(text: str) -> Iterator[_Candidate]:
+    for match in _LOCAL_PHONE.finditer(text):
+        if _PHONE_CONTEXT.search(text[max(0, match.start() - 25) : match.start()]):
+            yield _Candidate("phone", match.start(), match.end(), PLACEHOLDERS["phone"])
+
+
 def _emails(text: str) -> Iterator[_Candidate]:
     for match in _SPOKEN_EMAIL.finditer(text):
         yield _Candidate("email", match.start(), match.end(), PLACEHOLDERS["email"])
@@ -194,6 +205,13 @@ _NOT_STREET = (
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|"
     "ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+)
+_STATE_NAMES = (
+    "new hampshire|new jersey|new mexico|new york|north carolina|north dakota|south carolina|south dakota|"
+    "west virginia|rhode island|district of columbia|puerto rico|alabama|alaska|arizona|arkansas|california|"
+    "colorado|connecticut|delaware|florida|georgia|hawaii|idaho|illinois|indiana|iowa|kansas|kentucky|"
+    "louisiana|maine|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|nevada|"
+    "ohio|oklahoma|oregon|pennsylvania|tennessee|texas|utah|vermont|virginia|washington|wisconsin|wyoming"
 )
 # state codes that are also everyday words: only in capitals ("in 12345" is not Indiana)
 _WORD_STATES = {"IN", "OR", "ME", "HI", "OK", "OH"}
@@ -219,15 +237,16 @@ _LIVES_ON = re.compile(
     re.IGNORECASE,
 )
 _STATE_ZIP = re.compile(
-    rf"(?<![\w])(?P<state>{_STATES})\.?\s+(?P<zip>\d{{5}}(?:-\d{{4}})?)(?![\w]|[.,]\d)", re.IGNORECASE
+    rf"(?<![\w])(?P<state>{_STATE_NAMES}|{_STATES})\.?,?\s+(?P<zip>\d{{5}}(?:-\d{{4}})?)(?![\w]|[.,]\d)", re.IGNORECASE
 )
 _CITY_WORD = re.compile(r"([A-Za-z][A-Za-z'.-]*)\s*,?\s*$")
 _NOT_CITY = re.compile(
     rf"(?:{_NOT_STREET}|live|lives|living|moved|send|sent|mail|address|zip|code|ship|to|{_SUFFIXES})", re.IGNORECASE
 )
 _CITY_STATE_AFTER_STREET = re.compile(
-    rf",?\s*(?:[A-Za-z][A-Za-z'.-]*\s+){{0,2}}[A-Za-z][A-Za-z'.-]*,?\s+(?:{_STATES})\b\.?(?:\s+\d{{5}}(?:-\d{{4}})?\b)?"
+    rf",?\s*(?:[A-Za-z][A-Za-z'.-]*\s+){{0,2}}[A-Za-z][A-Za-z'.-]*,?\s+(?:{_STATES}|(?i:{_STATE_NAMES}))\b\.?(?:\s+\d{{5}}(?:-\d{{4}})?\b)?"
 )
+_UNIT_BEFORE = re.compile(r"\b(?:apt|apartment|suite|ste)\.?\s*#?\s*[A-Za-z0-9-]{1,6}\b", re.IGNORECASE)
 _PO_BOX = re.compile(r"\b(?:p\.?\s?o\.?|post\s+office)\s*box\s*#?\s*\d{1,6}\b", re.IGNORECASE)
 _ZIP_CONTEXT = re.compile(
     r"\b(?:zip|zipcode|postal\s+code|post\s+code)(?:\s+code)?\s*(?:is|:|#)?\s*(\d{5}(?:-\d{4})?)\b", re.IGNORECASE
@@ -260,7 +279,8 @@ def _addresses(text: str) -> Iterator[_Candidate]:
             continue
         end = match.end()
         tail = _CITY_STATE_AFTER_STREET.match(text, end)
-        if tail and _state_allowed(re.search(rf"\b(?:{_STATES})\b", tail.group(), re.IGNORECASE)):
+        state = re.search(rf"\b(?:{_STATE_NAMES}|{_STATES})\b", tail.group(), re.IGNORECASE) if tail else None
+        if tail and _state_allowed(state):
             end = tail.end()
         spans.append((match.start(), end))
     for match in _LIVES_ON.finditer(text):
@@ -275,7 +295,8 @@ def _addresses(text: str) -> Iterator[_Candidate]:
         spans.append((match.start(), match.end()))
     for match in _ZIP_CONTEXT.finditer(text):
         spans.append((match.start(1), match.end(1)))
-    for start, end in _merge_adjacent(spans, text):
+    units = [(match.start(), match.end()) for match in _UNIT_BEFORE.finditer(text)]
+    for start, end in _merge_adjacent(spans, units, text):
         yield _Candidate("address", start, end, PLACEHOLDERS["address"])
 
 
@@ -283,18 +304,21 @@ def _state_allowed(match: Optional[re.Match]) -> bool:
     if match is None:
         return False
     state = match.group("state") if "state" in match.re.groupindex else match.group()
+    if len(state) > 2:
+        return True  # a state's name
     return state.upper() not in _WORD_STATES or state.isupper()
 
 
-def _merge_adjacent(spans: List[Tuple[int, int]], text: str) -> List[Tuple[int, int]]:
-    """One address, one placeholder: "12 Oak Ln" and "Austin, TX 78701" after it become one span."""
-    merged: List[Tuple[int, int]] = []
-    for start, end in sorted(spans):
+def _merge_adjacent(spans: List[Tuple[int, int]], units: List[Tuple[int, int]], text: str) -> List[Tuple[int, int]]:
+    """One address, one placeholder: "12 Oak Ln" and "Austin, TX 78701" after it become one span, and
+    "Apt 5, " before it joins too. A unit alone ("apt 5 is flooded") is not an address."""
+    merged: List[Tuple[int, int, bool]] = []  # start, end, holds more than a unit
+    for start, end, real in sorted([(s, e, True) for s, e in spans] + [(s, e, False) for s, e in units]):
         if merged and (start <= merged[-1][1] or re.fullmatch(r"[\s,]*", text[merged[-1][1] : start])):
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2] or real)
         else:
-            merged.append((start, end))
-    return merged
+            merged.append((start, end, real))
+    return [(start, end) for start, end, real in merged if real]
 
 
 # --- dates of birth ----------------------------------------------------------------------------------
@@ -320,7 +344,9 @@ _DOB_GAP = (
     r"(?:[\s:=,\-–—(]|['’]s\b|\b(?:is|was|on|in|of|my|it['’]?s|the|be|as|would|will|to|from|policy|"
     r"file|record|listed|shows|says|reads|should|now|actually|correct|changed|updated|corrected)\b){0,20}"
 )
-_DOB_AFTER = re.compile(rf"{_DOB_CONTEXT}{_DOB_GAP}(?P<date>{_DATE}|(?<=in )(?:19|20)\d{{2}}\b)", re.IGNORECASE)
+_DOB_AFTER = re.compile(
+    rf"{_DOB_CONTEXT}{_DOB_GAP}(?P<date>{_DATE}|(?:(?<=in )|(?<=born ))(?:19|20)\d{{2}}\b)", re.IGNORECASE
+)
 _DOB_BEFORE = re.compile(
     rf"(?<![\w/])(?P<date>{_DATE})\s*[(\[]?\s*(?:(?:is|was|=|-)\s+)?(?:my\s+|the\s+)?{_DOB_CONTEXT}", re.IGNORECASE
 )
@@ -432,11 +458,28 @@ def synthetic_digits(kind: str, digits: str) -> str:
     return "0" + str(rest).zfill(len(digits) - 1)
 
 
+# the digits alone after "policy number" / "claim no." (no PX-/CL-): replaced the same way, digits only
+_BARE_REFERENCES = (
+    (
+        "policy_number",
+        re.compile(r"(?i:\bpolicy\s*(?:number|num|no\.?|#))\s*(?:is\s*|:\s*|#\s*)?(?P<digits>\d{5})(?![\w]|[.,]\d)"),
+    ),
+    (
+        "claim_number",
+        re.compile(r"(?i:\bclaim\s*(?:number|num|no\.?|#))\s*(?:is\s*|:\s*|#\s*)?(?P<digits>\d{6})(?![\w]|[.,]\d)"),
+    ),
+)
+
+
 def _references(text: str) -> Iterator[_Candidate]:
     for kind, pattern in _REFERENCES:
         for match in pattern.finditer(text):
             value = match.group("prefix") + synthetic_digits(kind, match.group("digits"))
             yield _Candidate(kind, match.start(), match.end(), value)
+    for kind, pattern in _BARE_REFERENCES:
+        for match in pattern.finditer(text):
+            value = synthetic_digits(kind, match.group("digits"))
+            yield _Candidate(kind, match.start("digits"), match.end("digits"), value)
 
 
 # --- putting it together -----------------------------------------------------------------------------
@@ -462,7 +505,16 @@ def _end_of(finding: pii.Finding) -> int:
 def _candidates(text: str, names: Sequence[str]) -> List[_Candidate]:
     blanked, placeholders = _without_placeholders(text)
     found: List[_Candidate] = [_Candidate(f.kind, f.start, _end_of(f), PLACEHOLDERS[f.kind]) for f in pii.find(blanked)]
-    for finder in (_ibans, _bank_accounts, _emails, _addresses, _dates_of_birth, _intro_names, _references):
+    for finder in (
+        _ibans,
+        _bank_accounts,
+        _emails,
+        _local_phones,
+        _addresses,
+        _dates_of_birth,
+        _intro_names,
+        _references,
+    ):
         found.extend(finder(blanked))
     found.extend(_known_names(blanked, names))
     return [c for c in found if not any(c.start < end and start < c.end for start, end in placeholders)]

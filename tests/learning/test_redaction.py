@@ -155,6 +155,12 @@ def test_phone_cut_at_a_sentence_end_keeps_the_next_number() -> None:
     assert redact("phone: +15551230000. 120 mile tow").text == "phone: [phone]. 120 mile tow"
 
 
+def test_a_seven_digit_local_number_is_a_phone_only_after_a_phone_word() -> None:
+    assert redact("call me at 555 1234 after 5").text == "call me at [phone] after 5"
+    assert redact("my # is 555-1234").text == "my # is [phone]"
+    assert redact("paid 555-1234 dollars").text == "paid 555-1234 dollars"
+
+
 def test_ssn_and_phone_placeholders() -> None:
     assert redact("ssn 123-45-6789, call 555-123-4567").text == "ssn [ssn], call [phone]"
 
@@ -173,6 +179,8 @@ def test_ssn_and_phone_placeholders() -> None:
         ("I live on Main St", "I live on [address]"),
         ("tree fell at 9 Birch Ct", "tree fell at [address]"),
         ("moved to Austin TX 78701 last week", "moved to [address] last week"),
+        ("Apt 5, 77 Sunset Boulevard, Los Angeles, California 90028", "[address]"),
+        ("moved to Albany, New York 12207", "moved to [address]"),
     ],
 )
 def test_addresses_are_replaced(text: str, redacted: str) -> None:
@@ -189,6 +197,7 @@ def test_addresses_are_replaced(text: str, redacted: str) -> None:
         "drove 300 miles down Route 66",
         "a quote for 2 cars in 12345 minutes lol",
         "between 40000 or 50000 miles",
+        "apt 5 is flooded, 3 rooms",
     ],
 )
 def test_ordinary_text_near_street_words_is_kept(text: str) -> None:
@@ -208,6 +217,11 @@ def test_ordinary_text_near_street_words_is_kept(text: str) -> None:
         ("d.o.b. 7/4/76", "d.o.b. [date of birth]"),
         ("03/14/1985 is my dob", "[date of birth] is my dob"),
         ("born in 1985, driving since 2003", "born in [date of birth], driving since 2003"),
+        ("I'm 43 years old, born 1981", "I'm 43 years old, born [date of birth]"),
+        (
+            "I corrected the date of birth on the policy to 11/22/1979",
+            "I corrected the date of birth on the policy to [date of birth]",
+        ),
     ],
 )
 def test_dates_of_birth_in_context_are_replaced(text: str, redacted: str) -> None:
@@ -292,6 +306,13 @@ def test_policy_and_claim_numbers_become_synthetic_entities_of_the_same_shape() 
     assert redact(text) == result  # deterministic
     assert redact("PX-88124").text != redact("PX-88123").text
     assert {f.kind for f in result.findings} == {"policy_number", "claim_number"}
+
+
+def test_bare_digits_after_policy_number_or_claim_number_are_replaced_too() -> None:
+    result = redact("policy no. 88123, claim number is 204117, policy 50000 limit")
+    assert "88123" not in result.text and "204117" not in result.text and "policy 50000 limit" in result.text
+    assert [(e["entity"], len(e["value"])) for e in result.entities] == [("policy_number", 5), ("claim_number", 6)]
+    assert result.entities[0]["value"] == redact("PX-88123").entities[0]["value"][3:]  # one stand-in per number
 
 
 def test_entity_offsets_account_for_placeholders_before_them() -> None:
