@@ -30,6 +30,7 @@ SAMPLE_PATH_VALUES = {
     "token_id": "1",
     "message_id": "1",
     "index": "0",
+    "annotation_id": "1",
 }
 
 
