@@ -408,12 +408,19 @@ def _known_names(text: str, names: Sequence[str]) -> Iterator[_Candidate]:
         yield _Candidate("name", match.start(), match.end(), PLACEHOLDERS["name"])
 
 
+# in a display name but not a name: matched everywhere they would blank "the" or "Dr" in "12 Oak Dr"
+_NOT_NAME_PARTS = _NOT_NAMES | frozenset(
+    "mr mrs ms miss mx dr prof sir madam jr sr ii iii iv and of official real".split()
+)
+
+
 def _name_parts(name: str) -> List[str]:
-    """Words of a display name worth matching: letters (any script), at least 2 of them."""
+    """Words of a display name worth matching: letters (any script), at least 2 of them, not a title or
+    an everyday word ("Dr. Amy Lee" gives Amy and Lee; "The Real Bob" gives Bob)."""
     parts = []
     for word in re.split(r"[\s,/|]+", name or ""):
         word = re.sub(r"^[^\w]+|[^\w]+$", "", word)
-        if len(word) >= 2 and any(char.isalpha() for char in word) and not word.isdigit():
+        if len(word) >= 2 and any(char.isalpha() for char in word) and word.lower() not in _NOT_NAME_PARTS:
             parts.append(word)
     return parts
 
@@ -540,6 +547,8 @@ def redact(text: str, names: Sequence[str] = ()) -> Redaction:
     the customer's name parts (`names_from_identity`)."""
     if not text:
         return Redaction(text or "", (), ())
+    if isinstance(names, str):
+        names = [names]  # one name given as a string, not its letters
     chosen = _resolve(_candidates(text, names))
     pieces: List[str] = []
     entities: List[Dict[str, Any]] = []

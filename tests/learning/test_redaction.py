@@ -256,6 +256,8 @@ def test_only_the_birth_date_goes_when_a_date_of_loss_follows() -> None:
         ("Sheena Nelson (+16505551234) whatsapp:16505551234", ["Sheena", "Nelson"]),
         ("Ana María López messenger:6789012345678901", ["Ana", "María", "López"]),
         ("(@jane) telegram:123456789", []),
+        ("Dr. Amy Lee (@amylee) telegram:123456789", ["Amy", "Lee"]),
+        ("The Real Bob messenger:6789012345678901", ["Bob"]),
         ("facebook:6789012345678901", []),
         ("🌸 Mei 🌸 wechat:o6_bmjrPTlm6_2sgVt7hMZOPfL2M", ["Mei"]),
         ("Bartholomew Ferdinand Montgomery-Worthingt… telegram:123456789", ["Bartholomew", "Ferdinand"]),
@@ -271,6 +273,10 @@ def test_known_names_are_matched_case_insensitively_as_whole_words() -> None:
     names = names_from_identity("Jane Doe (@jane) telegram:123456789")
     text = "JANE DOE here, janet is my sister, jane's car"
     assert redact(text, names).text == "[name] here, janet is my sister, [name]'s car"
+
+
+def test_a_name_given_as_one_string_is_still_matched() -> None:
+    assert redact("jane doe here", "Jane Doe").text == "[name] here"
 
 
 def test_introductions_take_at_most_three_capitalised_words() -> None:
