@@ -161,6 +161,19 @@ def _bank_accounts(text: str) -> Iterator[_Candidate]:
             yield _Candidate("bank_account", match.start(), match.end(), PLACEHOLDERS["bank_account"])
 
 
+# --- SSNs storage.pii does not see -------------------------------------------------------------------
+
+# storage.pii takes 9 bare digits as an SSN only after "SSN" / "social security"; chats also say "ss number"
+_SSN_CONTEXT = re.compile(r"\b(?:ss|soc\s*sec|social)\s*(?:#|no\b\.?|num\b|number\b)\s*(?:is\s*|:\s*)?$", re.I)
+_SSN_DIGITS = re.compile(r"(?<![\w$.,/-])\d{3}([- ]?)\d{2}\1\d{4}(?![\w]|[.,/-]\d)")
+
+
+def _ssns(text: str) -> Iterator[_Candidate]:
+    for match in _SSN_DIGITS.finditer(text):
+        if _SSN_CONTEXT.search(text[max(0, match.start() - 30) : match.start()]):
+            yield _Candidate("ssn", match.start(), match.end(), PLACEHOLDERS["ssn"])
+
+
 # --- emails spelt out --------------------------------------------------------------------------------
 
 _SPOKEN_EMAIL = re.compile(
@@ -515,6 +528,7 @@ def _candidates(text: str, names: Sequence[str]) -> List[_Candidate]:
     for finder in (
         _ibans,
         _bank_accounts,
+        _ssns,
         _emails,
         _local_phones,
         _addresses,

@@ -161,6 +161,12 @@ def test_a_seven_digit_local_number_is_a_phone_only_after_a_phone_word() -> None
     assert redact("paid 555-1234 dollars").text == "paid 555-1234 dollars"
 
 
+def test_nine_digits_after_ss_number_are_an_ssn() -> None:
+    assert redact("ss number 123456789").text == "ss number [ssn]"
+    assert redact("soc sec no: 123 45 6789").text == "soc sec no: [ssn]"
+    assert redact("order number 123456789").text == "order number 123456789"
+
+
 def test_ssn_and_phone_placeholders() -> None:
     assert redact("ssn 123-45-6789, call 555-123-4567").text == "ssn [ssn], call [phone]"
 
