@@ -4,6 +4,8 @@
     models                 the registry: every model, its status, data hash and verdict
     rollback [--to V]      the running Rasa server back to the previous (or a named) model, no restart
     adopt                  register the model in service (models/coverline.tar.gz) as active
+    retrain                export, train a candidate, measure it beside the active model, promote it
+                           if the gate passes (learning/retrain.py)
 
 The database is DATABASE_URL's; Rasa is RASA_URL with RASA_API_TOKEN (docs/settings.md).
 """
@@ -41,6 +43,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     back = commands.add_parser("rollback", help="switch the running Rasa server to an earlier model")
     back.add_argument("--to", dest="version", help="the version to restore (default: the previous one)")
     commands.add_parser("adopt", help="register models/coverline.tar.gz as the active model")
+    commands.add_parser("retrain", help="train a candidate from the annotations; promote it past the gate")
     args = parser.parse_args(argv)
     load_at_startup("learning")
     try:
@@ -61,6 +64,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             with session_scope() as session:
                 row = registry.adopt(session, registry.SERVED_MODEL, registry.data_hash(_training_files()))
                 print(f"active: {row.version}")
+        elif args.command == "retrain":
+            from learning.retrain import retrain
+
+            with session_scope() as session:
+                outcome = retrain(session, _loader())
+            print(outcome.report())
+            return 0 if outcome.promoted else 3
         elif args.command == "rollback":
             started = time.monotonic()
             with session_scope() as session:

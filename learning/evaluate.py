@@ -1,0 +1,112 @@
+"""Measuring a model for the gate: the held-out set, the held-back annotations, the test stories.
+
+(a) and (b) parse each text with the model's whole NLU pipeline, as the server runs it, and count the
+intents (and sentiments) that match; (c) runs Rasa's own `rasa test core --e2e` over every test story and
+counts the stories it wrote to failed_test_stories.yml.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import yaml
+
+from learning.gate import Evaluation
+from storage.settings import PROJECT_ROOT
+
+Parse = Callable[[str], Mapping[str, Any]]
+
+NLU_HELDOUT = PROJECT_ROOT / "tests" / "fixtures" / "nlu_heldout.yml"
+STORIES = (PROJECT_ROOT / "tests" / "test_stories.yml", PROJECT_ROOT / "tests" / "learned_stories.yml")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    intent: str
+    sentiment: Optional[str]
+
+
+def load_examples(path: Path) -> List[Example]:
+    """The held-out format: a list (or `examples:` list) of {text, intent, sentiment}."""
+    if not Path(path).exists():
+        return []
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    rows = data.get("examples") if isinstance(data, dict) else data
+    return [Example(str(r["text"]), str(r["intent"]), r.get("sentiment")) for r in rows or []]
+
+
+def percent(hits: int, total: int) -> float:
+    return round(100.0 * hits / total, 2) if total else 0.0
+
+
+def nlu_scores(parse: Parse, examples: Sequence[Example]) -> Dict[str, Optional[float]]:
+    """Intent accuracy over all examples; sentiment accuracy over those labelled with one."""
+    if not examples:
+        return {"intent": None, "sentiment": None}
+    intents = sentiments = labelled = 0
+    for example in examples:
+        parsed = parse(example.text)
+        intents += ((parsed.get("intent") or {}).get("name")) == example.intent
+        if example.sentiment:
+            labelled += 1
+            sentiments += ((parsed.get("sentiment") or {}).get("label")) == example.sentiment
+    return {"intent": percent(intents, len(examples)), "sentiment": percent(sentiments, labelled) if labelled else None}
+
+
+def agent_parser(model: Path) -> Parse:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    loop = asyncio.new_event_loop()
+    return lambda text: loop.run_until_complete(agent.parse_message(text))
+
+
+def count_stories(paths: Sequence[Path]) -> int:
+    return sum(Path(p).read_text(encoding="utf-8").count("- story:") for p in paths if Path(p).exists())
+
+
+def story_results(model: Path, stories: Sequence[Path], out: Path) -> Tuple[int, int]:
+    """(passed, total) of `rasa test core --e2e` over the stories."""
+    files = [str(p) for p in stories if Path(p).exists()]
+    total = count_stories(files)
+    if not total:
+        return 0, 0
+    rasa = Path(sys.executable).parent / "rasa"
+    command = [str(rasa), "test", "core", "--model", str(model), "--out", str(out), "--e2e", "--no-plot"]
+    for path in files:
+        command += ["--stories", path]
+    result = subprocess.run(
+        command, cwd=PROJECT_ROOT, capture_output=True, text=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    )
+    failed_file = out / "failed_test_stories.yml"
+    if result.returncode != 0 or not failed_file.exists():
+        raise RuntimeError(f"rasa test core failed ({result.returncode}): {(result.stdout + result.stderr)[-2000:]}")
+    failed = failed_file.read_text(encoding="utf-8").count("- story:")
+    return total - failed, total
+
+
+def evaluate(
+    model: Path,
+    work: Path,
+    learned_heldout: Path,
+    heldout: Path = NLU_HELDOUT,
+    stories: Sequence[Path] = STORIES,
+    parse: Optional[Parse] = None,
+) -> Evaluation:
+    parse = parse or agent_parser(model)
+    fixed = nlu_scores(parse, load_examples(heldout))
+    taught = nlu_scores(parse, load_examples(learned_heldout))
+    passed, total = story_results(model, stories, work / "stories")
+    return Evaluation(
+        heldout_intent=fixed["intent"] or 0.0,
+        heldout_sentiment=fixed["sentiment"] or 0.0,
+        annotated_intent=taught["intent"],
+        stories=percent(passed, total) if total else 100.0,
+    )
