@@ -309,3 +309,25 @@ def test_review_on_postgresql(fresh_postgres_url: str, fake_rasa: FakeRasaApi) -
     assert admin.delete(f"/api/review/annotations/{created.json()['id']}").status_code == 200
     assert queue_texts(agent) == ["my dog ate the car keys, covered?"]
     assert [row[0] for row in audit_rows(url)] == ["annotate", "annotation_undone"]
+
+
+def test_the_floor_is_read_from_the_environment() -> None:
+    import settings
+
+    assert settings.load({}).for_inbox().review_confidence_floor == 0.6
+    assert settings.load({"COVERLINE_REVIEW_CONFIDENCE_FLOOR": "0.45"}).for_inbox().review_confidence_floor == 0.45
+    with pytest.raises(settings.SettingsError, match="COVERLINE_REVIEW_CONFIDENCE_FLOOR='high'"):
+        settings.load({"COVERLINE_REVIEW_CONFIDENCE_FLOOR": "high"})
+
+
+def test_a_rasa_that_fails_to_parse_leaves_the_logged_intent(
+    db_url: str, fake_rasa: FakeRasaApi, agents: Dict[str, int], logged: Dict[str, int]
+) -> None:
+    broken = httpx.MockTransport(lambda request: httpx.Response(500, json={"error": "no model loaded"}))
+    agent = login(
+        create_app(make_settings(db_url, fake_rasa.url), RasaClient(fake_rasa.url, RASA_TOKEN, transport=broken)),
+        "agent",
+    )
+    response = agent.get(f"/api/review/messages/{logged['pipe']}")
+    assert response.status_code == 200
+    assert response.json()["offered_intents"] == [{"intent": "ask_coverage", "confidence": None, "source": "log"}]
