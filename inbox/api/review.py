@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, conint, constr
 
 from inbox.deps import AdminAgent, CurrentAgent, DbSession, RasaDep, SettingsDep, client_ip
 from inbox.schemas import MAX_ID, Detail
+from inbox.services import review
 from learning.annotations import MAX_BULK, SENTIMENTS, VERDICTS
 from learning.review_queue import REASONS, WEIGHTS
 
@@ -127,9 +128,6 @@ class BulkAcceptOut(BaseModel):
     accepted: List[AnnotationOut]
     skipped: List[Skipped]
 
-
-# The service module is imported here, below the models, so the route functions read top to bottom.
-from inbox.services import review  # noqa: E402
 
 REASON_HELP = "only messages with this reason: " + ", ".join(f"{r} ({WEIGHTS[r]})" for r in REASONS)
 
