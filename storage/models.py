@@ -212,6 +212,9 @@ class PastReply(Base):
     imported_at = Column(DateTime, nullable=False, default=utcnow)
     embedding_model = Column(String(120))
     active = Column(Boolean, nullable=False, default=True)
+    # customers' 👎 (retrieval/feedback.py): demoted ranks lower, retired stops answering (active=False)
+    demoted_at = Column(DateTime)
+    retired_at = Column(DateTime)
 
 
 class AnswerFeedback(Base):
@@ -457,3 +460,32 @@ class ModelVersion(Base):
     created_by_id = Column(Integer, ForeignKey("agents.id"))  # null: `make retrain` from a shell
     promoted_at = Column(DateTime)
     promoted_by_id = Column(Integer, ForeignKey("agents.id"))
+
+
+class ReplyProposal(Base):
+    """An agent's reply to a resolved handoff, offered as a past reply the bot could answer from.
+
+    One per resolved escalation (learning/harvest.py). Question and reply are stored redacted: nothing
+    personal leaves the interaction log, even before an agent decides. Approving creates the PastReply
+    (source "inbox") that the action servers add to their index without a rebuild.
+    """
+
+    __tablename__ = "reply_proposals"
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'approved', 'rejected')", name="ck_reply_proposals_status"),
+        UniqueConstraint("escalation_id", name="uq_reply_proposals_escalation"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id"), nullable=False)
+    question = Column(Text, nullable=False)  # redacted
+    reply = Column(Text, nullable=False)  # redacted
+    product_line = Column(String(20))  # guessed (retrieval/products.py); null: none named
+    source_message_ids = Column(JSON, nullable=False, default=dict)  # {"question": [ids], "reply": [ids]}
+    status = Column(String(10), nullable=False, default="proposed", server_default="proposed")
+    decided_by_id = Column(Integer, ForeignKey("agents.id"))
+    decided_at = Column(DateTime)
+    edited = Column(Boolean, nullable=False, default=False, server_default=false())
+    past_reply_id = Column(Integer, ForeignKey("past_replies.id"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
