@@ -138,3 +138,30 @@ def test_the_endpoints_files_select_it(
     config = AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "bot" / endpoints)).tracker_store
     store = create_tracker_store(config, domain)
     assert type(getattr(store, "_tracker_store", store)) is SQLTrackerStore
+
+
+def test_the_commit_does_not_hold_up_other_conversations(tmp_path: Path, domain: Domain) -> None:
+    """A commit waits for the disk; while it does, Rasa's event loop must keep serving other customers."""
+    store = SQLTrackerStore(domain=domain, host=f"sqlite:///{tmp_path / 'ours.db'}", event_broker=RecordingBroker())
+    insert = store._insert
+
+    def slow_disk(rows):  # type: ignore[no-untyped-def]
+        insert(rows)
+        time.sleep(0.3)  # an fsync on a busy disk
+
+    store._insert = slow_disk  # type: ignore[method-assign]
+
+    async def save_while_others_run() -> int:
+        tracker = await store.get_or_create_tracker(SENDER)
+        for event in turn(1, time.time()):
+            tracker.update(event)
+        ticks = 0
+        saving = asyncio.ensure_future(store.save(tracker))
+        while not saving.done():
+            await asyncio.sleep(0.01)  # another conversation's work on the same loop
+            ticks += 1
+        await saving
+        return ticks
+
+    assert asyncio.run(save_while_others_run()) >= 10
+    assert len(rows(f"sqlite:///{tmp_path / 'ours.db'}")) == 6  # the opening action_listen and the turn
