@@ -19,6 +19,7 @@ from inbox.security import tokens_match
 from inbox.services import audit, auth
 from inbox.settings import Settings
 from inbox.web.cookies import LOGIN_CSRF_COOKIE, set_session_cookie
+from learning.review_queue import REASONS
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -104,6 +105,12 @@ def conversation_page(
 @router.get("/account", response_class=HTMLResponse)
 def account_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
     return _page(request, "account.html", principal, settings)
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
+    """The review queue, keyboard first: agents annotate, admins also undo and bulk-accept (docs/learning.md)."""
+    return _page(request, "review.html", principal, settings, reasons=REASONS)
 
 
 @router.get("/admin/agents", response_class=HTMLResponse)
