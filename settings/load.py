@@ -195,6 +195,7 @@ def _retrieval(reader: Reader, database_url: str) -> RetrievalSettings:
         pgvector_url=reader.value("RETRIEVAL_PGVECTOR_URL", database_url, values.database_url),
         pgvector_table=reader.value("RETRIEVAL_PGVECTOR_TABLE", "reply_vectors", values.pgvector_table),
         pgvector_ef_search=reader.value("RETRIEVAL_PGVECTOR_EF_SEARCH", 100, values.whole_number(1)),
+        refresh_seconds=reader.value("RETRIEVAL_REFRESH_SECONDS", 10.0, values.positive_number(3600)),
     )
 
 

@@ -79,6 +79,8 @@ class RetrievalSettings:
     pgvector_url: str = ""
     pgvector_table: str = "reply_vectors"
     pgvector_ef_search: int = 100
+    # RETRIEVAL_REFRESH_SECONDS: how often an answerer looks for approved, edited or retired past replies
+    refresh_seconds: float = 10.0
 
     @property
     def options(self) -> Dict[str, Any]:
