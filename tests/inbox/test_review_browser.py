@@ -146,6 +146,10 @@ def mark_policy_number(page: Any) -> None:
     for _ in range(words.index("HX-2231-77")):
         page.keyboard.press("ArrowRight")
     assert page.inner_text("#rv-text .word.picked") == "HX-2231-77"
+    page.keyboard.press("Shift+ArrowLeft")
+    assert page.locator("#rv-text .word.picked").all_inner_texts() == ["policy", "HX-2231-77"]
+    page.keyboard.press("Shift+ArrowRight")
+    assert page.locator("#rv-text .word.picked").all_inner_texts() == ["HX-2231-77"]
     page.keyboard.press("p")
     page.keyboard.type("olicy")
     page.keyboard.press("Enter")
@@ -232,6 +236,15 @@ def test_an_agent_annotates_five_messages_with_the_keyboard_alone(
         assert "save and go to the next message" in page.inner_text("#legend")
         assert "null" not in page.inner_text("#review")  # a message without sentiment says so in words
         page.screenshot(path=str(DOCS / "review-queue.png"))
+
+        # Tab reaches the controls with a visible focus ring; Enter on one is that control, Esc goes back.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "1 cancel_policy 0.40"
+        assert page.evaluate("document.activeElement.matches(':focus-visible')")
+        page.keyboard.press("Enter")
+        assert page.inner_text("#rv-intent-chosen") == "chosen: cancel_policy"
+        page.keyboard.press("Escape")
+        assert page.evaluate("document.activeElement.id") == "rv-detail"
 
         # Someone else labels it while it is on screen: the 409 is said in words beside the message.
         with session_scope(db_url) as db:

@@ -465,6 +465,10 @@
       if (event.key === "Escape") $("rv-detail").focus();
       return;
     }
+    if (event.key === "Escape" && !state.entityMode) {
+      $(state.detail ? "rv-detail" : "rv-empty").focus();  // from any control back to the message's keys
+      return;
+    }
     if (event.key === "?") {
       $("legend-panel").hidden = !$("legend-panel").hidden;
       return;
