@@ -139,8 +139,14 @@ def wait_for_another_message(page: Any, before: str) -> None:
     page.wait_for_selector("#rv-detail:not([hidden]) #rv-text")
 
 
-def mark_policy_number(page: Any) -> None:
-    """e, → to the policy number, then a letter opens the entity search: `p`, `olicy`, Enter."""
+def annotate_autopay(page: Any) -> None:
+    """2 for pay_premium, w for the wrong reply; then e, → to the policy number, and a letter opens the entity
+    search: `p`, `olicy`, Enter."""
+    assert "cancel_policy" in page.inner_text("#rv-model") and "confidence 0.48" in page.inner_text("#rv-model")
+    assert "To cancel your policy" in page.inner_text(".reply-judged")  # the bot's reply under judgement
+    page.keyboard.press("Backspace")  # the model's span "HX" goes
+    page.keyboard.press("2")  # pay_premium, offered second
+    page.keyboard.press("w")  # the bot's reply was wrong
     page.keyboard.press("e")
     words = page.locator("#rv-text .word").all_inner_texts()
     for _ in range(words.index("HX-2231-77")):
@@ -152,19 +158,12 @@ def mark_policy_number(page: Any) -> None:
     assert page.locator("#rv-text .word.picked").all_inner_texts() == ["HX-2231-77"]
     page.keyboard.press("p")
     page.keyboard.type("olicy")
-    page.keyboard.press("Enter")
-
-
-def annotate_autopay(page: Any) -> None:
-    assert "cancel_policy" in page.inner_text("#rv-model") and "confidence 0.48" in page.inner_text("#rv-model")
-    assert "To cancel your policy" in page.inner_text(".reply-judged")  # the bot's reply under judgement
-    page.keyboard.press("Backspace")  # the model's wrong span "HX" goes
-    page.keyboard.press("2")  # pay_premium, offered second
-    mark_policy_number(page)
-    page.keyboard.press("w")  # the bot's reply was wrong
-    assert page.inner_text("#rv-entities").startswith("policy_number: HX-2231-77")
+    assert page.inner_text("#entity-options .option.active") == "policy_number"
     assert "null" not in page.inner_text("#review")
     page.screenshot(path=str(DOCS / "review-annotate.png"))
+    page.keyboard.press("Enter")
+    assert page.inner_text("#rv-entities").startswith("policy_number: HX-2231-77")
+    assert page.evaluate("document.activeElement.id") == "rv-detail"
 
 
 def search_pay_premium(page: Any) -> None:
@@ -322,6 +321,7 @@ def test_an_admin_undoes_an_annotation_with_z_and_it_is_back_in_the_queue(
         page.keyboard.press("x")
         page.keyboard.press("k")  # the one before: the autopay message, logged as cancel_policy
         wait_for_another_message(page, shown)
+        assert page.inner_text("#rv-text") == AUTOPAY
         page.keyboard.press("x")
         assert page.locator("#rq-items .tick:checked").count() == 2
         page.keyboard.press("A")
