@@ -36,7 +36,8 @@
     const page = await api("GET", "/api/review/queue?" + params.toString());
     state.items = page.items;
     state.total = page.total;
-    $("rq-count").textContent = `(${page.total})`;
+    // The best 100 are listed; past them, the count says how many wait (a reason filter narrows them).
+    $("rq-count").textContent = page.total > page.items.length ? `(${page.items.length} of ${page.total})` : `(${page.total})`;
     renderQueue();
   }
 
@@ -121,6 +122,7 @@
       if (row) row.scrollIntoView({ block: "nearest" });
     } catch (error) {
       showError(`Could not open message ${id}: ${error.message}`);
+      toast(`Could not open message ${id}: ${error.message}`, true);  // the error line may be hidden
     }
   }
 
@@ -376,16 +378,22 @@
     const id = state.detail.message.id;
     try {
       await api("POST", `/api/review/messages/${id}/annotation`, draft);
-      toast(`Saved: message #${id} is ${draft.intent}`);
-      state.ticked.delete(id);
-      const index = state.index;
-      await loadQueue();
-      await loadRecent();
-      await select(index);  // the saved message left the queue: the same place holds the next one
     } catch (error) {
       // 409 (someone annotated it first), 422 (a label the domain does not have) ...: said in words, here.
       showError(`Not saved (${error.status || "network"}): ${error.message}`);
       $("rv-detail").focus();
+      state.saving = false;
+      return;
+    }
+    toast(`Saved: message #${id} is ${draft.intent}`);
+    state.ticked.delete(id);
+    const index = state.index;
+    try {
+      await loadQueue();
+      await loadRecent();
+      await select(index);  // the saved message left the queue: the same place holds the next one
+    } catch (error) {
+      showError(`Saved, but the queue did not reload: ${error.message}`);
     } finally {
       state.saving = false;
     }
