@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from inbox.api import agents, audit, auth, canned, conversations, escalations, events, messages, notes, review
+from inbox.api import agents, audit, auth, canned, conversations, escalations, events, harvest, messages, notes, review
 
 api_router = APIRouter(prefix="/api")
-for module in (auth, conversations, messages, notes, escalations, canned, agents, audit, events, review):
+for module in (auth, conversations, messages, notes, escalations, canned, agents, audit, events, review, harvest):
     api_router.include_router(module.router)

@@ -36,6 +36,8 @@ ACTIONS = (
     "annotate",  # the review queue (learning/annotations.py)
     "annotation_undone",
     "bulk_accept",
+    "reply_proposal_approved",  # harvested agents' replies (learning/harvest.py)
+    "reply_proposal_rejected",
 )
 
 

@@ -20,7 +20,7 @@ from conversations.lifecycle import TransitionRefused
 from conversations.status import Status
 from inbox.errors import Conflict, InvalidInput, PermissionDenied
 from inbox.rasa_client import RasaClient
-from inbox.services import audit
+from inbox.services import audit, harvest
 from inbox.services.agents import get_agent
 from inbox.services.conversations import get_conversation, note_dict
 from storage.models import Agent, Conversation, ConversationNote, utcnow
@@ -125,6 +125,7 @@ def resolve(db: Session, rasa: RasaClient, agent: Agent, conversation_id: str, i
         previous = lifecycle.resolve(db, rasa, conversation, agent.id)
     detail = {"from": previous.value}
     audit.record(db, "resolve", agent_id=agent.id, conversation_id=conversation_id, detail=detail, ip=ip)
+    harvest.propose_after_resolve(db, conversation_id)
     db.commit()
     return conversation
 

@@ -31,6 +31,7 @@ SAMPLE_PATH_VALUES = {
     "message_id": "1",
     "index": "0",
     "annotation_id": "1",
+    "proposal_id": "1",
 }
 
 

@@ -270,6 +270,16 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     annotation = agent.post(f"/api/review/messages/{question}/annotation", {"intent": "ask_coverage"}).json()
     admin.delete(f"/api/review/annotations/{annotation['id']}")
     admin.post("/api/review/bulk-accept", {"message_ids": [question]})
+    fake_rasa.on_event = broker_for(db_url)  # agents' replies logged: resolving proposes them as past replies
+    for handoff in ("whatsapp:15550001111", "telegram:123456789"):
+        customer_says(db_url, handoff, "is hail damage on my car covered?", handoff.split(":")[0], "ask_coverage")
+        escalate(db_url, handoff, priority=2)
+        agent.post(f"/api/conversations/{handoff}/take-over")
+        agent.post(f"/api/conversations/{handoff}/replies", {"text": "Yes, hail is covered under comprehensive."})
+        agent.post(f"/api/conversations/{handoff}/resolve")
+    first, second = (proposal["id"] for proposal in agent.get("/api/harvest/proposals").json())
+    agent.post(f"/api/harvest/proposals/{first}/approve")
+    agent.post(f"/api/harvest/proposals/{second}/reject")
     agent.post("/api/auth/password", {"current_password": "agent-password-123", "new_password": "agent-password-456"})
     agent.post("/api/auth/logout")
     created = admin.post("/api/agents", {"email": "n@harbor.example", "name": "N", "password": "long-enough-pw"}).json()
