@@ -22,9 +22,14 @@ def packaged_model_path() -> Path:
 class Encoder:
     """Loads the model once per process; `version` names the exact weights so stale indexes are detected."""
 
-    def __init__(self, model_path: Optional[Path] = None, batch_size: int = 64) -> None:
+    def __init__(self, model_path: Optional[Path] = None, batch_size: int = 64, threads: Optional[int] = None) -> None:
         self.model_path = Path(model_path or packaged_model_path())
         self.batch_size = batch_size
+        # None: torch's default (every core), right for building an index. A server encoding one question at
+        # a time uses 1: with two threads on a machine whose other core is busy, each encode waited for the
+        # second thread to be scheduled (benchmarks/results/load.md: ~107 ms of CPU per question, against a
+        # few ms for the same model in the Rasa process, which uses one thread).
+        self.threads = threads
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
@@ -38,6 +43,11 @@ class Encoder:
         return f"{self.model_path.parent.name}:{digest[:12]}"
 
     def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        if self.threads:
+            import torch
+
+            if torch.get_num_threads() != self.threads:
+                torch.set_num_threads(self.threads)  # process-wide: only servers ask for it
         vectors = self.model.encode(
             list(texts),
             batch_size=self.batch_size,

@@ -5,7 +5,8 @@ Refresh (`PastReplyAnswerer.refresh`, at most every `RETRIEVAL_REFRESH_SECONDS`,
 1. apply the customers' 👎 (retrieval/feedback.py): demote or retire replies that keep failing;
 2. under a file lock in the index folder (replicas sharing the folder refresh one at a time), read the
    database: active replies missing from the index or not yet embedded with their current text are
-   encoded and added, replies no longer active are retired;
+   encoded and added, replies whose row is marked inactive are retired (replies the database does not
+   know at all are left alone);
 3. if anything changed: a copy of the index is changed and saved (index.json last, atomically), the
    rows are marked indexed, and the copy replaces the one answering. Other processes watching the same
    folder reload it through the meta file as after `python -m retrieval import`.
@@ -62,7 +63,7 @@ class PastReplyAnswerer:
         database_url: Optional[str] = None,
     ) -> None:
         self.settings = settings or current().retrieval
-        self.encoder = encoder or Encoder()
+        self.encoder = encoder or Encoder(threads=1)  # one question at a time (retrieval/encoder.py)
         self.database_url = database_url  # None: DATABASE_URL
         self._index: Optional[ReplyIndex] = None
         self._loaded_mtime: Optional[float] = None
@@ -155,7 +156,10 @@ class PastReplyAnswerer:
             live = current_index.live_ids()
             stale = {external_id for external_id, model, is_active in rows if is_active and model is None}
             wanted = sorted((active - live) | stale)
-            withdrawn = live - active
+            # retire only what the database says is withdrawn: a reply the index holds and this database
+            # does not know (an index built from files, another deployment's database, a fresh test
+            # database) is left alone; reading "missing" as "withdrawn" once retired every reply
+            withdrawn = live & {external_id for external_id, _, is_active in rows if not is_active}
             if not wanted and not withdrawn:
                 return 0, 0
             records = self._records(session, wanted)

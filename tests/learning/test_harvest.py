@@ -374,3 +374,19 @@ def test_a_demoted_reply_ranks_lower_and_a_rejected_one_never_answers(
         assert demoted.score == pytest.approx(first.score - 0.15, abs=1e-4)
     else:
         assert re.fullmatch(r"HM-[A-Z]+-\d+", demoted.record.reply_id) and demoted.score < first.score
+
+
+def test_a_database_that_does_not_know_the_index_retires_nothing(db_url: str, tmp_path: Path, encoder: Encoder) -> None:
+    """The index ships built from the demo files; an action server may start on a fresh database (a new
+    deployment, PostgreSQL instead of SQLite, every integration test). Its refresh must not read the
+    replies it has no rows for as withdrawn: that once retired all 312 and saved the empty index."""
+    other = migrated_sqlite(tmp_path / "fresh.db")  # knows none of the index's replies
+    small_index(db_url, tmp_path / "index", encoder)
+    saved = (tmp_path / "index" / "index.json").stat().st_mtime
+    answerer = answerer_for(other, tmp_path / "index", encoder)
+    before = answerer.answer(NEW_WORDING)
+    report = answerer.refresh()
+    assert (report.added, report.retired) == (0, 0)
+    assert (tmp_path / "index" / "index.json").stat().st_mtime == saved  # nothing rewritten
+    after = answerer.answer(NEW_WORDING)
+    assert before is not None and after is not None and after.record.reply_id == before.record.reply_id
