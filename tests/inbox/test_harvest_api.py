@@ -16,7 +16,7 @@ from learning import harvest
 from retrieval.encoder import Encoder
 from storage.engine import session_scope
 from storage.models import AuditEntry, PastReply
-from tests.learning.test_harvest import (
+from tests.support.harvest import (
     IDENTITY,
     NEW_WORDING,
     PERSONAL,

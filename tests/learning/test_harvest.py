@@ -5,7 +5,6 @@ PostgreSQL when it answers; the answerer with the real MiniLM encoder on a handf
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from pathlib import Path
@@ -17,33 +16,27 @@ from sqlalchemy import select
 from conversations import lifecycle
 from learning import harvest
 from learning.harvest import AlreadyDecided, InvalidEdit, ProposalNotFound
-from retrieval.corpus import DEMO_CORPUS_DIR, active_records, import_rows, mark_indexed, pending_records, read_rows
+from retrieval.corpus import active_records, pending_records
 from retrieval.encoder import Encoder
 from retrieval.feedback import apply_feedback
-from retrieval.index import ReplyIndex
-from retrieval.service import PastReplyAnswerer
-from settings import current
 from storage.engine import session_scope
 from storage.migrate import upgrade
-from storage.models import Agent, AnswerFeedback, Conversation, PastReply, ReplyProposal, utcnow
+from storage.models import Agent, Conversation, PastReply, ReplyProposal
 from storage.seed import seed
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
+from tests.support.harvest import (
+    DEMO_ROWS,
+    IDENTITY,
+    NEW_WORDING,
+    PERSONAL,
+    QUESTION,
+    REPLY,
+    SENDER,
+    answerer_for,
+    give_feedback,
+    small_index,
+)
 from tests.support.review_logs import Chat
-
-SENDER = "whatsapp:15550001111"
-IDENTITY = {"user_id": "15550001111", "name": "Sheena Nelson", "phone": "+15550001111"}
-QUESTION = (
-    "My name is Sheena Nelson and my policy is PX-88123. My son just got his learner's permit: is he covered "
-    "driving my car while I sit next to him, or do I have to add him to the policy now?"
-)
-REPLY = (
-    "Hi Sheena, congratulations to him! A teen with a learner's permit is covered under policy PX-88123 while "
-    "practising with a licensed adult in the passenger seat, at no extra cost. Once he passes his driving test, "
-    "add him as a driver within 30 days. I will text you the details at +1 555 000 1111, Ms Nelson."
-)
-NEW_WORDING = "does my teenager with a learners permit need to be added to my auto insurance to practice driving?"
-PERSONAL = ("Sheena", "Nelson", "PX-88123", "88123", "555 000 1111", "15550001111")
-DEMO_ROWS = ("HM-AUTO-001", "HM-AUTO-002", "HM-HOME-001", "HM-TRVL-001", "HM-LIFE-002", "HM-GEN-001")
 
 
 class LiveChat(Chat):
@@ -222,27 +215,6 @@ def test_reject_adds_nothing_and_bad_requests_are_refused(db_url: str, agent_id:
 # -- feedback --------------------------------------------------------------------------------------------
 
 
-def give_feedback(db_url: str, external_id: str, verdicts: str) -> None:
-    """`verdicts` like "+--": 👍 for +, 👎 for -, oldest first."""
-    from datetime import timedelta
-
-    with session_scope(db_url) as db:
-        reply = db.scalar(select(PastReply).where(PastReply.external_id == external_id))
-        if db.get(Conversation, SENDER) is None:
-            db.add(lifecycle.new_conversation(SENDER, "whatsapp", SENDER))
-            db.flush()
-        start = utcnow() - timedelta(minutes=len(verdicts))
-        for number, verdict in enumerate(verdicts):
-            db.add(
-                AnswerFeedback(
-                    conversation_id=SENDER,
-                    past_reply_id=reply.id,
-                    helpful=verdict == "+",
-                    created_at=start + timedelta(seconds=number),
-                )
-            )
-
-
 def test_repeated_thumbs_down_demote_then_retire(db_url: str) -> None:
     with session_scope(db_url) as db:
         for name in ("kept", "mixed", "failing"):
@@ -298,22 +270,6 @@ class CountingEncoder:
     def encode(self, texts: Any, show_progress: bool = False) -> Any:
         self.texts.extend(texts)
         return self.inner.encode(texts, show_progress=show_progress)
-
-
-def small_index(db_url: str, directory: Path, encoder: Any) -> None:
-    """A few demo past replies, imported and indexed as `python -m retrieval rebuild` would."""
-    rows = [row for path in sorted(DEMO_CORPUS_DIR.glob("*.csv")) for row in read_rows(path)]
-    with session_scope(db_url) as db:
-        import_rows(db, [row for row in rows if row["external_id"] in DEMO_ROWS])
-    with session_scope(db_url) as db:
-        records = active_records(db)
-        ReplyIndex.build(records, encoder).save(directory)
-        mark_indexed(db, [r.reply_id for r in records], encoder.version)
-
-
-def answerer_for(db_url: str, directory: Path, encoder: Any) -> PastReplyAnswerer:
-    settings = dataclasses.replace(current().retrieval, backend="numpy", index_dir=directory, refresh_seconds=3600)
-    return PastReplyAnswerer(settings, encoder, database_url=db_url)
 
 
 def test_an_approved_reply_answers_a_new_wording_without_a_rebuild(
