@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 from sqlalchemy import select
@@ -16,28 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from learning import annotations, review_queue
 from learning.annotations import AlreadyAnnotated, AlreadyUndone, AnnotationNotFound, InvalidAnnotation
 from storage.engine import session_scope
-from storage.migrate import upgrade
 from storage.models import Agent, Annotation, Message
-from storage.seed import seed
-from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
 from tests.support.review_logs import Chat
 
 TEXT = "my policy PX-88123 says hail is covered but you denied my claim"
 LOG_COLUMNS = ("text", "intent", "confidence", "entities", "sentiment", "sent_at", "author", "direction")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield migrated_sqlite(tmp_path / "annotations.db")
-        return
-    if not postgres_answers():
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    for url in postgres_database():
-        upgrade(url)
-        with session_scope(url) as db:
-            seed(db)
-        yield url
 
 
 @pytest.fixture

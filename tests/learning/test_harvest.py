@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pytest
 from sqlalchemy import select
@@ -20,10 +20,8 @@ from retrieval.corpus import active_records, pending_records
 from retrieval.encoder import Encoder
 from retrieval.feedback import apply_feedback
 from storage.engine import session_scope
-from storage.migrate import upgrade
 from storage.models import Agent, Conversation, PastReply, ReplyProposal
-from storage.seed import seed
-from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
+from tests.support.databases import migrated_sqlite
 from tests.support.harvest import (
     DEMO_ROWS,
     IDENTITY,
@@ -59,20 +57,6 @@ class NoRasa:
 
     def resume(self, conversation_id: str) -> None:
         self.calls.append(f"resume {conversation_id}")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield migrated_sqlite(tmp_path / "harvest.db")
-        return
-    if not postgres_answers():
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    for url in postgres_database():
-        upgrade(url)
-        with session_scope(url) as db:
-            seed(db)
-        yield url
 
 
 @pytest.fixture

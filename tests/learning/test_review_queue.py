@@ -3,35 +3,17 @@ by what they would teach, each message with its reasons; on SQLite and on Postgr
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, List
 
 import pytest
 
 from learning import annotations, review_queue
 from learning.review_queue import WEIGHTS, offered_intents
 from storage.engine import session_scope
-from storage.migrate import upgrade
 from storage.models import Agent
-from storage.seed import seed
-from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
 from tests.support.review_logs import Chat
 
 FLOOR = 0.6
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield migrated_sqlite(tmp_path / "review.db")
-        return
-    if not postgres_answers():
-        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-    for url in postgres_database():
-        upgrade(url)
-        with session_scope(url) as db:
-            seed(db)
-        yield url
 
 
 @pytest.fixture
