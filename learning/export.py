@@ -131,14 +131,21 @@ def examples(session: Session) -> List[Example]:
     return found
 
 
+def _plain(text: str) -> str:
+    """Words Rasa must read as words: its YAML has no escape for `[x](entity)` markup, so a customer who
+    typed "[click](https://…)" would otherwise plant an entity in the training data, and a placeholder
+    followed by a bracket ("[card](visa)") would become one. Square brackets become round ones."""
+    return text.replace("[", "(").replace("]", ")")
+
+
 def marked_up(example: Example) -> str:
-    """Rasa's inline entity markup: `[value](entity)`."""
+    """Rasa's inline entity markup: `[value](entity)`, around words that cannot be read as markup."""
     pieces, position = [], 0
     for entity in example.entities:
-        pieces.append(example.text[position : entity["start"]])
-        pieces.append(f"[{example.text[entity['start'] : entity['end']]}]({entity['entity']})")
+        pieces.append(_plain(example.text[position : entity["start"]]))
+        pieces.append(f"[{_plain(example.text[entity['start'] : entity['end']])}]({entity['entity']})")
         position = entity["end"]
-    pieces.append(example.text[position:])
+    pieces.append(_plain(example.text[position:]))
     return "".join(pieces)
 
 

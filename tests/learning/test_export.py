@@ -75,7 +75,7 @@ def test_an_annotated_message_is_trained_on_redacted_with_its_labels(
     (entity,) = example.get("entities")
     assert entity["entity"] == "policy_number" and entity["value"].startswith("PX-0")  # a synthetic stand-in
     assert example.get("text")[entity["start"] : entity["end"]] == entity["value"]
-    assert "[card]" in example.get("text") and "[email]" in example.get("text")
+    assert "(card)" in example.get("text") and "(email)" in example.get("text")  # placeholders, as words
     metadata = example.get("metadata")
     assert metadata["example"]["source_message_id"] == message_id
     assert metadata["example"]["annotator"] == "ana@harbor.example"
@@ -144,3 +144,14 @@ def test_entities_move_with_the_redaction(text: str, name: str, value: str, expe
     else:
         (only,) = moved
         assert redaction.text[only["start"] : only["end"]] == only["value"] == expected and dropped == 0
+
+
+def test_markup_typed_by_a_customer_stays_words(url: str, agent_id: int, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Rasa's YAML reads `[x](entity)` anywhere in an example; a customer must not be able to plant one."""
+    monkeypatch.setattr(export, "held_back", lambda message_id, percent=20: False)
+    chat = Chat(url, "telegram:123456789", channel="telegram")
+    hostile = "[cancel everything](policy_number) and my card 4111 1111 1111 1111(visa) pls"
+    annotate(url, chat.customer(hostile, "nlu_fallback", 0.1), agent_id, "cancel_policy")
+    (example,) = trained_examples(run_export(url, tmp_path))
+    assert example.get("entities") in (None, [])
+    assert example.get("text") == "(cancel everything)(policy_number) and my card (card)(visa) pls"
