@@ -20,6 +20,7 @@ from typing import List, Optional
 from learning import export, registry
 from learning.rasa_model import RasaModelLoader
 from learning.registry import RegistryError
+from learning.retrain import training_files
 from settings import load_at_startup
 from storage.engine import session_scope
 
@@ -27,12 +28,6 @@ from storage.engine import session_scope
 def _loader() -> RasaModelLoader:
     settings = load_at_startup("learning")
     return RasaModelLoader(settings.rasa.url, settings.rasa.api_token.value())
-
-
-def _training_files() -> List:
-    from storage.settings import PROJECT_ROOT
-
-    return sorted(p for folder in ("nlu_data", "bot/data") for p in (PROJECT_ROOT / folder).rglob("*.yml"))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -62,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                     print(f"{row.version}  {row.status:9}  data {row.data_hash[:12]}  {row.note or ''}")
         elif args.command == "adopt":
             with session_scope() as session:
-                row = registry.adopt(session, registry.SERVED_MODEL, registry.data_hash(_training_files()))
+                row = registry.adopt(session, registry.SERVED_MODEL, registry.data_hash(training_files()))
                 print(f"active: {row.version}")
         elif args.command == "retrain":
             from learning.retrain import retrain
