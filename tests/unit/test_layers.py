@@ -1,5 +1,5 @@
 """The layers keep their order: settings → storage → conversations (and retrieval) → learning, actions,
-channels (bot) → inbox.
+channels (bot), analytics → alerts → inbox.
 
 Read from the source with ast (every import, including ones inside functions), so a shortcut such as
 the inbox importing its launcher, or the product importing benchmark code, fails here. A package may
@@ -25,8 +25,10 @@ ALLOWED: Dict[str, Set[str]] = {
     "learning": {"settings", "storage", "conversations", "retrieval"},
     "actions": {"settings", "storage", "conversations", "retrieval"},
     "bot": {"settings", "storage", "conversations", "retrieval"},
-    "inbox": {"settings", "storage", "conversations", "learning"},
-    "runner": {"settings", "storage", "conversations", "retrieval", "learning", "inbox"},
+    "analytics": {"settings", "storage", "conversations"},
+    "alerts": {"settings", "storage", "conversations", "analytics"},
+    "inbox": {"settings", "storage", "conversations", "learning", "analytics", "alerts"},
+    "runner": {"settings", "storage", "conversations", "retrieval", "learning", "analytics", "alerts", "inbox"},
 }
 PROJECT = set(ALLOWED) | {"benchmarks", "tests"}
 
