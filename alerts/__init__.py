@@ -1,0 +1,1 @@
+"""Public-opinion alerts: spike detection over the interaction log's volume and sentiment series."""
