@@ -48,7 +48,6 @@ from conversations.handoff_signal import (  # noqa: F401  (re-exported: the hand
     strongly_negative,
 )
 from settings import current
-from storage.engine import session_scope
 from storage.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -251,18 +250,7 @@ class ActionSessionStart(Action):
         events: List[Dict[Text, Any]] = [SessionStarted()]
         if (domain.get("session_config") or {}).get("carry_over_slots_to_new_session"):
             events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
-        if self._with_people(tracker.sender_id):
+        if lifecycle.new_session_stays_paused(tracker.sender_id):
             events.append(ConversationPaused())
         events.append(ActionExecuted("action_listen"))
         return events
-
-    @staticmethod
-    def _with_people(conversation_id: str) -> bool:
-        """An open escalation, or an agent who took it over from the inbox without one, means people have
-        it; an unreachable database must not silence the bot, so that counts as not."""
-        try:
-            with session_scope() as session:
-                return lifecycle.needs_people(session, conversation_id)
-        except Exception:
-            logger.exception("open-escalation check failed for %s; the new session starts unpaused", conversation_id)
-            return False

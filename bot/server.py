@@ -24,7 +24,7 @@ import os
 import sys
 from typing import List, Mapping, Optional, Sequence
 
-from bot import action_response_check, in_process_slot_mappings
+from bot import action_response_check, in_process_session_start, in_process_slot_mappings
 from settings import Settings, SettingsError, load, load_at_startup
 from settings.values import plain_origin
 
@@ -119,6 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     rasa_main.create_argument_parser = parser_completing_from_environment  # type: ignore[assignment]
     action_response_check.install()  # Rasa's per-call schema check, with its validator built once
     in_process_slot_mappings.install()  # the handoff signal without a round trip to the action server
+    in_process_session_start.install()  # and a new session's start (does people have it? one SQL read)
     sys.argv = ["rasa", "run", *(argv[1:] if argv[:1] == ["run"] else argv)]
     rasa_main.main()
 

@@ -1,7 +1,8 @@
 """Every move a conversation makes between statuses, and the only code that writes `Conversation.status`.
 
 Who calls what:
-- the action server: `escalate` (action_escalate), `needs_people` (a new Rasa session stays paused);
+- the action server: `escalate` (action_escalate);
+- the Rasa server (or the action server under a plain `rasa run`): `new_session_stays_paused`;
 - the inbox: `assign`, `take_over`, `hand_back`, `resolve` (each with Rasa's pause/resume);
 - Rasa's event broker, through the projection: `start` (first sight) and `reopen` (the customer wrote again).
 
@@ -14,6 +15,7 @@ guarded write then loses, put Rasa's paused flag back in line with whatever stat
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Optional, Protocol, Tuple
 
 from sqlalchemy import update
@@ -21,7 +23,10 @@ from sqlalchemy.orm import Session
 
 from conversations.escalations import open_escalation, open_escalations
 from conversations.status import WITH_PEOPLE, Status
+from storage.engine import session_scope
 from storage.models import Conversation, Escalation, utcnow
+
+logger = logging.getLogger(__name__)
 
 STALE = "Someone else changed this conversation just now; reload it and try again."
 
@@ -128,6 +133,18 @@ def needs_people(session: Session, conversation_id: str) -> bool:
     if conversation is not None and Status(conversation.status).with_people:
         return True
     return open_escalation(session, conversation_id) is not None
+
+
+def new_session_stays_paused(conversation_id: str, url: Optional[str] = None) -> bool:
+    """`needs_people` in a session of its own, for a new Rasa session (the action server's
+    `action_session_start`, and the Rasa server's in-process one). An unreachable database must not
+    silence the bot, so it counts as not."""
+    try:
+        with session_scope(url) as session:
+            return needs_people(session, conversation_id)
+    except Exception:
+        logger.exception("open-escalation check failed for %s; the new session starts unpaused", conversation_id)
+        return False
 
 
 def reopen(session: Session, conversation: Conversation) -> bool:

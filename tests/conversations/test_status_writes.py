@@ -12,8 +12,23 @@ from pathlib import Path
 from typing import Iterator, List
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("actions", "bot", "conversations", "inbox", "retrieval", "runner", "settings", "storage")
+PRODUCT = (
+    "actions",
+    "alerts",
+    "analytics",
+    "bot",
+    "conversations",
+    "inbox",
+    "learning",
+    "retrieval",
+    "runner",
+    "settings",
+    "storage",
+)
 LIFECYCLE = ROOT / "conversations" / "lifecycle.py"
+# files whose `.status` writes are another table's, read and listed here on purpose (a conversation's
+# status is still refused there: update(Conversation), Conversation(status=...), raw UPDATE)
+OTHER_STATUSES = {"learning/registry.py": "model_versions.status: candidate, active, retired, refused"}
 RAW_UPDATE = re.compile(r"update\s+conversations\b", re.IGNORECASE)
 
 
@@ -29,14 +44,14 @@ def _is_self(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id == "self"
 
 
-def status_writes(path: Path) -> List[str]:
+def status_writes(path: Path, attributes: bool = True) -> List[str]:
     """Each place in `path` that writes a status attribute, updates the conversations table, or builds a
     Conversation with a status."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     for node in ast.walk(tree):
         targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        if attributes and isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             for target in targets:
                 elements = target.elts if isinstance(target, ast.Tuple) else [target]
                 found += [
@@ -60,7 +75,7 @@ def test_only_the_lifecycle_writes_a_conversation_status() -> None:
     writers = {
         str(path.relative_to(ROOT)): writes
         for path in product_files()
-        if path != LIFECYCLE and (writes := status_writes(path))
+        if path != LIFECYCLE and (writes := status_writes(path, str(path.relative_to(ROOT)) not in OTHER_STATUSES))
     }
     assert writers == {}, f"write statuses through conversations/lifecycle.py, not: {writers}"
 
