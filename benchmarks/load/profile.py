@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from benchmarks.load import report
 from benchmarks.load.conversation import CONVERSATION
 from benchmarks.load.drive import run_locust, step
-from benchmarks.load.servers import Bot, cpu_seconds
+from benchmarks.load.servers import Bot, cpu_seconds, thread_cpu_seconds
 
 PY_SPY_RATE = 100
 Frames = Sequence[str]
@@ -238,6 +238,24 @@ def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
     return rows
 
 
+def by_thread_name(
+    before: Dict[int, Tuple[str, float]], after: Dict[int, Tuple[str, float]], replies: int
+) -> List[Dict[str, Any]]:
+    """CPU ms per reply of the process's OS threads, grouped by name (the busiest first); a thread that
+    started during the run counts from zero."""
+    totals: Dict[str, List[float]] = {}
+    for tid, (name, seconds) in after.items():
+        spent = seconds - before.get(tid, (name, 0.0))[1]
+        entry = totals.setdefault(name, [0.0, 0.0])
+        entry[0] += spent
+        entry[1] += 1
+    rows = [
+        {"thread": name, "threads": int(count), "ms_per_reply": round(1000 * spent / max(replies, 1), 2)}
+        for name, (spent, count) in totals.items()
+    ]
+    return sorted(rows, key=lambda row: -row["ms_per_reply"])
+
+
 def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, Any]:
     """Load as in the measured rounds, with py-spy on each of the bot's processes meanwhile."""
     step(f"{bot.name}: profiling {sorted(bot.pids)} with py-spy, {users} conversations at once, {seconds:.0f} s")
@@ -245,6 +263,7 @@ def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, A
     samples.unlink(missing_ok=True)
     outputs = {name: work / f"profile-{bot.name}-{name}.txt" for name in bot.pids}
     before = cpu_seconds(bot.pids)
+    threads_before = {name: thread_cpu_seconds(pid) for name, pid in bot.pids.items()}
     started = time.monotonic()
     recorders = {name: record(pid, seconds, outputs[name]) for name, pid in bot.pids.items()}
     run_locust(bot, users, seconds + 2, samples, f"{bot.name}/profile")
@@ -253,6 +272,7 @@ def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, A
         if recorder.returncode != 0:
             raise RuntimeError(f"py-spy on {bot.name}/{name} failed: {errors[-1000:]}")
     after = cpu_seconds(bot.pids)
+    threads_after = {name: thread_cpu_seconds(pid) for name, pid in bot.pids.items()}
     mine = [s for s in report.read_samples(samples) if s["label"] == f"{bot.name}/profile"]
     summary = report.summarise([mine])
     replies = max(summary["replies"], 1)
@@ -264,6 +284,7 @@ def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, A
             **bucket(parse_raw(outputs[name].read_text()), categories, cpu_ms, int(PY_SPY_RATE * seconds)),
             "cpu_ms_per_reply": round(cpu_ms, 2),
             "replies_per_s": summary["replies_per_s"],
+            "threads": by_thread_name(threads_before[name], threads_after[name], replies),
         }
     return result
 

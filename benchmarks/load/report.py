@@ -182,6 +182,16 @@ def _turn_table(results: Mapping[str, Any]) -> List[str]:
     return lines
 
 
+def _thread_lines(threads: Sequence[Mapping[str, Any]], shown: int = 6) -> List[str]:
+    """The OS threads' CPU (psutil), beside py-spy's Python view: threads Python does not know (TensorFlow's,
+    OpenMP's) spend CPU that py-spy cannot attribute."""
+    busy = [row for row in threads if row["ms_per_reply"] >= 0.05][:shown]
+    if not busy:
+        return []
+    listed = ", ".join(f"`{row['thread']}` ×{row['threads']} {row['ms_per_reply']:.1f} ms" for row in busy)
+    return [f"CPU per reply by OS thread name (psutil): {listed}."]
+
+
 def _profile_section(results: Mapping[str, Any]) -> List[str]:
     profile = results.get("profile")
     lines = ["", "## Where the time goes", ""]
@@ -221,6 +231,7 @@ def _profile_section(results: Mapping[str, Any]) -> List[str]:
             if data.get("main_thread_busy_share") is not None:
                 busy = 100 * data["main_thread_busy_share"]
                 lines.append(f"\nMain thread (the event loop) on the CPU {busy:.0f} % of the time.")
+            lines += _thread_lines(data.get("threads") or [])
     calls = profile.get("coverline", {}).get("action_server_calls")
     if calls:
         lines += [

@@ -218,3 +218,18 @@ def test_markdown_renders_the_profile_and_the_action_calls() -> None:
     assert "| event broker: interaction log SQL | 8.3 % | 5.0 | 100 % |" in section
     assert "on the CPU 50 % of the time" in section
     assert "| 1 | hi there | 2: action_session_start, action_read_handoff_signal |" in section
+
+
+def test_os_threads_are_grouped_by_name_and_reported_beside_the_python_view() -> None:
+    from benchmarks.load.profile import by_thread_name
+
+    before = {1: ("rasa", 10.0), 2: ("tf_inter_op", 1.0), 3: ("tf_inter_op", 2.0)}
+    after = {1: ("rasa", 12.0), 2: ("tf_inter_op", 1.5), 3: ("tf_inter_op", 3.0), 4: ("ThreadPoolExecutor", 0.2)}
+    rows = by_thread_name(before, after, replies=100)
+    assert rows == [
+        {"thread": "rasa", "threads": 1, "ms_per_reply": 20.0},
+        {"thread": "tf_inter_op", "threads": 2, "ms_per_reply": 15.0},
+        {"thread": "ThreadPoolExecutor", "threads": 1, "ms_per_reply": 2.0},  # started during the run
+    ]
+    (line,) = report._thread_lines(rows)
+    assert "`tf_inter_op` ×2 15.0 ms" in line and line.index("rasa") < line.index("tf_inter_op")
