@@ -1,0 +1,192 @@
+"""The service KPIs a social team runs on, per hour, day or week in the insurer's time zone.
+
+Each function takes a session and a `MetricFilter` and returns one point per bucket of the period (empty
+buckets included). The rows each metric counts are defined in analytics/units.py; the definitions, and
+where they come from, are in docs/analytics.md. Everything is grouped in the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, List, Mapping, Optional, Tuple
+
+from sqlalchemy import func
+from sqlalchemy.orm import Session
+
+from analytics import units
+from analytics.aggregate import ALL, by_category, durations, fill, grouped, keyed, no_durations, timed
+from analytics.business_hours import BusinessHours
+from analytics.filters import MetricFilter
+from analytics.periods import Bucket, as_utc
+from analytics.results import Breakdown, Csat, Durations, Point, Rate, Series
+from analytics.sql import dialect_of, key_of_bucket, read_key
+from conversations.answers import AnswerSource
+from storage.models import utcnow
+
+
+def _now(as_of: Optional[datetime]) -> datetime:
+    return as_utc(as_of) if as_of is not None else utcnow()
+
+
+def _counts(session: Session, filt: MetricFilter, rows: Any, by: Optional[str]) -> Breakdown[int]:
+    dialect = dialect_of(session)
+    table = keyed(rows, filt, dialect)
+    if by is None:
+        found = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [func.count()])}
+        return {ALL: fill(filt, found, int)}
+    rows_found = grouped(session, table, [func.count()], by_category=True)
+    return {
+        category: fill(filt, values, int)
+        for category, values in sorted(by_category(rows_found, lambda r: int(r[2])).items())
+    }
+
+
+def _rates(session: Session, filt: MetricFilter, rows: Any) -> Series[Rate]:
+    """Rows with a 0/1 `hit`: hits ÷ rows, per bucket."""
+    table = keyed(rows, filt, dialect_of(session))
+    found = {
+        read_key(r[0]): Rate(int(r[1] or 0), int(r[2]))
+        for r in grouped(session, table, [func.sum(table.c.hit), func.count()])
+    }
+    return fill(filt, found, lambda: Rate(0, 0))
+
+
+def _category_rates(session: Session, filt: MetricFilter, rows: Any, per_conversation: bool) -> Breakdown[Rate]:
+    """Rows (conversation_id, at, category): per category, its share of the bucket. `per_conversation`
+    counts distinct conversations (a conversation handed over twice counts once), else rows. The category
+    NULL counts in the denominator only."""
+    table = keyed(rows, filt, dialect_of(session))
+    count = func.count(func.distinct(table.c.conversation_id)) if per_conversation else func.count()
+    totals = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [count])}
+    hits = [r for r in grouped(session, table, [count], by_category=True) if r[1] is not None]
+    return {
+        category: [Point(b, Rate(found.get(key, 0), totals.get(key, 0))) for b, key in _buckets_and_keys(filt)]
+        for category, found in sorted(by_category(hits, lambda r: int(r[2])).items())
+    }
+
+
+def _buckets_and_keys(filt: MetricFilter) -> List[Tuple[Bucket, datetime]]:
+    return [(b, key_of_bucket(b, filt.granularity)) for b in filt.buckets]
+
+
+def _timings(
+    session: Session, filt: MetricFilter, rows: Any, hours: Optional[BusinessHours], as_of: datetime
+) -> Series[Durations]:
+    dialect = dialect_of(session)
+    start, end = filt.window_utc
+    table = keyed(timed(rows, dialect, hours, (start - units.CALENDAR_LEAD, max(end, as_of))), filt, dialect)
+    return fill(filt, durations(session, table, dialect), no_durations)
+
+
+# -- volumes -------------------------------------------------------------------------------------------
+
+
+def conversation_volume(session: Session, filt: MetricFilter, by: Optional[str] = None) -> Breakdown[int]:
+    """Conversations started per bucket; `by` channel, intent or product (key "all" without one)."""
+    start, end = filt.window_utc
+    return _counts(session, filt, units.conversation_rows(filt, dialect_of(session), (start, end), by), by)
+
+
+def message_volume(session: Session, filt: MetricFilter, by: Optional[str] = None) -> Breakdown[int]:
+    """Messages sent per bucket (customers' and replies); `by` channel, author, intent or product."""
+    start, end = filt.window_utc
+    return _counts(session, filt, units.message_rows(filt, dialect_of(session), (start, end), by), by)
+
+
+# -- the bot ---------------------------------------------------------------------------------------------
+
+
+def containment(session: Session, filt: MetricFilter) -> Series[Rate]:
+    """Bot conversations with no handoff ÷ bot conversations, by the conversation's start."""
+    return _rates(session, filt, units.bot_conversation_rows(filt, dialect_of(session), filt.window_utc))
+
+
+def bot_resolution(session: Session, filt: MetricFilter, as_of: Optional[datetime] = None) -> Series[Rate]:
+    """Bot conversations the bot resolved ÷ bot conversations; `as_of` (default now) decides whether 24 h
+    of silence have passed."""
+    rows = units.bot_resolution_rows(filt, dialect_of(session), filt.window_utc, _now(as_of))
+    return _rates(session, filt, rows)
+
+
+def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
+    """Per handoff reason (and "all"): bot conversations handed to people for it ÷ bot conversations."""
+    rows = units.handoff_rows(filt, dialect_of(session), filt.window_utc)
+    per_reason = _category_rates(session, filt, rows, per_conversation=True)
+    contained = containment(session, filt)
+    per_reason[ALL] = [
+        Point(p.bucket, Rate(p.value.denominator - p.value.numerator, p.value.denominator)) for p in contained
+    ]
+    return per_reason
+
+
+def fallback_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
+    """Customer messages the bot answered with a fallback ÷ customer messages the bot answered."""
+    rows = units.answered_rows(filt, dialect_of(session), filt.window_utc, AnswerSource.FALLBACK)
+    return _rates(session, filt, rows)
+
+
+def past_reply_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
+    """Customer messages answered from a past reply ÷ customer messages the bot answered."""
+    rows = units.answered_rows(filt, dialect_of(session), filt.window_utc, AnswerSource.RETRIEVAL)
+    return _rates(session, filt, rows)
+
+
+def past_reply_helpful_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
+    """Past-reply answers rated 👍 ÷ past-reply answers rated, by the answer's time."""
+    return _rates(session, filt, units.past_reply_feedback_rows(filt, dialect_of(session), filt.window_utc))
+
+
+# -- people ----------------------------------------------------------------------------------------------
+
+
+def first_response_time(
+    session: Session, filt: MetricFilter, hours: Optional[BusinessHours] = None, as_of: Optional[datetime] = None
+) -> Series[Durations]:
+    """From each handoff to the first agent reply, by the handoff's time; `hours` counts business time only."""
+    rows = units.first_response_rows(filt, dialect_of(session), filt.window_utc)
+    return _timings(session, filt, rows, hours, _now(as_of))
+
+
+def reply_time(
+    session: Session, filt: MetricFilter, hours: Optional[BusinessHours] = None, as_of: Optional[datetime] = None
+) -> Series[Durations]:
+    """From a waiting customer's first message to the agent's next reply, by the reply's time."""
+    rows = units.reply_rows(filt, dialect_of(session), filt.window_utc)
+    return _timings(session, filt, rows, hours, _now(as_of))
+
+
+def resolution_time(
+    session: Session, filt: MetricFilter, hours: Optional[BusinessHours] = None, as_of: Optional[datetime] = None
+) -> Series[Durations]:
+    """From the handoff to the agent's resolution, by the resolution's time."""
+    rows = units.resolution_rows(filt, dialect_of(session), filt.window_utc)
+    return _timings(session, filt, rows, hours, _now(as_of))
+
+
+def sla_met(
+    session: Session,
+    filt: MetricFilter,
+    sla_minutes: Mapping[int, int],
+    hours: Optional[BusinessHours] = None,
+    as_of: Optional[datetime] = None,
+) -> Series[Rate]:
+    """Handoffs first answered within their priority's SLA ÷ handoffs decided (answered, or still waiting
+    past the SLA), by the handoff's time. `sla_minutes` is INBOX_SLA_MINUTES (settings.handoff.sla_minutes);
+    with `hours` the SLA clock runs in business time only."""
+    rows = units.sla_decided_rows(filt, dialect_of(session), filt.window_utc, _now(as_of), sla_minutes, hours)
+    return _rates(session, filt, rows)
+
+
+# -- how customers feel ----------------------------------------------------------------------------------
+
+
+def csat(session: Session, filt: MetricFilter) -> Series[Csat]:
+    """👍 share of the answers rated in each bucket; the survey share stays None until the survey exists."""
+    thumbs = _rates(session, filt, units.feedback_rows(filt, dialect_of(session), filt.window_utc))
+    return [Point(p.bucket, Csat(thumbs=p.value)) for p in thumbs]
+
+
+def sentiment_share(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
+    """Per sentiment label: customer messages with it ÷ customer messages, per bucket."""
+    rows = units.sentiment_rows(filt, dialect_of(session), filt.window_utc)
+    return _category_rates(session, filt, rows, per_conversation=False)

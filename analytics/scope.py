@@ -1,0 +1,95 @@
+"""Which conversations a filter covers (channel, product line, intent), and the categories a conversation
+falls in when a chart is broken down by one of them.
+
+A conversation can touch several intents and name several products, so breakdowns by intent or product
+count it once under each (as Chatwoot's label reports do): those series do not add up to the total.
+
+The product line is not a column: it is the `product` entity (auto, home, renters, travel, life after
+Rasa's synonym mapper) the customer named in any message, read from the JSON the interaction log keeps.
+SQLite and PostgreSQL unnest JSON arrays differently, so that one query is written twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from sqlalchemy import String, and_, column, exists, select, text
+from sqlalchemy.sql.elements import ColumnElement
+
+from analytics.filters import MetricFilter
+from analytics.sql import SQLITE
+from storage.models import Conversation, Message
+
+CUSTOMER = "customer"
+BOT = "bot"
+AGENT = "agent"
+
+_PRODUCTS_SQLITE = """
+SELECT DISTINCT m.conversation_id AS conversation_id, json_extract(e.value, '$.value') AS product
+FROM messages AS m, json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
+WHERE m.author = 'customer' AND json_extract(e.value, '$.entity') = 'product'
+"""
+_PRODUCTS_POSTGRESQL = """
+SELECT DISTINCT m.conversation_id AS conversation_id, e.value ->> 'value' AS product
+FROM messages AS m CROSS JOIN LATERAL json_array_elements(
+    CASE WHEN json_typeof(m.entities) = 'array' THEN m.entities ELSE '[]'::json END
+) AS e(value)
+WHERE m.author = 'customer' AND e.value ->> 'entity' = 'product'
+"""
+
+
+def conversation_products(dialect: str) -> Any:
+    """(conversation_id, product) for every product line a customer named in a conversation."""
+    sql = _PRODUCTS_SQLITE if dialect == SQLITE else _PRODUCTS_POSTGRESQL
+    return text(sql).columns(column("conversation_id", String), column("product", String)).subquery("products")
+
+
+def conversation_intents() -> Any:
+    """(conversation_id, intent) for every intent the model gave a customer message in a conversation."""
+    return (
+        select(Message.conversation_id.label("conversation_id"), Message.intent.label("intent"))
+        .where(Message.author == CUSTOMER, Message.intent.isnot(None))
+        .distinct()
+        .subquery("intents")
+    )
+
+
+def names_product(conversation_id: Any, product: str, dialect: str) -> ColumnElement:
+    products = conversation_products(dialect)
+    return conversation_id.in_(select(products.c.conversation_id).where(products.c.product == product))
+
+
+def has_intent(conversation_id: Any, intent: str) -> ColumnElement:
+    return exists().where(
+        Message.conversation_id == conversation_id, Message.author == CUSTOMER, Message.intent == intent
+    )
+
+
+def conversation_scope(
+    conversation_id: Any, channel: Any, filt: MetricFilter, dialect: str, intent_here: bool = True
+) -> List[ColumnElement]:
+    """WHERE clauses that keep the rows of the conversations `filt` covers. `channel` is the row's own
+    channel column (messages carry one, so no join is needed). With `intent_here` False the caller
+    applies the intent filter to its own rows (a customer message's intent) instead."""
+    clauses: List[ColumnElement] = []
+    if filt.channel:
+        clauses.append(channel == filt.channel)
+    if filt.product:
+        clauses.append(names_product(conversation_id, filt.product, dialect))
+    if filt.intent and intent_here:
+        clauses.append(has_intent(conversation_id, filt.intent))
+    return clauses
+
+
+def conversation_channel(conversation_id: Any) -> Any:
+    """The channel of a row's conversation, for rows (escalations, feedback) that do not carry one."""
+    return (
+        select(Conversation.channel)
+        .where(Conversation.id == conversation_id)
+        .correlate_except(Conversation)
+        .scalar_subquery()
+    )
+
+
+def all_of(clauses: List[ColumnElement]) -> Optional[ColumnElement]:
+    return and_(*clauses) if clauses else None
