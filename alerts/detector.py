@@ -56,6 +56,7 @@ class DetectorConfig:
     scale_half_life: float = 1440.0
     clip: float = 2.0
     min_scale: float = 0.05
+    seasonal: bool = True
 
     def __post_init__(self) -> None:
         if self.sensitivity <= 0:
@@ -114,6 +115,8 @@ class SpikeDetector:
         self._values: Deque[float] = deque(maxlen=longest)
         self._volumes: Deque[float] = deque(maxlen=longest)
         self._scales = [_Scale(deviation=self.config.min_scale) for _ in self.config.windows]
+        # Running (value, volume) sums per window: re-summing the buffer was half the cost of an update.
+        self._sums = [[0.0, 0.0] for _ in self.config.windows]
         self._seen = 0
         self._cooldown = 0
 
@@ -121,12 +124,13 @@ class SpikeDetector:
         """``volume`` is the message count behind a share; for a count series leave it out (the value is it)."""
         config = self.config
         value = max(float(value), 0.0)
-        self._values.append(value)
-        self._volumes.append(value if volume is None else max(float(volume), 0.0))
+        volume = value if volume is None else max(float(volume), 0.0)
+        self._slide(value, volume)
         slot = timestamp.hour
+        filled = len(self._values)
         best: Optional[Tuple[float, float, float, int, float]] = None
-        for window, scale in zip(config.windows, self._scales):
-            mean, volume_in_window = self._window_totals(window)
+        for window, scale, (value_sum, volume_in_window) in zip(config.windows, self._scales, self._sums, strict=True):
+            mean = max(value_sum, 0.0) / min(window, filled)
             z, expected = self._score_and_learn(scale, math.log(mean + config.offset), slot)
             candidate = (z, mean, expected, window, volume_in_window)
             if best is None or z > best[0]:
@@ -136,26 +140,32 @@ class SpikeDetector:
         self._seen += 1
         return self._verdict(z, observed, expected, window, volume_in_window)
 
-    def _window_totals(self, window: int) -> Tuple[float, float]:
-        count = min(window, len(self._values))
-        start = len(self._values) - count
-        values = sum(self._values[i] for i in range(start, len(self._values)))
-        volumes = sum(self._volumes[i] for i in range(start, len(self._volumes)))
-        return values / count, volumes
+    def _slide(self, value: float, volume: float) -> None:
+        """Drop from each window's sums the bucket that leaves it, then add the new one."""
+        filled = len(self._values)
+        for window, sums in zip(self.config.windows, self._sums, strict=True):
+            if filled >= window:
+                sums[0] -= self._values[-window]
+                sums[1] -= self._volumes[-window]
+            sums[0] += value
+            sums[1] += volume
+        self._values.append(value)
+        self._volumes.append(volume)
 
     def _score_and_learn(self, scale: _Scale, log_mean: float, slot: int) -> Tuple[float, float]:
         """z of this window against its baseline, then a clipped update of that baseline."""
         config = self.config
         if scale.level is None:
             scale.level = log_mean
-        baseline = scale.level + scale.season[slot]
+        baseline = scale.level + (scale.season[slot] if config.seasonal else 0.0)
         residual = log_mean - baseline
         sigma = max(1.2533 * scale.deviation, config.min_scale)  # mean |deviation| → sigma, for normal noise
         z = residual / sigma
         limit = config.clip * sigma
         clipped = max(-limit, min(limit, residual))
         scale.level += self._level_rate * clipped
-        scale.season[slot] += self._season_rate * (1.0 - self._level_rate) * clipped
+        if config.seasonal:
+            scale.season[slot] += self._season_rate * (1.0 - self._level_rate) * clipped
         scale.deviation += self._scale_rate * (min(abs(residual), limit) - scale.deviation)
         return z, max(math.exp(baseline) - config.offset, 0.0)
 
@@ -177,6 +187,7 @@ class SpikeDetector:
             "config": {**asdict(self.config), "windows": list(self.config.windows)},
             "values": list(self._values),
             "volumes": list(self._volumes),
+            "sums": [list(sums) for sums in self._sums],
             "scales": [asdict(scale) for scale in self._scales],
             "seen": self._seen,
             "cooldown": self._cooldown,
@@ -198,6 +209,7 @@ class SpikeDetector:
             _Scale(level=s["level"], season=[float(x) for x in s["season"]], deviation=float(s["deviation"]))
             for s in state["scales"]
         ]
+        detector._sums = [[float(total) for total in sums] for sums in state["sums"]]
         detector._seen = int(state["seen"])
         detector._cooldown = min(int(state["cooldown"]), detector.config.cooldown_buckets)
         return detector

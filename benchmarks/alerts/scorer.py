@@ -84,7 +84,9 @@ class Sweep:
         return float(self.thresholds[index]), float(self.scores[index])
 
 
-def window_indices(timestamps: Sequence[datetime], windows: Sequence[Tuple[datetime, datetime]]) -> List[Tuple[int, int]]:
+def window_indices(
+    timestamps: Sequence[datetime], windows: Sequence[Tuple[datetime, datetime]]
+) -> List[Tuple[int, int]]:
     position = {stamp: index for index, stamp in enumerate(timestamps)}
     return [(position[start], position[end]) for start, end in windows]
 
@@ -157,7 +159,9 @@ def sweep(files: Sequence[ScorableRows], cost: CostMatrix) -> Sweep:
     anomaly = np.concatenate([f.anomaly for f in files])
     reward = np.concatenate([f.reward for f in files])
     offsets = np.cumsum([0] + [f.windows for f in files[:-1]])
-    window = np.concatenate([np.where(f.window >= 0, f.window + offset, -1) for f, offset in zip(files, offsets)])
+    window = np.concatenate(
+        [np.where(f.window >= 0, f.window + offset, -1) for f, offset in zip(files, offsets, strict=True)]
+    )
     total_windows = int(sum(f.windows for f in files))
 
     order = np.argsort(-anomaly, kind="stable")
