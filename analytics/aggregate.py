@@ -56,21 +56,15 @@ def by_category(rows: List[Any], make: Callable[[Any], T]) -> Dict[str, Dict[dat
 # -- durations ------------------------------------------------------------------------------------------
 
 
-def timed(
-    rows: Select, dialect: str, hours: Optional[BusinessHours], calendar_window: Tuple[datetime, datetime]
-) -> Select:
-    """`rows` (id, start, stop, …) with `seconds` from start to stop: wall-clock, or inside `hours`."""
+def timed(rows: Select, dialect: str, hours: Optional[BusinessHours], window: Tuple[datetime, datetime]) -> Select:
+    """`rows` (start, stop, …) with `seconds` from start to stop: wall-clock, or inside `hours`. `window`
+    (naive UTC) spans the starts and stops, for the time zone's offsets."""
     inner = rows.subquery("untimed")
     if hours is None:
         seconds = epoch_seconds(inner.c.stop, dialect) - epoch_seconds(inner.c.start, dialect)
-        return select(*inner.c, seconds.label("seconds"))
-    epochs = select(
-        inner.c.id,
-        epoch_seconds(inner.c.start, dialect).label("start_epoch"),
-        epoch_seconds(inner.c.stop, dialect).label("stop_epoch"),
-    ).subquery("epochs")
-    spent = business_seconds(epochs, hours.spans(*calendar_window), dialect).subquery("business")
-    return select(*inner.c, spent.c.seconds).join(spent, spent.c.id == inner.c.id)
+    else:
+        seconds = business_seconds(inner.c.start, inner.c.stop, hours, window, dialect)
+    return select(*inner.c, seconds.label("seconds"))
 
 
 def _interpolated(values: Dict[int, float], count: int, fraction: float) -> float:

@@ -2,25 +2,29 @@
 reports count them: a question asked at 7:50 pm on Friday and answered at 8:10 am on Monday waited
 20 minutes of business time, not 60 hours.
 
-The schedule is turned into a small calendar of open spans (epoch seconds, UTC) for the period, and SQL
-adds up each duration's overlap with those spans, so the database does the work for every row.
+Computed in SQL as arithmetic on each row, with no calendar table to join: B(t), the business seconds from
+an origin to the local wall-clock time t, is whole weeks × the weekly total + the business seconds of the
+earlier weekdays of t's week + the part of t's own day inside its opening span; a duration is
+B(stop) − B(start). Wall-clock time is the UTC time plus the zone's offset then (analytics/periods.py), so
+a daylight-saving night, outside opening hours, changes nothing. Public holidays are not modelled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
 from typing import Any, List, Mapping, Tuple
 
-from sqlalchemy import Float, and_, case, func, literal, select, union_all
-from sqlalchemy.sql import Select
+from sqlalchemy import Float, Integer, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
-from analytics.periods import PeriodError, zone_named
-from analytics.sql import greatest, least
+from analytics.periods import PeriodError, offset_segments, zone_named
+from analytics.sql import SQLITE, epoch_seconds, greatest, least, utc_offset
 
 MINUTES_PER_DAY = 24 * 60
-MAX_CALENDAR_DAYS = 800  # spans sent to the database with each query: about two years of working days
+DAY = 86400
+# 1970-01-01, day 0 of the epoch, was a Thursday: (day + 3) % 7 is the weekday with Monday = 0
+EPOCH_WEEKDAY_SHIFT = 3
 
 
 @dataclass(frozen=True)
@@ -40,55 +44,45 @@ class BusinessHours:
             if day not in range(7) or not 0 <= opens < closes <= MINUTES_PER_DAY:
                 raise PeriodError(f"business hours for weekday {day} must open before they close, within the day")
 
-    def spans(self, start_utc: datetime, end_utc: datetime) -> List[Tuple[float, float]]:
-        """The open spans meeting [start_utc, end_utc) as (opens, closes) epoch seconds, in order."""
-        zone = zone_named(self.timezone)
-        first = start_utc.replace(tzinfo=timezone.utc).astimezone(zone).date() - timedelta(days=1)
-        last = end_utc.replace(tzinfo=timezone.utc).astimezone(zone).date() + timedelta(days=1)
-        if (last - first).days > MAX_CALENDAR_DAYS:
-            raise PeriodError(f"business hours are computed over at most {MAX_CALENDAR_DAYS} days")
-        found = []
-        day = first
-        while day <= last:
-            span = self.by_weekday.get(day.weekday())
-            if span is not None:
-                midnight = datetime.combine(day, time(0), tzinfo=zone)
-                opens = _epoch(midnight, span[0])
-                closes = _epoch(midnight, span[1])
-                found.append((opens, closes))
-            day += timedelta(days=1)
-        return found
+    def opening_seconds(self) -> List[Tuple[int, int]]:
+        """(opens, length) in seconds for Monday..Sunday; (0, 0) on closed days."""
+        spans = []
+        for day in range(7):
+            opens, closes = self.by_weekday.get(day, (0, 0))
+            spans.append((opens * 60, (closes - opens) * 60))
+        return spans
 
 
-def _epoch(midnight: datetime, minutes: int) -> float:
-    """The instant `minutes` after local midnight by the wall clock (8 am is 8 am on a 23-hour day)."""
-    wall = datetime.combine(midnight.date(), time(0)) + timedelta(minutes=minutes)
-    return wall.replace(tzinfo=midnight.tzinfo).timestamp()
+def _floor(value: Any, dialect: str) -> ColumnElement:
+    """An integer floor: epoch values are positive, so SQLite's truncating CAST is a floor."""
+    if dialect == SQLITE:
+        return cast(value, Integer)
+    return cast(func.floor(value), Integer)
 
 
-def calendar(spans: List[Tuple[float, float]]) -> Any:
-    """The spans as a derived table (opens, closes); UNION ALL of one-row SELECTs, which both databases read."""
-    rows = [
-        select(literal(opens, Float).label("opens"), literal(closes, Float).label("closes")) for opens, closes in spans
-    ]
-    return union_all(*rows).subquery("business_calendar") if len(rows) > 1 else rows[0].subquery("business_calendar")
+def _by_weekday(weekday: ColumnElement, values: List[int]) -> ColumnElement:
+    return case(*[(weekday == day, literal(v, Integer)) for day, v in enumerate(values)], else_=literal(0, Integer))
 
 
-def business_seconds(rows: Any, spans: List[Tuple[float, float]], dialect: str) -> Select:
-    """(id, seconds): for each row of `rows` (id, start_epoch, stop_epoch), its seconds inside the spans;
-    NULL where it has no stop."""
-    if not spans:
-        return select(rows.c.id, case((rows.c.stop_epoch.is_(None), None), else_=0.0).label("seconds"))
-    cal = calendar(spans)
-    overlap = greatest(
-        0.0,
-        least(rows.c.stop_epoch, cal.c.closes, dialect) - greatest(rows.c.start_epoch, cal.c.opens, dialect),
-        dialect,
-    )
-    meets = and_(cal.c.opens < rows.c.stop_epoch, cal.c.closes > rows.c.start_epoch)
-    summed: ColumnElement = func.coalesce(func.sum(overlap), 0.0)
-    return (
-        select(rows.c.id, case((rows.c.stop_epoch.is_(None), None), else_=summed).label("seconds"))
-        .select_from(rows.outerjoin(cal, meets))
-        .group_by(rows.c.id, rows.c.stop_epoch)
-    )
+def _business_clock(moment: Any, hours: BusinessHours, segments: List[Tuple[Any, int]], dialect: str) -> ColumnElement:
+    """B(moment): business seconds from the epoch's first Monday to `moment`'s local wall-clock time."""
+    spans = hours.opening_seconds()
+    weekly = sum(length for _, length in spans)
+    before: List[int] = [sum(length for _, length in spans[:day]) for day in range(7)]
+    wall = epoch_seconds(moment, dialect) + utc_offset(moment, segments)
+    days = _floor(wall / float(DAY), dialect)
+    weekday = (days + EPOCH_WEEKDAY_SHIFT) % 7
+    weeks = _floor((days + EPOCH_WEEKDAY_SHIFT) / 7.0, dialect)
+    into_day = wall - days * DAY
+    opens, lengths = _by_weekday(weekday, [o for o, _ in spans]), _by_weekday(weekday, [n for _, n in spans])
+    today = greatest(literal(0.0, Float), least(into_day - opens, lengths, dialect), dialect)
+    return weeks * weekly + _by_weekday(weekday, before) + today
+
+
+def business_seconds(
+    start: Any, stop: Any, hours: BusinessHours, window: Tuple[datetime, datetime], dialect: str
+) -> ColumnElement:
+    """Business seconds from `start` to `stop` (NULL when stop is); `window` is the naive-UTC span the
+    times fall in, for the zone's offsets."""
+    segments = offset_segments(window[0], window[1], zone_named(hours.timezone))
+    return _business_clock(stop, hours, segments, dialect) - _business_clock(start, hours, segments, dialect)

@@ -113,9 +113,11 @@ def conversation_ids(
     metric, part = Metric(metric), Part(part)
     dialect = dialect_of(session)
     now = as_utc(as_of) if as_of is not None else utcnow()
-    window = (bucket.start_utc, bucket.end_utc)
-    inner: Any = _rows(metric, filt, dialect, window, now, sla_minutes, hours, by).subquery("behind")
-    query = select(inner.c.conversation_id).distinct().order_by(inner.c.conversation_id).limit(limit)
+    # the rows of the whole chart, then the bucket's: exactly what the point was computed from
+    inner: Any = _rows(metric, filt, dialect, filt.window_utc, now, sla_minutes, hours, by).subquery("behind")
+    in_bucket = (inner.c.at >= bucket.start_utc, inner.c.at < bucket.end_utc)
+    query = select(inner.c.conversation_id).where(*in_bucket).distinct().order_by(inner.c.conversation_id)
+    query = query.limit(limit)
     if category is not None:
         query = query.where(inner.c.category == category)
     if part is not Part.ALL:

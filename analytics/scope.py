@@ -11,15 +11,18 @@ SQLite and PostgreSQL unnest JSON arrays differently, so that one query is writt
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from datetime import datetime, timedelta
+from typing import Any, List, Tuple
 
-from sqlalchemy import String, and_, column, exists, select, text
+from sqlalchemy import DateTime, String, bindparam, column, exists, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.filters import MetricFilter
 from analytics.sql import SQLITE
-from storage.models import Conversation, Message
+from storage.models import Message
 
+# How long before a chart's period a product the customer named still labels the conversation.
+PRODUCT_LOOKBACK = timedelta(days=1)
 CUSTOMER = "customer"
 BOT = "bot"
 AGENT = "agent"
@@ -27,21 +30,24 @@ AGENT = "agent"
 _PRODUCTS_SQLITE = """
 SELECT DISTINCT m.conversation_id AS conversation_id, json_extract(e.value, '$.value') AS product
 FROM messages AS m, json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
-WHERE m.author = 'customer' AND json_extract(e.value, '$.entity') = 'product'
+WHERE m.author = 'customer' AND m.sent_at >= :since AND json_extract(e.value, '$.entity') = 'product'
 """
 _PRODUCTS_POSTGRESQL = """
 SELECT DISTINCT m.conversation_id AS conversation_id, e.value ->> 'value' AS product
 FROM messages AS m CROSS JOIN LATERAL json_array_elements(
     CASE WHEN json_typeof(m.entities) = 'array' THEN m.entities ELSE '[]'::json END
 ) AS e(value)
-WHERE m.author = 'customer' AND e.value ->> 'entity' = 'product'
+WHERE m.author = 'customer' AND m.sent_at >= :since AND e.value ->> 'entity' = 'product'
 """
 
 
-def conversation_products(dialect: str) -> Any:
-    """(conversation_id, product) for every product line a customer named in a conversation."""
+def conversation_products(dialect: str, window: Tuple[datetime, datetime]) -> Any:
+    """(conversation_id, product) for every product line a customer named in a conversation, in a message
+    sent since PRODUCT_LOOKBACK before the window: reading every message ever logged would cost a scan of
+    the whole log per chart."""
     sql = _PRODUCTS_SQLITE if dialect == SQLITE else _PRODUCTS_POSTGRESQL
-    return text(sql).columns(column("conversation_id", String), column("product", String)).subquery("products")
+    query = text(sql).bindparams(bindparam("since", window[0] - PRODUCT_LOOKBACK, type_=DateTime()))
+    return query.columns(column("conversation_id", String), column("product", String)).subquery("products")
 
 
 def conversation_intents() -> Any:
@@ -54,8 +60,8 @@ def conversation_intents() -> Any:
     )
 
 
-def names_product(conversation_id: Any, product: str, dialect: str) -> ColumnElement:
-    products = conversation_products(dialect)
+def names_product(conversation_id: Any, product: str, dialect: str, window: Tuple[datetime, datetime]) -> ColumnElement:
+    products = conversation_products(dialect, window)
     return conversation_id.in_(select(products.c.conversation_id).where(products.c.product == product))
 
 
@@ -66,7 +72,12 @@ def has_intent(conversation_id: Any, intent: str) -> ColumnElement:
 
 
 def conversation_scope(
-    conversation_id: Any, channel: Any, filt: MetricFilter, dialect: str, intent_here: bool = True
+    conversation_id: Any,
+    channel: Any,
+    filt: MetricFilter,
+    dialect: str,
+    window: Tuple[datetime, datetime],
+    intent_here: bool = True,
 ) -> List[ColumnElement]:
     """WHERE clauses that keep the rows of the conversations `filt` covers. `channel` is the row's own
     channel column (messages carry one, so no join is needed). With `intent_here` False the caller
@@ -75,21 +86,7 @@ def conversation_scope(
     if filt.channel:
         clauses.append(channel == filt.channel)
     if filt.product:
-        clauses.append(names_product(conversation_id, filt.product, dialect))
+        clauses.append(names_product(conversation_id, filt.product, dialect, window))
     if filt.intent and intent_here:
         clauses.append(has_intent(conversation_id, filt.intent))
     return clauses
-
-
-def conversation_channel(conversation_id: Any) -> Any:
-    """The channel of a row's conversation, for rows (escalations, feedback) that do not carry one."""
-    return (
-        select(Conversation.channel)
-        .where(Conversation.id == conversation_id)
-        .correlate_except(Conversation)
-        .scalar_subquery()
-    )
-
-
-def all_of(clauses: List[ColumnElement]) -> Optional[ColumnElement]:
-    return and_(*clauses) if clauses else None

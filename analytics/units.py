@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Tuple
 
-from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select, union
+from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,9 +35,9 @@ Window = Tuple[datetime, datetime]  # [start, end) naive UTC
 
 # A bot answer with no customer message after it for this long ended the conversation (bot resolution).
 SILENCE = timedelta(hours=24)
-# Bot replies are logged a moment after the message they answer; a reply this late still counts for a
-# customer message at the very end of the window.
-REPLY_GRACE = timedelta(hours=1)
+# A conversation row is created when its first message is stored, a moment after the message was sent; its
+# messages, handoffs and ratings are looked for from this long before the conversation's window.
+LOG_LAG = timedelta(hours=1)
 CALENDAR_LEAD = timedelta(days=7)  # business hours: a wait may begin a while before the period does
 TAKEN_OVER = "taken_over"  # the handoff "reason" of a conversation an agent took over without an escalation
 
@@ -67,13 +68,13 @@ def conversation_rows(filt: MetricFilter, dialect: str, window: Window, by: Opti
             intents, intents.c.conversation_id == Conversation.id
         )
     elif by == "product":
-        products = conversation_products(dialect)
+        products = conversation_products(dialect, window)
         query = query.add_columns(products.c.product.label("category")).join(
             products, products.c.conversation_id == Conversation.id
         )
     elif by is not None:
         raise ValueError(f"conversations are broken down by channel, intent or product, not {by!r}")
-    scope = conversation_scope(Conversation.id, Conversation.channel, filt, dialect)
+    scope = conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window)
     return _where(query.where(_within(Conversation.created_at, window)), *scope)
 
 
@@ -88,13 +89,13 @@ def message_rows(filt: MetricFilter, dialect: str, window: Window, by: Optional[
             Message.author == CUSTOMER, Message.intent.isnot(None)
         )
     elif by == "product":
-        products = conversation_products(dialect)
+        products = conversation_products(dialect, window)
         query = query.add_columns(products.c.product.label("category")).join(
             products, products.c.conversation_id == Message.conversation_id
         )
     elif by is not None:
         raise ValueError(f"messages are broken down by channel, author, intent or product, not {by!r}")
-    scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, intent_here=False)
+    scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window, intent_here=False)
     if filt.intent:
         scope.append(and_(Message.author == CUSTOMER, Message.intent == filt.intent))
     return _where(query.where(_within(Message.sent_at, window)), *scope)
@@ -103,84 +104,105 @@ def message_rows(filt: MetricFilter, dialect: str, window: Window, by: Optional[
 # -- what the bot did with a conversation ----------------------------------------------------------------
 
 
-def _said(conversation_id: Any, author: str) -> ColumnElement:
-    return exists().where(Message.conversation_id == conversation_id, Message.author == author)
+def _started_in(window: Window) -> Any:
+    return select(Conversation.id).where(_within(Conversation.created_at, window))
 
 
-def _escalated(conversation_id: Any) -> ColumnElement:
-    return exists().where(Escalation.conversation_id == conversation_id)
+def _said(window: Window) -> Any:
+    """Per conversation started in the window, grouped once in SQL rather than looked up row by row: its
+    last bot and last customer message, and whether an agent wrote.
+
+    Messages (and handoffs, ratings) never precede their conversation, so only rows since the window
+    began, less LOG_LAG, are read."""
+    return (
+        select(
+            Message.conversation_id.label("conversation_id"),
+            func.max(case((Message.author == BOT, Message.sent_at))).label("last_bot"),
+            func.max(case((Message.author == CUSTOMER, Message.sent_at))).label("last_customer"),
+            func.max(_flag(Message.author == AGENT)).label("agent"),
+        )
+        .where(Message.sent_at >= window[0] - LOG_LAG, Message.conversation_id.in_(_started_in(window)))
+        .group_by(Message.conversation_id)
+        .subquery("said")
+    )
 
 
-def _contained() -> ColumnElement:
-    """No escalation and no agent message: a take-over without the bot's handoff is a handoff too."""
-    return and_(~_escalated(Conversation.id), ~_said(Conversation.id, AGENT))
+def _handoff_reasons(window: Window) -> Any:
+    return (
+        select(Escalation.conversation_id.label("conversation_id"), Escalation.reason.label("reason"))
+        .where(Escalation.created_at >= window[0] - LOG_LAG, Escalation.conversation_id.in_(_started_in(window)))
+        .distinct()
+        .subquery("handoffs")
+    )
+
+
+def _ratings(window: Window) -> Any:
+    """Per conversation: whether it got a 👍 (`up`) and a 👎 (`down`)."""
+    return (
+        select(
+            AnswerFeedback.conversation_id.label("conversation_id"),
+            func.max(_flag(AnswerFeedback.helpful.is_(True))).label("up"),
+            func.max(_flag(AnswerFeedback.helpful.is_(False))).label("down"),
+        )
+        .where(
+            AnswerFeedback.created_at >= window[0] - LOG_LAG,
+            AnswerFeedback.conversation_id.in_(_started_in(window)),
+        )
+        .group_by(AnswerFeedback.conversation_id)
+        .subquery("rated")
+    )
+
+
+def _handed_over(conversation_id: Any, since: datetime) -> ColumnElement:
+    return exists().where(Escalation.conversation_id == conversation_id, Escalation.created_at >= since)
+
+
+def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *columns: Any) -> Tuple[Select, Any]:
+    said = _said(window)
+    query = (
+        select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"), *columns)
+        .join(said, said.c.conversation_id == Conversation.id)
+        .where(_within(Conversation.created_at, window), said.c.last_bot.isnot(None))
+    )
+    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window)), said
+
+
+def _contained(said: Any, window: Window) -> ColumnElement:
+    """No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too."""
+    return and_(said.c.agent == 0, ~_handed_over(Conversation.id, window[0] - LOG_LAG))
 
 
 def bot_conversation_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Conversations started in the window that the bot answered at least once: containment's denominator.
     `hit`: contained."""
-    scope = conversation_scope(Conversation.id, Conversation.channel, filt, dialect)
-    query = select(
-        Conversation.id.label("conversation_id"),
-        Conversation.created_at.label("at"),
-        _flag(_contained()).label("hit"),
-    ).where(_within(Conversation.created_at, window), _said(Conversation.id, BOT))
-    return _where(query, *scope)
-
-
-def _feedback(conversation_id: Any, helpful: bool) -> ColumnElement:
-    return exists().where(AnswerFeedback.conversation_id == conversation_id, AnswerFeedback.helpful.is_(helpful))
-
-
-def _last(conversation_id: Any, author: str) -> Any:
-    return (
-        select(func.max(Message.sent_at))
-        .where(Message.conversation_id == conversation_id, Message.author == author)
-        .correlate_except(Message)
-        .scalar_subquery()
-    )
+    query, said = _bot_conversations(filt, dialect, window)
+    return query.add_columns(_flag(_contained(said, window)).label("hit"))
 
 
 def bot_resolution_rows(filt: MetricFilter, dialect: str, window: Window, as_of: datetime) -> Select:
     """The bot conversations again; `hit`: resolved by the bot. Contained (so a handoff always wins) and
     either a 👍 on an answer, or no 👎 and the bot had the last word at least 24 h before `as_of`."""
-    last_bot, last_customer = _last(Conversation.id, BOT), _last(Conversation.id, CUSTOMER)
+    query, said = _bot_conversations(filt, dialect, window)
+    rated = _ratings(window)
+    up, down = func.coalesce(rated.c.up, 0), func.coalesce(rated.c.down, 0)
     silent = and_(
-        ~_feedback(Conversation.id, False),
-        or_(last_customer.is_(None), last_bot >= last_customer),
-        last_bot <= as_of - SILENCE,
+        down == 0,
+        or_(said.c.last_customer.is_(None), said.c.last_bot >= said.c.last_customer),
+        said.c.last_bot <= as_of - SILENCE,
     )
-    resolved = and_(_contained(), or_(_feedback(Conversation.id, True), silent))
-    scope = conversation_scope(Conversation.id, Conversation.channel, filt, dialect)
-    query = select(
-        Conversation.id.label("conversation_id"),
-        Conversation.created_at.label("at"),
-        _flag(resolved).label("hit"),
-    ).where(_within(Conversation.created_at, window), _said(Conversation.id, BOT))
-    return _where(query, *scope)
+    resolved = and_(_contained(said, window), or_(up == 1, silent))
+    return query.add_columns(_flag(resolved).label("hit")).outerjoin(rated, rated.c.conversation_id == Conversation.id)
 
 
 def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """The bot conversations, once per handoff reason they had (`category`; NULL: none). An agent's take-over
     without an escalation is the reason `taken_over`."""
-    reasons = union(
-        select(Escalation.conversation_id.label("conversation_id"), Escalation.reason.label("reason")),
-        select(Message.conversation_id, literal(TAKEN_OVER, String)).where(
-            Message.author == AGENT, ~_escalated(Message.conversation_id)
-        ),
-    ).subquery("reasons")
-    scope = conversation_scope(Conversation.id, Conversation.channel, filt, dialect)
-    query = (
-        select(
-            Conversation.id.label("conversation_id"),
-            Conversation.created_at.label("at"),
-            reasons.c.reason.label("category"),
-        )
-        .select_from(Conversation)
-        .outerjoin(reasons, reasons.c.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), _said(Conversation.id, BOT))
+    query, said = _bot_conversations(filt, dialect, window)
+    handoffs = _handoff_reasons(window)
+    taken_over = case((said.c.agent == 1, literal(TAKEN_OVER, String)))
+    return query.add_columns(func.coalesce(handoffs.c.reason, taken_over).label("category")).outerjoin(
+        handoffs, handoffs.c.conversation_id == Conversation.id
     )
-    return _where(query, *scope)
 
 
 # -- people's response times ----------------------------------------------------------------------------
@@ -201,8 +223,8 @@ def _first_agent_reply() -> Any:
     )
 
 
-def _escalation_scope(filt: MetricFilter, dialect: str) -> list:
-    return conversation_scope(Escalation.conversation_id, Conversation.channel, filt, dialect)
+def _escalation_scope(filt: MetricFilter, dialect: str, window: Window) -> list:
+    return conversation_scope(Escalation.conversation_id, Conversation.channel, filt, dialect, window)
 
 
 def first_response_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
@@ -219,7 +241,7 @@ def first_response_rows(filt: MetricFilter, dialect: str, window: Window) -> Sel
         .join(Conversation, Conversation.id == Escalation.conversation_id)
         .where(_within(Escalation.created_at, window))
     )
-    return _where(query, *_escalation_scope(filt, dialect))
+    return _where(query, *_escalation_scope(filt, dialect, window))
 
 
 def sla_rows(
@@ -315,7 +337,7 @@ def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
         .join(Conversation, Conversation.id == timeline.c.conversation_id)
         .where(timeline.c.author == AGENT, _within(timeline.c.sent_at, window), ~new_handoff)
     )
-    return _where(query, *conversation_scope(timeline.c.conversation_id, Conversation.channel, filt, dialect))
+    return _where(query, *conversation_scope(timeline.c.conversation_id, Conversation.channel, filt, dialect, window))
 
 
 def resolution_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
@@ -332,7 +354,7 @@ def resolution_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
         .join(Conversation, Conversation.id == Escalation.conversation_id)
         .where(Escalation.outcome == "resolved", _within(Escalation.resolved_at, window))
     )
-    return _where(query, *_escalation_scope(filt, dialect))
+    return _where(query, *_escalation_scope(filt, dialect, window))
 
 
 # -- answers and how customers took them ----------------------------------------------------------------
@@ -349,34 +371,29 @@ def feedback_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
         .join(Conversation, Conversation.id == AnswerFeedback.conversation_id)
         .where(_within(AnswerFeedback.created_at, window))
     )
-    return _where(query, *conversation_scope(AnswerFeedback.conversation_id, Conversation.channel, filt, dialect))
+    return _where(
+        query, *conversation_scope(AnswerFeedback.conversation_id, Conversation.channel, filt, dialect, window)
+    )
 
 
 def answered_rows(filt: MetricFilter, dialect: str, window: Window, source: AnswerSource) -> Select:
-    """Customer messages sent in the window that the bot replied to; `hit`: one of the replies came from
-    `source` (fallback: the bot did not understand; retrieval: a past reply answered)."""
-    replies = (
+    """Customer messages the bot replied to, by the time of the bot's first reply (seconds after the
+    message); `hit`: one of the replies came from `source` (fallback: the bot did not understand;
+    retrieval: a past reply answered). Read from the replies alone, which name the message they answer,
+    so the customer's message is joined only to filter on its intent."""
+    query = (
         select(
-            Message.in_reply_to_id.label("message_id"),
+            Message.conversation_id.label("conversation_id"),
+            func.min(Message.sent_at).label("at"),
             func.max(_flag(Message.answer_source == source.value)).label("hit"),
         )
-        .where(
-            Message.author == BOT,
-            Message.in_reply_to_id.isnot(None),
-            Message.sent_at >= window[0],
-            Message.sent_at < window[1] + REPLY_GRACE,
-        )
-        .group_by(Message.in_reply_to_id)
-        .subquery("replies")
+        .where(Message.author == BOT, Message.in_reply_to_id.isnot(None), _within(Message.sent_at, window))
+        .group_by(Message.in_reply_to_id, Message.conversation_id)
     )
-    query = (
-        select(Message.conversation_id.label("conversation_id"), Message.sent_at.label("at"), replies.c.hit)
-        .join(replies, replies.c.message_id == Message.id)
-        .where(Message.author == CUSTOMER, _within(Message.sent_at, window))
-    )
-    scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, intent_here=False)
     if filt.intent:
-        scope.append(Message.intent == filt.intent)
+        question = aliased(Message, name="question")
+        query = query.join(question, question.id == Message.in_reply_to_id).where(question.intent == filt.intent)
+    scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window, intent_here=False)
     return _where(query, *scope)
 
 
@@ -400,7 +417,7 @@ def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -
             _within(Message.sent_at, window),
         )
     )
-    return _where(query, *conversation_scope(Message.conversation_id, Message.channel, filt, dialect))
+    return _where(query, *conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window))
 
 
 def sentiment_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
@@ -409,7 +426,7 @@ def sentiment_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     query = select(
         Message.conversation_id.label("conversation_id"), Message.sent_at.label("at"), label.label("category")
     ).where(Message.author == CUSTOMER, _within(Message.sent_at, window))
-    scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, intent_here=False)
+    scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window, intent_here=False)
     if filt.intent:
         scope.append(Message.intent == filt.intent)
     return _where(query, *scope)

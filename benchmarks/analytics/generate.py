@@ -1,0 +1,138 @@
+"""A synthetic interaction log of about 1,000,000 messages, written by PostgreSQL itself (generate_series), so
+the benchmark spends its time on the analytics queries and not on inserting rows one by one.
+
+200,000 conversations over 92 days (2026-08-01 to 2026-11-01 UTC) with a daily rhythm, seven channels,
+2-8 messages each (mean 5): customer and bot turns; every tenth conversation is handed over (reason,
+priority, an agent's replies, resolved or handed back, or still open); 15 % of bot replies come from past
+replies, half of those rated 👍/👎; 30 % of customer messages name a product. The shapes are those the
+projection writes (conversations/projection.py): entities a JSON list, sentiment {"label", "confidence"}.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+CONVERSATIONS = 200_000
+DAYS = 92
+START = "2026-08-01"
+
+
+def statements(conversations: int = CONVERSATIONS) -> List[str]:
+    """The SQL that fills a migrated, empty database, in order."""
+    values = {"{CONVERSATIONS}": str(conversations), "{DAYS}": str(DAYS), "{START}": START}
+    found = []
+    for statement in _STATEMENTS:
+        for name, value in values.items():
+            statement = statement.replace(name, value)
+        found.append(statement)
+    return found
+
+
+_STATEMENTS: List[str] = [
+    "SET max_parallel_workers_per_gather = 0",
+    "SELECT setseed(0.17)",
+    """
+    INSERT INTO past_replies (id, external_id, question, reply, product_line, source, created_at, imported_at, active)
+    SELECT g, 'bench-' || g, 'question ' || g, 'reply ' || g, 'general', 'import', now(), now(), true
+    FROM generate_series(1, 100) AS g
+    """,
+    # the day's rhythm: a conversation's hour is drawn so that afternoons are busier than nights
+    """
+    INSERT INTO conversations (id, channel, customer_identity, status, created_at, last_message_at)
+    SELECT ch || ':' || (1000000 + c), ch, ch || ':' || (1000000 + c),
+           CASE WHEN c % 10 = 0 THEN 'resolved' ELSE 'pending' END, t, t + interval '10 minutes'
+    FROM (
+        SELECT c,
+               (ARRAY['whatsapp','whatsapp','telegram','facebook','instagram','twitter','wechat'])[1 + c % 7] AS ch,
+               timestamp '{START}' + ((c * {DAYS}) / {CONVERSATIONS}) * interval '1 day'
+                   + (6 + 16 * sqrt(random())) * interval '1 hour' + random() * interval '59 minutes' AS t
+        FROM generate_series(1, {CONVERSATIONS}) AS c
+    ) AS s
+    """,
+    """
+    INSERT INTO messages (id, conversation_id, event_key, direction, author, channel, text, intent, confidence,
+                          entities, sentiment, answer_source, past_reply_id, in_reply_to_id, sent_at, created_at)
+    SELECT id, conversation_id, md5(id::text), CASE author WHEN 'customer' THEN 'inbound' ELSE 'outbound' END,
+           author, channel, author || ' words',
+           CASE WHEN author = 'customer' THEN (ARRAY['greet','ask_coverage','ask_deductible','claim_status',
+                'file_claim','billing','complain','request_human','affirm','deny','nlu_fallback','thank'])
+                [1 + floor(random() * 12)::int] END,
+           CASE WHEN author = 'customer' THEN 0.5 + random() / 2 END,
+           CASE WHEN author <> 'customer' THEN 'null'::json
+                WHEN random() < 0.3 THEN json_build_array(json_build_object('entity', 'product', 'value',
+                     (ARRAY['auto','home','renters','travel','life'])[1 + floor(random() * 5)::int]))
+                ELSE '[]'::json END,
+           CASE WHEN author = 'customer' THEN json_build_object('label',
+                (ARRAY['negative','neutral','neutral','neutral','positive'])[1 + floor(random() * 5)::int],
+                'confidence', 0.9) END,
+           source, CASE WHEN source = 'retrieval' THEN 1 + conversation_number % 100 END,
+           CASE WHEN author <> 'customer' THEN id - 1 END, sent_at, sent_at
+    FROM (
+        SELECT m.c * 10 + m.j AS id, m.c AS conversation_number, conv.id AS conversation_id, conv.channel,
+               m.author,
+               CASE WHEN m.author = 'agent' THEN 'agent'
+                    WHEN m.author = 'customer' THEN NULL
+                    WHEN m.c % 10 = 0 AND m.j = 2 THEN 'handoff'
+                    ELSE (ARRAY['retrieval','retrieval','retrieval','fallback','fallback','knowledge','knowledge',
+                          'lookup','template','template','template','template','template','template','template',
+                          'template','template','template','template','template'])[1 + floor(random() * 20)::int]
+               END AS source,
+               conv.created_at + m.j * interval '20 seconds'
+                   + CASE WHEN m.c % 10 = 0 AND m.j >= 3 THEN interval '7 minutes' ELSE interval '0' END AS sent_at
+        FROM (
+            SELECT c, j, CASE WHEN j % 2 = 1 THEN 'customer' WHEN c % 10 = 0 AND j >= 4 THEN 'agent'
+                              ELSE 'bot' END AS author
+            FROM generate_series(1, {CONVERSATIONS}) AS c CROSS JOIN LATERAL generate_series(1, 2 + (c / 7) % 7) AS j
+        ) AS m
+        JOIN conversations AS conv ON conv.id = (
+            (ARRAY['whatsapp','whatsapp','telegram','facebook','instagram','twitter','wechat'])[1 + m.c % 7]
+            || ':' || (1000000 + m.c))
+    ) AS s
+    """,
+    """
+    INSERT INTO escalations (conversation_id, reason, priority, note, open, created_at, assigned_at, resolved_at,
+                             outcome)
+    SELECT conv.id, (ARRAY['customer_request','complaint','negative_sentiment','fallback'])[1 + floor(r * 4)::int],
+           1 + floor(r * 3)::int, '', r >= 0.9, conv.created_at + interval '41 seconds',
+           conv.created_at + interval '3 minutes',
+           CASE WHEN r < 0.9 THEN conv.created_at + (10 + 110 * random()) * interval '1 minute' END,
+           CASE WHEN r < 0.8 THEN 'resolved' WHEN r < 0.9 THEN 'handed_back' END
+    FROM (SELECT c, random() AS r FROM generate_series(10, {CONVERSATIONS}, 10) AS c) AS s
+    JOIN conversations AS conv ON conv.id = (
+        (ARRAY['whatsapp','whatsapp','telegram','facebook','instagram','twitter','wechat'])[1 + s.c % 7]
+        || ':' || (1000000 + s.c))
+    """,
+    """
+    INSERT INTO answer_feedback (conversation_id, past_reply_id, message_id, helpful, created_at)
+    SELECT conversation_id, past_reply_id, id, random() < 0.7, sent_at + interval '30 seconds'
+    FROM messages WHERE answer_source = 'retrieval' AND random() < 0.5
+    """,
+    "SELECT setval('messages_id_seq', (SELECT max(id) FROM messages))",
+    "SELECT setval('past_replies_id_seq', 100)",
+    "ANALYZE",
+]
+
+# What the analytics queries read by time and by conversation (proposed as a migration in the report).
+INDEXES: List[str] = [
+    "CREATE INDEX ix_messages_sent_at ON messages (sent_at)",
+    "CREATE INDEX ix_messages_conversation_author_sent_at ON messages (conversation_id, author, sent_at)",
+    "CREATE INDEX ix_conversations_created_at ON conversations (created_at)",
+    "CREATE INDEX ix_escalations_created_at ON escalations (created_at)",
+    "CREATE INDEX ix_escalations_resolved_at ON escalations (resolved_at)",
+    "CREATE INDEX ix_answer_feedback_created_at ON answer_feedback (created_at)",
+    "CREATE INDEX ix_answer_feedback_message_id ON answer_feedback (message_id)",
+    "ANALYZE",
+]
+
+
+def run(connection: Connection, statements: List[str]) -> None:
+    for statement in statements:
+        connection.execute(text(statement))
+
+
+def counts(connection: Connection) -> dict:
+    tables = ("conversations", "messages", "escalations", "answer_feedback")
+    return {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in tables}
