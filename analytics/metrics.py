@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, List, Mapping, Optional, Tuple
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.orm import Session
 
 from analytics import units
@@ -51,17 +51,27 @@ def _rates(session: Session, filt: MetricFilter, rows: Any) -> Series[Rate]:
     return fill(filt, found, lambda: Rate(0, 0))
 
 
-def _category_rates(session: Session, filt: MetricFilter, rows: Any, per_conversation: bool) -> Breakdown[Rate]:
+def _category_rates(
+    session: Session, filt: MetricFilter, rows: Any, per_conversation: bool, overall: Optional[str] = None
+) -> Breakdown[Rate]:
     """Rows (conversation_id, at, category): per category, its share of the bucket. `per_conversation`
     counts distinct conversations (a conversation handed over twice counts once), else rows. The category
-    NULL counts in the denominator only."""
+    NULL counts in the denominator only; `overall` names a series of all rows with a category."""
     table = keyed(rows, filt, dialect_of(session))
-    count = func.count(func.distinct(table.c.conversation_id)) if per_conversation else func.count()
-    totals = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [count])}
+    who = table.c.conversation_id
+    count = func.count(func.distinct(who)) if per_conversation else func.count()
+    with_category = case((table.c.category.isnot(None), who))
+    categorised = func.count(func.distinct(with_category)) if per_conversation else func.count(table.c.category)
+    totals = {read_key(r[0]): (int(r[1]), int(r[2])) for r in grouped(session, table, [count, categorised])}
     hits = [r for r in grouped(session, table, [count], by_category=True) if r[1] is not None]
+    found = by_category(hits, lambda r: int(r[2]))
+    if overall is not None:
+        found[overall] = {key: both[1] for key, both in totals.items()}
     return {
-        category: [Point(b, Rate(found.get(key, 0), totals.get(key, 0))) for b, key in _buckets_and_keys(filt)]
-        for category, found in sorted(by_category(hits, lambda r: int(r[2])).items())
+        category: [
+            Point(b, Rate(per_key.get(key, 0), totals.get(key, (0, 0))[0])) for b, key in _buckets_and_keys(filt)
+        ]
+        for category, per_key in sorted(found.items())
     }
 
 
@@ -109,14 +119,9 @@ def bot_resolution(session: Session, filt: MetricFilter, as_of: Optional[datetim
 
 
 def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
-    """Per handoff reason (and "all"): bot conversations handed to people for it ÷ bot conversations."""
+    """Per handoff reason, and "all": bot conversations handed to people (for it) ÷ bot conversations."""
     rows = units.handoff_rows(filt, dialect_of(session), filt.window_utc)
-    per_reason = _category_rates(session, filt, rows, per_conversation=True)
-    contained = containment(session, filt)
-    per_reason[ALL] = [
-        Point(p.bucket, Rate(p.value.denominator - p.value.numerator, p.value.denominator)) for p in contained
-    ]
-    return per_reason
+    return _category_rates(session, filt, rows, per_conversation=True, overall=ALL)
 
 
 def fallback_rate(session: Session, filt: MetricFilter) -> Series[Rate]:

@@ -38,7 +38,7 @@ SILENCE = timedelta(hours=24)
 # A conversation row is created when its first message is stored, a moment after the message was sent; its
 # messages, handoffs and ratings are looked for from this long before the conversation's window.
 LOG_LAG = timedelta(hours=1)
-CALENDAR_LEAD = timedelta(days=7)  # business hours: a wait may begin a while before the period does
+CALENDAR_LEAD = timedelta(days=7)  # how long before the period a wait measured in it may have begun
 TAKEN_OVER = "taken_over"  # the handoff "reason" of a conversation an agent took over without an escalation
 
 
@@ -208,38 +208,33 @@ def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
 # -- people's response times ----------------------------------------------------------------------------
 
 
-def _first_agent_reply() -> Any:
-    """The first agent message after the handoff and before it closed: the bot's words never count."""
-    return (
-        select(func.min(Message.sent_at))
-        .where(
-            Message.conversation_id == Escalation.conversation_id,
-            Message.author == AGENT,
-            Message.sent_at >= Escalation.created_at,
-            or_(Escalation.resolved_at.is_(None), Message.sent_at <= Escalation.resolved_at),
-        )
-        .correlate_except(Message)
-        .scalar_subquery()
-    )
-
-
 def _escalation_scope(filt: MetricFilter, dialect: str, window: Window) -> list:
     return conversation_scope(Escalation.conversation_id, Conversation.channel, filt, dialect, window)
 
 
 def first_response_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
-    """Handoffs made in the window; `start` the handoff, `stop` the first agent reply (NULL: none yet)."""
+    """Handoffs made in the window; `start` the handoff, `stop` the first agent message after it and before
+    it closed (NULL: none yet). The bot's words never count. Grouped, not a correlated look-up per row."""
+    reply = aliased(Message, name="agent_reply")
+    answers = and_(
+        reply.conversation_id == Escalation.conversation_id,
+        reply.author == AGENT,
+        reply.sent_at >= Escalation.created_at,
+        or_(Escalation.resolved_at.is_(None), reply.sent_at <= Escalation.resolved_at),
+    )
     query = (
         select(
             Escalation.id.label("id"),
             Escalation.conversation_id.label("conversation_id"),
             Escalation.created_at.label("at"),
             Escalation.created_at.label("start"),
-            _first_agent_reply().label("stop"),
+            func.min(reply.sent_at).label("stop"),
             Escalation.priority.label("priority"),
         )
         .join(Conversation, Conversation.id == Escalation.conversation_id)
+        .outerjoin(reply, answers)
         .where(_within(Escalation.created_at, window))
+        .group_by(Escalation.id, Escalation.conversation_id, Escalation.created_at, Escalation.priority)
     )
     return _where(query, *_escalation_scope(filt, dialect, window))
 
@@ -288,7 +283,8 @@ def sla_decided_rows(
 def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Agent replies sent in the window that answer a customer who wrote after the previous agent reply,
     except the first reply of a handoff (first response time). `start` the customer's first message since
-    that previous reply (Chatwoot's "waiting since"), `stop` the reply."""
+    that previous reply (Chatwoot's "waiting since"), `stop` the reply. Messages from more than
+    CALENDAR_LEAD before the window are not read: a longer wait is not measured."""
     with_reply = select(Message.conversation_id).where(Message.author == AGENT, _within(Message.sent_at, window))
     previous_agent = func.max(case((Message.author == AGENT, Message.sent_at))).over(
         partition_by=Message.conversation_id, order_by=(Message.sent_at, Message.id), rows=(None, -1)
@@ -301,8 +297,12 @@ def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
             Message.sent_at.label("sent_at"),
             previous_agent.label("previous_agent_at"),
         )
-        .where(Message.conversation_id.in_(with_reply), Message.author.in_([CUSTOMER, AGENT]))
-        .subquery("timeline")
+        .where(
+            Message.conversation_id.in_(with_reply),
+            Message.author.in_([CUSTOMER, AGENT]),
+            Message.sent_at >= window[0] - CALENDAR_LEAD,
+        )
+        .cte("timeline")
     )
     waiting = (
         select(

@@ -162,6 +162,7 @@ def build(url: str, conversations: int) -> Tuple[Dict[str, int], float]:
     with engine.begin() as connection:
         generate.run(connection, statements)
         sizes = generate.counts(connection)
+    generate.vacuum(engine)
     engine.dispose()
     return sizes, time.perf_counter() - started
 
@@ -171,6 +172,7 @@ def add_indexes(url: str) -> float:
     engine = create_engine(url, future=True)
     with engine.begin() as connection:
         generate.run(connection, generate.INDEXES)
+    generate.vacuum(engine)
     engine.dispose()
     return time.perf_counter() - started
 
