@@ -8,8 +8,10 @@ or a person). The customer's "was this helpful?" is stored against the reply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -57,6 +59,13 @@ def _personal_deductible_question(tracker: Tracker, intent: Optional[str]) -> bo
     return intent == "ask_deductible" and bool(parsing.policy_number(tracker.get_slot("policy_number")))
 
 
+# Embedding the question (MiniLM, ~10-50 ms of CPU) on the action server's event loop held up every other
+# action meanwhile, the session starts and form validations of other conversations included
+# (benchmarks/results/load.md). One worker thread: questions are answered one at a time as before (the
+# encoder runs on one torch thread), while the loop goes on serving the rest; torch releases the GIL.
+RETRIEVAL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="past-replies")
+
+
 class ActionAnswerFromPastReplies(CoverlineAction):
     def name(self) -> Text:
         return "action_answer_from_past_replies"
@@ -70,7 +79,9 @@ class ActionAnswerFromPastReplies(CoverlineAction):
         if not text.startswith("/") and not _personal_deductible_question(tracker, intent):
             try:
                 product = parsing.product(next(tracker.get_latest_entity_values("product"), None))
-                answer = answerer().answer(text, product=product)
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    RETRIEVAL_THREAD, lambda: answerer().answer(text, product=product)
+                )
             except Exception:  # the index is an aid: a broken one must not cost the customer an answer
                 logger.exception("past-reply retrieval failed; falling back")
         if answer is not None and answer.confident:

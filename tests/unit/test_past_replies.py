@@ -5,6 +5,7 @@ run against it."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -68,6 +69,25 @@ def test_knowledge_question_gets_a_past_reply_with_attribution_and_feedback_butt
         reply = session.get(PastReply, answer["past_reply_id"])
         assert reply is not None and reply.reply in answer["text"]
     assert SlotSet("awaiting_answer_feedback", True) in events
+
+
+def test_the_question_is_embedded_off_the_action_servers_event_loop(
+    demo_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other conversations' actions must not wait behind an embedding: the answer is computed in the
+    past-replies worker thread, and the customer still gets it."""
+    threads = []
+    answer = service.answerer().answer
+
+    def watched(question: str, product: object = None) -> object:
+        threads.append(threading.current_thread().name)
+        return answer(question, product=product)
+
+    monkeypatch.setattr(service.answerer(), "answer", watched)
+    question = "Will Harbor Mutual pay to fix a small chip in my windshield, or do I pay the deductible?"
+    dispatcher, _ = run(ActionAnswerFromPastReplies(), tracker(intent="ask_coverage", text=question))
+    assert "answered a similar question" in dispatcher.messages[0]["text"]
+    assert len(threads) == 1 and threads[0].startswith("past-replies")
 
 
 def test_nonsense_gets_no_past_reply(demo_index: Path) -> None:
