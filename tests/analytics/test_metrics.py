@@ -327,3 +327,17 @@ def test_drill_down_keeps_the_filter_and_the_local_day(db: Session) -> None:
     assert ids(db, Metric.CONVERSATIONS, 0, filt=days(product="home")) == [C2]
     week = MetricFilter(local(2026, 3, 7), local(2026, 3, 11), Granularity.WEEK, ZONE)
     assert ids(db, Metric.CONVERSATIONS, 0, filt=week) == sorted([C0, C1, C2, C3])
+
+
+def test_the_drill_down_and_the_point_count_the_same_conversations(db: Session) -> None:
+    rates_by_metric = {
+        Metric.CONTAINMENT: containment(db, days()),
+        Metric.BOT_RESOLUTION: bot_resolution(db, days(), as_of=AS_OF),
+    }
+    for metric, series in rates_by_metric.items():
+        for day, point in enumerate(series):
+            assert len(ids(db, metric, day)) == point.value.denominator, (metric, day)
+            assert len(ids(db, metric, day, Part.HITS)) == point.value.numerator, (metric, day)
+    for channel, series in conversation_volume(db, days(), by="channel").items():
+        for day, point in enumerate(series):
+            assert len(ids(db, Metric.CONVERSATIONS, day, category=channel, by="channel")) == point.value
