@@ -35,6 +35,10 @@ def _totals_table(results: Dict[str, Any]) -> List[str]:
         f"| **{num(ours['standard']['leave_one_out']['normalised'])}** "
         f"| **{num(ours['reward_low_FP_rate']['leave_one_out']['normalised'])}** "
         "| settings and threshold chosen on the other 9 files, per held-out file |",
+        "| Coverline spike detector, leave one series out, rule knobs only "
+        f"| {num(ours['standard']['leave_one_out_rule_knobs']['normalised'])} "
+        f"| {num(ours['reward_low_FP_rate']['leave_one_out_rule_knobs']['normalised'])} "
+        "| sensitivity and cool-down chosen on the other 9; constants at the defaults, set after seeing all 10 |",
         f"| Coverline spike detector, tuned on all 10 | {num(ours['standard']['tuned_on_all']['normalised'])} "
         f"| {num(ours['reward_low_FP_rate']['tuned_on_all']['normalised'])} "
         "| settings and threshold chosen on these 10 files (optimistic) |",
@@ -54,7 +58,7 @@ def _files_table(results: Dict[str, Any]) -> List[str]:
     ours = results["ours"]
     names = sorted(ours["standard"]["tuned_on_all"]["files"])
     bases = [n for n in BASELINE_ORDER if results["baselines"].get(n, {}).get("files")]
-    header = ["file", "windows", "ours LOO", "ours tuned", "ours LOO, low FP", "ours tuned, low FP"]
+    header = ["file", "windows", "ours LOO", "ours LOO knobs", "ours tuned", "ours LOO, low FP", "ours tuned, low FP"]
     header += [BASELINE_LABELS.get(n, n) for n in bases]
     lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
     windows = results["meta"].get("windows_per_file", {})
@@ -63,6 +67,7 @@ def _files_table(results: Dict[str, Any]) -> List[str]:
             short(name),
             str(windows.get(name, "")),
             num(ours["standard"]["leave_one_out"]["folds"][name]["score"], 2),
+            num(ours["standard"]["leave_one_out_rule_knobs"]["folds"][name]["score"], 2),
             num(ours["standard"]["tuned_on_all"]["files"][name]["score"], 2),
             num(ours["reward_low_FP_rate"]["leave_one_out"]["folds"][name]["score"], 2),
             num(ours["reward_low_FP_rate"]["tuned_on_all"]["files"][name]["score"], 2),
@@ -73,6 +78,7 @@ def _files_table(results: Dict[str, Any]) -> List[str]:
         "**total (normalised)**",
         str(results["meta"]["windows"]),
         num(ours["standard"]["leave_one_out"]["normalised"]),
+        num(ours["standard"]["leave_one_out_rule_knobs"]["normalised"]),
         num(ours["standard"]["tuned_on_all"]["normalised"]),
         num(ours["reward_low_FP_rate"]["leave_one_out"]["normalised"]),
         num(ours["reward_low_FP_rate"]["tuned_on_all"]["normalised"]),
@@ -111,9 +117,12 @@ def markdown(results: Dict[str, Any]) -> str:
     meta, ours, head = results["meta"], results["ours"], results["headline"]
     std, low = ours["standard"], ours["reward_low_FP_rate"]
     verdict = (
-        f"**Acceptance (realTweets standard ≥ 70): {'PASS' if head['passes_70'] else 'FAIL'}** on the honest figure "
-        f"(leave one series out) {num(head['standard_leave_one_out'])}; tuned on all ten files: "
-        f"{num(head['standard_tuned_on_all'])}."
+        f"**Acceptance (realTweets standard ≥ 70): {'PASS' if head['passes_70'] else 'FAIL'}** on the honest figure, "
+        f"leave one series out with every setting re-chosen on the other nine files: "
+        f"{num(head['standard_leave_one_out'])}. With only the rule knobs (sensitivity, cool-down) re-chosen and the "
+        f"detector's constants at their defaults: {num(head['standard_leave_one_out_rule_knobs'])}, but those "
+        f"defaults were set after a search over all ten files, so that figure is not clean. Tuned on all ten files "
+        f"(optimistic): {num(head['standard_tuned_on_all'])}."
     )
     timing = results["timing"]
     lines = [
@@ -142,6 +151,8 @@ def markdown(results: Dict[str, Any]) -> str:
         f"{std['tuned_on_all']['threshold']:.3f}. Low FP: {low['tuned_on_all']['settings']}, threshold "
         f"{low['tuned_on_all']['threshold']:.3f}.",
         "",
+        "Detector defaults (alerts/detector.py): " + ", ".join(f"{k}={v}" for k, v in meta["defaults"].items()) + ".",
+        "",
         "## Leave one series out (standard): what the other nine chose",
         "",
         *_folds(results),
@@ -161,6 +172,8 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         f"Settings grid ({meta['grid_size']} combinations): "
         + "; ".join(f"{k} ∈ {v}" for k, v in meta["grid"].items())
+        + ". Rule knobs: "
+        + "; ".join(f"{k} ∈ {v}" for k, v in meta["rule_grid"].items())
         + ".",
         "",
         f"Speed: {timing['scopes']} scopes × {timing['buckets']:,} five-minute buckets (a month) fed one update at a "
