@@ -1,6 +1,6 @@
 """`python -m benchmarks.alerts`: the spike detector on NAB realTweets, scored as NAB scores, beside NAB's detectors.
 
-    .venv/bin/python -m benchmarks.alerts                     # ~3 min on 2 cores
+    .venv/bin/python -m benchmarks.alerts                     # 5-8 min on 2 shared cores
     .venv/bin/python -m benchmarks.alerts --results /tmp/nab  # somewhere else
 
 Steps: (1) check the scorer by re-scoring the published raw outputs of numenta (HTM) and twitterADVec at their
