@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -177,35 +178,48 @@ def add_indexes(url: str) -> float:
     return time.perf_counter() - started
 
 
+def _cell(figures: Dict[str, float]) -> str:
+    p95 = figures["p95_ms"]
+    shown = f"{figures['p50_ms']} / {p95}"
+    return f"**{shown}**" if p95 > TARGET_MS else shown
+
+
 def markdown(result: Dict[str, Any]) -> str:
+    sizes = result["sizes"]
     lines = [
-        f"# Analytics queries over {result['sizes']['messages']:,} messages (PostgreSQL)",
+        f"# Analytics queries over {sizes['messages']:,} messages (PostgreSQL)",
         "",
-        f"{result['sizes']['messages']:,} messages, {result['sizes']['conversations']:,} conversations, "
-        f"{result['sizes']['escalations']:,} handoffs, {result['sizes']['answer_feedback']:,} ratings; "
-        f"{result['repeats']} timed runs per query after one warm-up; {result['machine']}. Target: p95 ≤ "
-        f"{TARGET_MS:.0f} ms. Command: `.venv/bin/python -m benchmarks.analytics`.",
+        f"{sizes['messages']:,} messages, {sizes['conversations']:,} conversations, {sizes['escalations']:,} "
+        f"handoffs, {sizes['answer_feedback']:,} ratings (benchmarks/analytics/generate.py, filled in "
+        f"{result['fill_seconds']} s); {result['repeats']} timed runs per query after one warm-up; "
+        f"{result['machine']}; code at {result.get('commit', '?')}, {result['when']}. Target: p95 ≤ "
+        f"{TARGET_MS:.0f} ms. Command: `.venv/bin/python -m benchmarks.analytics`. Cells: p50 / p95 ms, bold "
+        "when p95 is over the target.",
         "",
         "## Without the proposed indexes (as migrated today), 30 days by day",
         "",
-        "| query | p50 ms | p95 ms |",
-        "| --- | ---: | ---: |",
+        "| query | p50 / p95 ms |",
+        "| --- | ---: |",
     ]
     for name, figures in result["without_indexes"]["30 days by day"].items():
-        lines.append(f"| {name} | {figures['p50_ms']} | {figures['p95_ms']} |")
-    lines += ["", "## With the proposed indexes", "", "Indexes:", ""]
-    lines += [f"- `{statement}`" for statement in generate.INDEXES if statement.startswith("CREATE")]
+        lines.append(f"| {name} | {_cell(figures)} |")
+    lines += ["", "## With the proposed indexes", "", f"Built in {result['index_seconds']} s:", ""]
+    lines += [f"- `{statement}`" for statement in generate.INDEXES]
     scenarios = list(result["with_indexes"])
-    lines += ["", "p95 ms per scenario:", "", "| query | " + " | ".join(scenarios) + " |"]
-    lines.append("| --- |" + " ---: |" * len(scenarios))
+    lines += ["", "| query | " + " | ".join(scenarios) + " |", "| --- |" + " ---: |" * len(scenarios)]
     for name in QUERIES:
-        cells = []
-        for scenario in scenarios:
-            p95 = result["with_indexes"][scenario][name]["p95_ms"]
-            cells.append(f"**{p95}**" if p95 > TARGET_MS else str(p95))
+        cells = [_cell(result["with_indexes"][scenario][name]) for scenario in scenarios]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", f"Bold: over the {TARGET_MS:.0f} ms target.", ""]
+    lines += ["", *result.get("notes", []), ""]
     return "\n".join(lines)
+
+
+def _commit() -> str:
+    try:
+        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return "?"
+    return found.stdout.strip() or "?"
 
 
 def main() -> None:
@@ -214,7 +228,12 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=generate.CONVERSATIONS)
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the database for EXPLAIN ANALYZE")
+    parser.add_argument("--report", action="store_true", help="only rewrite analytics.md from analytics.json")
     args = parser.parse_args()
+    if args.report:
+        result = json.loads((args.results / "analytics.json").read_text())
+        (args.results / "analytics.md").write_text(markdown(result))
+        return
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
     sizes, fill_seconds = build(url, args.conversations)
     print(f"generated {sizes} in {fill_seconds:.0f} s", flush=True)
@@ -227,6 +246,7 @@ def main() -> None:
             _drop()
     result = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": _commit(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
         "sizes": sizes,
         "fill_seconds": round(fill_seconds, 1),
