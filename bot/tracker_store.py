@@ -3,9 +3,11 @@
 Rasa 3.6's `SQLTrackerStore.save` first calls `stream_events`, which rebuilds the stored tracker
 (`retrieve`: every event of the session read, parsed from JSON and replayed) only to learn how many
 events are already stored, then counts the same rows again to know which events to insert. Under load
-that rebuild was most of the tracker store's cost per reply (benchmarks/results/load.md). Here one
-count answers both questions: the events past it are published to the event broker (the interaction
-log) and inserted, exactly the events Rasa would publish and insert.
+that rebuild was most of the tracker store's cost per reply (benchmarks/results/load.md). Here the
+number of stored events answers both questions: the events past it are published to the event broker
+(the interaction log) and inserted, exactly the events Rasa would publish and insert. That number is
+remembered on the tracker when this store retrieves or saves it (the whole turn then costs no count
+query); a tracker from anywhere else is counted in the database.
 
 The insert and its commit run in a worker thread, not on Rasa's event loop: a commit waits for the disk
 (SQLite in WAL mode with synchronous=FULL fsyncs on every commit, about 2 ms here; PostgreSQL flushes its
@@ -22,21 +24,49 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from typing import Any, List
+from typing import Any, List, Optional
 
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
+
+# how many of a tracker object's events are stored, set when it is retrieved or saved here
+STORED = "_coverline_stored_events"
 
 
 class SQLTrackerStore(RasaSQLTrackerStore):
-    """`type: SQL`, with a save that counts the stored events instead of rebuilding the tracker."""
+    """`type: SQL`, with a save that knows what is stored instead of rebuilding the tracker."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite" and (self.engine.url.database or ":memory:") != ":memory:":
+            # Rasa's engine opens (and closes) a SQLite connection per session (SQLAlchemy 1.4's NullPool
+            # for files); keep them, shared with the insert's worker thread (storage/engine.py does the same)
+            self.engine.dispose()
+            self.engine = sa.create_engine(
+                self.engine.url, poolclass=QueuePool, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            self.sessionmaker = sessionmaker(bind=self.engine)
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        """Rasa's, remembering on the tracker how many events of its latest session are stored: all it holds."""
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            setattr(tracker, STORED, len(tracker.events))
+        return tracker
 
     def new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
         """The tracker's events not stored yet: those past the stored ones of the latest session (the
-        tracker Rasa saves was retrieved from that session, plus this turn's events)."""
-        stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
+        tracker Rasa saves was retrieved from that session, plus this turn's events). Known without a
+        query for a tracker this store retrieved or saved (Rasa's lock store keeps anyone else from
+        adding events to the conversation meanwhile); counted in the database for any other."""
+        stored = getattr(tracker, STORED, None)
+        if stored is None or stored > len(tracker.events):
+            stored = self._event_query(session, tracker.sender_id, fetch_events_from_all_sessions=False).count()
         return list(itertools.islice(tracker.events, stored, len(tracker.events)))
 
     def _row(self, sender_id: str, event: Event) -> Any:
@@ -51,13 +81,14 @@ class SQLTrackerStore(RasaSQLTrackerStore):
         )
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        with self.session_scope() as session:
+        with self.session_scope() as session:  # opens no connection unless new_events has to count
             events = self.new_events(session, tracker)
         if self.event_broker is not None:  # published first, as Rasa does
             await self._stream_new_events(self.event_broker, events, tracker.sender_id)
         if events:
             rows = [self._row(tracker.sender_id, event) for event in events]
             await asyncio.get_running_loop().run_in_executor(None, self._insert, rows)
+        setattr(tracker, STORED, len(tracker.events))
 
     def _insert(self, rows: List[Any]) -> None:
         with self.session_scope() as session:

@@ -6,11 +6,12 @@ import os
 import threading
 import warnings
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from storage.settings import database_url
 
@@ -60,6 +61,17 @@ def keep_sqlite_file_private(url: str) -> None:
             os.chmod(each, 0o600)
 
 
+def _sqlite_pool(url: str) -> Dict[str, Any]:
+    """A file database keeps its connections (QueuePool, as SQLAlchemy 2.0 does), where 1.4 opened a new
+    one, with its PRAGMAs, for every session and closed it after: the interaction log's writer, the
+    tracker store and every action paid that per unit of work (benchmarks/results/load.md). An in-memory
+    database keeps SQLAlchemy's default (one connection per thread: each is its own database)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return {}
+    return {"poolclass": QueuePool, "pool_size": 5, "max_overflow": 10}
+
+
 def get_engine(url: Optional[str] = None) -> Engine:
     """The process-wide engine for `url` (default: DATABASE_URL), created lazily, never at import."""
     url = url or database_url()
@@ -68,7 +80,12 @@ def get_engine(url: Optional[str] = None) -> Engine:
         if engine is None:
             if url.startswith("sqlite"):
                 keep_sqlite_file_private(url)
-                engine = create_engine(url, future=True, connect_args={"timeout": 30, "check_same_thread": False})
+                engine = create_engine(
+                    url,
+                    future=True,
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                    **_sqlite_pool(url),
+                )
                 _configure_sqlite(engine)
             else:
                 engine = create_engine(url, future=True, pool_pre_ping=True)

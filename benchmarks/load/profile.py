@@ -124,6 +124,20 @@ def parse_raw(text: str) -> List[Tuple[List[str], int]]:
     return stacks
 
 
+_THREAD = re.compile(r"thread \((?P<tid>\d+)\): (?P<name>.+)")
+
+
+def python_thread_names(stacks: Sequence[Tuple[List[str], int]]) -> Dict[int, str]:
+    """OS thread id → the Python thread's name, from the roots of py-spy's stacks; numbered pool threads
+    (`uvloop_3`, `ThreadPoolExecutor-0_1`) are named as their pool."""
+    names: Dict[int, str] = {}
+    for frames, _ in stacks:
+        found = _THREAD.match(frames[0]) if frames else None
+        if found:
+            names[int(found["tid"])] = re.sub(r"_\d+$", "_*", found["name"])
+    return names
+
+
 def _function(frame: str) -> str:
     """`function (file)` without the line: a function's samples wherever in it they fell."""
     found = _FRAME.match(frame)
@@ -239,13 +253,18 @@ def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
 
 
 def by_thread_name(
-    before: Dict[int, Tuple[str, float]], after: Dict[int, Tuple[str, float]], replies: int
+    before: Dict[int, Tuple[str, float]],
+    after: Dict[int, Tuple[str, float]],
+    replies: int,
+    python_names: Optional[Mapping[int, str]] = None,
 ) -> List[Dict[str, Any]]:
-    """CPU ms per reply of the process's OS threads, grouped by name (the busiest first); a thread that
-    started during the run counts from zero."""
+    """CPU ms per reply of the process's OS threads (the kernel's accounting, not py-spy's guess of which
+    samples were idle), grouped by the Python thread's name where py-spy saw one, else the OS name; the
+    busiest first. A thread that started during the run counts from zero."""
     totals: Dict[str, List[float]] = {}
-    for tid, (name, seconds) in after.items():
-        spent = seconds - before.get(tid, (name, 0.0))[1]
+    for tid, (os_name, seconds) in after.items():
+        name = (python_names or {}).get(tid, os_name)
+        spent = seconds - before.get(tid, (os_name, 0.0))[1]
         entry = totals.setdefault(name, [0.0, 0.0])
         entry[0] += spent
         entry[1] += 1
@@ -280,11 +299,12 @@ def profile_bot(bot: Bot, users: int, seconds: float, work: Path) -> Dict[str, A
     for name in bot.pids:
         cpu_ms = 1000 * (after[name] - before[name]) / replies
         categories = CATEGORIES_ACTIONS if name == "actions" else CATEGORIES_RASA
+        stacks = parse_raw(outputs[name].read_text())
         result[name] = {
-            **bucket(parse_raw(outputs[name].read_text()), categories, cpu_ms, int(PY_SPY_RATE * seconds)),
+            **bucket(stacks, categories, cpu_ms, int(PY_SPY_RATE * seconds)),
             "cpu_ms_per_reply": round(cpu_ms, 2),
             "replies_per_s": summary["replies_per_s"],
-            "threads": by_thread_name(threads_before[name], threads_after[name], replies),
+            "threads": by_thread_name(threads_before[name], threads_after[name], replies, python_thread_names(stacks)),
         }
     return result
 

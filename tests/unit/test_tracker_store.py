@@ -165,3 +165,36 @@ def test_the_commit_does_not_hold_up_other_conversations(tmp_path: Path, domain:
 
     assert asyncio.run(save_while_others_run()) >= 10
     assert len(rows(f"sqlite:///{tmp_path / 'ours.db'}")) == 6  # the opening action_listen and the turn
+
+
+def test_a_turn_on_a_retrieved_tracker_costs_no_count_query(tmp_path: Path, domain: Domain) -> None:
+    """The store knows how many events a tracker it retrieved has stored; a tracker from elsewhere (built
+    from the stored events, as an API client might) is counted, and saving it adds nothing twice."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from sqlalchemy import event as sa_event
+
+    url = f"sqlite:///{tmp_path / 'ours.db'}"
+    store = SQLTrackerStore(domain=domain, host=url, event_broker=RecordingBroker())
+    statements: List[str] = []
+    sa_event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    async def turns() -> None:
+        tracker = await store.get_or_create_tracker(SENDER)
+        for event in turn(1, time.time()):
+            tracker.update(event)
+        await store.save(tracker)
+        tracker = await store.retrieve(SENDER)
+        statements.clear()
+        for event in turn(2, time.time() + 1):
+            tracker.update(event)
+        await store.save(tracker)
+        assert not [sql for sql in statements if "count(" in sql.lower()]
+        assert [sql.split()[0].upper() for sql in statements] == ["INSERT"] * len(turn(2, 0.0))
+        stored = len(rows(url))
+        elsewhere = DialogueStateTracker.from_dict(SENDER, [e.as_dict() for e in tracker.events], domain.slots)
+        await store.save(elsewhere)  # nothing new: counted, and nothing stored or published again
+        assert len(rows(url)) == stored
+
+    asyncio.run(turns())
+    kinds = [event["event"] for event in published(store)]
+    assert kinds.count("user") == 2 and kinds.count("bot") == 2
