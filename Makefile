@@ -72,5 +72,9 @@ benchmark-retrieval: install  ## retrieval only: InsuranceQA ranking, Harbor hel
 benchmark-load: install train  ## REST load: stock rasa init bot vs Coverline, 1 and 20 conversations at once (~10 min)
 	$(PY) -m benchmarks.load
 
+.PHONY: benchmark-alerts
+benchmark-alerts: install  ## spike detector on NAB realTweets vs Numenta HTM, ARTime, twitterADVec (~6 min)
+	$(PY) -m benchmarks.alerts
+
 clean:  ## remove trained models, the local database and test results
 	rm -rf models var results .rasa
