@@ -489,3 +489,105 @@ class ReplyProposal(Base):
     edited = Column(Boolean, nullable=False, default=False, server_default=false())
     past_reply_id = Column(Integer, ForeignKey("past_replies.id"))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class AlertRule(Base):
+    """What the spike monitor watches (alerts/monitor.py): one metric over one kind of scope, with its knobs.
+
+    `scope` says how messages are grouped: per channel ("twitter"), per intent ("claim_status"), per intent on a
+    channel ("claim_status on twitter") or all together ("all"); each group gets a detector of its own.
+    `recipients` is {"webhooks": [url, ...], "emails": [address, ...]}; the inbox shows every alert regardless.
+    """
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (
+        CheckConstraint("metric IN ('negative_share', 'volume')", name="ck_alert_rules_metric"),
+        CheckConstraint("scope IN ('channel', 'intent', 'channel_intent', 'all')", name="ck_alert_rules_scope"),
+        UniqueConstraint("name", name="uq_alert_rules_name"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(80), nullable=False)  # e.g. negative-share-per-channel; rules files are keyed by it
+    metric = Column(String(20), nullable=False)  # negative_share, volume
+    scope = Column(String(20), nullable=False)  # channel, intent, channel_intent, all
+    min_volume = Column(Integer, nullable=False, default=0)  # fewest customer messages in the window to alert
+    sensitivity = Column(Float, nullable=False)  # the detector's robust z-score threshold: lower alerts sooner
+    cooldown_minutes = Column(Integer, nullable=False, default=1440)  # silence per scope after an alert
+    recipients = Column(JSON, nullable=False, default=dict)
+    enabled = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Alert(Base):
+    """One spike the monitor raised, with the numbers and the customer messages behind it.
+
+    `message_ids` are the scope's customer messages in [started_at, window_end) that made the jump (the negative
+    ones for a share); `status` goes raised → acknowledged → resolved (alerts/lifecycle.py, audited).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint("status IN ('raised', 'acknowledged', 'resolved')", name="ck_alerts_status"),
+        Index("ix_alerts_status_raised_at", "status", "raised_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    rule_id = Column(Integer, ForeignKey("alert_rules.id"), nullable=False, index=True)
+    metric = Column(String(20), nullable=False)  # the rule's, when it fired
+    scope_value = Column(String(200), nullable=False)  # twitter, claim_status, claim_status on twitter, all
+    started_at = Column(DateTime, nullable=False)  # start of the window that jumped
+    window_end = Column(DateTime, nullable=False)  # end of the 5-minute bucket that fired
+    raised_at = Column(DateTime, nullable=False, default=utcnow)  # when the monitor noticed
+    before_value = Column(Float, nullable=False)  # what that hour usually shows (share 0-1, or messages/bucket)
+    now_value = Column(Float, nullable=False)  # the window's value
+    volume = Column(Integer, nullable=False)  # customer messages in the window
+    zscore = Column(Float, nullable=False)
+    summary = Column(Text, nullable=False)  # the sentence people read in the banner, the webhook and the email
+    message_ids = Column(JSON, nullable=False, default=list)
+    status = Column(String(12), nullable=False, default="raised", server_default="raised")
+    acknowledged_by_id = Column(Integer, ForeignKey("agents.id"))
+    acknowledged_at = Column(DateTime)
+    resolved_by_id = Column(Integer, ForeignKey("agents.id"))
+    resolved_at = Column(DateTime)
+
+    rule = relationship("AlertRule")
+
+
+class AlertDetectorState(Base):
+    """A rule's detector for one scope value, as JSON, and the end of the last bucket it was fed: the monitor
+    resumes from here after a restart and never feeds a bucket twice."""
+
+    __tablename__ = "alert_detector_states"
+    __table_args__ = (UniqueConstraint("rule_id", "scope_value", name="uq_alert_detector_states_scope"),)
+
+    id = Column(Integer, primary_key=True)
+    rule_id = Column(Integer, ForeignKey("alert_rules.id", ondelete="CASCADE"), nullable=False)
+    scope_value = Column(String(200), nullable=False)
+    state = Column(JSON, nullable=False)  # alerts/detector.py SpikeDetector.to_state()
+    processed_until = Column(DateTime, nullable=False)  # end of the last bucket fed
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class AlertDelivery(Base):
+    """One alert to one recipient (webhook URL or email address): retried with back-off until sent, and kept as
+    `failed` with the last error when it gives up, so an undelivered alert is visible, never silently lost."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        CheckConstraint("channel IN ('webhook', 'email')", name="ck_alert_deliveries_channel"),
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="ck_alert_deliveries_status"),
+        UniqueConstraint("alert_id", "channel", "recipient", name="uq_alert_deliveries_recipient"),
+        Index("ix_alert_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    alert_id = Column(Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False)
+    channel = Column(String(10), nullable=False)  # webhook, email
+    recipient = Column(String(500), nullable=False)
+    status = Column(String(10), nullable=False, default="pending", server_default="pending")
+    attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    last_error = Column(Text)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
