@@ -8,9 +8,9 @@ where they come from, are in docs/analytics.md. Everything is grouped in the dat
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlalchemy.orm import Session
 
 from analytics import units
@@ -51,26 +51,13 @@ def _rates(session: Session, filt: MetricFilter, rows: Any) -> Series[Rate]:
     return fill(filt, found, lambda: Rate(0, 0))
 
 
-def _category_rates(
-    session: Session, filt: MetricFilter, rows: Any, per_conversation: bool, overall: Optional[str] = None
-) -> Breakdown[Rate]:
-    """Rows (conversation_id, at, category): per category, its share of the bucket. `per_conversation`
-    counts distinct conversations (a conversation handed over twice counts once), else rows. The category
-    NULL counts in the denominator only; `overall` names a series of all rows with a category."""
+def _shares(session: Session, filt: MetricFilter, rows: Any) -> Breakdown[Rate]:
+    """Rows (conversation_id, at, category): per category, its rows ÷ all the bucket's rows."""
     table = keyed(rows, filt, dialect_of(session))
-    who = table.c.conversation_id
-    count = func.count(func.distinct(who)) if per_conversation else func.count()
-    with_category = case((table.c.category.isnot(None), who))
-    categorised = func.count(func.distinct(with_category)) if per_conversation else func.count(table.c.category)
-    totals = {read_key(r[0]): (int(r[1]), int(r[2])) for r in grouped(session, table, [count, categorised])}
-    hits = [r for r in grouped(session, table, [count], by_category=True) if r[1] is not None]
-    found = by_category(hits, lambda r: int(r[2]))
-    if overall is not None:
-        found[overall] = {key: both[1] for key, both in totals.items()}
+    totals = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [func.count()])}
+    found = by_category(grouped(session, table, [func.count()], by_category=True), lambda r: int(r[2]))
     return {
-        category: [
-            Point(b, Rate(per_key.get(key, 0), totals.get(key, (0, 0))[0])) for b, key in _buckets_and_keys(filt)
-        ]
+        category: [Point(b, Rate(per_key.get(key, 0), totals.get(key, 0))) for b, key in _buckets_and_keys(filt)]
         for category, per_key in sorted(found.items())
     }
 
@@ -119,9 +106,30 @@ def bot_resolution(session: Session, filt: MetricFilter, as_of: Optional[datetim
 
 
 def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
-    """Per handoff reason, and "all": bot conversations handed to people (for it) ÷ bot conversations."""
-    rows = units.handoff_rows(filt, dialect_of(session), filt.window_utc)
-    return _category_rates(session, filt, rows, per_conversation=True, overall=ALL)
+    """Per handoff reason, and "all": bot conversations handed to people (for it) ÷ bot conversations.
+
+    "all" is 1 − containment; the reasons come from the escalations alone; `taken_over` (an agent wrote
+    with no escalation) is what "all" has beyond the escalated conversations. Two queries, the second
+    small, instead of one over every message per reason."""
+    contained = containment(session, filt)
+    rows = units.handoff_reason_rows(filt, dialect_of(session), filt.window_utc)
+    table = keyed(rows, filt, dialect_of(session))
+    conversations = func.count(func.distinct(table.c.conversation_id))
+    escalated = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [conversations])}
+    per_reason = by_category(grouped(session, table, [conversations], by_category=True), lambda r: int(r[2]))
+    keys = [key for _, key in _buckets_and_keys(filt)]
+    denominators = {key: point.value.denominator for point, key in zip(contained, keys, strict=True)}
+    handed_over = {
+        key: point.value.denominator - point.value.numerator for point, key in zip(contained, keys, strict=True)
+    }
+    taken_over = {key: n - escalated.get(key, 0) for key, n in handed_over.items()}
+    found: Dict[str, Dict[datetime, int]] = {ALL: handed_over, **per_reason}
+    if any(taken_over.values()):
+        found[units.TAKEN_OVER] = taken_over
+    return {
+        category: [Point(b, Rate(per_key.get(key, 0), denominators[key])) for b, key in _buckets_and_keys(filt)]
+        for category, per_key in sorted(found.items())
+    }
 
 
 def fallback_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
@@ -194,4 +202,4 @@ def csat(session: Session, filt: MetricFilter) -> Series[Csat]:
 def sentiment_share(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
     """Per sentiment label: customer messages with it ÷ customer messages, per bucket."""
     rows = units.sentiment_rows(filt, dialect_of(session), filt.window_utc)
-    return _category_rates(session, filt, rows, per_conversation=False)
+    return _shares(session, filt, rows)

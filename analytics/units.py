@@ -205,6 +205,26 @@ def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     )
 
 
+def handoff_reason_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
+    """Bot conversations started in the window that were handed over, once per reason (`category`): the
+    escalations alone, a far smaller read than every message (`handoff_rows` adds the take-overs)."""
+    since = window[0] - LOG_LAG
+    bot_spoke = exists().where(
+        Message.conversation_id == Conversation.id, Message.author == BOT, Message.sent_at >= since
+    )
+    query = (
+        select(
+            Conversation.id.label("conversation_id"),
+            Conversation.created_at.label("at"),
+            Escalation.reason.label("category"),
+        )
+        .join(Escalation, Escalation.conversation_id == Conversation.id)
+        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, bot_spoke)
+        .distinct()
+    )
+    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
+
+
 # -- people's response times ----------------------------------------------------------------------------
 
 
