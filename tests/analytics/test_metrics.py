@@ -10,6 +10,7 @@ from typing import List, Optional
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import DateTime, literal, select
 from sqlalchemy.orm import Session
 
 from analytics import (
@@ -37,6 +38,8 @@ from analytics import (
     sentiment_share,
     sla_met,
 )
+from analytics.business_hours import business_seconds
+from analytics.sql import dialect_of
 from tests.support.analytics_fixtures import (
     AS_OF,
     C0,
@@ -341,3 +344,19 @@ def test_the_drill_down_and_the_point_count_the_same_conversations(db: Session) 
     for channel, series in conversation_volume(db, days(), by="channel").items():
         for day, point in enumerate(series):
             assert len(ids(db, Metric.CONVERSATIONS, day, category=channel, by="channel")) == point.value
+
+
+def business_time(db: Session, start: datetime, stop: datetime) -> float:
+    window = (start - timedelta(days=1), stop + timedelta(days=1))
+    moments = literal(start, DateTime()), literal(stop, DateTime())
+    return round(float(db.scalar(select(business_seconds(*moments, HOURS, window, dialect_of(db))))), 3)
+
+
+def test_business_time_skips_nights_weekends_and_the_daylight_saving_jump(db: Session) -> None:
+    # Fri 19:50 EST → Mon 08:10 EDT across the spring change: 10 min on Friday, 10 on Monday (Sat 9-14 too)
+    friday, monday = datetime(2026, 3, 7, 0, 50), datetime(2026, 3, 9, 12, 10)
+    assert business_time(db, friday, monday) == 20 * 60 + 5 * 3600
+    # a whole week is the weekly total: 5 × 12 h + 5 h
+    assert business_time(db, datetime(2026, 3, 2, 5), datetime(2026, 3, 9, 4)) == 65 * 3600
+    # inside one opening span it is the wall-clock time
+    assert business_time(db, datetime(2026, 3, 10, 14), datetime(2026, 3, 10, 14, 7, 30)) == 450.0
