@@ -119,7 +119,11 @@ def conversation_ids(
     query = select(inner.c.conversation_id).where(*in_bucket).distinct().order_by(inner.c.conversation_id)
     query = query.limit(limit)
     if category is not None:
+        if "category" not in inner.c:
+            raise ValueError(f"{metric} has no categories; pick one with by= (volumes), a reason or a label")
         query = query.where(inner.c.category == category)
     if part is not Part.ALL:
+        if "hit" not in inner.c:
+            raise ValueError(f"{metric} is not a rate: ask for all of its conversations, or a category")
         query = query.where(inner.c.hit == (1 if part is Part.HITS else 0))
     return list(session.scalars(query))

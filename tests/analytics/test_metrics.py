@@ -360,3 +360,12 @@ def test_business_time_skips_nights_weekends_and_the_daylight_saving_jump(db: Se
     assert business_time(db, datetime(2026, 3, 2, 5), datetime(2026, 3, 9, 4)) == 65 * 3600
     # inside one opening span it is the wall-clock time
     assert business_time(db, datetime(2026, 3, 10, 14), datetime(2026, 3, 10, 14, 7, 30)) == 450.0
+
+
+def test_a_drill_down_that_does_not_fit_the_metric_says_so(db: Session) -> None:
+    with pytest.raises(ValueError, match="not a rate"):
+        ids(db, Metric.HANDOFF, 2, Part.HITS)
+    with pytest.raises(ValueError, match="no categories"):
+        ids(db, Metric.CONTAINMENT, 2, category="complaint")
+    with pytest.raises(ValueError, match="sla_minutes"):
+        ids(db, Metric.SLA, 2)
