@@ -5,7 +5,8 @@ A conversation can touch several intents and name several products, so breakdown
 count it once under each (as Chatwoot's label reports do): those series do not add up to the total.
 
 The product line is not a column: it is the `product` entity (auto, home, renters, travel, life after
-Rasa's synonym mapper) the customer named in any message, read from the JSON the interaction log keeps.
+Rasa's synonym mapper) the customer named in a message sent since a day before the period
+(PRODUCT_LOOKBACK), read from the JSON the interaction log keeps.
 SQLite and PostgreSQL unnest JSON arrays differently, so that one query is written twice.
 """
 
