@@ -23,7 +23,7 @@ from actions import parsing
 from actions.base import CoverlineAction
 from actions.fallback import FALLBACK_INTENT, consecutive_fallbacks
 from actions.knowledge import ActionAnswerProductQuestion
-from retrieval.corpus import ensure_past_reply
+from retrieval.corpus import past_reply_id
 from retrieval.service import Answer, answerer
 from storage.models import AnswerFeedback, Message
 
@@ -90,9 +90,7 @@ class ActionAnswerFromPastReplies(CoverlineAction):
         return await self._fallback(dispatcher, tracker, domain, intent, near_miss)
 
     def _answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, answer: Answer) -> List[Dict[Text, Any]]:
-        with self.conversation_session(tracker) as session:
-            reply = ensure_past_reply(session, answer.record)
-            reply_id = reply.id
+        reply_id = past_reply_id(answer.record)
         meta = {
             "answer_source": "retrieval",
             "past_reply_id": reply_id,

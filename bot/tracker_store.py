@@ -34,6 +34,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from storage.engine import begin_immediate
+
 # how many of a tracker object's events are stored, set when it is retrieved or saved here
 STORED = "_coverline_stored_events"
 
@@ -92,5 +94,7 @@ class SQLTrackerStore(RasaSQLTrackerStore):
 
     def _insert(self, rows: List[Any]) -> None:
         with self.session_scope() as session:
+            if self.engine.dialect.name == "sqlite":  # the write lock the moment it is free (storage/engine.py)
+                begin_immediate(session.connection().connection)
             session.add_all(rows)
             session.commit()

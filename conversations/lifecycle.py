@@ -140,7 +140,7 @@ def new_session_stays_paused(conversation_id: str, url: Optional[str] = None) ->
     `action_session_start`, and the Rasa server's in-process one). An unreachable database must not
     silence the bot, so it counts as not."""
     try:
-        with session_scope(url) as session:
+        with session_scope(url, read_only=True) as session:  # on every new conversation: never wait for writers
             return needs_people(session, conversation_id)
     except Exception:
         logger.exception("open-escalation check failed for %s; the new session starts unpaused", conversation_id)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from retrieval.index import ReplyRecord
+from storage.engine import session_scope
 from storage.models import PastReply, utcnow
 from storage.settings import PROJECT_ROOT
 
@@ -191,6 +192,17 @@ def mark_indexed(session: Session, external_ids: Iterable[str], model_version: s
     for start in range(0, len(ids), 500):
         for reply in session.scalars(select(PastReply).where(PastReply.external_id.in_(ids[start : start + 500]))):
             reply.embedding_model = model_version
+
+
+def past_reply_id(hit: ReplyRecord, url: Optional[str] = None) -> int:
+    """The database id of an indexed reply, for the answer that quotes it: read without the write lock
+    (the row nearly always exists), created through `ensure_past_reply` only when it does not."""
+    with session_scope(url, read_only=True) as session:
+        found = session.scalar(select(PastReply.id).where(PastReply.external_id == hit.reply_id))
+    if found is not None:
+        return int(found)
+    with session_scope(url) as session:
+        return int(ensure_past_reply(session, hit).id)
 
 
 def ensure_past_reply(session: Session, hit: ReplyRecord) -> PastReply:
