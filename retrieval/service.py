@@ -1,7 +1,8 @@
 """The answerer the bot calls: one index per process, reloaded when a rebuild or import replaces it, and
 refreshed in place from the database (approved agents' replies in, retired replies out) without a rebuild.
 
-Refresh (`PastReplyAnswerer.refresh`, at most every `RETRIEVAL_REFRESH_SECONDS`, on the next question):
+Refresh (`PastReplyAnswerer.refresh`, at most every `RETRIEVAL_REFRESH_SECONDS`, started by the next question
+in a thread of its own, so no question waits for it):
 1. apply the customers' 👎 (retrieval/feedback.py): demote or retire replies that keep failing;
 2. under a file lock in the index folder (replicas sharing the folder refresh one at a time), read the
    database: active replies missing from the index or not yet embedded with their current text are
@@ -115,6 +116,13 @@ class PastReplyAnswerer:
             self._refreshed_at = time.monotonic()  # try again after the interval, not on every question
             logger.exception("could not refresh the past-replies index from the database")
 
+    def refresh_in_background(self) -> None:
+        """Start a refresh when one is due, in a thread of its own: a customer's question never waits for
+        one (on a fresh deployment the first refresh embeds every reply the database has and the index
+        lacks: seconds, during which every question queued behind it)."""
+        if self.refresh_due() and not self._refresh_lock.locked():
+            threading.Thread(target=self.maybe_refresh, name="past-replies-refresh", daemon=True).start()
+
     def refresh(self) -> Optional[RefreshReport]:
         """Apply feedback, then add what is new and retire what is withdrawn (module docstring). None when
         another thread of this process is refreshing already."""
@@ -196,7 +204,7 @@ class PastReplyAnswerer:
 
     def answer(self, question: str, product: Optional[str] = None) -> Optional[Answer]:
         """The best past reply and how likely it answers; `product` defaults to the one the question names."""
-        self.maybe_refresh()
+        self.refresh_in_background()
         index = self.index()
         if index is None or not question.strip():
             return None

@@ -5,6 +5,7 @@ PostgreSQL when it answers; the answerer with the real MiniLM encoder on a handf
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -330,3 +331,29 @@ def test_a_database_that_does_not_know_the_index_retires_nothing(db_url: str, tm
     assert (tmp_path / "index" / "index.json").stat().st_mtime == saved  # nothing rewritten
     after = answerer.answer(NEW_WORDING)
     assert before is not None and after is not None and after.record.reply_id == before.record.reply_id
+
+
+def test_a_question_never_waits_for_a_refresh(db_url: str, tmp_path: Path, encoder: Encoder) -> None:
+    """A due refresh starts in a thread of its own; the question is answered from the index in service
+    meanwhile (a first refresh on a fresh deployment embeds every reply: seconds)."""
+    import threading
+
+    small_index(db_url, tmp_path / "index", encoder)
+    answerer = answerer_for(db_url, tmp_path / "index", encoder)
+    answerer.settings = dataclasses.replace(answerer.settings, refresh_seconds=0.0)  # always due
+    started, release = threading.Event(), threading.Event()
+    refreshed_in: List[str] = []
+
+    def slow_refresh() -> None:  # holds the refresh lock, as the real one does
+        with answerer._refresh_lock:
+            refreshed_in.append(threading.current_thread().name)
+            started.set()
+            release.wait(30)
+
+    answerer.refresh = slow_refresh  # type: ignore[method-assign]
+    answer = answerer.answer("hail dented the roof of my car, is that covered?")
+    assert answer is not None and answer.record.reply_id == "HM-AUTO-001"
+    assert started.wait(10) and not release.is_set()  # answered while the refresh was still running
+    answerer.answer("hail dented the roof of my car, is that covered?")  # one refresh at a time
+    release.set()
+    assert refreshed_in == ["past-replies-refresh"]
