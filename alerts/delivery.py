@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from storage.engine import session_scope
 from storage.models import Alert, AlertDelivery
@@ -137,7 +138,12 @@ class Deliverer:
                     .order_by(AlertDelivery.id)
                 )
             )
-            alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_({d.alert_id for d in due})))}
+            alerts = {
+                a.id: a
+                for a in session.scalars(
+                    select(Alert).options(selectinload(Alert.rule)).where(Alert.id.in_({d.alert_id for d in due}))
+                )
+            }
         for delivery in due:
             alert = alerts[delivery.alert_id]
             error = self._send(delivery, alert)

@@ -389,7 +389,15 @@ def raise_alert(
     earlier = _same_incident(session, behind, window_end)
     if earlier is not None:
         known = list(earlier.message_ids or [])
-        earlier.message_ids = (known + [m.id for m in behind if m.id not in set(known)])[:MAX_MESSAGE_IDS]
+        seen = set(known)
+        joining = [
+            m.id
+            for m in messages
+            if m.id not in seen
+            and scope_value(earlier.rule.scope, m.channel, m.intent) == earlier.scope_value
+            and (m.negative or earlier.metric != "negative_share")
+        ]
+        earlier.message_ids = (known + joining)[:MAX_MESSAGE_IDS]
         logger.info("rule %s on %s joins alert %s (same incident)", rule.name, value, earlier.id)
         return None
     alert = Alert(
