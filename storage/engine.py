@@ -56,7 +56,7 @@ BUSY_TIMEOUT_MS = 30000
 EAGER_SECONDS = 2.0  # how long a writer asks again every fraction of a millisecond before SQLite's wait
 
 
-def begin_immediate(dbapi_connection: Any, eager_seconds: float = EAGER_SECONDS) -> None:
+def begin_immediate(dbapi_connection: Any, eager_seconds: Optional[float] = None) -> None:
     """BEGIN IMMEDIATE, taking the write lock the moment it is free.
 
     SQLite's own busy wait polls with growing sleeps (1, 2, 5, 10 … 100 ms, sqlite3.c
@@ -70,7 +70,8 @@ def begin_immediate(dbapi_connection: Any, eager_seconds: float = EAGER_SECONDS)
     try:
         cursor.execute("PRAGMA busy_timeout=0")
         try:
-            deadline, pause = time.monotonic() + eager_seconds, 0.0002
+            eager = EAGER_SECONDS if eager_seconds is None else eager_seconds
+            deadline, pause = time.monotonic() + eager, 0.0002
             while time.monotonic() < deadline:
                 try:
                     cursor.execute("BEGIN IMMEDIATE")
