@@ -217,6 +217,9 @@ def record(pid: int, seconds: float, output: Path) -> subprocess.Popen:
 def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
     """Which actions run on the action server for each message of one conversation.
 
+    Actions the Rasa server runs itself under Coverline's launcher are left out: the session start and
+    the in-process slot mappings (bot/in_process_session_start.py, bot/in_process_slot_mappings.py).
+
     Custom actions (the domain's actions that are not responses or forms; a default action the domain
     lists, as Coverline does action_session_start, is overridden and runs remotely too: Rasa 3.6
     `action_for_name_or_text`) leave an ActionExecuted event in the tracker; the custom slot-mapping
@@ -224,15 +227,29 @@ def action_server_calls(bot: Bot) -> List[Dict[str, Any]]:
     without conditions) leave none, so they are read from the domain."""
     import secrets
 
+    from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+
+    from bot.in_process_slot_mappings import IN_PROCESS
+
     domain = bot.api("/domain")
     forms = set(domain.get("forms") or {})
-    custom = {name for name in domain.get("actions", []) if not name.startswith("utter_") and name not in forms}
+    # what the Rasa server runs itself under Coverline's launcher (bot/in_process_*.py) never reaches the
+    # action server; the stock bot's launcher installs none of it
+    in_process = {ACTION_SESSION_START_NAME, *IN_PROCESS} if bot.name == "coverline" else set()
+    custom = {
+        name
+        for name in domain.get("actions", [])
+        if not name.startswith("utter_") and name not in forms and name not in in_process
+    }
     slot_mapping_actions = sorted(
         {
             mapping["action"]
             for slot in (domain.get("slots") or {}).values()
             for mapping in slot.get("mappings", [])
-            if mapping.get("type") == "custom" and mapping.get("action") and not mapping.get("conditions")
+            if mapping.get("type") == "custom"
+            and mapping.get("action")
+            and not mapping.get("conditions")
+            and mapping["action"] not in in_process
         }
     )
     sender = f"profile:{secrets.token_hex(6)}"
