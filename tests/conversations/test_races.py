@@ -132,10 +132,30 @@ def test_reopen_and_take_over_racing_end_consistent(database: str) -> None:
     assert len(outcomes) == 1
 
 
+class PausesMeetingFirst(RasaPauses):
+    """Rasa's API, where the two take-overs' first pause calls meet: each has read the conversation and
+    ended its transaction (take_over pauses between its read and its guarded write), so both read it
+    unassigned and both writes race, every round. Left to the scheduler the overlap came and went: once
+    SQLite connections were pooled, one take-over often finished before the other had begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._meetings: Dict[str, threading.Barrier] = {}
+        self._calls: Dict[str, int] = {}
+
+    def pause(self, conversation_id: str) -> None:
+        with self._lock:
+            self._calls[conversation_id] = calls = self._calls.get(conversation_id, 0) + 1
+            meeting = self._meetings.setdefault(conversation_id, threading.Barrier(2, timeout=10))
+        if calls <= 2:  # the two take-overs' own pauses; the loser's later re-sync does not wait
+            meeting.wait()
+        super().pause(conversation_id)
+
+
 def test_two_agents_taking_over_at_once_one_wins(database: str) -> None:
     """The guard's other job: when both read the conversation unassigned, the second write is refused (the
-    inbox's 409) instead of silently replacing the first; either way one agent holds it and Rasa is paused.
-    (A take-over that starts after the other finished sees the holder; the inbox's ownership check, not the
+    inbox's 409) instead of silently replacing the first; one agent holds it and Rasa is paused. (A
+    take-over that starts after the other finished sees the holder; the inbox's ownership check, not the
     lifecycle, decides whether it may take it from them.)"""
     first = _agent(database)
     with session_scope(database) as s:
@@ -143,7 +163,7 @@ def test_two_agents_taking_over_at_once_one_wins(database: str) -> None:
         s.add(second)
         s.flush()
         second_id = second.id
-    rasa = RasaPauses()
+    rasa = PausesMeetingFirst()
     refused = 0
     for n in range(20):
         conversation_id = f"telegram:{9000 + n}"
@@ -160,4 +180,4 @@ def test_two_agents_taking_over_at_once_one_wins(database: str) -> None:
         assert len(errors) <= 1 and all(isinstance(e, lifecycle.ConcurrentChange) for e in errors), f"{n}: {errors!r}"
         refused += len(errors)
         assert status == Status.OPEN.value and holder in (first, second_id) and rasa.paused[conversation_id]
-    assert refused > 0, "in 20 rounds the two take-overs never overlapped: the guard was not exercised"
+    assert refused == 20, "both read it unassigned every round: one write in each must have been refused"
