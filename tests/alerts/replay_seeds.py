@@ -14,8 +14,8 @@ from typing import List
 from alerts.rules import load_rules, read_rules
 from storage.engine import session_scope
 from storage.migrate import upgrade
-from tests.alerts.test_simulated_month import STORM, alerts_in, clock_steps, replay
-from tests.alerts.traffic import write_month
+from tests.support.alert_month import STORM, alerts_in, clock_steps, replay
+from tests.support.alert_traffic import write_month
 
 
 def replay_seed(seed: int, storm: bool, folder: Path) -> List[str]:

@@ -12,7 +12,7 @@ from alerts.delivery import Deliverer, SmtpConfig
 from alerts.lifecycle import AlertTransitionRefused, acknowledge, resolve
 from storage.engine import session_scope
 from storage.models import Agent, Alert, AlertDelivery, AlertRule, AuditEntry
-from tests.alerts.receivers import WebhookReceiver
+from tests.support.alert_receivers import WebhookReceiver
 from tests.support.network import free_port
 
 NOW = datetime(2026, 10, 20, 14, 21)
