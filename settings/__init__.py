@@ -12,6 +12,7 @@ from settings.load import current, exit_with, load, load_at_startup
 from settings.model import (
     DEV,
     ActionServerSettings,
+    AnalyticsSettings,
     ChannelSettings,
     DatabaseSettings,
     HandoffSettings,
@@ -34,6 +35,7 @@ __all__ = [
     "PROJECT_ROOT",
     "VAR_DIR",
     "ActionServerSettings",
+    "AnalyticsSettings",
     "ChannelSettings",
     "DatabaseSettings",
     "HandoffSettings",

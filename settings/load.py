@@ -21,6 +21,7 @@ from settings.model import (
     DEV,
     RETRIEVAL_BACKENDS,
     ActionServerSettings,
+    AnalyticsSettings,
     ChannelSettings,
     DatabaseSettings,
     HandoffSettings,
@@ -107,6 +108,7 @@ def _read(reader: Reader, var_dir: Path) -> Settings:
         verification=_verification(reader),
         retrieval=_retrieval(reader, database.url),
         learning=_learning(reader),
+        analytics=_analytics(reader),
     )
     if reader.problems:
         raise SettingsError(_report(reader.problems))
@@ -203,6 +205,10 @@ def _learning(reader: Reader) -> LearningSettings:
     return LearningSettings(
         review_confidence_floor=reader.value("COVERLINE_REVIEW_CONFIDENCE_FLOOR", 0.6, values.probability),
     )
+
+
+def _analytics(reader: Reader) -> AnalyticsSettings:
+    return AnalyticsSettings(timezone=reader.value("ANALYTICS_TIMEZONE", "UTC", values.time_zone))
 
 
 def _report(problems: List[str]) -> str:

@@ -104,6 +104,14 @@ class LearningSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """Service analytics (issue 17, analytics/ and the inbox's analytics page)."""
+
+    # ANALYTICS_TIMEZONE: the insurer's IANA zone; charts' hours, days and weeks are its local ones
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
 class InboxServerSettings:
     """The inbox process: where it listens and what it reads before building the app."""
 
@@ -137,6 +145,7 @@ class InboxSettings:
     sse_poll_seconds: float = 1.0
     sse_max_seconds: float = 300.0
     review_confidence_floor: float = 0.6  # COVERLINE_REVIEW_CONFIDENCE_FLOOR (the review queue)
+    analytics_timezone: str = "UTC"  # ANALYTICS_TIMEZONE (the analytics page and API)
 
     @property
     def is_dev(self) -> bool:
@@ -160,6 +169,7 @@ class Settings:
     verification: VerificationSettings
     retrieval: RetrievalSettings
     learning: LearningSettings = field(default_factory=LearningSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
 
     @property
     def is_dev(self) -> bool:
@@ -179,4 +189,5 @@ class Settings:
             login_max_failures=self.inbox.login_max_failures,
             login_window_minutes=self.inbox.login_window_minutes,
             review_confidence_floor=self.learning.review_confidence_floor,
+            analytics_timezone=self.analytics.timezone,
         )

@@ -11,6 +11,7 @@ import math
 import re
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 T = TypeVar("T")
 Parse = Callable[[str], T]
@@ -218,4 +219,13 @@ def sla_minutes(raw: str) -> Dict[int, int]:
 def pgvector_table(raw: str) -> str:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,50}", raw):
         raise ValueError("expected a lower-case SQL table name (letters, digits and _, at most 51 characters)")
+    return raw
+
+
+def time_zone(raw: str) -> str:
+    """An IANA time zone name the system's zone database knows (`America/New_York`, `UTC`)."""
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone name such as America/New_York or UTC") from None
     return raw
