@@ -6,6 +6,7 @@ import sys
 
 from inbox.services.agents import seed_demo_agents
 from inbox.settings import demo_password_file
+from recommendations.library import DEMO_LIBRARY, import_library
 from retrieval.corpus import demo_corpus_files, import_files
 from runner.servers import MODEL_PATH, ServerSet, action_server_token
 from settings import SettingsError, exit_with, load_at_startup
@@ -30,8 +31,10 @@ def main() -> int:
     with session_scope(servers.db_url) as session:
         added = seed(session)
         replies = import_files(session, demo_corpus_files())
+        content = import_library(session, [DEMO_LIBRARY])
     print(f"database ready ({servers.db_url.split('@')[-1]}); demo rows added: {added}")
     print(f"past replies: {replies.summary()}")
+    print(f"content library: {content.summary()}")
     announce_demo_agents(servers.db_url, inbox_settings.is_dev)
     servers.start()
     try:

@@ -591,3 +591,98 @@ class AlertDelivery(Base):
     next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
     sent_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ContentItem(Base):
+    """One guide, checklist, explainer, tip, how-to or offer the bot may recommend (recommendations/library.py).
+
+    Imported from demo_data/content/*.yml (or a CSV) by `python -m recommendations import`: `slug` is the file's
+    stable id, so re-imports update in place; an item that leaves the file is retired (`retired_at` set), never
+    deleted, because impressions and events keep pointing at it. The list columns (product_lines, life_events,
+    claim_stages, incident_types, months) hold JSON arrays from recommendations/vocabulary.py.
+    """
+
+    __tablename__ = "content_items"
+    __table_args__ = (
+        UniqueConstraint("slug", name="uq_content_items_slug"),
+        CheckConstraint(
+            "category IN ('claim_checklist', 'claim_guide', 'product_explainer', 'safety_tip', 'billing_howto', "
+            "'offer')",
+            name="ck_content_items_category",
+        ),
+        CheckConstraint("body IS NOT NULL OR link IS NOT NULL", name="ck_content_items_body_or_link"),
+        Index("ix_content_items_retired_category", "retired_at", "category"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    slug = Column(String(120), nullable=False)  # the library's stable id, e.g. checklist-auto-collision
+    category = Column(String(30), nullable=False)
+    title = Column(String(200), nullable=False)
+    summary = Column(String(500), nullable=False)
+    body = Column(Text)  # markdown
+    link = Column(String(500))  # an insurer page instead of (or beside) the body
+    image = Column(String(300))  # a path inside the checkout, e.g. webchat/content/claim_checklist.svg
+    product_lines = Column(JSON, nullable=False, default=list)  # empty: any product line
+    life_events = Column(JSON, nullable=False, default=list)
+    claim_stages = Column(JSON, nullable=False, default=list)
+    incident_types = Column(JSON, nullable=False, default=list)
+    months = Column(JSON, nullable=False, default=list)  # in season (1-12); empty: all year
+    marketing = Column(Boolean, nullable=False, default=False, server_default=false())
+    offers_product = Column(String(40))  # what a marketing item sells: never offered to a customer who holds it
+    valid_from = Column(Date)
+    valid_to = Column(Date)  # inclusive
+    locale = Column(String(10), nullable=False, default="en-US")
+    source = Column(String(300))  # the file it was imported from
+    content_hash = Column(String(64), nullable=False)  # what was imported, so an unchanged re-import writes nothing
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    retired_at = Column(DateTime)  # left the library file (or retired by an admin): never recommended again
+
+
+class ContentImpression(Base):
+    """One item shown to one customer in one conversation: the unit of the daily cap, and what a tracked link
+    (signed with the impression's id) and a "not for me" button point back to.
+
+    `customer_id` is set only for a verified customer; anonymous ones are counted per conversation.
+    """
+
+    __tablename__ = "content_impressions"
+    __table_args__ = (
+        Index("ix_content_impressions_customer_shown", "customer_id", "shown_at"),
+        Index("ix_content_impressions_conversation_shown", "conversation_id", "shown_at"),
+        Index("ix_content_impressions_item", "content_item_id"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    content_item_id = Column(Integer, ForeignKey("content_items.id"), nullable=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"))
+    conversation_id = Column(String(255), nullable=False)
+    channel = Column(String(40), nullable=False)
+    moment = Column(String(40), nullable=False)  # claim_filed, quote_given, answer_given, greeting, on_request
+    position = Column(Integer, nullable=False, default=0)  # 0 = first in the carousel or list
+    score = Column(Float)  # the ranker's, for later analysis
+    shown_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ContentEvent(Base):
+    """What happened to a recommendation: shown (impression), opened through the tracking redirect, dismissed
+    ("not for me") or converted (a quote that became a policy). The ranker learns from these; a dismissal
+    keeps the item away from that customer (or conversation, when anonymous) for good."""
+
+    __tablename__ = "content_events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('impression', 'open', 'dismiss', 'conversion')", name="ck_content_events_kind"),
+        Index("ix_content_events_customer_kind", "customer_id", "kind", "content_item_id"),
+        Index("ix_content_events_conversation_kind", "conversation_id", "kind", "content_item_id"),
+        Index("ix_content_events_item_kind_at", "content_item_id", "kind", "at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(12), nullable=False)
+    content_item_id = Column(Integer, ForeignKey("content_items.id"), nullable=False)
+    impression_id = Column(Integer, ForeignKey("content_impressions.id"))
+    customer_id = Column(Integer, ForeignKey("customers.id"))
+    conversation_id = Column(String(255))
+    channel = Column(String(40), nullable=False)
+    detail = Column(JSON)  # e.g. a conversion's quote and policy references
+    at = Column(DateTime, nullable=False, default=utcnow)

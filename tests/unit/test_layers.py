@@ -1,5 +1,5 @@
 """The layers keep their order: settings → storage → conversations (and retrieval) → learning, actions,
-channels (bot), analytics → alerts → inbox.
+channels (bot), analytics, recommendations → alerts → inbox.
 
 Read from the source with ast (every import, including ones inside functions), so a shortcut such as
 the inbox importing its launcher, or the product importing benchmark code, fails here. A package may
@@ -27,8 +27,19 @@ ALLOWED: Dict[str, Set[str]] = {
     "bot": {"settings", "storage", "conversations", "retrieval"},
     "analytics": {"settings", "storage", "conversations"},
     "alerts": {"settings", "storage", "conversations", "analytics"},
+    "recommendations": {"settings", "storage", "conversations", "retrieval"},
     "inbox": {"settings", "storage", "conversations", "learning", "analytics", "alerts"},
-    "runner": {"settings", "storage", "conversations", "retrieval", "learning", "analytics", "alerts", "inbox"},
+    "runner": {
+        "settings",
+        "storage",
+        "conversations",
+        "retrieval",
+        "learning",
+        "analytics",
+        "alerts",
+        "inbox",
+        "recommendations",
+    },
 }
 PROJECT = set(ALLOWED) | {"benchmarks", "tests"}
 
