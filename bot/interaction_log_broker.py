@@ -4,11 +4,17 @@ Rasa publishes each new tracker event after a turn is processed, including turns
 failed, so this is the one place that sees every message.
 
 Rasa calls `publish` on its event loop, so nothing here may wait for the database there: `publish` only
-appends the event to a local journal (a few microseconds) and hands it to a writer thread, which stores
-it in the interaction log and, once everything journalled is stored, empties the journal. If the
-database is unreachable the writer keeps the events (in order) and retries with a growing pause; if the
-process dies first, the journal is replayed when the broker next starts. The log's unique event key makes
-every replay idempotent, so each message is stored exactly once.
+appends the event to a local journal (a few microseconds) and queues it for a sender thread, which
+passes it to the writer process (`bot/interaction_log_writer.py`). The writer stores events in the
+interaction log and acknowledges them; once everything journalled is acknowledged the journal is
+emptied. The storing happens in another process because, under load, projecting events onto the log
+took ~6.6 ms of this process's GIL per reply, which Rasa's event loop was waiting for
+(benchmarks/load/findings.md).
+
+Nothing is lost: if the database is unreachable the writer keeps the events (in order) and retries with
+a growing pause; if the writer dies, a new one is started and sent every unacknowledged event again;
+if this process dies first, the journal is replayed when the broker next starts. The log's unique
+event key makes every replay idempotent, so each message is stored exactly once.
 
 The schema is not migrated here: the runner (or `python -m storage.migrate`) does that at start-up.
 """
@@ -20,25 +26,29 @@ import json
 import logging
 import os
 import queue
+import subprocess
+import sys
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import IO, Any, Dict, List, Optional, Text
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
-from conversations.projection import LOGGED_EVENTS, record_event
-from storage.engine import session_scope
+from bot.interaction_log_writer import URL_ENV
+from conversations.projection import LOGGED_EVENTS
 from storage.migrate import require_current
 from storage.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPOOL = PROJECT_ROOT / "var" / "interaction_log.spool.jsonl"
-RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0
-BATCH_MAX = 100  # events stored in one transaction at most
-_STOP = object()
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.5, 30.0  # the writer's pauses while the database fails
+ORPHAN_GRACE_SECONDS = 10.0  # how long a writer whose server died keeps trying before leaving it to the journal
+RESTART_PAUSE_SECONDS = 1.0  # between starts of a writer that keeps dying
+_STOP, _RESTART = object(), object()
 
 
 class InteractionLogBroker(EventBroker):
@@ -47,13 +57,16 @@ class InteractionLogBroker(EventBroker):
     def __init__(self, url: Optional[str] = None, spool_path: Optional[Path] = None) -> None:
         self.url = url
         self.spool_path = Path(spool_path or DEFAULT_SPOOL)
-        self._journal_lock = threading.Lock()
-        self._queue: "queue.Queue[Any]" = queue.Queue()
-        self._unstored = 0  # journalled events the writer has not stored yet (guarded by _journal_lock)
+        self._lock = threading.Lock()
+        self._pending: "OrderedDict[int, str]" = OrderedDict()  # seq → event json, journalled, not yet stored
+        self._seq = 0
+        self._outbox: "queue.Queue[Any]" = queue.Queue()  # seqs for the sender thread, or _RESTART / _STOP
+        self._closing = False
+        self._writer: Optional[subprocess.Popen] = None
         for event in self._read_spool():  # what a previous process journalled and did not store
-            self._enqueue(event, journal=False)
-        self._writer = threading.Thread(target=self._write_forever, name="interaction-log-writer", daemon=True)
-        self._writer.start()
+            self._enqueue(json.dumps(event), journal=False)
+        self._sender = threading.Thread(target=self._send_forever, name="interaction-log-sender", daemon=True)
+        self._sender.start()
 
     @classmethod
     async def from_endpoint_config(
@@ -69,87 +82,131 @@ class InteractionLogBroker(EventBroker):
     def publish(self, event: Dict[Text, Any]) -> None:
         if event.get("event") not in LOGGED_EVENTS:
             return
-        self._enqueue(event, journal=True)
+        self._enqueue(json.dumps(event), journal=True)
 
-    def _enqueue(self, event: Dict[str, Any], journal: bool) -> None:
-        with self._journal_lock:
+    def _enqueue(self, line: str, journal: bool) -> None:
+        with self._lock:
             if journal:
-                self._append_to_spool(event)
-            self._unstored += 1
-        self._queue.put(event)
+                self._append_to_spool(line)
+            self._seq += 1
+            self._pending[self._seq] = line
+            seq = self._seq
+        self._outbox.put(seq)
 
-    # -- the writer thread ------------------------------------------------------------------------------
+    # -- the sender thread: starts the writer, hands it events, restarts it if it dies -----------------
 
-    def _write_forever(self) -> None:
+    def _send_forever(self) -> None:
+        sent_upto, last_start = 0, 0.0
         while True:
-            batch, stop = self._next_batch()
-            if batch:
-                self._store_with_retries(batch)
-                with self._journal_lock:
-                    self._unstored -= len(batch)
-                    if self._unstored == 0:
-                        self.spool_path.unlink(missing_ok=True)  # everything journalled is in the database
-                for _ in batch:
-                    self._queue.task_done()
-            if stop:
+            item = self._outbox.get()
+            if item is _STOP:
+                self._stop_writer()
                 return
+            if self._writer is None or self._writer.poll() is not None:
+                pause = RESTART_PAUSE_SECONDS - (time.monotonic() - last_start)
+                if pause > 0:
+                    time.sleep(pause)  # a writer that dies at once must not spin
+                last_start = time.monotonic()
+                sent_upto = self._start_writer_with_backlog()
+                continue  # the backlog covers this item
+            if item is _RESTART or item <= sent_upto:
+                continue
+            with self._lock:
+                line = self._pending.get(item)
+            if line is not None and not self._send(item, line):
+                self._outbox.put(_RESTART)
+            sent_upto = item
 
-    def _next_batch(self) -> Tuple[List[Dict[str, Any]], bool]:
-        """The next event (waiting for it) and whatever else is already queued, up to BATCH_MAX: under
-        load one transaction stores many events, so the writer spends less of the GIL Rasa's event loop
-        needs on commits (benchmarks/results/load.md). The order is kept."""
-        batch: List[Dict[str, Any]] = []
-        item = self._queue.get()
-        while item is not _STOP:
-            batch.append(item)
-            if len(batch) >= BATCH_MAX:
-                return batch, False
+    def _start_writer_with_backlog(self) -> int:
+        """A new writer, sent every event not yet acknowledged (in order); returns the last seq sent."""
+        self._writer = self._start_writer()
+        threading.Thread(target=self._read_acks, args=(self._writer,), name="interaction-log-acks", daemon=True).start()
+        with self._lock:
+            backlog = list(self._pending.items())
+            last = self._seq
+        for seq, line in backlog:
+            if not self._send(seq, line):
+                self._outbox.put(_RESTART)
+                break
+        return last
+
+    def _start_writer(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        env[URL_ENV] = self.url or ""
+        command = [
+            sys.executable, "-m", "bot.interaction_log_writer",
+            "--retry-first", str(RETRY_FIRST_SECONDS),
+            "--retry-max", str(RETRY_MAX_SECONDS),
+            "--orphan-grace", str(ORPHAN_GRACE_SECONDS),
+        ]  # fmt: skip
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+    def _send(self, seq: int, line: str) -> bool:
+        writer = self._writer
+        try:
+            assert writer is not None and writer.stdin is not None
+            writer.stdin.write(f"{seq}\t{line}\n".encode("utf-8"))
+            writer.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):  # the writer died: it is restarted and sent the backlog
+            return False
+
+    def _read_acks(self, writer: subprocess.Popen) -> None:
+        """The writer's acknowledgements: everything up to the seq is stored."""
+        stdout: IO[bytes] = writer.stdout  # type: ignore[assignment]
+        for raw in stdout:
             try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return batch, False
-        self._queue.task_done()
-        return batch, True
+                stored = int(raw)
+            except ValueError:
+                continue
+            with self._lock:
+                while self._pending and next(iter(self._pending)) <= stored:
+                    self._pending.popitem(last=False)
+                if not self._pending:
+                    self.spool_path.unlink(missing_ok=True)  # everything journalled is in the database
+        writer.wait()
+        if not self._closing and writer is self._writer:
+            logger.error("The interaction log writer exited (code %s); starting another", writer.returncode)
+            self._outbox.put(_RESTART)
 
-    def _store_with_retries(self, events: List[Dict[str, Any]]) -> None:
-        """Keeps trying: later events wait behind these, so the log keeps the conversation's order."""
-        pause = RETRY_FIRST_SECONDS
-        while True:
-            try:
-                self._write(events)
-                return
-            except Exception:  # any database failure: the events stay journalled; never lose one
-                logger.exception("Interaction log unavailable; retrying in %.1f s (events are journalled)", pause)
-                time.sleep(pause)
-                pause = min(pause * 2, RETRY_MAX_SECONDS)
+    def _stop_writer(self) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        try:
+            assert writer.stdin is not None
+            writer.stdin.close()  # the writer stores what it holds and exits
+        except OSError:
+            pass
+        try:
+            writer.wait(timeout=ORPHAN_GRACE_SECONDS + 5)
+        except subprocess.TimeoutExpired:
+            writer.kill()
 
-    def _write(self, events: List[Dict[str, Any]]) -> None:
-        """One transaction for the batch; a retry after a failure stores it again from the start, and the
-        event keys make that idempotent. Each event reads the conversation afresh (expire_all), as it
-        would in a transaction of its own, so a take-over committed meanwhile is seen."""
-        with session_scope(self.url) as session:
-            for event in events:
-                record_event(session, event)
-                session.expire_all()
+    @property
+    def writer_pid(self) -> Optional[int]:
+        """The writer process (for operators and tests): None before it started."""
+        writer = self._writer
+        return writer.pid if writer is not None else None
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every published event is stored (tests, shutdown); False if that took too long."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._journal_lock:
-                if self._unstored == 0:
+            with self._lock:
+                if not self._pending:
                     return True
             time.sleep(0.01)
         return False
 
     # -- the journal ------------------------------------------------------------------------------------
 
-    def _append_to_spool(self, event: Dict[str, Any]) -> None:
+    def _append_to_spool(self, line: str) -> None:
         """Owner-only (0600): the journal holds customers' messages until they are in the database."""
         self.spool_path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.spool_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(descriptor, "a", encoding="utf-8") as spool:
-            spool.write(json.dumps(event) + "\n")
+            spool.write(line + "\n")
 
     def _read_spool(self) -> List[Dict[str, Any]]:
         if not self.spool_path.exists():
@@ -164,9 +221,11 @@ class InteractionLogBroker(EventBroker):
         return events
 
     def is_ready(self) -> bool:
-        return self._writer.is_alive()
+        return self._sender.is_alive()
 
     async def close(self) -> None:
         """Rasa's shutdown: store what is queued (the journal keeps anything that cannot be stored)."""
         await asyncio.get_running_loop().run_in_executor(None, self.flush, 10.0)
-        self._queue.put(_STOP)
+        self._closing = True
+        self._outbox.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, self._sender.join, ORPHAN_GRACE_SECONDS + 10)
