@@ -70,7 +70,10 @@ def _both(first: Callable[[Frames], bool], second: Callable[[Frames], bool]) -> 
 
 
 CATEGORIES_RASA = (
-    Category("event broker: interaction log SQL", _any("interaction_log_broker", "interaction_log.py")),
+    Category(
+        "event broker: interaction log SQL",
+        _any("interaction_log_broker", "interaction_log_writer", "interaction_log.py", "conversations/projection.py"),
+    ),
     Category(
         "tracker store: read by the REST door (buttons on offer)",
         _both(_any("bot/channels/untrusted.py"), _any("tracker_store.py")),

@@ -30,7 +30,7 @@ from benchmarks.load.stock_bot import ROOT, quiet_env, serve_command
 WORK = ROOT / "benchmarks" / "work" / "load"
 COVERLINE_MODEL = ROOT / "models" / "coverline.tar.gz"
 # the runner's processes, by what their command line runs
-COVERLINE_PROCESSES = {"rasa": "bot.server", "actions": "actions.server"}
+COVERLINE_PROCESSES = {"rasa": "bot.server", "actions": "actions.server", "log writer": "bot.interaction_log_writer"}
 
 
 def free_port() -> int:
