@@ -1,62 +1,45 @@
-"""`python -m alerts run` (every minute until stopped), `python -m alerts once`, `python -m alerts load-rules`.
+"""`python -m alerts run` (every COVERLINE_ALERTS_INTERVAL_SECONDS until stopped), `python -m alerts once`,
+`python -m alerts load-rules`.
 
-The database is DATABASE_URL (settings/). Until the SMTP settings are in settings/ (proposed in docs/alerts.md),
-the email server is given on the command line; without one, emails are queued and retried, and their
-deliveries say why they are not sent.
+The database, the SMTP server and the team-wide recipients come from the settings (settings/, COVERLINE_ALERTS_*,
+docs/settings.md), read once at start-up: a bad value or an SMTP user without a password stops the monitor with
+exit code 2 and the message. Without an SMTP host, emails are queued and retried, and their deliveries say why
+they are not sent.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import List, Optional
 
-from alerts.delivery import Deliverer, SmtpConfig
+from alerts.config import smtp_config, team_recipients
+from alerts.delivery import Deliverer
 from alerts.monitor import Monitor
 from alerts.rules import DEFAULT_RULES, load_rules, read_rules
-from settings import load_at_startup
+from settings import SettingsError, exit_with, load_at_startup
 from storage.engine import session_scope
 from storage.migrate import require_current
 from storage.models import utcnow
 
 logger = logging.getLogger("alerts")
-INTERVAL_SECONDS = 60.0
+PROGRAM = "python -m alerts"
 
 
 def parse_arguments(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m alerts", description="Coverline spike alerts")
+    parser = argparse.ArgumentParser(prog=PROGRAM, description="Coverline spike alerts (settings: docs/settings.md)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("run", "watch every minute until stopped"), ("once", "catch up once and deliver")):
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("--smtp-host")
-        command.add_argument("--smtp-port", type=int, default=25)
-        command.add_argument("--smtp-sender", default="coverline-alerts@localhost")
-        command.add_argument("--smtp-starttls", action="store_true")
-        command.add_argument("--smtp-ssl", action="store_true")
-        command.add_argument("--smtp-user")
-        command.add_argument("--smtp-password-file", type=Path, help="a file holding the SMTP password")
+    commands.add_parser("run", help="watch every COVERLINE_ALERTS_INTERVAL_SECONDS until stopped")
+    commands.add_parser("once", help="catch up once and deliver (cron)")
     rules = commands.add_parser("load-rules", help="create or update rules from a YAML file, by name")
     rules.add_argument("--file", type=Path, default=DEFAULT_RULES)
     rules.add_argument("--webhook", action="append", default=None, help="recipient for every rule (repeatable)")
     rules.add_argument("--email", action="append", default=None, help="recipient for every rule (repeatable)")
     return parser.parse_args(argv)
-
-
-def smtp_config(arguments: argparse.Namespace) -> Optional[SmtpConfig]:
-    if not arguments.smtp_host:
-        return None
-    password = arguments.smtp_password_file.read_text().strip() if arguments.smtp_password_file else None
-    return SmtpConfig(
-        host=arguments.smtp_host,
-        port=arguments.smtp_port,
-        sender=arguments.smtp_sender,
-        starttls=arguments.smtp_starttls,
-        ssl=arguments.smtp_ssl,
-        user=arguments.smtp_user,
-        password=password,
-    )
 
 
 def run_once(monitor: Monitor, deliverer: Deliverer) -> None:
@@ -66,10 +49,29 @@ def run_once(monitor: Monitor, deliverer: Deliverer) -> None:
         logger.info("raised %s alert(s); deliveries %s", len(raised), outcome)
 
 
+def watch(monitor: Monitor, deliverer: Deliverer, interval: float) -> None:
+    """Run every `interval` seconds until SIGTERM or Ctrl-C; a run in progress finishes first (its transaction
+    is short), so the runner's stop never leaves a half-fed day."""
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    logger.info("watching every %.0f s", interval)
+    while not stopping.is_set():
+        started = time.monotonic()
+        try:
+            run_once(monitor, deliverer)
+        except Exception:  # one failed run (database restarting) must not stop the watch
+            logger.exception("alert run failed; trying again in %.0f s", interval)
+        elapsed = time.monotonic() - started
+        stopping.wait(max(interval - elapsed, 1.0))
+    logger.info("stopped")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     arguments = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    url = load_at_startup("python -m alerts").database.url
+    settings = load_at_startup(PROGRAM)
+    url = settings.database.url
     require_current(url)
     if arguments.command == "load-rules":
         recipients = None
@@ -79,18 +81,15 @@ def main(argv: Optional[List[str]] = None) -> None:
             names = [rule.name for rule in load_rules(session, read_rules(arguments.file), recipients)]
         print(f"rules loaded: {', '.join(names)}")
         return
-    monitor = Monitor(url, clock=utcnow)
-    deliverer = Deliverer(smtp_config(arguments))
+    try:
+        deliverer = Deliverer(smtp_config(settings.alerts))
+    except SettingsError as error:
+        exit_with(PROGRAM, error)
+    monitor = Monitor(url, clock=utcnow, team=team_recipients(settings.alerts))
     if arguments.command == "once":
         run_once(monitor, deliverer)
         return
-    while True:
-        started = time.monotonic()
-        try:
-            run_once(monitor, deliverer)
-        except Exception:  # one failed run (database restarting) must not stop the watch
-            logger.exception("alert run failed; trying again in a minute")
-        time.sleep(max(INTERVAL_SECONDS - (time.monotonic() - started), 1.0))
+    watch(monitor, deliverer, settings.alerts.interval_seconds)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ class DeliveryError(RuntimeError):
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    """Where alert emails go out (proposed settings: COVERLINE_ALERTS_SMTP_* in docs/alerts.md)."""
+    """Where alert emails go out (from the settings, COVERLINE_ALERTS_SMTP_*: alerts/config.py)."""
 
     host: str
     sender: str

@@ -61,6 +61,7 @@ EPOCH = datetime(2000, 1, 1)
 
 Clock = Callable[[], datetime]
 Counts = Dict[str, Tuple[int, int]]  # scope value -> (negative messages, all messages)
+Recipients = Dict[str, Sequence[str]]  # {"webhooks": [url, ...], "emails": [address, ...]}
 
 
 @dataclass(frozen=True)
@@ -200,10 +201,11 @@ class ScopeWatch:
 
 
 class RuleWatch:
-    """A rule's scopes during one run."""
+    """A rule's scopes during one run; `team` recipients get its alerts besides the rule's own."""
 
-    def __init__(self, rule: AlertRule, rows: Iterable[AlertDetectorState]) -> None:
+    def __init__(self, rule: AlertRule, rows: Iterable[AlertDetectorState], team: Optional[Recipients] = None) -> None:
         self.rule = rule
+        self.team = team or {}
         self.config = detector_config(rule)
         self.share = rule.metric == "negative_share"
         self.cooldown = timedelta(minutes=rule.cooldown_minutes)
@@ -242,7 +244,9 @@ class RuleWatch:
             observed = window_negatives / window_total if self.share else window_total / window
             usual = scope.usual(moment + BUCKET, window) or (0.0, 0.0)
             before = usual[0] if self.share else usual[1]
-            alert = raise_alert(session, self.rule, value, window, detection, before, observed, moment + BUCKET, now)
+            alert = raise_alert(
+                session, self.rule, value, window, detection, before, observed, moment + BUCKET, now, self.team
+            )
             if alert is not None:
                 raised.append(alert)
         return raised
@@ -267,11 +271,13 @@ class Monitor:
         clock: Clock = utcnow,
         settle: timedelta = SETTLE,
         backfill: timedelta = BACKFILL,
+        team: Optional[Recipients] = None,
     ) -> None:
         self.url = url
         self.clock = clock
         self.settle = settle
         self.backfill = backfill
+        self.team = team or {}  # {"webhooks": [...], "emails": [...]} for every alert (COVERLINE_ALERTS_*)
 
     def run_once(self) -> List[int]:
         """Feed every closed bucket; the ids of the alerts raised (their deliveries are queued, not sent)."""
@@ -296,7 +302,7 @@ class Monitor:
             if not rules:
                 return None
             rows = _state_rows(session, [rule.id for rule in rules])
-            watches = [RuleWatch(rule, rows[rule.id]) for rule in rules]
+            watches = [RuleWatch(rule, rows[rule.id], self.team) for rule in rules]
             new_rules_start = self._first_bucket(session, now) if any(not w.scopes for w in watches) else None
             starts = {id(w): w.resume_at() or new_rules_start for w in watches}
             pending = [start for start in starts.values() if start is not None and start < ready_until]
@@ -376,6 +382,7 @@ def raise_alert(
     observed: float,
     window_end: datetime,
     now: datetime,
+    team: Optional[Recipients] = None,
 ) -> Optional[Alert]:
     """Store the alert with the messages behind it and queue one delivery per recipient, unless most of those
     messages belong to an incident already raised: then they are added to that alert (None is returned)."""
@@ -416,7 +423,8 @@ def raise_alert(
     )
     session.add(alert)
     session.flush()
-    for channel, recipients in (("webhook", _recipients(rule, "webhooks")), ("email", _recipients(rule, "emails"))):
+    for channel, kind in (("webhook", "webhooks"), ("email", "emails")):
+        recipients = _recipients(rule, kind, team or {})
         for recipient in recipients:
             session.add(AlertDelivery(alert_id=alert.id, channel=channel, recipient=recipient, next_attempt_at=now))
     logger.warning("alert %s raised: %s", alert.id, alert.summary)
@@ -440,5 +448,6 @@ def _same_incident(session: Session, behind: Sequence[CustomerMessage], window_e
     return None
 
 
-def _recipients(rule: AlertRule, kind: str) -> List[str]:
-    return list(dict.fromkeys((rule.recipients or {}).get(kind) or []))
+def _recipients(rule: AlertRule, kind: str, team: Recipients) -> List[str]:
+    """The rule's recipients, then the team's, each once."""
+    return list(dict.fromkeys([*((rule.recipients or {}).get(kind) or []), *(team.get(kind) or [])]))

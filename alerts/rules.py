@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import AlertRule
@@ -93,3 +93,11 @@ def load_rules(
         rows.append(row)
     session.flush()
     return rows
+
+
+def ensure_default_rules(session: Session, path: Path = DEFAULT_RULES) -> List[str]:
+    """Load the default rules when there are none at all (a new deployment), so `make run` watches something
+    out of the box; rules someone added, changed or disabled are never touched. The names loaded, or []."""
+    if session.scalar(select(func.count()).select_from(AlertRule)):
+        return []
+    return [rule.name for rule in load_rules(session, read_rules(path))]

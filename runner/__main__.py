@@ -1,9 +1,12 @@
-"""`make run`: migrate and seed the database, start the processes (bot, actions, web chat, inbox), show where to go."""
+"""`make run`: migrate and seed the database, start the processes (bot, actions, web chat, inbox, alert monitor),
+show where to go."""
 
 from __future__ import annotations
 
 import sys
 
+from alerts.config import smtp_config
+from alerts.rules import ensure_default_rules
 from inbox.services.agents import seed_demo_agents
 from inbox.settings import demo_password_file
 from recommendations.library import DEMO_LIBRARY, import_library
@@ -21,12 +24,14 @@ def main() -> int:
         inbox_settings = settings.for_inbox()
         action_server_token()
         settings.webchat.session_secret.value()
+        if settings.alerts.enabled:
+            smtp_config(settings.alerts)  # an SMTP user without a password stops here, before anything starts
     except SettingsError as error:
         exit_with("make run", error)
     if not MODEL_PATH.exists():
         print(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).", file=sys.stderr)
         return 2
-    servers = ServerSet(with_inbox=True)
+    servers = ServerSet(with_inbox=True, with_alerts=settings.alerts.enabled)
     upgrade(servers.db_url)
     with session_scope(servers.db_url) as session:
         added = seed(session)
@@ -36,6 +41,7 @@ def main() -> int:
     print(f"past replies: {replies.summary()}")
     print(f"content library: {content.summary()}")
     announce_demo_agents(servers.db_url, inbox_settings.is_dev)
+    announce_alerts(servers.db_url, settings.alerts.enabled)
     servers.start()
     try:
         servers.wait_ready()
@@ -47,13 +53,30 @@ def main() -> int:
         "\nCoverline is up:\n"
         f"  web chat       {servers.webchat_url}\n"
         f"  agents' inbox  {servers.inbox_url}  (API docs {servers.inbox_url}/api/docs)\n"
-        f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}'
+        + (
+            f"  spike alerts   {servers.inbox_url}/alerts  (monitor every {settings.alerts.interval_seconds:g} s)\n"
+            if servers.with_alerts
+            else ""
+        )
+        + f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}'
         "  with Authorization: Bearer <var/rasa_api_token>\n"
         f"  Rasa HTTP API  {servers.rasa_url}/status?token=<var/rasa_api_token>\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
     return servers.watch()
+
+
+def announce_alerts(db_url: str, enabled: bool) -> None:
+    """With the monitor on, a database without alert rules gets the default ones (alerts/default_rules.yml), so
+    a new deployment watches for spikes out of the box; rules that exist are left as they are."""
+    if not enabled:
+        print("spike alerts: off (COVERLINE_ALERTS_ENABLED)")
+        return
+    with session_scope(db_url) as session:
+        loaded = ensure_default_rules(session)
+    if loaded:
+        print(f"spike alerts: default rules loaded ({', '.join(loaded)})")
 
 
 def announce_demo_agents(db_url: str, is_dev: bool) -> None:

@@ -1,4 +1,5 @@
-"""Launch, watch and stop the Rasa server, the action server, the web chat page and the agents' inbox."""
+"""Launch, watch and stop the Rasa server, the action server, the web chat page, the agents' inbox and the
+spike-alert monitor."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ class ServerSet:
     credentials: Path = PROJECT_ROOT / "bot" / "credentials.yml"
     with_webchat: bool = True
     with_inbox: bool = False  # `make run` turns it on; tests that need it pass a free Ports.inbox
+    with_alerts: bool = False  # `make run` turns it on unless COVERLINE_ALERTS_ENABLED is off
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -118,6 +120,9 @@ class ServerSet:
             ]
         if self.with_inbox:
             cmds["inbox"] = [sys.executable, "-m", "inbox", "serve", "--port", str(self.ports.inbox)]
+        if self.with_alerts:
+            # no port: it reads the interaction log and writes alerts (the inbox shows them), webhooks and email
+            cmds["alerts"] = [sys.executable, "-m", "alerts", "run"]
         return cmds
 
     def cors_options(self) -> List[str]:
@@ -158,7 +163,7 @@ class ServerSet:
 
     def wait_ready(self, timeout: float = 240.0) -> None:
         """Block until every server answers, or raise with the name of the one that did not."""
-        checks = {
+        checks: Dict[str, Optional[str]] = {
             "actions": f"http://127.0.0.1:{self.ports.actions}/health",
             "rasa": f"{self.rasa_url}/status?token={api_token()}",
         }
@@ -166,11 +171,16 @@ class ServerSet:
             checks["webchat"] = f"{self.webchat_url}/health"
         if self.with_inbox:
             checks["inbox"] = f"{self.inbox_url}/health"
+        if self.with_alerts:
+            checks["alerts"] = None  # no door to ask: still running after the others is ready (its start-up
+            # checks the settings and the schema, and stops at once when either is wrong)
         deadline = time.monotonic() + timeout
         for name, url in checks.items():
             while True:
                 if self.processes[name].poll() is not None:
                     raise RuntimeError(f"{name} exited with code {self.processes[name].returncode} during start-up")
+                if url is None:
+                    break
                 try:
                     with urllib.request.urlopen(url, timeout=5) as response:
                         if response.status == 200:

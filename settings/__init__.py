@@ -12,6 +12,7 @@ from settings.load import current, exit_with, load, load_at_startup
 from settings.model import (
     DEV,
     ActionServerSettings,
+    AlertSettings,
     AnalyticsSettings,
     ChannelSettings,
     DatabaseSettings,
@@ -35,6 +36,7 @@ __all__ = [
     "PROJECT_ROOT",
     "VAR_DIR",
     "ActionServerSettings",
+    "AlertSettings",
     "AnalyticsSettings",
     "ChannelSettings",
     "DatabaseSettings",

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, NoReturn, Optional, Tuple
 
+from settings import alerts as alert_values
 from settings import values
 from settings.errors import SettingsError
 from settings.model import (
@@ -21,6 +22,7 @@ from settings.model import (
     DEV,
     RETRIEVAL_BACKENDS,
     ActionServerSettings,
+    AlertSettings,
     AnalyticsSettings,
     ChannelSettings,
     DatabaseSettings,
@@ -109,6 +111,7 @@ def _read(reader: Reader, var_dir: Path) -> Settings:
         retrieval=_retrieval(reader, database.url),
         learning=_learning(reader),
         analytics=_analytics(reader),
+        alerts=_alerts(reader, env),
     )
     if reader.problems:
         raise SettingsError(_report(reader.problems))
@@ -209,6 +212,56 @@ def _learning(reader: Reader) -> LearningSettings:
 
 def _analytics(reader: Reader) -> AnalyticsSettings:
     return AnalyticsSettings(timezone=reader.value("ANALYTICS_TIMEZONE", "UTC", values.time_zone))
+
+
+def _alerts(reader: Reader, env: str) -> AlertSettings:
+    host = reader.value("COVERLINE_ALERTS_SMTP_HOST", None, alert_values.host_name)
+    starttls = reader.value("COVERLINE_ALERTS_SMTP_STARTTLS", False, values.flag)
+    ssl = reader.value("COVERLINE_ALERTS_SMTP_SSL", False, values.flag)
+    user = reader.raw("COVERLINE_ALERTS_SMTP_USER")
+    if starttls and ssl:
+        reader.problem(
+            "COVERLINE_ALERTS_SMTP_STARTTLS and COVERLINE_ALERTS_SMTP_SSL are both on: use STARTTLS (port 587) "
+            "or SSL (port 465), not both"
+        )
+    _refuse_password_in_clear(reader, env, host, user, starttls or ssl)
+    return AlertSettings(
+        enabled=reader.value("COVERLINE_ALERTS_ENABLED", True, values.flag),
+        interval_seconds=reader.value("COVERLINE_ALERTS_INTERVAL_SECONDS", 60.0, values.positive_number(3600)),
+        webhook_urls=reader.value("COVERLINE_ALERTS_WEBHOOK_URLS", (), alert_values.webhook_urls),
+        emails=reader.value("COVERLINE_ALERTS_EMAILS", (), alert_values.email_addresses),
+        smtp_host=host,
+        smtp_port=reader.value("COVERLINE_ALERTS_SMTP_PORT", 465 if ssl else 25, values.port),
+        smtp_from=reader.value("COVERLINE_ALERTS_SMTP_FROM", "coverline-alerts@localhost", alert_values.email_address),
+        smtp_starttls=starttls,
+        smtp_ssl=ssl,
+        smtp_user=user,
+        smtp_password=_smtp_password(reader, user),
+    )
+
+
+def _smtp_password(reader: Reader, user: Optional[str]) -> Optional[Secret]:
+    """Only with a user; never generated, in dev either: a made-up password cannot log in anywhere. Resolved
+    by the monitor at its start-up (`Secret.value()`), so a user without a password stops it there, named."""
+    if user is None:
+        return None
+    configured = reader.exact("COVERLINE_ALERTS_SMTP_PASSWORD")
+    return Secret(
+        "COVERLINE_ALERTS_SMTP_PASSWORD",
+        configured,
+        None,
+        f"the SMTP password of COVERLINE_ALERTS_SMTP_USER={user!r}",
+    )
+
+
+def _refuse_password_in_clear(reader: Reader, env: str, host: Optional[str], user: Optional[str], tls: bool) -> None:
+    """Outside dev, an SMTP login to another machine must be encrypted: the password would cross the network."""
+    if env == DEV or host is None or user is None or tls or host.lower() in alert_values.LOOPBACK_HOSTS:
+        return
+    reader.problem(
+        f"COVERLINE_ALERTS_SMTP_USER is set for {host} without COVERLINE_ALERTS_SMTP_STARTTLS or "
+        "COVERLINE_ALERTS_SMTP_SSL: the password would cross the network in clear (outside dev this is refused)"
+    )
 
 
 def _report(problems: List[str]) -> str:

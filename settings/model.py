@@ -104,6 +104,26 @@ class LearningSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """The spike-alert monitor (issue 17, alerts/; docs/alerts.md). Read by `python -m alerts` and the runner."""
+
+    enabled: bool = True  # COVERLINE_ALERTS_ENABLED: whether `make run` starts the monitor
+    interval_seconds: float = 60.0  # COVERLINE_ALERTS_INTERVAL_SECONDS: how often `python -m alerts run` looks
+    # team-wide recipients of every alert, besides each rule's own (COVERLINE_ALERTS_WEBHOOK_URLS, _EMAILS); a
+    # Slack webhook URL holds its token, so it is kept out of repr
+    webhook_urls: Tuple[str, ...] = field(default=(), repr=False)
+    emails: Tuple[str, ...] = ()
+    smtp_host: Optional[str] = None  # COVERLINE_ALERTS_SMTP_HOST: none, no email is sent (deliveries wait)
+    smtp_port: int = 25
+    smtp_from: str = "coverline-alerts@localhost"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_user: Optional[str] = None
+    # COVERLINE_ALERTS_SMTP_PASSWORD: never generated (the SMTP server would not know it), needed with a user
+    smtp_password: Optional[Secret] = None
+
+
+@dataclass(frozen=True)
 class AnalyticsSettings:
     """Service analytics (issue 17, analytics/ and the inbox's analytics page)."""
 
@@ -170,6 +190,7 @@ class Settings:
     retrieval: RetrievalSettings
     learning: LearningSettings = field(default_factory=LearningSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def is_dev(self) -> bool:

@@ -4,12 +4,12 @@ the storm, the clock the monitor is driven by, and reading back what it raised."
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Iterator, List
+from typing import Iterator, List, Optional
 
 from sqlalchemy import select
 
 from alerts.delivery import Deliverer
-from alerts.monitor import Monitor
+from alerts.monitor import Monitor, Recipients
 from alerts.rules import load_rules, read_rules
 from storage.engine import session_scope
 from storage.models import Alert
@@ -40,9 +40,14 @@ def clock_steps() -> Iterator[datetime]:
         yield moment
 
 
-def replay(url: str, steps: Iterator[datetime], deliverer: Deliverer = None) -> None:  # type: ignore[assignment]
+def replay(
+    url: str,
+    steps: Iterator[datetime],
+    deliverer: Deliverer = None,  # type: ignore[assignment]
+    team: Optional[Recipients] = None,
+) -> None:
     now = [MONTH_START]
-    monitor = Monitor(url, clock=lambda: now[0])
+    monitor = Monitor(url, clock=lambda: now[0], team=team)
     for moment in steps:
         now[0] = moment
         monitor.run_once()
