@@ -24,11 +24,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.orm import sessionmaker
@@ -55,11 +55,33 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        """Rasa's, remembering on the tracker how many events of its latest session are stored: all it holds."""
-        tracker = await super().retrieve(sender_id)
-        if tracker is not None:
-            setattr(tracker, STORED, len(tracker.events))
+        """The latest session, as Rasa's retrieve gives it, read in a worker thread with one Core query
+        (Rasa's builds an ORM object per event, on the event loop), and remembering on the tracker how
+        many of its events are stored: all it holds."""
+        events = await asyncio.get_running_loop().run_in_executor(None, self._latest_session_events, sender_id)
+        if not events or not self.domain:
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        setattr(tracker, STORED, len(tracker.events))
         return tracker
+
+    def _latest_session_events(self, sender_id: str) -> List[Dict[str, Any]]:
+        """The events since the latest SessionStarted (all of them if there is none), in the order stored:
+        Rasa's `_event_query` with fetch_events_from_all_sessions=False, as one statement."""
+        table = self.SQLEvent.__table__
+        session_start = (
+            sa.select(sa.func.max(table.c.timestamp))
+            .where(table.c.sender_id == sender_id, table.c.type_name == SessionStarted.type_name)
+            .scalar_subquery()
+        )
+        query = (
+            sa.select(table.c.data)
+            .where(table.c.sender_id == sender_id)
+            .where(sa.or_(table.c.timestamp >= session_start, session_start.is_(None)))
+            .order_by(table.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [json.loads(data) for data in connection.execute(query).scalars()]
 
     def new_events(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
         """The tracker's events not stored yet: those past the stored ones of the latest session (the

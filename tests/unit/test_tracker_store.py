@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 from rasa.core.brokers.broker import EventBroker
@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 
 from bot.tracker_store import SQLTrackerStore
 from storage.settings import PROJECT_ROOT
+from tests.support.databases import postgres_answers, postgres_database
 
 SENDER = "whatsapp:15550001111"
 
@@ -85,10 +86,25 @@ async def retrieved(store: Any) -> List[Dict[str, Any]]:
     return [untimed(event.as_dict()) for event in (await store.retrieve(SENDER)).events]
 
 
-def test_saves_publish_and_store_what_rasas_would(tmp_path: Path, domain: Domain) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_databases(request, tmp_path: Path) -> Iterator[Dict[str, str]]:  # type: ignore[no-untyped-def]
+    """One database for Rasa's store and one for ours."""
+    if request.param == "sqlite":
+        yield {name: f"sqlite:///{tmp_path / name}.db" for name in ("rasa", "ours")}
+        return
+    if not postgres_answers():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    databases = {name: postgres_database() for name in ("rasa", "ours")}
+    yield {name: next(database) for name, database in databases.items()}
+    for database in databases.values():
+        database.close()
+
+
+def test_saves_publish_and_store_what_rasas_would(two_databases: Dict[str, str], domain: Domain) -> None:
+    """Also what the trackers read back: ours reads the latest session with its own query."""
     stores = {}
     for name, cls in (("rasa", RasaSQLTrackerStore), ("ours", SQLTrackerStore)):
-        url = f"sqlite:///{tmp_path / name}.db"
+        url = two_databases[name]
         stores[name] = (cls(domain=domain, host=url, event_broker=RecordingBroker()), url)
 
     async def conversation() -> None:
