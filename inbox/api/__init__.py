@@ -2,8 +2,34 @@
 
 from fastapi import APIRouter
 
-from inbox.api import agents, audit, auth, canned, conversations, escalations, events, harvest, messages, notes, review
+from inbox.api import (
+    agents,
+    alerts,
+    audit,
+    auth,
+    canned,
+    conversations,
+    escalations,
+    events,
+    harvest,
+    messages,
+    notes,
+    review,
+)
 
 api_router = APIRouter(prefix="/api")
-for module in (auth, conversations, messages, notes, escalations, canned, agents, audit, events, review, harvest):
+for module in (
+    auth,
+    conversations,
+    messages,
+    notes,
+    escalations,
+    canned,
+    agents,
+    audit,
+    events,
+    review,
+    harvest,
+    alerts,
+):
     api_router.include_router(module.router)

@@ -38,6 +38,8 @@ ACTIONS = (
     "bulk_accept",
     "reply_proposal_approved",  # harvested agents' replies (learning/harvest.py)
     "reply_proposal_rejected",
+    "alert_acknowledged",  # spike alerts (alerts/lifecycle.py writes these in the transaction of the change)
+    "alert_resolved",
 )
 
 

@@ -9,12 +9,14 @@ from typing import Optional
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
+from fastapi import Path as PathParameter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from conversations.status import Status
 from inbox.deps import AdminAgent, CurrentPrincipal, DbSession, Principal, SettingsDep, client_ip
 from inbox.errors import InvalidCredentials, LoginThrottled
+from inbox.schemas import MAX_ID
 from inbox.security import tokens_match
 from inbox.services import audit, auth
 from inbox.settings import Settings
@@ -111,6 +113,23 @@ def account_page(*, request: Request, principal: CurrentPrincipal, settings: Set
 def review_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
     """The review queue, keyboard first: agents annotate, admins also undo and bulk-accept (docs/learning.md)."""
     return _page(request, "review.html", principal, settings, reasons=REASONS)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
+    """Spike alerts: the list, one alert with the messages behind it, acknowledge / resolve (docs/alerts.md)."""
+    return _page(request, "alerts.html", principal, settings, selected_alert=None)
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(
+    *,
+    request: Request,
+    alert_id: int = PathParameter(..., ge=1, le=MAX_ID),
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    return _page(request, "alerts.html", principal, settings, selected_alert=alert_id)
 
 
 @router.get("/admin/agents", response_class=HTMLResponse)

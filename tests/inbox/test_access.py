@@ -32,6 +32,7 @@ SAMPLE_PATH_VALUES = {
     "index": "0",
     "annotation_id": "1",
     "proposal_id": "1",
+    "alert_id": "1",
 }
 
 
