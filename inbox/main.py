@@ -18,6 +18,7 @@ from inbox.errors import InboxError, LoginThrottled, NotAuthenticated, Permissio
 from inbox.rasa_client import RasaClient
 from inbox.settings import Settings, load_settings
 from inbox.web.api_docs import api_docs_router
+from inbox.web.chart_assets import router as chart_assets_router
 from inbox.web.pages import TEMPLATES, login_redirect
 from inbox.web.pages import router as pages_router
 
@@ -137,6 +138,7 @@ def create_app(settings: Optional[Settings] = None, rasa: Optional[RasaClient] =
     app.include_router(api_router)
     app.include_router(pages_router)
     app.include_router(api_docs_router(app.title, f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json"))
+    app.include_router(chart_assets_router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     document_api(app)
 

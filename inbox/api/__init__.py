@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from inbox.api import (
     agents,
     alerts,
+    analytics,
     audit,
     auth,
     canned,
@@ -31,5 +32,6 @@ for module in (
     review,
     harvest,
     alerts,
+    analytics,
 ):
     api_router.include_router(module.router)

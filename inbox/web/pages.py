@@ -132,6 +132,12 @@ def alert_page(
     return _page(request, "alerts.html", principal, settings, selected_alert=alert_id)
 
 
+@router.get("/analytics", response_class=HTMLResponse)
+def analytics_page(*, request: Request, principal: CurrentPrincipal, settings: SettingsDep) -> HTMLResponse:
+    """KPI tiles and charts in the insurer's zone; a point opens the conversations behind it (docs/analytics.md)."""
+    return _page(request, "analytics.html", principal, settings, timezone=settings.analytics_timezone)
+
+
 @router.get("/admin/agents", response_class=HTMLResponse)
 def agents_page(
     *,
