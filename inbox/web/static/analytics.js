@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { api, el, when } = Inbox;
+  const { api, el } = Inbox;
   const $ = (id) => document.getElementById(id);
   const PALETTE = ["#1f6feb", "#2e7d32", "#b26a00", "#c62828", "#6f42c1", "#0b7285", "#d6336c", "#5c940d", "#868e96"];
   const SENTIMENT_COLOURS = { negative: "#c62828", neutral: "#9aa5b1", positive: "#2e7d32", unknown: "#dee2e6" };
@@ -14,7 +14,7 @@
     bot_resolution: ["bot conversations", "resolved by the bot", "not resolved"],
     handoff: ["bot conversations", "handed over", "contained"],
     sla: ["handoffs decided", "SLA met", "SLA breached"],
-    csat: ["rated", "rated 👍", "rated 👎"],
+    csat: ["rated", "thumbs up", "thumbs down"],
     fallback: ["answered", "fallback answers", "other answers"],
   };
   const CHARTS = [
@@ -25,10 +25,13 @@
     { metric: "first_response", type: "line", duration: true, title: "First response time (minutes)" },
     { metric: "sla", type: "line", percent: true, title: "SLA met" },
     { metric: "sentiment", type: "bar", stacked: true, percent: true, title: "Customer sentiment" },
-    { metric: "csat", type: "line", percent: true, title: "CSAT (👍 share)" },
+    { metric: "csat", type: "line", percent: true, title: "CSAT (thumbs-up share)" },
     { metric: "fallback", type: "line", percent: true, title: "Fallback rate" },
   ];
   const FILTERS = ["from", "to", "granularity", "channel", "product", "intent"];
+  const ZONE = document.getElementById("analytics").dataset.timezone;
+  // Times as the charts read them: in the insurer's zone, not the browser's.
+  const when = (iso) => new Date(iso).toLocaleString(undefined, { timeZone: ZONE, dateStyle: "medium", timeStyle: "short" });
   const charts = new Map(); // metric -> Chart
   let drill = null; // what the drill-down panel shows: {conf, series, index, part}
 
