@@ -374,7 +374,8 @@ def import_library(
             result.added += 1
             continue
         changed = row.content_hash != spec.content_hash() or row.source != spec.source
-        if row.retired_at is not None:
+        restored = row.retired_at is not None
+        if restored:
             row.retired_at = None
             result.restored += 1
         elif changed:
@@ -383,6 +384,7 @@ def import_library(
             result.unchanged += 1
         if changed:
             _apply(row, spec)
+        if changed or restored:
             row.updated_at = now
     if retire_missing:
         scopes = [display_path(p) for p in paths]

@@ -106,7 +106,8 @@ def test_edit_retire_and_restore(db_url: str, tmp_path: Path) -> None:
         assert [i.slug for i in valid_items(session, date(2027, 1, 3))] == ["tip-a"]
     write(library / "tips.yml", {**a, "title": "A better title"}, b)
     with session_scope(db_url) as session:
-        assert import_library(session, [library]).restored == 1
+        assert import_library(session, [library], now=datetime(2027, 1, 4)).restored == 1
+        assert item_by_slug(session, "tip-b").updated_at == datetime(2027, 1, 4)
     assert count(db_url, retired=True) == 0
 
 
