@@ -76,5 +76,9 @@ benchmark-load: install train  ## REST load: stock rasa init bot vs Coverline, 1
 benchmark-alerts: install  ## spike detector on NAB realTweets vs Numenta HTM, ARTime, twitterADVec (~6 min)
 	$(PY) -m benchmarks.alerts
 
+.PHONY: benchmark-recommendations
+benchmark-recommendations: install  ## ranker on CoIL 2000 products vs most-popular and item-kNN, CARAVAN propensity (~5 min)
+	$(PY) -m benchmarks.recommendations.coil
+
 clean:  ## remove trained models, the local database and test results
 	rm -rf models var results .rasa
