@@ -24,7 +24,13 @@ import os
 import sys
 from typing import List, Mapping, Optional, Sequence
 
-from bot import action_response_check, in_process_session_start, in_process_slot_mappings, nlu_off_loop
+from bot import (
+    action_response_check,
+    in_process_session_start,
+    in_process_slot_mappings,
+    nlu_off_loop,
+    policies_off_loop,
+)
 from settings import Settings, SettingsError, load, load_at_startup
 from settings.values import plain_origin
 
@@ -121,6 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     in_process_slot_mappings.install()  # the handoff signal without a round trip to the action server
     in_process_session_start.install()  # and a new session's start (does people have it? one SQL read)
     nlu_off_loop.install()  # the transformer reads a message while the event loop serves the others
+    policies_off_loop.install()  # and TED's graph predicts in a thread of its own
     sys.argv = ["rasa", "run", *(argv[1:] if argv[:1] == ["run"] else argv)]
     rasa_main.main()
 
