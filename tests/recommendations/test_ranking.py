@@ -7,7 +7,6 @@ assertion has a right answer a broken ranker would miss.
 
 from __future__ import annotations
 
-import time
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -130,18 +129,3 @@ def test_fitting_twice_on_the_same_feedback_gives_the_same_scores() -> None:
     first = Ranker(SMALL).fit(feedback, features, items=ITEMS).score("c3", ITEMS)
     second = Ranker(SMALL).fit(feedback, features, items=ITEMS).score("c3", ITEMS)
     assert np.allclose(first, second)
-
-
-def test_scoring_many_candidates_is_fast_enough_for_a_conversation() -> None:
-    """The action's budget is p95 ≤ 30 ms; one call over 500 candidates of a 2,000-item catalogue here."""
-    rng = np.random.default_rng(3)
-    items = [f"i{n}" for n in range(2000)]
-    feedback = [Feedback(f"c{c}", items[int(i)]) for c in range(3000) for i in rng.zipf(1.3, size=4) % len(items)]
-    ranker = Ranker(RankerConfig(max_iter=40, factors=8, seed=2)).fit(feedback, items=items)
-    candidates = items[:500]
-    times = []
-    for c in range(60):
-        began = time.perf_counter()
-        ranker.score(f"c{c}", candidates)
-        times.append(time.perf_counter() - began)
-    assert np.percentile(times, 95) < 0.030 * 3  # three times the budget: the test machine is shared and noisy
