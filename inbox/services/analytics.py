@@ -260,6 +260,7 @@ def summary(
     sentiment = compute(db, Metric.SENTIMENT, filt, None, sla_minutes, as_of)
     negative = sentiment.get("negative")
     messages_in = sum(p.value.denominator for p in next(iter(sentiment.values()), []))
+    contained = _total_rate(one(Metric.CONTAINMENT))
     buckets = filt.buckets
     return {
         "timezone": filt.timezone,
@@ -268,9 +269,10 @@ def summary(
         "end": buckets[-1].end.isoformat(),
         "conversations": sum(p.value for p in one(Metric.CONVERSATIONS)),
         "messages": sum(p.value for p in one(Metric.MESSAGES)),
-        "containment": _total_rate(one(Metric.CONTAINMENT)),
+        "containment": contained,
         "bot_resolution": _total_rate(one(Metric.BOT_RESOLUTION)),
-        "handoff": _total_rate(compute(db, Metric.HANDOFF, filt, None, sla_minutes, as_of)[ALL]),
+        # every bot conversation not contained was handed to people (handoff_rate's "all" is 1 − containment)
+        "handoff": value_json(Rate(contained["denominator"] - contained["numerator"], contained["denominator"])),
         "first_response": _total_durations(one(Metric.FIRST_RESPONSE)),
         "resolution_time": _total_durations(one(Metric.RESOLUTION_TIME)),
         "sla": _total_rate(one(Metric.SLA)),
