@@ -131,8 +131,8 @@ class PastReplyAnswerer:
         try:
             with session_scope(self.database_url) as session:
                 changes = apply_feedback(session)
-            with session_scope(self.database_url) as session:
-                added, retired = self._sync(session)
+            added, retired = self._sync()
+            with session_scope(self.database_url, read_only=True) as session:
                 self._demoted = frozenset(demoted_external_ids(session))
             self._refreshed_at = time.monotonic()
             report = RefreshReport(added, retired, len(changes.demoted))
@@ -153,33 +153,44 @@ class PastReplyAnswerer:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _sync(self, session: Session) -> tuple:
-        """(added, retired) after bringing the index in line with the active past replies."""
+    def _sync(self) -> tuple:
+        """(added, retired) after bringing the index in line with the active past replies.
+
+        The replies are read in a read-only transaction and embedded with none open: embedding can take
+        a minute (a fresh deployment's first refresh embeds every reply), and a write transaction held
+        meanwhile would stall every writer on SQLite (the tracker store, the interaction log) past its
+        busy timeout. Only marking the replies as indexed writes, afterwards."""
         with self._folder_lock():
             current_index = self.index()  # reloads if another replica saved meanwhile
             if current_index is None:
                 return 0, 0  # nothing built yet: `python -m retrieval rebuild` first
-            rows = session.execute(select(PastReply.external_id, PastReply.embedding_model, PastReply.active)).all()
-            active = {external_id for external_id, _, is_active in rows if is_active}
-            live = current_index.live_ids()
-            stale = {external_id for external_id, model, is_active in rows if is_active and model is None}
-            wanted = sorted((active - live) | stale)
-            # retire only what the database says is withdrawn: a reply the index holds and this database
-            # does not know (an index built from files, another deployment's database, a fresh test
-            # database) is left alone; reading "missing" as "withdrawn" once retired every reply
-            withdrawn = live & {external_id for external_id, _, is_active in rows if not is_active}
-            if not wanted and not withdrawn:
-                return 0, 0
-            records = self._records(session, wanted)
-            changed = ReplyIndex.load(self.settings.index_dir, self.encoder, self.settings.options)
-            changed.retire(withdrawn)
-            changed.add(records)
-            changed.save(self.settings.index_dir)
-            mark_indexed(session, [r.reply_id for r in records], self.encoder.version)
-            with self._lock:
-                self._index = changed
-                self._loaded_mtime = self.meta_path.stat().st_mtime
-            return len(records), len(withdrawn)
+            with session_scope(self.database_url, read_only=True) as session:
+                return self._sync_from(session, current_index)
+
+    def _sync_from(self, session: Session, current_index: ReplyIndex) -> tuple:
+        rows = session.execute(select(PastReply.external_id, PastReply.embedding_model, PastReply.active)).all()
+        active = {external_id for external_id, _, is_active in rows if is_active}
+        live = current_index.live_ids()
+        stale = {external_id for external_id, model, is_active in rows if is_active and model is None}
+        wanted = sorted((active - live) | stale)
+        # retire only what the database says is withdrawn: a reply the index holds and this database
+        # does not know (an index built from files, another deployment's database, a fresh test
+        # database) is left alone; reading "missing" as "withdrawn" once retired every reply
+        withdrawn = live & {external_id for external_id, _, is_active in rows if not is_active}
+        if not wanted and not withdrawn:
+            return 0, 0
+        records = self._records(session, wanted)
+        session.rollback()  # the read is over: nothing stays open while the replies are embedded
+        changed = ReplyIndex.load(self.settings.index_dir, self.encoder, self.settings.options)
+        changed.retire(withdrawn)
+        changed.add(records)
+        changed.save(self.settings.index_dir)
+        with session_scope(self.database_url) as writing:
+            mark_indexed(writing, [r.reply_id for r in records], self.encoder.version)
+        with self._lock:
+            self._index = changed
+            self._loaded_mtime = self.meta_path.stat().st_mtime
+        return len(records), len(withdrawn)
 
     @staticmethod
     def _records(session: Session, external_ids: List[str]) -> List[ReplyRecord]:
