@@ -107,7 +107,12 @@ class InteractionLogBroker(EventBroker):
                 if pause > 0:
                     time.sleep(pause)  # a writer that dies at once must not spin
                 last_start = time.monotonic()
-                sent_upto = self._start_writer_with_backlog()
+                try:
+                    sent_upto = self._start_writer_with_backlog()
+                except OSError:  # cannot start a process now (no memory, no pids): the events stay journalled
+                    logger.exception("Could not start the interaction log writer; trying again")
+                    self._writer = None
+                    self._outbox.put(_RESTART)
                 continue  # the backlog covers this item
             if item is _RESTART or item <= sent_upto:
                 continue

@@ -226,3 +226,22 @@ async def test_close_stops_the_writer(url, tmp_path) -> None:  # type: ignore[no
     pid = broker.writer_pid
     await broker.close()
     assert pid is not None and not Path(f"/proc/{pid}").exists()
+
+
+async def test_a_writer_that_cannot_be_started_is_tried_again(url, tmp_path, fast_retries, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Fork can fail (no memory, no pids left): the events wait in the journal and the start is retried."""
+    attempts = []
+    real_start = InteractionLogBroker._start_writer
+
+    def fork_fails_once(self):  # type: ignore[no-untyped-def]
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise OSError(11, "Resource temporarily unavailable")
+        return real_start(self)
+
+    monkeypatch.setattr(InteractionLogBroker, "_start_writer", fork_fails_once)
+    broker = InteractionLogBroker(url=url, spool_path=tmp_path / "spool.jsonl")
+    broker.publish(user_event("wechat:oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "你好 hello", time.time(), "wx-1"))
+    assert broker.flush(timeout=15)
+    assert count(url) == 1 and len(attempts) == 2 and broker.is_ready()
+    await broker.close()
