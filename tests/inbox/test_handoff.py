@@ -248,6 +248,7 @@ def test_two_agents_taking_over_at_once_cannot_both_win(
 
 def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRasaApi, db_url, agents) -> None:  # type: ignore[no-untyped-def]
     from inbox.services.audit import ACTIONS
+    from tests.support.alert_inbox import customer_storm, stored_alert
     from tests.support.inbox import client_for
 
     escalated(db_url)
@@ -288,6 +289,9 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     canned = admin.post("/api/canned-responses", {"short_code": "hi", "content": "Hello!"}).json()
     admin.patch(f"/api/canned-responses/{canned['id']}", {"content": "Hello there!"})
     admin.delete(f"/api/canned-responses/{canned['id']}")
+    alert_id = stored_alert(db_url, customer_storm(db_url))  # a spike alert someone takes on, then closes
+    assert admin.post(f"/api/alerts/{alert_id}/acknowledge").status_code == 200
+    assert admin.post(f"/api/alerts/{alert_id}/resolve").status_code == 200
     with session_scope(db_url) as db:
         written = {row.action for row in db.scalars(select(AuditEntry))}
         disabled = db.scalar(select(AuditEntry).where(AuditEntry.action == "agent_disabled"))
