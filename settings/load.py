@@ -30,6 +30,7 @@ from settings.model import (
     InboxServerSettings,
     LearningSettings,
     RasaSettings,
+    RecommendationSettings,
     RetrievalSettings,
     Settings,
     VerificationSettings,
@@ -44,6 +45,7 @@ LOOPBACK = "127.0.0.1"
 KNOWN_DEFAULT_SECRETS = frozenset({"changethis", "change-me", "changeme", "secret", "dev", "development", "insecure"})
 MIN_INBOX_SECRET_CHARS = 32
 MIN_WEBCHAT_SECRET_CHARS = 32
+MIN_TRACKING_SECRET_CHARS = 32
 MIN_ACTION_SERVER_TOKEN_CHARS = 16
 MIN_CUSTOMER_TOKEN_SECRET_BYTES = 32
 MAX_VERIFICATION_TTL_HOURS = 24 * 7
@@ -98,12 +100,13 @@ def _read(reader: Reader, var_dir: Path) -> Settings:
     env = _environment(reader)
     dev_dir = var_dir if env == DEV else None  # where dev's generated secrets live; no default elsewhere
     database = DatabaseSettings(reader.value("DATABASE_URL", default_database_url(var_dir), values.database_url))
+    webchat = _webchat(reader, dev_dir)
     settings = Settings(
         env=env,
         database=database,
         rasa=_rasa(reader, dev_dir),
         actions=_action_server(reader, dev_dir),
-        webchat=_webchat(reader, dev_dir),
+        webchat=webchat,
         inbox=_inbox(reader, env, dev_dir),
         channels=_channels(reader),
         handoff=_handoff(reader),
@@ -112,6 +115,7 @@ def _read(reader: Reader, var_dir: Path) -> Settings:
         learning=_learning(reader),
         analytics=_analytics(reader),
         alerts=_alerts(reader, env),
+        recommendations=_recommendations(reader, dev_dir, webchat.port),
     )
     if reader.problems:
         raise SettingsError(_report(reader.problems))
@@ -212,6 +216,25 @@ def _learning(reader: Reader) -> LearningSettings:
 
 def _analytics(reader: Reader) -> AnalyticsSettings:
     return AnalyticsSettings(timezone=reader.value("ANALYTICS_TIMEZONE", "UTC", values.time_zone))
+
+
+def _recommendations(reader: Reader, dev_dir: Optional[Path], page_port: int) -> RecommendationSettings:
+    """Tracked links are signed by the action server and checked by the web chat page server: both read the
+    same secret, and the links point at the page server as customers reach it."""
+    return RecommendationSettings(
+        public_url=reader.value("WEBCHAT_PUBLIC_URL", f"http://127.0.0.1:{page_port}", values.http_url),
+        tracking_secret=_secret(
+            reader,
+            "COVERLINE_TRACKING_SECRET",
+            dev_dir,
+            "tracking_secret",
+            f"a random string of at least {MIN_TRACKING_SECRET_CHARS} characters shared by the action server "
+            "and the web chat page server",
+            check=_at_least(MIN_TRACKING_SECRET_CHARS, "(the action server and the web chat page server share it) "),
+            exact=True,
+        ),
+        link_days=reader.value("COVERLINE_TRACKING_LINK_DAYS", 30.0, values.positive_number(365)),
+    )
 
 
 def _alerts(reader: Reader, env: str) -> AlertSettings:

@@ -131,6 +131,23 @@ class AnalyticsSettings:
     timezone: str = "UTC"
 
 
+def _unset_tracking_secret() -> Secret:
+    return Secret("COVERLINE_TRACKING_SECRET", None, None, "a random string of at least 32 characters")
+
+
+@dataclass(frozen=True)
+class RecommendationSettings:
+    """Serving recommendations (issue 16, recommendations/tracking.py): where tracked links and content images
+    point, and how links are signed. Read by the action server (which signs) and the web chat page server
+    (which checks and redirects), so both need the same secret."""
+
+    # WEBCHAT_PUBLIC_URL: the web chat page server as customers reach it; /r/<token> and /content/ live there
+    public_url: str = "http://127.0.0.1:8080"
+    # COVERLINE_TRACKING_SECRET: signs tracked links; dev generates one, elsewhere it has no default
+    tracking_secret: Secret = field(default_factory=_unset_tracking_secret)
+    link_days: float = 30.0  # COVERLINE_TRACKING_LINK_DAYS: how long a tracked link opens
+
+
 @dataclass(frozen=True)
 class InboxServerSettings:
     """The inbox process: where it listens and what it reads before building the app."""
@@ -191,6 +208,7 @@ class Settings:
     learning: LearningSettings = field(default_factory=LearningSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    recommendations: RecommendationSettings = field(default_factory=RecommendationSettings)
 
     @property
     def is_dev(self) -> bool:
