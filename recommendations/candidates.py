@@ -1,0 +1,151 @@
+"""Candidates for one customer at one moment: from rules (what the insurer knows they need) and from content
+similarity (what they are asking about), each with the reason a person would give.
+
+Rule priorities are fixed by what matters to a customer right now, not fitted:
+- 3.0 the checklist for the incident of a claim just reported or waiting for documents: what to do today;
+- 2.5 the guide for the stage a claim is at; payment how-tos when a bill is overdue (cover is at stake);
+- 2.0 renewal guides when a policy renews within 30 days;
+- 1.5 at a quote: explainers and offers for the quoted product;
+- 1.0 items about a claim's incident type (e.g. rental cover after a collision);
+- 0.5 in-season safety tips for a product line the customer holds (or, anonymous, any).
+
+Similarity is the cosine between the bot's MiniLM embedding of the customer's recent questions and each item's
+title and summary. Item vectors are computed once per text and kept (`ItemVectors`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+
+from recommendations.items import LibraryItem
+from recommendations.profile import CustomerProfile
+
+CHECKLIST, STAGE_GUIDE, OVERDUE, RENEWAL, QUOTED, INCIDENT, SEASONAL = 3.0, 2.5, 2.5, 2.0, 1.5, 1.0, 0.5
+RENEWAL_DAYS = 30
+CHECKLIST_STAGES = ("reported", "documents_requested")  # a checklist helps while evidence is still being gathered
+# billing how-tos by topic, from the words a title or summary uses: the library has no topic field, and a
+# renewal guide that does not say "renew" would not be found by a customer either
+RENEWAL_WORDS = re.compile(r"\brenew", re.IGNORECASE)
+PAYMENT_WORDS = re.compile(
+    r"missed a payment|grace period|ways to pay|pay your bill|what you owe|\bbalance\b|\bdue date\b", re.IGNORECASE
+)
+
+
+class TextEncoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Candidate:
+    item: LibraryItem
+    priority: float = 0.0
+    similarity: float = 0.0
+    reasons: List[str] = field(default_factory=list)
+
+    def add_rule(self, priority: float, reason: str) -> None:
+        self.priority = max(self.priority, priority)
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+def in_season(item: LibraryItem, day: date) -> bool:
+    return not item.months or day.month in item.months
+
+
+def _claim_rules(profile: CustomerProfile, item: LibraryItem) -> List[Tuple[float, str]]:
+    found = []
+    for claim in profile.claims:
+        if not item.fits_products([claim.product]):
+            continue
+        about_incident = claim.incident_type in item.incident_types
+        if item.category == "claim_checklist" and about_incident and claim.stage in CHECKLIST_STAGES:
+            found.append((CHECKLIST, f"checklist for your {claim.product} claim ({claim.incident_type})"))
+        elif item.category == "claim_guide" and claim.stage in item.claim_stages:
+            if not item.incident_types or about_incident:
+                found.append((STAGE_GUIDE, f"what happens next: your claim is at '{claim.stage}'"))
+        elif about_incident and not item.claim_stages:
+            found.append((INCIDENT, f"about {claim.incident_type}, like your claim"))
+    return found
+
+
+def _account_rules(profile: CustomerProfile, item: LibraryItem) -> List[Tuple[float, str]]:
+    found = []
+    if item.category != "billing_howto":
+        return found
+    if profile.payment_overdue_days > 0 and PAYMENT_WORDS.search(item.text):
+        found.append((OVERDUE, f"a payment is {profile.payment_overdue_days} days overdue"))
+    renewing = [p.product for p in profile.policies if 0 <= p.renewal_in_days <= RENEWAL_DAYS]
+    if renewing and item.fits_products(renewing) and RENEWAL_WORDS.search(item.text):
+        found.append((RENEWAL, f"your {renewing[0]} policy renews within {RENEWAL_DAYS} days"))
+    return found
+
+
+def _moment_rules(profile: CustomerProfile, moment: str, item: LibraryItem, day: date) -> List[Tuple[float, str]]:
+    found = []
+    if moment == "quote_given":
+        for quote in profile.quotes:
+            sells = item.offers_product == quote.product
+            explains = item.category == "product_explainer" and quote.product in item.product_lines
+            if sells or explains:
+                found.append((QUOTED, f"about {quote.product} insurance, which you were quoted"))
+    if item.category == "safety_tip" and item.months and in_season(item, day):
+        if profile.anonymous or item.fits_products(profile.held_products):
+            found.append((SEASONAL, "in season now"))
+    return found
+
+
+def rule_candidates(
+    profile: CustomerProfile, moment: str, items: Sequence[LibraryItem], day: date
+) -> Dict[str, Candidate]:
+    """Every item a rule asks for, with its highest priority and every reason."""
+    found: Dict[str, Candidate] = {}
+    for item in items:
+        rules = _claim_rules(profile, item) + _account_rules(profile, item) + _moment_rules(profile, moment, item, day)
+        for priority, reason in rules:
+            found.setdefault(item.slug, Candidate(item)).add_rule(priority, reason)
+    return found
+
+
+class ItemVectors:
+    """Item embeddings, computed once per distinct text with the given encoder and kept for the process."""
+
+    def __init__(self, encoder: TextEncoder) -> None:
+        self.encoder = encoder
+        self._lock = threading.Lock()
+        self._by_text: Dict[str, np.ndarray] = {}
+        self._matrix_key: Optional[Tuple[str, ...]] = None
+        self._matrix: Optional[np.ndarray] = None
+
+    def matrix(self, items: Sequence[LibraryItem]) -> np.ndarray:
+        """One row per item, in order; the stacked matrix is kept while the library is the same."""
+        key = tuple(item.text for item in items)
+        with self._lock:
+            if key == self._matrix_key and self._matrix is not None:
+                return self._matrix
+            missing = list(dict.fromkeys(text for text in key if text not in self._by_text))
+            if missing:
+                for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
+                    self._by_text[text] = np.asarray(vector, dtype=np.float32)
+            self._matrix = np.vstack([self._by_text[text] for text in key]) if key else np.zeros((0, 1), np.float32)
+            self._matrix_key = key
+            return self._matrix
+
+
+def question_text(profile: CustomerProfile) -> str:
+    """The customer's recent questions, newest first, as one text: the last question leads, context follows."""
+    return " ".join(profile.recent_questions[:3]).strip()
+
+
+def similarities(profile: CustomerProfile, items: Sequence[LibraryItem], vectors: Optional[ItemVectors]) -> np.ndarray:
+    """Cosine of the recent questions to each item (zeros when there is nothing to compare or no encoder)."""
+    text = question_text(profile)
+    if not text or vectors is None or not items:
+        return np.zeros(len(items), dtype=np.float32)
+    query = np.asarray(vectors.encoder.encode([text]), dtype=np.float32)[0]
+    return vectors.matrix(items) @ query

@@ -1,0 +1,89 @@
+"""Rules no score overrides: what may never be shown, how many may be shown today, and variety in what is.
+
+Applied after ranking, so a learned or popular item cannot slip past them:
+- no marketing to a customer who is anonymous, has not consented, is upset, or has an open complaint or
+  escalation (or just complained);
+- no offer of a product the customer already holds;
+- nothing they dismissed, ever;
+- nothing outside its validity dates;
+- a daily cap on items shown per customer (per conversation when anonymous);
+- variety: no two items of the same kind and topic in the top k while other candidates remain, and at most one
+  offer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import List, Optional, Sequence, Tuple, TypeVar
+
+from recommendations.items import LibraryItem
+from recommendations.profile import CustomerProfile
+
+DAILY_CAP = 6  # items per customer per day: two carousels of three
+COMPLAINT_INTENTS = ("complaint", "complain")
+
+T = TypeVar("T")
+
+
+def complaining(profile: CustomerProfile) -> bool:
+    return profile.open_complaint or any(i in COMPLAINT_INTENTS for i in profile.recent_intents[:3])
+
+
+def marketing_allowed(profile: CustomerProfile) -> bool:
+    return profile.marketing_allowed and not complaining(profile)
+
+
+def refusal(item: LibraryItem, profile: CustomerProfile, day: date) -> Optional[str]:
+    """Why this item may not be shown to this customer today, or None when it may."""
+    if item.slug in profile.dismissed:
+        return "dismissed"
+    if not item.valid_on(day):
+        return "outside its validity dates"
+    if item.marketing and not marketing_allowed(profile):
+        return "no marketing to this customer now"
+    if item.offers_product is not None and item.offers_product in profile.held_products:
+        return f"already holds {item.offers_product}"
+    return None
+
+
+def allowed(items: Sequence[LibraryItem], profile: CustomerProfile, day: date) -> List[LibraryItem]:
+    return [item for item in items if refusal(item, profile, day) is None]
+
+
+def room_today(profile: CustomerProfile, k: int, cap: int = DAILY_CAP) -> int:
+    """How many items may still be shown today."""
+    return max(0, min(k, cap - profile.shown_today))
+
+
+def variety_key(item: LibraryItem) -> Tuple[object, ...]:
+    """Kind and topic: offers are one kind whatever they sell (one sales pitch at a time); otherwise the category
+    and the most specific thing the item is about (incident types, else claim stages, else product lines and
+    season), so two collision checklists or two winter tips count as the same, a checklist and a guide do not."""
+    if item.marketing:
+        return ("offer",)
+    subject = item.incident_types or item.claim_stages or (item.product_lines + tuple(item.months))
+    return (item.category, tuple(sorted(map(str, subject))))
+
+
+def diverse_top(ranked: Sequence[Tuple[LibraryItem, T]], k: int) -> List[Tuple[LibraryItem, T]]:
+    """The best k of `ranked` (best first) with no repeated kind/topic where the list allows it."""
+    chosen: List[Tuple[LibraryItem, T]] = []
+    seen = set()
+    skipped = []
+    for entry in ranked:
+        if len(chosen) == k:
+            break
+        key = variety_key(entry[0])
+        if key in seen:
+            skipped.append(entry)
+            continue
+        seen.add(key)
+        chosen.append(entry)
+    for entry in skipped:  # not enough variety: fill with the best of the rest, in rank order
+        if len(chosen) == k:
+            break
+        if entry[0].marketing and any(c[0].marketing for c in chosen):
+            continue
+        chosen.append(entry)
+    order = {id(entry): position for position, entry in enumerate(ranked)}
+    return sorted(chosen, key=lambda entry: order[id(entry)])

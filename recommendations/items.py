@@ -1,0 +1,121 @@
+"""The library as the recommender reads it: plain frozen items, loaded from SQL once and kept until it changes.
+
+The recommender never touches ORM rows: an action recommends inside a few milliseconds, and building 10,000
+`ContentItem` objects per call would cost more than the whole ranking. `LibraryCache` re-reads the table only
+when its fingerprint (row count and newest `updated_at`/`retired_at`) moves, which an admin's edit, an import or
+a retirement always does (recommendations/library.py stamps `updated_at`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import List, Optional, Sequence, Tuple
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from recommendations.library import ContentSpec
+from storage.models import ContentItem
+
+
+@dataclass(frozen=True)
+class LibraryItem:
+    slug: str
+    category: str
+    title: str
+    summary: str
+    product_lines: Tuple[str, ...] = ()
+    life_events: Tuple[str, ...] = ()
+    claim_stages: Tuple[str, ...] = ()
+    incident_types: Tuple[str, ...] = ()
+    months: Tuple[int, ...] = ()
+    marketing: bool = False
+    offers_product: Optional[str] = None
+    valid_from: Optional[date] = None
+    valid_to: Optional[date] = None
+    editorial_rank: int = 0  # the library's own order (import order): the cold-start tie-breaker
+    item_id: Optional[int] = None  # content_items.id, None for items not stored (benchmark)
+
+    @property
+    def text(self) -> str:
+        """What similarity compares a question with: what a customer reads before opening it."""
+        return f"{self.title}. {self.summary}"
+
+    def valid_on(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day <= self.valid_to)
+
+    def fits_products(self, products: Sequence[str]) -> bool:
+        """An item with no product lines is for every product line."""
+        return not self.product_lines or any(p in self.product_lines for p in products)
+
+
+def from_spec(spec: ContentSpec, rank: int = 0) -> LibraryItem:
+    return LibraryItem(
+        slug=spec.slug,
+        category=spec.category,
+        title=spec.title,
+        summary=spec.summary,
+        product_lines=tuple(spec.product_lines),
+        life_events=tuple(spec.life_events),
+        claim_stages=tuple(spec.claim_stages),
+        incident_types=tuple(spec.incident_types),
+        months=tuple(spec.months),
+        marketing=spec.marketing,
+        offers_product=spec.offers_product,
+        valid_from=spec.valid_from,
+        valid_to=spec.valid_to,
+        editorial_rank=rank,
+    )
+
+
+def from_row(row: ContentItem) -> LibraryItem:
+    return LibraryItem(
+        slug=row.slug,
+        category=row.category,
+        title=row.title,
+        summary=row.summary,
+        product_lines=tuple(row.product_lines or ()),
+        life_events=tuple(row.life_events or ()),
+        claim_stages=tuple(row.claim_stages or ()),
+        incident_types=tuple(row.incident_types or ()),
+        months=tuple(row.months or ()),
+        marketing=bool(row.marketing),
+        offers_product=row.offers_product,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        editorial_rank=row.id,
+        item_id=row.id,
+    )
+
+
+def _fingerprint(session: Session) -> Tuple[object, ...]:
+    return tuple(
+        session.execute(
+            select(func.count(ContentItem.id), func.max(ContentItem.updated_at), func.max(ContentItem.retired_at))
+        ).one()
+    )
+
+
+def load_items(session: Session) -> List[LibraryItem]:
+    """Every live (not retired) item, in editorial order; validity dates are the constraints' to apply."""
+    rows = session.scalars(select(ContentItem).where(ContentItem.retired_at.is_(None)).order_by(ContentItem.id))
+    return [from_row(row) for row in rows]
+
+
+class LibraryCache:
+    """The live items of one database, re-read only when the table changed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fingerprint: Optional[Tuple[object, ...]] = None
+        self._items: List[LibraryItem] = []
+
+    def items(self, session: Session) -> List[LibraryItem]:
+        fingerprint = _fingerprint(session)
+        with self._lock:
+            if fingerprint != self._fingerprint:
+                self._items = load_items(session)
+                self._fingerprint = fingerprint
+            return self._items

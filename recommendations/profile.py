@@ -1,0 +1,259 @@
+"""Who the customer is at this moment, as the recommender sees it, read from SQL.
+
+A conversation is linked to a customer only once they proved who they are (storage/verification.py): then the
+profile has their policies, claims and quotes. Before that, or when they never do, the profile is built from the
+conversation alone (channel, recent questions and intents, sentiment, what was shown or dismissed in it).
+
+Marketing consent: no table holds it yet (storage/models.py has no consent column), so every customer is
+treated as *not* consenting, and the recommender sends no marketing at all until one exists. That is the safe
+default the issue asks for ("no marketing to a customer who has not consented").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from recommendations.vocabulary import claim_stage_for_status
+from storage.models import (
+    Claim,
+    ContentEvent,
+    ContentImpression,
+    ContentItem,
+    Conversation,
+    CustomerVerification,
+    Escalation,
+    Message,
+    Policy,
+    Quote,
+    utcnow,
+)
+from storage.verification import verified_customer_id
+
+RECENT_MESSAGES = 5  # the customer's last few messages say what they are asking about now
+UPSET_WINDOW = 3  # a negative message among the last three still counts: a mood outlasts one message
+QUOTE_WINDOW_DAYS = 90  # an older quote is no longer a live interest
+CLOSED_STAGES = ("closed",)
+
+
+@dataclass(frozen=True)
+class HeldPolicy:
+    product: str
+    tenure_years: float
+    renewal_in_days: int
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    product: str
+    incident_type: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class QuoteGiven:
+    product: str
+    days_ago: int
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """The judged set's profile fields (benchmarks/recommendations/judged.py), plus what the daily cap needs."""
+
+    anonymous: bool
+    policies: Tuple[HeldPolicy, ...] = ()
+    claims: Tuple[ClaimState, ...] = ()
+    quotes: Tuple[QuoteGiven, ...] = ()
+    recent_intents: Tuple[str, ...] = ()
+    recent_questions: Tuple[str, ...] = ()
+    sentiment: str = "neutral"
+    channel: str = "webchat"
+    marketing_consent: bool = False
+    open_complaint: bool = False  # an open escalation or complaint on this conversation or the customer's others
+    dismissed: Tuple[str, ...] = ()  # item slugs, never shown again
+    payment_overdue_days: int = 0
+    shown_today: int = 0  # impressions today, for the daily cap
+    opened: Tuple[str, ...] = field(default=(), compare=False)
+    customer_id: Optional[int] = None
+    conversation_id: Optional[str] = None
+
+    @property
+    def held_products(self) -> Tuple[str, ...]:
+        return tuple(dict.fromkeys(p.product for p in self.policies))
+
+    @property
+    def marketing_allowed(self) -> bool:
+        """No marketing to an anonymous, non-consenting, upset or complaining customer."""
+        return (
+            not self.anonymous and self.marketing_consent and not self.open_complaint and self.sentiment != "negative"
+        )
+
+
+def channel_of(conversation_id: str, conversation: Optional[Conversation]) -> str:
+    """The conversation's channel; Rasa sender ids of social channels carry it as a prefix (whatsapp:1555...)."""
+    if conversation is not None and conversation.channel not in (None, "", "unknown"):
+        return conversation.channel
+    prefix, sep, _ = conversation_id.partition(":")
+    return prefix if sep and prefix else "webchat"
+
+
+def _policies(session: Session, customer_id: int, today: date) -> Tuple[Tuple[HeldPolicy, ...], int]:
+    """Active policies as (product, tenure, days to renewal), and how many days the oldest unpaid bill is late."""
+    rows = session.scalars(select(Policy).where(Policy.customer_id == customer_id).order_by(Policy.start_date)).all()
+    first_start: Dict[str, date] = {}
+    for row in rows:  # tenure counts from the first policy of that product, lapsed renewals included
+        first_start.setdefault(row.product, row.start_date)
+    held: List[HeldPolicy] = []
+    overdue = 0
+    for row in rows:
+        if not row.is_active_on(today):
+            continue
+        tenure = round((today - first_start[row.product]).days / 365.25, 1)
+        held.append(HeldPolicy(row.product, tenure, (row.end_date - today).days))
+        if row.amount_due and row.amount_due > 0 and row.next_due_date and row.next_due_date < today:
+            overdue = max(overdue, (today - row.next_due_date).days)
+    return tuple(held), overdue
+
+
+def _claims(session: Session, customer_id: int) -> Tuple[ClaimState, ...]:
+    rows = session.execute(
+        select(Policy.product, Claim.incident_type, Claim.status)
+        .join(Policy, Claim.policy_id == Policy.id)
+        .where(Policy.customer_id == customer_id)
+        .order_by(Claim.updated_at.desc(), Claim.id.desc())
+    ).all()
+    claims = []
+    for product, incident_type, status in rows:
+        stage = claim_stage_for_status(status)
+        if stage is not None and stage not in CLOSED_STAGES:
+            claims.append(ClaimState(product, incident_type, stage))
+    return tuple(claims)
+
+
+def _customer_conversations(session: Session, customer_id: Optional[int], conversation_id: str) -> List[str]:
+    """This conversation and, for a verified customer, every other conversation they verified in."""
+    ids = {conversation_id}
+    if customer_id is not None:
+        ids.update(
+            session.scalars(
+                select(CustomerVerification.conversation_id).where(CustomerVerification.customer_id == customer_id)
+            )
+        )
+    return sorted(ids)
+
+
+def _quotes(session: Session, conversations: Sequence[str], now: datetime) -> Tuple[QuoteGiven, ...]:
+    rows = session.execute(
+        select(Quote.product, Quote.created_at)
+        .where(Quote.conversation_id.in_(conversations))
+        .order_by(Quote.created_at.desc())
+    ).all()
+    quotes: Dict[str, QuoteGiven] = {}
+    for product, created_at in rows:
+        days_ago = max((now - created_at).days, 0)
+        if days_ago <= QUOTE_WINDOW_DAYS and product not in quotes:
+            quotes[product] = QuoteGiven(product, days_ago)
+    return tuple(quotes.values())
+
+
+def _recent_messages(session: Session, conversation_id: str) -> List[Message]:
+    """The customer's last messages, newest first."""
+    return list(
+        session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.author == "customer")
+            .order_by(Message.sent_at.desc(), Message.id.desc())
+            .limit(RECENT_MESSAGES)
+        )
+    )
+
+
+def _sentiment(messages: Sequence[Message]) -> str:
+    labels = [m.sentiment.get("label") for m in messages if isinstance(m.sentiment, dict)]
+    labels = [label for label in labels if label in ("positive", "neutral", "negative")]
+    if "negative" in labels[:UPSET_WINDOW]:
+        return "negative"
+    return labels[0] if labels else "neutral"
+
+
+def _open_complaint(session: Session, conversations: Sequence[str]) -> bool:
+    escalated = session.scalar(
+        select(func.count())
+        .select_from(Escalation)
+        .where(Escalation.conversation_id.in_(conversations), Escalation.open.is_(True))
+    )
+    if escalated:
+        return True
+    status = session.scalar(
+        select(func.count())
+        .select_from(Conversation)
+        .where(Conversation.id.in_(conversations), Conversation.status == "escalated")
+    )
+    return bool(status)
+
+
+def _whose(model: type, customer_id: Optional[int], conversation_id: str):  # type: ignore[no-untyped-def]
+    """A customer's events follow them across conversations; an anonymous one's stay in the conversation."""
+    if customer_id is None:
+        return model.conversation_id == conversation_id
+    return or_(model.customer_id == customer_id, model.conversation_id == conversation_id)
+
+
+def _event_slugs(session: Session, kind: str, customer_id: Optional[int], conversation_id: str) -> Tuple[str, ...]:
+    rows = session.scalars(
+        select(ContentItem.slug)
+        .join(ContentEvent, ContentEvent.content_item_id == ContentItem.id)
+        .where(ContentEvent.kind == kind, _whose(ContentEvent, customer_id, conversation_id))
+        .distinct()
+    )
+    return tuple(sorted(rows))
+
+
+def _shown_today(session: Session, customer_id: Optional[int], conversation_id: str, now: datetime) -> int:
+    start = datetime.combine(now.date(), time.min)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ContentImpression)
+            .where(_whose(ContentImpression, customer_id, conversation_id), ContentImpression.shown_at >= start)
+        )
+        or 0
+    )
+
+
+def load_profile(session: Session, conversation_id: str, now: Optional[datetime] = None) -> CustomerProfile:
+    """The profile of the customer in this conversation now (UTC, naive like the stored timestamps)."""
+    now = now or utcnow()
+    today = now.date()
+    conversation = session.get(Conversation, conversation_id)
+    customer_id = verified_customer_id(session, conversation_id, now)
+    conversations = _customer_conversations(session, customer_id, conversation_id)
+    messages = _recent_messages(session, conversation_id)
+    policies: Tuple[HeldPolicy, ...] = ()
+    claims: Tuple[ClaimState, ...] = ()
+    overdue = 0
+    if customer_id is not None:
+        policies, overdue = _policies(session, customer_id, today)
+        claims = _claims(session, customer_id)
+    return CustomerProfile(
+        anonymous=customer_id is None,
+        policies=policies,
+        claims=claims,
+        quotes=_quotes(session, conversations, now),
+        recent_intents=tuple(m.intent for m in messages if m.intent),
+        recent_questions=tuple(m.text for m in messages if m.text and m.text.strip()),
+        sentiment=_sentiment(messages),
+        channel=channel_of(conversation_id, conversation),
+        marketing_consent=False,  # no consent is stored anywhere yet: see the module docstring
+        open_complaint=_open_complaint(session, conversations),
+        dismissed=_event_slugs(session, "dismiss", customer_id, conversation_id),
+        payment_overdue_days=overdue,
+        shown_today=_shown_today(session, customer_id, conversation_id, now),
+        opened=_event_slugs(session, "open", customer_id, conversation_id),
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+    )

@@ -1,0 +1,233 @@
+"""The recommender: the items for one customer at one moment, best first, each with the reasons behind it.
+
+    score = rule weight × rule priority + similarity weight × similarity + prior + product fit + season
+
+- rule priority: recommendations/candidates.py (claim checklist 3 ... seasonal tip 0.5);
+- similarity: cosine of the recent questions to the item (MiniLM), counted when positive;
+- prior: popularity from opens in content_events (log-scaled to 0..0.3) when there is any; on a cold start
+  the library's editorial order (0..0.05), a tie-breaker only;
+- product fit: +0.2 for an item about a product line the customer holds, claims on or was quoted, −0.2 for one
+  about only other lines (known customers; anonymous ones are not judged on it);
+- season: −0.5 for an item out of its months that no rule asked for.
+The moment sets the two weights: when the customer has just asked something (an answer, a request), their words
+lead; after a claim, a quote or a greeting, what the insurer knows leads. The weights come from that reasoning,
+not from fitting: the Harbor judged set is an acceptance test only.
+
+Constraints (recommendations/constraints.py) are applied before scoring (what may never be shown) and after
+(daily cap, variety), so no score can override them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from recommendations.candidates import Candidate, ItemVectors, TextEncoder, in_season, rule_candidates, similarities
+from recommendations.constraints import allowed, diverse_top, room_today
+from recommendations.items import LibraryCache, LibraryItem
+from recommendations.profile import CustomerProfile, load_profile
+from storage.models import ContentEvent, ContentItem, utcnow
+
+logger = logging.getLogger(__name__)
+
+# (rule weight, similarity weight) per moment
+MOMENT_WEIGHTS: Dict[str, Tuple[float, float]] = {
+    "claim_filed": (1.0, 1.5),
+    "quote_given": (1.0, 1.5),
+    "greeting": (1.0, 1.0),  # "hi" says little; what we know about them says more
+    "answer_given": (0.5, 3.0),
+    "on_request": (0.5, 3.0),
+}
+POPULARITY_WEIGHT, EDITORIAL_WEIGHT = 0.3, 0.05
+FIT_BONUS, OUT_OF_SEASON = 0.2, -0.5
+SIMILAR_CANDIDATES = 20  # the most similar items join the rule candidates
+SIMILAR_REASON = 0.35  # cosine above which "close to what you asked" is worth saying
+RELATED = "related to your conversation"
+POPULARITY_DAYS = 90
+POPULARITY_TTL_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    slug: str
+    title: str
+    summary: str
+    category: str
+    marketing: bool
+    score: float
+    reasons: Tuple[str, ...]
+    item_id: Optional[int] = None
+
+
+class Prior:
+    """Item popularity (open counts) as a score in 0..POPULARITY_WEIGHT; editorial order when nobody opened yet."""
+
+    def __init__(self, opens: Optional[Mapping[str, int]] = None) -> None:
+        self.opens = {slug: n for slug, n in (opens or {}).items() if n > 0}
+
+    @property
+    def cold(self) -> bool:
+        return not self.opens
+
+    def scores(self, items: Sequence[LibraryItem]) -> np.ndarray:
+        if self.cold:
+            ranks = np.argsort(np.argsort([item.editorial_rank for item in items], kind="stable"), kind="stable")
+            return EDITORIAL_WEIGHT * (1.0 - ranks / max(len(items), 1))
+        top = math.log1p(max(self.opens.values()))
+        return np.array([POPULARITY_WEIGHT * math.log1p(self.opens.get(item.slug, 0)) / top for item in items])
+
+
+def _involved_products(profile: CustomerProfile) -> Tuple[str, ...]:
+    products = [*profile.held_products, *(c.product for c in profile.claims), *(q.product for q in profile.quotes)]
+    return tuple(dict.fromkeys(products))
+
+
+def _fit(item: LibraryItem, profile: CustomerProfile, products: Sequence[str]) -> float:
+    if profile.anonymous or not item.product_lines or not products:
+        return 0.0
+    return FIT_BONUS if item.fits_products(products) else -FIT_BONUS
+
+
+def recommend(
+    profile: CustomerProfile,
+    moment: str,
+    library: Sequence[LibraryItem],
+    k: int = 3,
+    today: Optional[date] = None,
+    vectors: Optional[ItemVectors] = None,
+    prior: Optional[Prior] = None,
+) -> List[Recommendation]:
+    """The best `k` items for this customer at this moment, never breaking a constraint; fewer (or none) when
+    the daily cap is reached or too few items are allowed."""
+    today = today or date.today()
+    room = room_today(profile, k)
+    items = allowed(library, profile, today)
+    if room == 0 or not items:
+        return []
+    rule_weight, similarity_weight = MOMENT_WEIGHTS.get(moment, (1.0, 1.5))
+    candidates = rule_candidates(profile, moment, items, today)
+    cosine = similarities(profile, items, vectors)
+    prior = prior or Prior()
+    priors = prior.scores(items)
+    products = _involved_products(profile)
+    similar = set(np.argsort(-cosine, kind="stable")[:SIMILAR_CANDIDATES]) if cosine.any() else set()
+    scored: List[Tuple[LibraryItem, Candidate, float]] = []
+    for index, item in enumerate(items):
+        candidate = candidates.get(item.slug)
+        if candidate is None and index not in similar:
+            continue
+        candidate = candidate or Candidate(item)
+        candidate.similarity = float(cosine[index])
+        if candidate.similarity >= SIMILAR_REASON or not candidate.reasons:
+            candidate.reasons.append("close to what you asked" if candidate.similarity >= SIMILAR_REASON else RELATED)
+        season = 0.0 if candidate.priority or in_season(item, today) else OUT_OF_SEASON
+        score = (
+            rule_weight * candidate.priority
+            + similarity_weight * max(candidate.similarity, 0.0)
+            + float(priors[index])
+            + _fit(item, profile, products)
+            + season
+        )
+        scored.append((item, candidate, score))
+    if len(scored) < room:  # too few candidates (a cold, anonymous "hi"): the prior fills in
+        taken = {item.slug for item, _, _ in scored}
+        reason = "editors' pick" if prior.cold else "popular with other customers"
+        for index in np.argsort(-priors, kind="stable"):
+            item = items[index]
+            if item.slug not in taken and in_season(item, today):
+                scored.append((item, Candidate(item, reasons=[reason]), float(priors[index])))
+    scored.sort(key=lambda entry: -entry[2])
+    top = diverse_top([(item, (candidate, score)) for item, candidate, score in scored], room)
+    return [
+        Recommendation(
+            slug=item.slug,
+            title=item.title,
+            summary=item.summary,
+            category=item.category,
+            marketing=item.marketing,
+            score=round(score, 4),
+            reasons=tuple(candidate.reasons),
+            item_id=item.item_id,
+        )
+        for item, (candidate, score) in top
+    ]
+
+
+# -- serving: what the actions call ---------------------------------------------------------------------------
+
+_caches: Dict[str, LibraryCache] = {}
+_vectors: List[ItemVectors] = []
+_priors: Dict[str, Tuple[float, Prior]] = {}
+_lock = threading.Lock()
+
+
+def _database_key(session: Session) -> str:
+    return str(session.get_bind().url)
+
+
+def _library(session: Session) -> List[LibraryItem]:
+    with _lock:
+        cache = _caches.setdefault(_database_key(session), LibraryCache())
+    return cache.items(session)
+
+
+def popularity_prior(session: Session, now: Optional[datetime] = None) -> Prior:
+    """Opens per item over the last 90 days, re-read at most once a minute (a prior need not be to the second)."""
+    key = _database_key(session)
+    cached = _priors.get(key)
+    if cached is not None and time.monotonic() - cached[0] < POPULARITY_TTL_SECONDS:
+        return cached[1]
+    since = (now or utcnow()) - timedelta(days=POPULARITY_DAYS)
+    rows = session.execute(
+        select(ContentItem.slug, func.count(ContentEvent.id))
+        .join(ContentEvent, ContentEvent.content_item_id == ContentItem.id)
+        .where(ContentEvent.kind == "open", ContentEvent.at >= since)
+        .group_by(ContentItem.slug)
+    ).all()
+    prior = Prior({slug: int(count) for slug, count in rows})
+    _priors[key] = (time.monotonic(), prior)
+    return prior
+
+
+def shared_item_vectors(encoder: Optional[TextEncoder] = None) -> Optional[ItemVectors]:
+    """Item vectors over the bot's own encoder (the retrieval answerer's: one MiniLM per process). None when the
+    encoder cannot load: recommendations then go on from rules and popularity alone."""
+    with _lock:
+        if not _vectors:
+            if encoder is None:
+                try:
+                    from retrieval.service import answerer
+
+                    encoder = answerer().encoder
+                except Exception:
+                    logger.exception("no sentence encoder: recommending without content similarity")
+                    return None
+            _vectors.append(ItemVectors(encoder))
+        return _vectors[0]
+
+
+def recommend_for_conversation(
+    session: Session, conversation_id: str, moment: str, k: int = 3, now: Optional[datetime] = None
+) -> List[Recommendation]:
+    """What to show the customer of this conversation now. Pure reading: the caller records the impressions."""
+    now = now or utcnow()
+    profile = load_profile(session, conversation_id, now)
+    vectors = shared_item_vectors()
+    try:
+        return recommend(
+            profile, moment, _library(session), k, now.date(), vectors=vectors, prior=popularity_prior(session, now)
+        )
+    except (OSError, RuntimeError):
+        if vectors is None:
+            raise
+        logger.exception("content similarity failed: recommending from rules and popularity alone")
+        return recommend(profile, moment, _library(session), k, now.date(), prior=popularity_prior(session, now))
