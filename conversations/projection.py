@@ -177,6 +177,20 @@ def _outbound(session: Session, event: Dict[str, Any], conversation: Conversatio
     )
 
 
+def _already_stored(session: Session, message: Message) -> bool:
+    """Whether the log holds this event (its key) or this platform delivery (channel + platform id)."""
+    if session.scalar(select(Message.id).where(Message.event_key == message.event_key)) is not None:
+        return True
+    return bool(message.platform_message_id) and (
+        session.scalar(
+            select(Message.id).where(
+                Message.channel == message.channel, Message.platform_message_id == message.platform_message_id
+            )
+        )
+        is not None
+    )
+
+
 def record_event(session: Session, event: Dict[str, Any]) -> Optional[Message]:
     """Store a user or bot event once; returns the new row, or None if ignored or already stored."""
     kind = event.get("event")
@@ -205,7 +219,9 @@ def record_event(session: Session, event: Dict[str, Any]) -> Optional[Message]:
             session.add(message)
             session.flush()
     except IntegrityError:
-        return None  # the same event was stored by another writer in the meantime
+        if _already_stored(session, message):
+            return None  # the same event was stored by another writer in the meantime
+        raise  # any other refusal (a constraint, a trigger, a broken schema) must not pass for a duplicate
     conversation.last_message_at = max(conversation.last_message_at or message.sent_at, message.sent_at)
     if message.direction == "inbound":
         lifecycle.reopen(session, conversation)

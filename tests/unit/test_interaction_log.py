@@ -7,6 +7,8 @@ from typing import Optional
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
+from sqlalchemy.exc import IntegrityError
 
 from conversations.identity import customer_identity
 from conversations.projection import ensure_conversation, record_event
@@ -65,6 +67,41 @@ def test_same_platform_message_id_is_stored_once(tmp_path) -> None:
         assert record_event(s, user_event("c-2", "hello", 1001.0, "wamid.1")) is None
     with session_scope(url) as s:
         assert s.scalar(select(func.count()).select_from(Message)) == 1
+
+
+def refuse_inserts_into_the_log(url: str) -> None:
+    """The database refuses every insert into the log with an integrity error (a constraint or trigger):
+    what a broken schema or a bad deployment looks like to the writer."""
+    with session_scope(url) as s:
+        if url.startswith("sqlite"):
+            s.execute(
+                sql("CREATE TRIGGER log_refuses BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            )
+        else:
+            s.execute(
+                sql(
+                    "CREATE FUNCTION log_refuses() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            s.execute(
+                sql("CREATE TRIGGER log_refuses BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION log_refuses()")
+            )
+
+
+def test_a_refused_insert_is_not_taken_for_a_duplicate(log_url: str) -> None:
+    """Only a real duplicate (same event key or platform message id) is skipped; any other integrity error
+    reaches the writer, which keeps the event journalled and retries, instead of acknowledging a message
+    that was never stored."""
+    refuse_inserts_into_the_log(log_url)
+    for event in (
+        user_event("whatsapp:15550001111", "my claim?", 1000.0, "wamid.HBgL1"),
+        bot_event("whatsapp:15550001111", "Which claim?", 1000.1),
+    ):
+        with pytest.raises(IntegrityError), session_scope(log_url) as s:
+            record_event(s, event)
+    with session_scope(log_url) as s:
+        assert s.scalar(select(func.count()).select_from(Message)) == 0
 
 
 # --- the customer's channel identity -------------------------------------------------------------------------
