@@ -76,6 +76,11 @@ class MessengerOutput(OutputChannel):
         ]
         await self.send_message(recipient_id, {"text": last, "quick_replies": quick_replies})
 
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """A Send API `message` object as is (a generic template, recommendations/rendering.py); Rasa's default
+        would send the JSON to the customer as text."""
+        await self.send_message(recipient_id, json_message)
+
 
 def quick_replies_fit(buttons: List[Dict[Text, Any]]) -> bool:
     return 0 < len(buttons) <= QUICK_REPLY_LIMIT and all(

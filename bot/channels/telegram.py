@@ -90,6 +90,11 @@ class TelegramOutput(OutputChannel):
             },
         )
 
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """`sendMessage` with these parameters (text and an inline keyboard, recommendations/rendering.py) to this
+        chat; Rasa's default would send the JSON to the customer as text."""
+        await self.call("sendMessage", {**json_message, "chat_id": platform_user_id(self.name(), recipient_id)})
+
     async def answer_callback_query(self, callback_query_id: Text) -> None:
         """Stops the spinner on the button the customer tapped (Telegram expects an answer to each)."""
         await self.call("answerCallbackQuery", {"callback_query_id": callback_query_id})

@@ -41,10 +41,27 @@ def offered_payloads(events: Iterable[Any]) -> Set[Text]:
             break
         if isinstance(event, BotUttered):
             data = event.data or {}
-            for button in (data.get("buttons") or []) + (data.get("quick_replies") or []):
+            for button in (data.get("buttons") or []) + (data.get("quick_replies") or []) + _card_buttons(data):
                 if isinstance(button, dict) and button.get("payload"):
                     offered.add(str(button["payload"]))
     return offered
+
+
+def _card_buttons(data: Any) -> list:
+    """The buttons on the cards of a carousel (rasa-webchat's generic template attachment, which
+    recommendations/rendering.py sends with a "not for me" postback on each card)."""
+    attachment = data.get("attachment") if isinstance(data, dict) else None
+    payload = attachment.get("payload") if isinstance(attachment, dict) else None
+    elements = payload.get("elements") if isinstance(payload, dict) else None
+    if not isinstance(elements, list):
+        return []
+    return [
+        button
+        for element in elements
+        if isinstance(element, dict) and isinstance(element.get("buttons"), list)
+        for button in element["buttons"]
+        if isinstance(button, dict) and button.get("type") == "postback"
+    ]
 
 
 async def screened(

@@ -230,6 +230,11 @@ class WeChatOutput(OutputChannel):
     ) -> None:
         await self.send_text_message(recipient_id, numbered_options(text, buttons))
 
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """A customer-service message of any type (a `news` article, recommendations/rendering.py) to this
+        customer; Rasa's default would send the JSON to them as text."""
+        await self.send_message({**json_message, "touser": platform_user_id(self.name(), recipient_id)})
+
 
 class WeChatInput(WebhookInput):
     """WeChat webhook: `https://<host>/webhooks/wechat/webhook` as the account's server URL."""

@@ -106,6 +106,11 @@ class WhatsAppOutput(OutputChannel):
         interactive["body"] = {"text": last}
         await self.send_message(recipient_id, {"type": "interactive", "interactive": interactive})
 
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        """A Cloud API message without its recipient fields (an interactive CTA-URL or list message,
+        recommendations/rendering.py); Rasa's default would send the JSON to the customer as text."""
+        await self.send_message(recipient_id, json_message)
+
 
 # WhatsApp media message types, and what Coverline calls them
 _MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "document": "file", "sticker": "sticker"}
