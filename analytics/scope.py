@@ -28,17 +28,21 @@ CUSTOMER = "customer"
 BOT = "bot"
 AGENT = "agent"
 
-_PRODUCTS_SQLITE = """
-SELECT DISTINCT m.conversation_id AS conversation_id, json_extract(e.value, '$.value') AS product
+# Only the customer messages whose JSON mentions "product" are parsed: the partial index
+# ix_messages_product_mentions (storage/models.py, migration 0014) holds exactly those rows, so the JSON of
+# the other customer messages is never read. The text test is a pre-filter; the JSON test decides.
+PRODUCT_MENTION = """m.author = 'customer' AND CAST(m.entities AS TEXT) LIKE '%"product"%'"""
+_PRODUCTS_SQLITE = f"""
+SELECT {{distinct}} m.conversation_id AS conversation_id, json_extract(e.value, '$.value') AS product
 FROM messages AS m, json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
-WHERE m.author = 'customer' AND m.sent_at >= :since AND json_extract(e.value, '$.entity') = 'product'
+WHERE {PRODUCT_MENTION} AND m.sent_at >= :since AND json_extract(e.value, '$.entity') = 'product' {{named}}
 """
-_PRODUCTS_POSTGRESQL = """
-SELECT DISTINCT m.conversation_id AS conversation_id, e.value ->> 'value' AS product
+_PRODUCTS_POSTGRESQL = f"""
+SELECT {{distinct}} m.conversation_id AS conversation_id, e.value ->> 'value' AS product
 FROM messages AS m CROSS JOIN LATERAL json_array_elements(
     CASE WHEN json_typeof(m.entities) = 'array' THEN m.entities ELSE '[]'::json END
 ) AS e(value)
-WHERE m.author = 'customer' AND m.sent_at >= :since AND e.value ->> 'entity' = 'product'
+WHERE {PRODUCT_MENTION} AND m.sent_at >= :since AND e.value ->> 'entity' = 'product' {{named}}
 """
 
 
@@ -47,8 +51,23 @@ def conversation_products(dialect: str, window: Tuple[datetime, datetime]) -> An
     sent since PRODUCT_LOOKBACK before the window: reading every message ever logged would cost a scan of
     the whole log per chart."""
     sql = _PRODUCTS_SQLITE if dialect == SQLITE else _PRODUCTS_POSTGRESQL
-    query = text(sql).bindparams(bindparam("since", window[0] - PRODUCT_LOOKBACK, type_=DateTime()))
+    query = text(sql.format(distinct="DISTINCT", named="")).bindparams(
+        bindparam("since", window[0] - PRODUCT_LOOKBACK, type_=DateTime())
+    )
     return query.columns(column("conversation_id", String), column("product", String)).subquery("products")
+
+
+def _naming(dialect: str, window: Tuple[datetime, datetime], product: str) -> Any:
+    """The conversations naming `product`: no DISTINCT (IN does not need one, and sorting for it cost more
+    than the rest), and only the messages whose text holds the quoted name are parsed (a pre-filter: `_`
+    in a name matches any character, which only lets more rows through to the JSON test)."""
+    sql = _PRODUCTS_SQLITE if dialect == SQLITE else _PRODUCTS_POSTGRESQL
+    named = "AND CAST(m.entities AS TEXT) LIKE :quoted"
+    query = text(sql.format(distinct="", named=named)).bindparams(
+        bindparam("since", window[0] - PRODUCT_LOOKBACK, type_=DateTime()),
+        bindparam("quoted", f'%"{product}"%', type_=String()),
+    )
+    return query.columns(column("conversation_id", String), column("product", String)).subquery("naming")
 
 
 def conversation_intents() -> Any:
@@ -62,7 +81,7 @@ def conversation_intents() -> Any:
 
 
 def names_product(conversation_id: Any, product: str, dialect: str, window: Tuple[datetime, datetime]) -> ColumnElement:
-    products = conversation_products(dialect, window)
+    products = _naming(dialect, window, product)
     return conversation_id.in_(select(products.c.conversation_id).where(products.c.product == product))
 
 

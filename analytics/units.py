@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Tuple
 
-from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select
+from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -108,20 +108,49 @@ def _started_in(window: Window) -> Any:
     return select(Conversation.id).where(_within(Conversation.created_at, window))
 
 
-def _said(window: Window) -> Any:
-    """Per conversation started in the window, grouped once in SQL rather than looked up row by row: its
-    last bot and last customer message, and whether an agent wrote.
+def _since(window: Window) -> datetime:
+    """Messages (and handoffs, ratings) never precede their conversation, so only rows since the window
+    began, less LOG_LAG, are read for the conversations started in it."""
+    return window[0] - LOG_LAG
 
-    Messages (and handoffs, ratings) never precede their conversation, so only rows since the window
-    began, less LOG_LAG, are read."""
+
+def _bot_spoke(window: Window) -> ColumnElement:
+    """The conversation got a bot reply: a semi-join on the bot's messages of the period (an index range
+    on messages (author, sent_at)), not a grouping of every message."""
+    bot_said = select(Message.conversation_id).where(Message.author == BOT, Message.sent_at >= _since(window))
+    return Conversation.id.in_(bot_said)
+
+
+def _agent_wrote(window: Window) -> ColumnElement:
+    agents_said = select(Message.conversation_id).where(Message.author == AGENT, Message.sent_at >= _since(window))
+    return Conversation.id.in_(agents_said)
+
+
+def _contained(window: Window) -> ColumnElement:
+    """No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too.
+    One hashed set of the period's handed-over conversations (agents' messages and escalations, both few)
+    rather than a look-up per conversation."""
+    handed = union_all(
+        select(Message.conversation_id).where(Message.author == AGENT, Message.sent_at >= _since(window)),
+        select(Escalation.conversation_id).where(Escalation.created_at >= _since(window)),
+    )
+    return ~Conversation.id.in_(handed)
+
+
+def _last_words(window: Window) -> Any:
+    """Per conversation started in the window, grouped once in SQL: its last bot and last customer
+    message (bot resolution's silence). Only those two authors' rows are read."""
     return (
         select(
             Message.conversation_id.label("conversation_id"),
             func.max(case((Message.author == BOT, Message.sent_at))).label("last_bot"),
             func.max(case((Message.author == CUSTOMER, Message.sent_at))).label("last_customer"),
-            func.max(_flag(Message.author == AGENT)).label("agent"),
         )
-        .where(Message.sent_at >= window[0] - LOG_LAG, Message.conversation_id.in_(_started_in(window)))
+        .where(
+            Message.author.in_([BOT, CUSTOMER]),
+            Message.sent_at >= _since(window),
+            Message.conversation_id.in_(_started_in(window)),
+        )
         .group_by(Message.conversation_id)
         .subquery("said")
     )
@@ -130,7 +159,7 @@ def _said(window: Window) -> Any:
 def _handoff_reasons(window: Window) -> Any:
     return (
         select(Escalation.conversation_id.label("conversation_id"), Escalation.reason.label("reason"))
-        .where(Escalation.created_at >= window[0] - LOG_LAG, Escalation.conversation_id.in_(_started_in(window)))
+        .where(Escalation.created_at >= _since(window), Escalation.conversation_id.in_(_started_in(window)))
         .distinct()
         .subquery("handoffs")
     )
@@ -145,7 +174,7 @@ def _ratings(window: Window) -> Any:
             func.max(_flag(AnswerFeedback.helpful.is_(False))).label("down"),
         )
         .where(
-            AnswerFeedback.created_at >= window[0] - LOG_LAG,
+            AnswerFeedback.created_at >= _since(window),
             AnswerFeedback.conversation_id.in_(_started_in(window)),
         )
         .group_by(AnswerFeedback.conversation_id)
@@ -153,36 +182,23 @@ def _ratings(window: Window) -> Any:
     )
 
 
-def _handed_over(conversation_id: Any, since: datetime) -> ColumnElement:
-    return exists().where(Escalation.conversation_id == conversation_id, Escalation.created_at >= since)
-
-
-def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *columns: Any) -> Tuple[Select, Any]:
-    said = _said(window)
-    query = (
-        select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"), *columns)
-        .join(said, said.c.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), said.c.last_bot.isnot(None))
+def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *columns: Any) -> Select:
+    query = select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"), *columns).where(
+        _within(Conversation.created_at, window), _bot_spoke(window)
     )
-    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window)), said
-
-
-def _contained(said: Any, window: Window) -> ColumnElement:
-    """No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too."""
-    return and_(said.c.agent == 0, ~_handed_over(Conversation.id, window[0] - LOG_LAG))
+    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
 
 
 def bot_conversation_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Conversations started in the window that the bot answered at least once: containment's denominator.
     `hit`: contained."""
-    query, said = _bot_conversations(filt, dialect, window)
-    return query.add_columns(_flag(_contained(said, window)).label("hit"))
+    return _bot_conversations(filt, dialect, window, _flag(_contained(window)).label("hit"))
 
 
 def bot_resolution_rows(filt: MetricFilter, dialect: str, window: Window, as_of: datetime) -> Select:
     """The bot conversations again; `hit`: resolved by the bot. Contained (so a handoff always wins) and
     either a 👍 on an answer, or no 👎 and the bot had the last word at least 24 h before `as_of`."""
-    query, said = _bot_conversations(filt, dialect, window)
+    said = _last_words(window)
     rated = _ratings(window)
     up, down = func.coalesce(rated.c.up, 0), func.coalesce(rated.c.down, 0)
     silent = and_(
@@ -190,17 +206,24 @@ def bot_resolution_rows(filt: MetricFilter, dialect: str, window: Window, as_of:
         or_(said.c.last_customer.is_(None), said.c.last_bot >= said.c.last_customer),
         said.c.last_bot <= as_of - SILENCE,
     )
-    resolved = and_(_contained(said, window), or_(up == 1, silent))
-    return query.add_columns(_flag(resolved).label("hit")).outerjoin(rated, rated.c.conversation_id == Conversation.id)
+    resolved = and_(_contained(window), or_(up == 1, silent))
+    query = (
+        select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"))
+        .add_columns(_flag(resolved).label("hit"))
+        .join(said, said.c.conversation_id == Conversation.id)
+        .outerjoin(rated, rated.c.conversation_id == Conversation.id)
+        .where(_within(Conversation.created_at, window), said.c.last_bot.isnot(None))
+    )  # the grouped last words say whether the bot spoke: no second semi-join on its messages
+    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
 
 
 def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """The bot conversations, once per handoff reason they had (`category`; NULL: none). An agent's take-over
     without an escalation is the reason `taken_over`."""
-    query, said = _bot_conversations(filt, dialect, window)
     handoffs = _handoff_reasons(window)
-    taken_over = case((said.c.agent == 1, literal(TAKEN_OVER, String)))
-    return query.add_columns(func.coalesce(handoffs.c.reason, taken_over).label("category")).outerjoin(
+    taken_over = case((_agent_wrote(window), literal(TAKEN_OVER, String)))
+    category = func.coalesce(handoffs.c.reason, taken_over).label("category")
+    return _bot_conversations(filt, dialect, window, category).outerjoin(
         handoffs, handoffs.c.conversation_id == Conversation.id
     )
 
@@ -208,10 +231,7 @@ def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
 def handoff_reason_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Bot conversations started in the window that were handed over, once per reason (`category`): the
     escalations alone, a far smaller read than every message (`handoff_rows` adds the take-overs)."""
-    since = window[0] - LOG_LAG
-    bot_spoke = exists().where(
-        Message.conversation_id == Conversation.id, Message.author == BOT, Message.sent_at >= since
-    )
+    since = _since(window)
     query = (
         select(
             Conversation.id.label("conversation_id"),
@@ -219,7 +239,7 @@ def handoff_reason_rows(filt: MetricFilter, dialect: str, window: Window) -> Sel
             Escalation.reason.label("category"),
         )
         .join(Escalation, Escalation.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, bot_spoke)
+        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, _bot_spoke(window))
         .distinct()
     )
     return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))

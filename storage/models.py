@@ -120,10 +120,17 @@ class ChangeRequest(Base):
     policy = relationship("Policy")
 
 
+# The analytics queries (analytics/units.py) read the interaction log by time; these indexes serve them
+# (migration 0014, chosen with EXPLAIN ANALYZE over 1,000,000 messages: benchmarks/results/analytics.md).
+# Customer messages whose entities mention a product: analytics/scope.py parses only these.
+PRODUCT_MENTION = "author = 'customer' AND CAST(entities AS TEXT) LIKE '%\"product\"%'"
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'escalated', 'open', 'resolved')", name="ck_conversations_status"),
+        Index("ix_conversations_created_at", "created_at"),
     )
 
     id = Column(String(255), primary_key=True)  # Rasa sender_id
@@ -145,6 +152,20 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("event_key", name="uq_messages_event_key"),
         UniqueConstraint("channel", "platform_message_id", name="uq_messages_platform_id"),
+        Index("ix_messages_sent_at", "sent_at", postgresql_include=["conversation_id", "author", "channel"]),
+        Index(
+            "ix_messages_author_sent_at",
+            "author",
+            "sent_at",
+            postgresql_include=["conversation_id", "channel", "intent"],
+        ),
+        Index(
+            "ix_messages_product_mentions",
+            "sent_at",
+            postgresql_include=["conversation_id"],
+            sqlite_where=sql_text(PRODUCT_MENTION),
+            postgresql_where=sql_text(PRODUCT_MENTION),
+        ),
     )
 
     id = Column(Integer, primary_key=True)
@@ -176,6 +197,10 @@ class Message(Base):
 
 class Escalation(Base):
     __tablename__ = "escalations"
+    __table_args__ = (
+        Index("ix_escalations_created_at", "created_at"),
+        Index("ix_escalations_resolved_at", "resolved_at"),
+    )
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
@@ -221,6 +246,10 @@ class AnswerFeedback(Base):
     """The customer's "was this helpful?" on a retrieved answer: the signal for re-ranking and retraining."""
 
     __tablename__ = "answer_feedback"
+    __table_args__ = (
+        Index("ix_answer_feedback_created_at", "created_at"),
+        Index("ix_answer_feedback_message_id", "message_id"),
+    )
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
