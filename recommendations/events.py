@@ -49,6 +49,15 @@ def dismiss_payload(impression_id: int) -> str:
     return f"/{DISMISS_INTENT}" + json.dumps({DISMISS_ENTITY: str(impression_id)}, separators=(",", ":"))
 
 
+def dismissed_impression(entities: Optional[List[Dict[str, Any]]]) -> Optional[str]:
+    """The impression id a "not for me" payload names, from the message's entities (Rasa turns the payload's
+    `{"content_impression": "<id>"}` into one, once the entity is in the domain); None if it names none."""
+    for entity in entities or []:
+        if isinstance(entity, dict) and entity.get("entity") == DISMISS_ENTITY and entity.get("value") is not None:
+            return str(entity["value"])
+    return None
+
+
 def record_impressions(
     session: Session,
     showings: List[Showing],

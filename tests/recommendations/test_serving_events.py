@@ -10,8 +10,20 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.nlu.training_data.message import Message
 
-from recommendations.events import Showing, record_conversion, record_dismissal, record_impressions, record_open
+from recommendations.events import (
+    DISMISS_ENTITY,
+    Showing,
+    dismiss_payload,
+    dismissed_impression,
+    record_conversion,
+    record_dismissal,
+    record_impressions,
+    record_open,
+)
 from storage.engine import session_scope
 from storage.models import ContentEvent, ContentImpression, Quote
 from tests.support.content_serving import content_database, items_by_slug, rows_of
@@ -123,3 +135,12 @@ def test_racing_opens_of_one_link_leave_one_open(db_url: str) -> None:
 
     assert failures == []
     assert len(rows_of(db_url, ContentEvent, kind="open", impression_id=impression_id)) == 1
+
+
+def test_the_dismiss_payload_names_the_impression_as_rasa_reads_it() -> None:
+    domain = Domain.from_dict({"intents": ["dismiss_content"], "entities": [DISMISS_ENTITY]})
+    parsed = YAMLStoryReader.unpack_regex_message(Message(data={"text": dismiss_payload(1234567)}), domain)
+
+    assert parsed.get("intent")["name"] == "dismiss_content"
+    assert dismissed_impression(parsed.get("entities")) == "1234567"
+    assert dismissed_impression([{"entity": "product", "value": "auto"}]) is None

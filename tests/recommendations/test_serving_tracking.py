@@ -13,7 +13,7 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
-from recommendations.public_routes import render_page
+from recommendations.public_routes import destination, render_page
 from recommendations.rendering import render_recommendations
 from recommendations.tracking import TOKEN_CHARS, read_link, sign_link
 from storage.engine import session_scope
@@ -177,3 +177,11 @@ def test_library_text_is_escaped_on_the_page() -> None:
 
     assert "<script>alert" not in page and "&lt;script&gt;" in page
     assert "<strong>bold</strong>" in page and "<li>one</li>" in page and "&lt;b&gt;Title" in page
+
+
+def test_an_item_with_its_own_link_goes_there_and_only_an_http_one() -> None:
+    page = ContentItem(slug="guide", link="https://www.harbor-mutual.example/claims/guide")
+    script = ContentItem(slug="guide", link="javascript:alert(1)")
+
+    assert destination(page, PUBLIC_URL) == "https://www.harbor-mutual.example/claims/guide"
+    assert destination(script, PUBLIC_URL) == f"{PUBLIC_URL}/content/guide"
