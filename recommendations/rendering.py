@@ -13,7 +13,7 @@ Every link is a tracked one (recommendations/tracking.py) for the item's impress
 "not for me" sends `/dismiss_content{"content_impression":"<id>"}` (recommendations/events.py). Texts are cut to
 each platform's documented limits here, and `check_limits` refuses a message that breaks one, so a platform
 never rejects a reply the customer then never sees. Messenger, WhatsApp and WeChat fetch images themselves and take
-only JPEG/PNG: an SVG image is shown on the web chat only.
+only JPEG/PNG: they get the PNG beside an SVG (scripts/render_content_images.py draws them), the web chat the SVG.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def render_cards(cards: Sequence[Card], channel: str, intro: str = INTRO) -> Lis
     if channel in WEB_CHAT:
         messages = web_chat_carousel(cards, intro)
     elif channel in MESSENGER:
-        messages = messenger_generic_template(cards, intro)
+        messages = messenger_generic_template(cards, intro, square_images=channel == "facebook")
     elif channel == "whatsapp":
         messages = whatsapp_messages(cards, intro)
     elif channel == "telegram":
@@ -180,8 +180,10 @@ def web_chat_carousel(cards: List[Card], intro: str) -> List[Dict[str, Any]]:
     return [{"text": intro, "attachment": carousel}]
 
 
-def messenger_generic_template(cards: List[Card], intro: str) -> List[Dict[str, Any]]:
-    """Messenger's (and Instagram's) generic template: the custom JSON is the Send API's `message` object."""
+def messenger_generic_template(cards: List[Card], intro: str, square_images: bool = False) -> List[Dict[str, Any]]:
+    """Messenger's (and Instagram's) generic template: the custom JSON is the Send API's `message` object. The
+    library's images are square icons, which Messenger would crop to 1.91:1 unless told (Instagram has no such
+    option)."""
     elements = [
         _without_none(
             {
@@ -197,8 +199,10 @@ def messenger_generic_template(cards: List[Card], intro: str) -> List[Dict[str, 
         )
         for card in cards
     ]
-    template = {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": elements}}}
-    return [{"text": intro}, {"json_message": template}]
+    payload: Dict[str, Any] = {"template_type": "generic", "elements": elements}
+    if square_images and any("image_url" in element for element in elements):
+        payload["image_aspect_ratio"] = "square"
+    return [{"text": intro}, {"json_message": {"attachment": {"type": "template", "payload": payload}}}]
 
 
 def whatsapp_messages(cards: List[Card], intro: str) -> List[Dict[str, Any]]:

@@ -71,14 +71,15 @@ def test_web_chat_gets_a_carousel_with_a_tracked_link_and_not_for_me_on_each_car
     ]
 
 
-def test_messenger_gets_a_generic_template_without_svg_images(db_url, settings) -> None:
+def test_messenger_gets_a_generic_template_with_png_images(db_url, settings) -> None:
     intro, template = render(db_url, settings, "facebook", "messenger:6723418890012345")
 
     assert intro == {"text": "You might find these helpful:"}
     payload = template["json_message"]["attachment"]["payload"]
-    assert payload["template_type"] == "generic"
+    assert payload["template_type"] == "generic" and payload["image_aspect_ratio"] == "square"
     for element in payload["elements"]:
-        assert "image_url" not in element  # Messenger fetches JPEG/PNG only; the library's images are SVG
+        assert element["image_url"].startswith(f"{PUBLIC_URL}/content/")
+        assert element["image_url"].endswith(".png")  # Messenger fetches JPEG/PNG only: the SVG's rendition
         assert [button["type"] for button in element["buttons"]] == ["web_url", "postback"]
         assert element["default_action"]["url"] == element["buttons"][0]["url"]
 
@@ -91,6 +92,7 @@ def test_whatsapp_gets_a_call_to_action_per_item_and_a_list_to_hide_one(db_url, 
         interactive = call["json_message"]["interactive"]
         assert call["json_message"]["type"] == "interactive" and interactive["type"] == "cta_url"
         assert interactive["action"]["name"] == "cta_url"
+        assert interactive["header"]["type"] == "image" and interactive["header"]["image"]["link"].endswith(".png")
         assert impression_of(interactive["action"]["parameters"]["url"])
     listing = hide["json_message"]["interactive"]
     assert listing["type"] == "list" and listing["action"]["button"] == "Not for me"
@@ -120,7 +122,7 @@ def test_wechat_gets_one_news_article_per_message(db_url, settings) -> None:
     for message in news:
         assert message["json_message"]["msgtype"] == "news"
         [article] = message["json_message"]["news"]["articles"]
-        assert impression_of(article["url"]) and article["title"] and "picurl" not in article
+        assert impression_of(article["url"]) and article["title"] and article["picurl"].endswith(".png")
 
 
 @pytest.mark.parametrize("channel, buttons", [("twitter", False), ("rest", True)])

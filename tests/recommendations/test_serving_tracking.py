@@ -164,6 +164,8 @@ def test_content_images_are_served_as_images_that_cannot_run_script(page_server)
     assert status == 200 and headers["content-type"] == "image/svg+xml" and body.startswith("<svg")
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["content-security-policy"].startswith("default-src 'none'")
+    status, headers, _ = get(page_server, "/content/offer.png")
+    assert status == 200 and headers["content-type"] == "image/png"
     for path in ("/content/../serve.py", "/content/%2e%2e%2fserve.py", "/content/offer.svg.py", "/content/nope.svg"):
         assert get(page_server, path)[0] == 404
 
