@@ -3,6 +3,7 @@ with the conversations behind every point. Definitions and sources: docs/analyti
 
 from analytics.business_hours import BusinessHours
 from analytics.drilldown import Metric, Part, conversation_ids
+from analytics.filter_values import intents_seen
 from analytics.filters import MetricFilter
 from analytics.metrics import (
     bot_resolution,
@@ -45,6 +46,7 @@ __all__ = [
     "fallback_rate",
     "first_response_time",
     "handoff_rate",
+    "intents_seen",
     "message_volume",
     "past_reply_helpful_rate",
     "past_reply_rate",

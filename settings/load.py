@@ -38,6 +38,7 @@ from settings.model import (
 )
 from settings.paths import DEFAULT_INDEX_DIR, VAR_DIR, default_database_url
 from settings.secrets import Secret
+from settings.service_hours import DEFAULT_SERVICE_HOURS, service_hours
 from settings.values import Reader
 
 LOOPBACK = "127.0.0.1"
@@ -215,7 +216,10 @@ def _learning(reader: Reader) -> LearningSettings:
 
 
 def _analytics(reader: Reader) -> AnalyticsSettings:
-    return AnalyticsSettings(timezone=reader.value("ANALYTICS_TIMEZONE", "UTC", values.time_zone))
+    return AnalyticsSettings(
+        timezone=reader.value("ANALYTICS_TIMEZONE", "UTC", values.time_zone),
+        service_hours=reader.value("SERVICE_HOURS", service_hours(DEFAULT_SERVICE_HOURS), service_hours),
+    )
 
 
 def _recommendations(reader: Reader, dev_dir: Optional[Path], page_port: int) -> RecommendationSettings:

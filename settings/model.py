@@ -9,6 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from settings.paths import DEFAULT_INDEX_DIR
 from settings.secrets import Secret
+from settings.service_hours import DEFAULT_SERVICE_HOURS, ServiceHours, service_hours
 
 DEV = "dev"
 DEFAULT_SLA_MINUTES = {1: 5, 2: 15, 3: 60}
@@ -129,6 +130,8 @@ class AnalyticsSettings:
 
     # ANALYTICS_TIMEZONE: the insurer's IANA zone; charts' hours, days and weeks are its local ones
     timezone: str = "UTC"
+    # SERVICE_HOURS: when the team works; durations "in business hours" count only these
+    service_hours: ServiceHours = field(default_factory=lambda: service_hours(DEFAULT_SERVICE_HOURS))
 
 
 def _unset_tracking_secret() -> Secret:
@@ -183,6 +186,7 @@ class InboxSettings:
     sse_max_seconds: float = 300.0
     review_confidence_floor: float = 0.6  # COVERLINE_REVIEW_CONFIDENCE_FLOOR (the review queue)
     analytics_timezone: str = "UTC"  # ANALYTICS_TIMEZONE (the analytics page and API)
+    service_hours: ServiceHours = field(default_factory=lambda: service_hours(DEFAULT_SERVICE_HOURS))  # SERVICE_HOURS
 
     @property
     def is_dev(self) -> bool:
@@ -229,4 +233,5 @@ class Settings:
             login_window_minutes=self.inbox.login_window_minutes,
             review_confidence_floor=self.learning.review_confidence_floor,
             analytics_timezone=self.analytics.timezone,
+            service_hours=self.analytics.service_hours,
         )

@@ -1,6 +1,7 @@
 """Service analytics for agents and admins (issue 17): a metric's series, the period's headline figures, the
-conversations behind one point, and a series as CSV. Periods are read in the insurer's time zone
-(ANALYTICS_TIMEZONE); definitions in docs/analytics.md."""
+conversations behind one point, a series as CSV, and the intents seen (the intent filter's choices). Periods
+are read in the insurer's time zone (ANALYTICS_TIMEZONE); `business_hours=true` counts durations and the SLA
+on the team's clock (SERVICE_HOURS); definitions in docs/analytics.md."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from analytics import Granularity, Metric, MetricFilter, Part
+from analytics import BusinessHours, Granularity, Metric, MetricFilter, Part
 from inbox.deps import CurrentAgent, DbSession, SettingsDep
 from inbox.schemas import Detail
 from inbox.services import analytics as service
@@ -46,6 +47,20 @@ ChartFilter = Depends(chart_filter)
 BY_HELP = "break a volume down by channel, product or intent (messages also by author)"
 
 
+def team_clock(
+    settings: SettingsDep,
+    business_hours: bool = Query(
+        False,
+        description="count first response, reply and resolution time and the SLA only while the team works "
+        "(SERVICE_HOURS, GET /api/analytics/metrics lists them); other metrics refuse it",
+    ),
+) -> Optional[BusinessHours]:
+    return service.business_hours(settings.service_hours) if business_hours else None
+
+
+TeamClock = Depends(team_clock)
+
+
 class BucketOut(BaseModel):
     start: datetime = Field(..., description="in the insurer's time zone, with its UTC offset")
     end: datetime
@@ -75,6 +90,7 @@ class SeriesOut(BaseModel):
     label: str
     kind: str = Field(..., description="count, rate or duration")
     by: Optional[str]
+    business_hours: bool = Field(..., description="durations and the SLA counted in the team's hours only")
     granularity: Granularity
     timezone: str
     start: datetime
@@ -99,7 +115,9 @@ class SummaryOut(BaseModel):
     bot_resolution: RateOut
     handoff: RateOut
     first_response: TotalDurationOut
+    first_response_business_hours: TotalDurationOut = Field(..., description="the same, in SERVICE_HOURS only")
     resolution_time: TotalDurationOut
+    resolution_time_business_hours: TotalDurationOut = Field(..., description="the same, in SERVICE_HOURS only")
     sla: RateOut
     csat: RateOut
     fallback: RateOut
@@ -130,10 +148,35 @@ class MetricInfoOut(BaseModel):
     description: str
     breakdowns: List[str]
     categories: Optional[str]
+    business_hours: bool = Field(..., description="also measured in business hours (`business_hours=true`)")
+
+
+class OpeningOut(BaseModel):
+    day: str = Field(..., description="monday … sunday; a closed day is absent")
+    opens: str = Field(..., description="local HH:MM")
+    closes: str
+
+
+class ServiceHoursOut(BaseModel):
+    timezone: str
+    days: List[OpeningOut]
+
+
+class IntentSeen(BaseModel):
+    intent: str
+    messages: int = Field(..., description="customer messages given this intent in the period")
+
+
+class IntentsOut(BaseModel):
+    start: datetime
+    end: datetime
+    channel: Optional[str]
+    intents: List[IntentSeen] = Field(..., description="most messages first")
 
 
 class CatalogueOut(BaseModel):
     timezone: str
+    service_hours: ServiceHoursOut = Field(..., description="SERVICE_HOURS: what business hours count")
     granularities: List[str]
     channels: List[str]
     products: List[str]
@@ -144,7 +187,14 @@ class CatalogueOut(BaseModel):
 @router.get("/metrics", response_model=CatalogueOut, responses=ERRORS)
 def metrics(*, agent: CurrentAgent, settings: SettingsDep) -> dict:
     """The metrics a chart can show, their breakdowns, and the filters' choices."""
-    return service.catalogue(settings.analytics_timezone)
+    return service.catalogue(settings.analytics_timezone, settings.service_hours)
+
+
+@router.get("/intents", response_model=IntentsOut, responses=ERRORS)
+def intents(*, agent: CurrentAgent, filt: MetricFilter = ChartFilter, db: DbSession) -> dict:
+    """The intents customers' messages got in the period (the intent filter's choices), most frequent first;
+    a channel narrows them, the product and intent filters do not."""
+    return service.intents(db, filt)
 
 
 @router.get("/series", response_model=SeriesOut, responses=ERRORS)
@@ -154,12 +204,13 @@ def series(
     by: Optional[str] = Query(None, regex=r"^(channel|product|intent|author)$", description=BY_HELP),
     agent: CurrentAgent,
     filt: MetricFilter = ChartFilter,
+    hours: Optional[BusinessHours] = TeamClock,
     db: DbSession,
     settings: SettingsDep,
 ) -> dict:
     """One value per bucket of the period, empty buckets included, per category."""
-    found = service.compute(db, metric, filt, by, settings.sla_minutes)
-    return service.series_json(metric, filt, by, found)
+    found = service.compute(db, metric, filt, by, settings.sla_minutes, hours=hours)
+    return service.series_json(metric, filt, by, found, business_hours=hours is not None)
 
 
 @router.get(
@@ -174,11 +225,12 @@ def series_csv(
     by: Optional[str] = Query(None, regex=r"^(channel|product|intent|author)$", description=BY_HELP),
     agent: CurrentAgent,
     filt: MetricFilter = ChartFilter,
+    hours: Optional[BusinessHours] = TeamClock,
     db: DbSession,
     settings: SettingsDep,
 ) -> Response:
     """The series as a CSV file to download."""
-    found = service.compute(db, metric, filt, by, settings.sla_minutes)
+    found = service.compute(db, metric, filt, by, settings.sla_minutes, hours=hours)
     name = service.csv_file_name(metric, filt)
     return Response(
         service.series_csv(metric, filt, found),
@@ -191,7 +243,8 @@ def series_csv(
 def summary(*, agent: CurrentAgent, filt: MetricFilter = ChartFilter, db: DbSession, settings: SettingsDep) -> dict:
     """The period's headline figures (the KPI tiles): rates over every row of the period; durations as count
     and mean."""
-    return service.summary(db, filt, settings.sla_minutes)
+    hours = service.business_hours(settings.service_hours)
+    return service.summary(db, filt, settings.sla_minutes, hours=hours)
 
 
 @router.get("/drilldown", response_model=DrillDownOut, responses=ERRORS)
@@ -205,8 +258,9 @@ def drill_down(
     limit: int = Query(100, ge=1, le=service.MAX_DRILL_DOWN),
     agent: CurrentAgent,
     filt: MetricFilter = ChartFilter,
+    hours: Optional[BusinessHours] = TeamClock,
     db: DbSession,
     settings: SettingsDep,
 ) -> dict:
     """The conversations one point was computed from (the same rows), sorted by id."""
-    return service.drill_down(db, metric, filt, bucket, part, category, by, settings.sla_minutes, limit)
+    return service.drill_down(db, metric, filt, bucket, part, category, by, settings.sla_minutes, limit, hours=hours)

@@ -1,6 +1,7 @@
 """The analytics page and API over analytics/: which metrics a chart may ask for, the period a request names
 (in the insurer's zone, ANALYTICS_TIMEZONE), each series as plain values, the period's headline figures,
-the conversations behind one point, and a series as CSV.
+the conversations behind one point, a series as CSV, and the intents the intent filter offers. Durations
+and the SLA can run on the team's clock (SERVICE_HOURS: "in business hours").
 
 analytics/ computes; this module only chooses, validates and shapes, so the page, the JSON and the CSV
 cannot disagree with the tested metrics. A request the metrics cannot answer is InvalidInput (422) with
@@ -21,9 +22,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import analytics
-from analytics import Bucket, Csat, Durations, Granularity, Metric, MetricFilter, Part, PeriodError, Point, Rate
+from analytics import (
+    Bucket,
+    BusinessHours,
+    Csat,
+    Durations,
+    Granularity,
+    Metric,
+    MetricFilter,
+    Part,
+    PeriodError,
+    Point,
+    Rate,
+)
 from inbox.errors import InvalidInput
 from inbox.services.common import aware
+from settings.service_hours import ServiceHours
 from storage.models import Conversation
 
 ALL = "all"  # the key of a series that is not broken down
@@ -52,6 +66,7 @@ class MetricInfo:
     description: str
     breakdowns: Tuple[str, ...] = ()  # the `by` a volume takes; other metrics' categories are built in
     categories: str = ""  # what the series of a built-in breakdown are
+    business_hours: bool = False  # can also be measured on the team's clock (SERVICE_HOURS)
 
 
 METRICS: Dict[Metric, MetricInfo] = {
@@ -72,13 +87,20 @@ METRICS: Dict[Metric, MetricInfo] = {
         "Handoff rate", Kind.RATE, "bot conversations handed to people ÷ bot conversations", categories="reason"
     ),
     Metric.FIRST_RESPONSE: MetricInfo(
-        "First response time", Kind.DURATION, "from the handoff to the first agent reply (bot replies never count)"
+        "First response time",
+        Kind.DURATION,
+        "from the handoff to the first agent reply (bot replies never count)",
+        business_hours=True,
     ),
     Metric.REPLY_TIME: MetricInfo(
-        "Reply time", Kind.DURATION, "from a waiting customer's message to the agent's reply"
+        "Reply time", Kind.DURATION, "from a waiting customer's message to the agent's reply", business_hours=True
     ),
-    Metric.RESOLUTION_TIME: MetricInfo("Resolution time", Kind.DURATION, "from the handoff to its resolution"),
-    Metric.SLA: MetricInfo("SLA met", Kind.RATE, "handoffs first answered within their priority's SLA ÷ decided"),
+    Metric.RESOLUTION_TIME: MetricInfo(
+        "Resolution time", Kind.DURATION, "from the handoff to its resolution", business_hours=True
+    ),
+    Metric.SLA: MetricInfo(
+        "SLA met", Kind.RATE, "handoffs first answered within their priority's SLA ÷ decided", business_hours=True
+    ),
     Metric.CSAT: MetricInfo("CSAT (👍 share)", Kind.RATE, "👍 ÷ (👍 + 👎) over the ratings given"),
     Metric.FALLBACK: MetricInfo("Fallback rate", Kind.RATE, "customer messages answered with a fallback ÷ answered"),
     Metric.PAST_REPLY: MetricInfo(
@@ -139,6 +161,34 @@ def metric_filter(
         raise InvalidInput(str(error)) from error
 
 
+# -- the team's clock --------------------------------------------------------------------------------------
+
+
+def business_hours(hours: ServiceHours) -> BusinessHours:
+    """SERVICE_HOURS as analytics counts it (the same spans and zone the bot's handoff message promises)."""
+    return BusinessHours(hours.timezone, dict(hours.by_weekday))
+
+
+def service_hours_json(hours: ServiceHours) -> Dict[str, Any]:
+    """The schedule as the page shows it: local "HH:MM" opening and closing per day, closed days absent."""
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    clock = lambda minutes: f"{minutes // 60:02d}:{minutes % 60:02d}"  # noqa: E731
+    return {
+        "timezone": hours.timezone,
+        "days": [
+            {"day": days[day], "opens": clock(opens), "closes": clock(closes)}
+            for day, (opens, closes) in sorted(hours.by_weekday.items())
+        ],
+    }
+
+
+def _clock(metric: Metric, hours: Optional[BusinessHours]) -> Optional[BusinessHours]:
+    if hours is not None and not METRICS[metric].business_hours:
+        measured = ", ".join(m.value for m, info in METRICS.items() if info.business_hours)
+        raise InvalidInput(f"{metric} has no business-hours variant: only {measured} do")
+    return hours
+
+
 # -- series ------------------------------------------------------------------------------------------------
 
 
@@ -153,22 +203,25 @@ def compute(
     by: Optional[str],
     sla_minutes: Mapping[int, int],
     as_of: Optional[datetime] = None,
+    hours: Optional[BusinessHours] = None,
 ) -> Dict[str, List[Point[Any]]]:
-    """{category: series} ("all" when not broken down); CSAT is its 👍 share (the survey does not exist)."""
+    """{category: series} ("all" when not broken down); CSAT is its 👍 share (the survey does not exist).
+    With `hours`, durations and the SLA count only the team's working time."""
     info = METRICS[metric]
     if by is not None and by not in info.breakdowns:
         allowed = ", ".join(info.breakdowns) or "nothing (its series are built in)"
         raise InvalidInput(f"{metric} cannot be broken down by {by!r}: it takes {allowed}")
+    hours = _clock(metric, hours)
     calls: Dict[Metric, Callable[[], Any]] = {
         Metric.CONVERSATIONS: lambda: analytics.conversation_volume(db, filt, by=by),
         Metric.MESSAGES: lambda: analytics.message_volume(db, filt, by=by),
         Metric.CONTAINMENT: lambda: analytics.containment(db, filt),
         Metric.BOT_RESOLUTION: lambda: analytics.bot_resolution(db, filt, as_of=as_of),
         Metric.HANDOFF: lambda: analytics.handoff_rate(db, filt),
-        Metric.FIRST_RESPONSE: lambda: analytics.first_response_time(db, filt, as_of=as_of),
-        Metric.REPLY_TIME: lambda: analytics.reply_time(db, filt, as_of=as_of),
-        Metric.RESOLUTION_TIME: lambda: analytics.resolution_time(db, filt, as_of=as_of),
-        Metric.SLA: lambda: analytics.sla_met(db, filt, sla_minutes, as_of=as_of),
+        Metric.FIRST_RESPONSE: lambda: analytics.first_response_time(db, filt, hours, as_of),
+        Metric.REPLY_TIME: lambda: analytics.reply_time(db, filt, hours, as_of),
+        Metric.RESOLUTION_TIME: lambda: analytics.resolution_time(db, filt, hours, as_of),
+        Metric.SLA: lambda: analytics.sla_met(db, filt, sla_minutes, hours, as_of),
         Metric.CSAT: lambda: [Point(p.bucket, p.value.thumbs) for p in analytics.csat(db, filt)],
         Metric.FALLBACK: lambda: analytics.fallback_rate(db, filt),
         Metric.PAST_REPLY: lambda: analytics.past_reply_rate(db, filt),
@@ -214,15 +267,20 @@ def bucket_json(bucket: Bucket, granularity: Granularity) -> Dict[str, Any]:
 
 
 def series_json(
-    metric: Metric, filt: MetricFilter, by: Optional[str], found: Dict[str, List[Point[Any]]]
+    metric: Metric,
+    filt: MetricFilter,
+    by: Optional[str],
+    found: Dict[str, List[Point[Any]]],
+    business_hours: bool = False,
 ) -> Dict[str, Any]:
     info = METRICS[metric]
     buckets = filt.buckets
     return {
         "metric": metric.value,
-        "label": info.label,
+        "label": info.label + (", business hours" if business_hours else ""),
         "kind": info.kind.value,
         "by": by,
+        "business_hours": business_hours,
         "granularity": filt.granularity.value,
         "timezone": filt.timezone,
         "start": buckets[0].start.isoformat(),
@@ -253,9 +311,14 @@ def _total_durations(points: List[Point[Durations]]) -> Dict[str, Any]:
 
 
 def summary(
-    db: Session, filt: MetricFilter, sla_minutes: Mapping[int, int], as_of: Optional[datetime] = None
+    db: Session,
+    filt: MetricFilter,
+    sla_minutes: Mapping[int, int],
+    as_of: Optional[datetime] = None,
+    hours: Optional[BusinessHours] = None,
 ) -> Dict[str, Any]:
-    """The KPI tiles: totals over the chart's buckets (the period widened to whole buckets)."""
+    """The KPI tiles: totals over the chart's buckets (the period widened to whole buckets); with `hours`
+    also first response and resolution time in business hours."""
     one = lambda metric: compute(db, metric, filt, None, sla_minutes, as_of)[ALL]  # noqa: E731
     sentiment = compute(db, Metric.SENTIMENT, filt, None, sla_minutes, as_of)
     negative = sentiment.get("negative")
@@ -274,12 +337,27 @@ def summary(
         # every bot conversation not contained was handed to people (handoff_rate's "all" is 1 − containment)
         "handoff": value_json(Rate(contained["denominator"] - contained["numerator"], contained["denominator"])),
         "first_response": _total_durations(one(Metric.FIRST_RESPONSE)),
+        "first_response_business_hours": _business_total(db, Metric.FIRST_RESPONSE, filt, sla_minutes, as_of, hours),
         "resolution_time": _total_durations(one(Metric.RESOLUTION_TIME)),
+        "resolution_time_business_hours": _business_total(db, Metric.RESOLUTION_TIME, filt, sla_minutes, as_of, hours),
         "sla": _total_rate(one(Metric.SLA)),
         "csat": _total_rate(one(Metric.CSAT)),
         "fallback": _total_rate(one(Metric.FALLBACK)),
         "negative_sentiment": _total_rate(negative) if negative else value_json(Rate(0, messages_in)),
     }
+
+
+def _business_total(
+    db: Session,
+    metric: Metric,
+    filt: MetricFilter,
+    sla_minutes: Mapping[int, int],
+    as_of: Optional[datetime],
+    hours: Optional[BusinessHours],
+) -> Optional[Dict[str, Any]]:
+    if hours is None:
+        return None
+    return _total_durations(compute(db, metric, filt, None, sla_minutes, as_of, hours)[ALL])
 
 
 # -- the conversations behind a point ----------------------------------------------------------------------
@@ -307,6 +385,7 @@ def drill_down(
     sla_minutes: Mapping[int, int],
     limit: int,
     as_of: Optional[datetime] = None,
+    hours: Optional[BusinessHours] = None,
 ) -> Dict[str, Any]:
     """The conversations one point was computed from, each with its channel, start and status.
 
@@ -323,10 +402,11 @@ def drill_down(
         asked_part = Part.ALL
     if info.kind is not Kind.RATE and part is not Part.ALL:
         raise InvalidInput(f"{metric} is not a rate: ask for part=all")
+    hours = _clock(metric, hours)
     try:
         ids = analytics.conversation_ids(
             db, asked, bucket, filt, asked_part, category=category, by=by, sla_minutes=sla_minutes,
-            as_of=as_of, limit=limit + 1,
+            hours=hours, as_of=as_of, limit=limit + 1,
         )  # fmt: skip
     except ValueError as error:
         raise InvalidInput(str(error)) from error
@@ -400,10 +480,22 @@ def csv_file_name(metric: Metric, filt: MetricFilter) -> str:
     return f"coverline-{metric.value}-{filt.granularity.value}-{first:%Y%m%d}-{last:%Y%m%d}.csv"
 
 
-def catalogue(timezone: str) -> Dict[str, Any]:
-    """What the page's filters and charts offer."""
+def intents(db: Session, filt: MetricFilter) -> Dict[str, Any]:
+    """The intent filter's choices: the intents customers' messages got in the period (and channel)."""
+    buckets = filt.buckets
+    return {
+        "start": buckets[0].start.isoformat(),
+        "end": buckets[-1].end.isoformat(),
+        "channel": filt.channel,
+        "intents": [{"intent": name, "messages": n} for name, n in analytics.intents_seen(db, filt)],
+    }
+
+
+def catalogue(timezone: str, hours: Optional[ServiceHours] = None) -> Dict[str, Any]:
+    """What the page's filters and charts offer, and the team's hours the business-hours figures count."""
     return {
         "timezone": timezone,
+        "service_hours": service_hours_json(hours) if hours is not None else None,
         "granularities": [g.value for g in Granularity],
         "channels": list(CHANNELS),
         "products": list(PRODUCTS),
@@ -416,6 +508,7 @@ def catalogue(timezone: str) -> Dict[str, Any]:
                 "description": info.description,
                 "breakdowns": list(info.breakdowns),
                 "categories": info.categories or None,
+                "business_hours": info.business_hours,
             }
             for metric, info in METRICS.items()
         ],

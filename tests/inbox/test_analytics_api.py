@@ -279,6 +279,7 @@ def test_every_route_wants_a_login_and_only_reads(app, agent: LoggedIn) -> None:
     routes = analytics_routes(app)
     assert sorted(r.path for r in routes) == [
         "/api/analytics/drilldown",
+        "/api/analytics/intents",
         "/api/analytics/metrics",
         "/api/analytics/series",
         "/api/analytics/series.csv",
@@ -337,11 +338,21 @@ def test_bad_parameters_are_a_422_with_the_reason(agent: LoggedIn, query: str, s
 
 def test_the_api_is_in_the_openapi_document(agent: LoggedIn) -> None:
     paths = agent.get("/api/openapi.json").json()["paths"]
-    for path in ("series", "series.csv", "summary", "drilldown", "metrics"):
+    for path in ("series", "series.csv", "summary", "drilldown", "metrics", "intents"):
         assert "get" in paths[f"/api/analytics/{path}"], path
     assert "text/csv" in paths["/api/analytics/series.csv"]["get"]["responses"]["200"]["content"]
     parameters = {p["name"] for p in paths["/api/analytics/series"]["get"]["parameters"]}
-    assert {"metric", "by", "start", "end", "granularity", "channel", "product", "intent"} <= parameters
+    assert {
+        "metric",
+        "by",
+        "start",
+        "end",
+        "granularity",
+        "channel",
+        "product",
+        "intent",
+        "business_hours",
+    } <= parameters
     assert paths["/api/analytics/drilldown"]["get"]["responses"]["200"]["content"]["application/json"]
 
 

@@ -239,6 +239,17 @@
     $("an-drill").hidden = false;
   }
 
+  // ---- the intent filter's choices: the intents seen in the period (and channel), most frequent first -------
+
+  async function loadIntents() {
+    const params = apiParams(); // the chosen intent and product do not narrow the choices
+    params.delete("intent");
+    params.delete("product");
+    const found = await api("GET", "/api/analytics/intents?" + params.toString());
+    $("an-intents").replaceChildren(...found.intents.map((i) =>
+      el("option", { value: i.intent, label: `${i.intent} (${i.messages})` })));
+  }
+
   // ---- the page ---------------------------------------------------------------------------------------------
 
   function showError(error) {
@@ -257,7 +268,7 @@
       if (!$("an-to").value) $("an-to").value = dayBefore(summary.end.slice(0, 10));
       saveToUrl();
       renderTiles(summary);
-      await Promise.all(CHARTS.map(loadChart));
+      await Promise.all([...CHARTS.map(loadChart), loadIntents()]);
       document.body.dataset.analyticsLoaded = "true";
     } catch (error) {
       showError(error);
