@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from recommendations.items import LibraryItem
+from recommendations.items import Library, LibraryItem
 from recommendations.profile import CustomerProfile
 
 CHECKLIST, STAGE_GUIDE, OVERDUE, RENEWAL, QUOTED, INCIDENT, SEASONAL = 3.0, 2.5, 2.5, 2.0, 1.5, 1.0, 0.5
@@ -100,52 +100,81 @@ def _moment_rules(profile: CustomerProfile, moment: str, item: LibraryItem, day:
     return found
 
 
+def _topic(library: Library, name: str, words: "re.Pattern[str]") -> List[int]:
+    def compute(lib: Library) -> List[int]:
+        return [i for i in lib.by_category.get("billing_howto", []) if words.search(lib.items[i].text)]
+
+    return library.derived(f"billing:{name}", compute)  # type: ignore[return-value]
+
+
+def _rule_pool(profile: CustomerProfile, moment: str, library: Library, day: date) -> List[int]:
+    """The only items any rule can ask for, found through the library's groups rather than by a full scan."""
+    pool: List[int] = []
+    for claim in profile.claims:
+        pool += library.by_incident.get(claim.incident_type, [])
+        pool += library.by_stage.get(claim.stage, [])
+    if profile.payment_overdue_days > 0:
+        pool += _topic(library, "payment", PAYMENT_WORDS)
+    if any(0 <= p.renewal_in_days <= RENEWAL_DAYS for p in profile.policies):
+        pool += _topic(library, "renewal", RENEWAL_WORDS)
+    if moment == "quote_given":
+        for quote in profile.quotes:
+            pool += library.by_offer.get(quote.product, [])
+            pool += [
+                i
+                for i in library.by_category.get("product_explainer", [])
+                if quote.product in library.items[i].product_lines
+            ]
+    pool += [i for i in library.by_month.get(day.month, []) if library.items[i].category == "safety_tip"]
+    return list(dict.fromkeys(pool))
+
+
 def rule_candidates(
-    profile: CustomerProfile, moment: str, items: Sequence[LibraryItem], day: date
-) -> Dict[str, Candidate]:
-    """Every item a rule asks for, with its highest priority and every reason."""
-    found: Dict[str, Candidate] = {}
-    for item in items:
+    profile: CustomerProfile, moment: str, library: Library, day: date, permitted: np.ndarray
+) -> Dict[int, Candidate]:
+    """Every permitted item a rule asks for (by position in the library), with its highest priority and reasons."""
+    found: Dict[int, Candidate] = {}
+    for position in _rule_pool(profile, moment, library, day):
+        if not permitted[position]:
+            continue
+        item = library.items[position]
         rules = _claim_rules(profile, item) + _account_rules(profile, item) + _moment_rules(profile, moment, item, day)
         for priority, reason in rules:
-            found.setdefault(item.slug, Candidate(item)).add_rule(priority, reason)
+            found.setdefault(position, Candidate(item)).add_rule(priority, reason)
     return found
 
 
 class ItemVectors:
-    """Item embeddings, computed once per distinct text with the given encoder and kept for the process."""
+    """Item embeddings with the given encoder: computed once per distinct text and kept for the process; the
+    stacked matrix is kept with each library snapshot."""
 
     def __init__(self, encoder: TextEncoder) -> None:
         self.encoder = encoder
         self._lock = threading.Lock()
         self._by_text: Dict[str, np.ndarray] = {}
-        self._matrix_key: Optional[Tuple[str, ...]] = None
-        self._matrix: Optional[np.ndarray] = None
 
-    def matrix(self, items: Sequence[LibraryItem]) -> np.ndarray:
-        """One row per item, in order; the stacked matrix is kept while the library is the same."""
-        key = tuple(item.text for item in items)
+    def _compute(self, items: Sequence[LibraryItem]) -> np.ndarray:
+        texts = [item.text for item in items]
+        missing = list(dict.fromkeys(text for text in texts if text not in self._by_text))
+        if missing:
+            for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
+                self._by_text[text] = np.asarray(vector, dtype=np.float32)
+        return np.vstack([self._by_text[text] for text in texts]) if texts else np.zeros((0, 1), np.float32)
+
+    def matrix(self, library: Library) -> np.ndarray:
         with self._lock:
-            if key == self._matrix_key and self._matrix is not None:
-                return self._matrix
-            missing = list(dict.fromkeys(text for text in key if text not in self._by_text))
-            if missing:
-                for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
-                    self._by_text[text] = np.asarray(vector, dtype=np.float32)
-            self._matrix = np.vstack([self._by_text[text] for text in key]) if key else np.zeros((0, 1), np.float32)
-            self._matrix_key = key
-            return self._matrix
+            return library.vectors(self, self._compute)
 
 
 def question_text(profile: CustomerProfile) -> str:
-    """The customer's recent questions, newest first, as one text: the last question leads, context follows."""
+    """The customer's recent questions as one text (at most three)."""
     return " ".join(profile.recent_questions[:3]).strip()
 
 
-def similarities(profile: CustomerProfile, items: Sequence[LibraryItem], vectors: Optional[ItemVectors]) -> np.ndarray:
+def similarities(profile: CustomerProfile, library: Library, vectors: Optional[ItemVectors]) -> np.ndarray:
     """Cosine of the recent questions to each item (zeros when there is nothing to compare or no encoder)."""
     text = question_text(profile)
-    if not text or vectors is None or not items:
-        return np.zeros(len(items), dtype=np.float32)
+    if not text or vectors is None or not len(library):
+        return np.zeros(len(library), dtype=np.float32)
     query = np.asarray(vectors.encoder.encode([text]), dtype=np.float32)[0]
-    return vectors.matrix(items) @ query
+    return vectors.matrix(library) @ query

@@ -16,7 +16,9 @@ from __future__ import annotations
 from datetime import date
 from typing import List, Optional, Sequence, Tuple, TypeVar
 
-from recommendations.items import LibraryItem
+import numpy as np
+
+from recommendations.items import Library, LibraryItem
 from recommendations.profile import CustomerProfile
 
 DAILY_CAP = 6  # items per customer per day: two carousels of three
@@ -48,6 +50,22 @@ def refusal(item: LibraryItem, profile: CustomerProfile, day: date) -> Optional[
 
 def allowed(items: Sequence[LibraryItem], profile: CustomerProfile, day: date) -> List[LibraryItem]:
     return [item for item in items if refusal(item, profile, day) is None]
+
+
+def permitted(library: Library, profile: CustomerProfile, day: date) -> np.ndarray:
+    """`refusal(...) is None` for every item of the library at once (a boolean per item), without a Python loop
+    over thousands of items."""
+    ordinal = day.toordinal()
+    mask = (library.valid_from <= ordinal) & (ordinal <= library.valid_to)
+    if not marketing_allowed(profile):
+        mask &= ~library.marketing
+    for product in profile.held_products:
+        mask &= library.offers != product
+    for slug in profile.dismissed:
+        position = library.position.get(slug)
+        if position is not None:
+            mask[position] = False
+    return mask
 
 
 def room_today(profile: CustomerProfile, k: int, cap: int = DAILY_CAP) -> int:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -110,12 +111,64 @@ class LibraryCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._fingerprint: Optional[Tuple[object, ...]] = None
-        self._items: List[LibraryItem] = []
+        self._library = Library([])
 
-    def items(self, session: Session) -> List[LibraryItem]:
+    def library(self, session: Session) -> "Library":
         fingerprint = _fingerprint(session)
         with self._lock:
             if fingerprint != self._fingerprint:
-                self._items = load_items(session)
+                self._library = Library(load_items(session))
                 self._fingerprint = fingerprint
-            return self._items
+            return self._library
+
+
+class Library:
+    """A snapshot of the live items with what every recommendation looks up, built once per snapshot: the
+    constraints as arrays (checked for all items at once) and the items each rule can ask for, so a rule looks at
+    its few dozen items rather than the whole library."""
+
+    def __init__(self, items: Sequence[LibraryItem]) -> None:
+        self.items: List[LibraryItem] = list(items)
+        self.position: Dict[str, int] = {item.slug: i for i, item in enumerate(self.items)}
+        never, always = date.min.toordinal(), date.max.toordinal()
+        self.marketing = np.array([item.marketing for item in self.items], dtype=bool)
+        self.offers = np.array([item.offers_product or "" for item in self.items], dtype=object)
+        self.valid_from = np.array([i.valid_from.toordinal() if i.valid_from else never for i in self.items])
+        self.valid_to = np.array([i.valid_to.toordinal() if i.valid_to else always for i in self.items])
+        ranks = np.argsort(np.argsort([item.editorial_rank for item in self.items], kind="stable"), kind="stable")
+        self.editorial = 1.0 - ranks / max(len(self.items), 1)  # 1 for the first item, towards 0 for the last
+        self.by_incident = _group(self.items, lambda item: item.incident_types)
+        self.by_stage = _group(self.items, lambda item: item.claim_stages)
+        self.by_category = _group(self.items, lambda item: (item.category,))
+        self.by_offer = _group(self.items, lambda item: (item.offers_product,) if item.offers_product else ())
+        self.by_month = _group(self.items, lambda item: item.months)
+        self._vectors: Dict[int, np.ndarray] = {}
+        self._derived: Dict[str, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def vectors(self, owner: object, compute: Callable[[Sequence[LibraryItem]], np.ndarray]) -> np.ndarray:
+        """The item matrix `owner` (an ItemVectors) computed for this snapshot, computed once."""
+        key = id(owner)
+        if key not in self._vectors:
+            self._vectors[key] = compute(self.items)
+        return self._vectors[key]
+
+    def derived(self, name: str, compute: Callable[["Library"], object]) -> object:
+        """Something a module works out from this snapshot once (e.g. which how-tos are about renewal)."""
+        if name not in self._derived:
+            self._derived[name] = compute(self)
+        return self._derived[name]
+
+
+def _group(items: Sequence[LibraryItem], keys: Callable[[LibraryItem], Iterable[object]]) -> Dict[object, List[int]]:
+    groups: Dict[object, List[int]] = {}
+    for position, item in enumerate(items):
+        for key in keys(item):
+            groups.setdefault(key, []).append(position)
+    return groups
+
+
+def as_library(items: "Library | Sequence[LibraryItem]") -> Library:
+    return items if isinstance(items, Library) else Library(items)

@@ -32,8 +32,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from recommendations.candidates import Candidate, ItemVectors, TextEncoder, in_season, rule_candidates, similarities
-from recommendations.constraints import allowed, diverse_top, room_today
-from recommendations.items import LibraryCache, LibraryItem
+from recommendations.constraints import diverse_top, permitted, room_today
+from recommendations.items import Library, LibraryCache, LibraryItem, as_library
 from recommendations.profile import CustomerProfile, load_profile
 from storage.models import ContentEvent, ContentItem, utcnow
 
@@ -73,17 +73,23 @@ class Prior:
 
     def __init__(self, opens: Optional[Mapping[str, int]] = None) -> None:
         self.opens = {slug: n for slug, n in (opens or {}).items() if n > 0}
+        self._top = math.log1p(max(self.opens.values())) if self.opens else 0.0
 
     @property
     def cold(self) -> bool:
         return not self.opens
 
-    def scores(self, items: Sequence[LibraryItem]) -> np.ndarray:
+    def score(self, library: Library, position: int) -> float:
         if self.cold:
-            ranks = np.argsort(np.argsort([item.editorial_rank for item in items], kind="stable"), kind="stable")
-            return EDITORIAL_WEIGHT * (1.0 - ranks / max(len(items), 1))
-        top = math.log1p(max(self.opens.values()))
-        return np.array([POPULARITY_WEIGHT * math.log1p(self.opens.get(item.slug, 0)) / top for item in items])
+            return EDITORIAL_WEIGHT * float(library.editorial[position])
+        return POPULARITY_WEIGHT * math.log1p(self.opens.get(library.items[position].slug, 0)) / self._top
+
+    def order(self, library: Library) -> np.ndarray:
+        """Positions from the most to the least popular (editorial order when cold)."""
+        if self.cold:
+            return np.argsort(-library.editorial, kind="stable")
+        opens = np.array([self.opens.get(item.slug, 0) for item in library.items])
+        return np.argsort(-opens, kind="stable")
 
 
 def _involved_products(profile: CustomerProfile) -> Tuple[str, ...]:
@@ -97,10 +103,21 @@ def _fit(item: LibraryItem, profile: CustomerProfile, products: Sequence[str]) -
     return FIT_BONUS if item.fits_products(products) else -FIT_BONUS
 
 
+def _most_similar(cosine: np.ndarray, allowed_mask: np.ndarray, count: int) -> List[int]:
+    if not cosine.any():
+        return []
+    masked = np.where(allowed_mask, cosine, -np.inf)
+    count = min(count, int(allowed_mask.sum()))
+    if count == 0:
+        return []
+    top = np.argpartition(-masked, count - 1)[:count] if count < len(masked) else np.arange(len(masked))
+    return [int(i) for i in top if np.isfinite(masked[i])]
+
+
 def recommend(
     profile: CustomerProfile,
     moment: str,
-    library: Sequence[LibraryItem],
+    library: Library | Sequence[LibraryItem],
     k: int = 3,
     today: Optional[date] = None,
     vectors: Optional[ItemVectors] = None,
@@ -109,42 +126,42 @@ def recommend(
     """The best `k` items for this customer at this moment, never breaking a constraint; fewer (or none) when
     the daily cap is reached or too few items are allowed."""
     today = today or date.today()
+    library = as_library(library)
+    prior = prior or Prior()
     room = room_today(profile, k)
-    items = allowed(library, profile, today)
-    if room == 0 or not items:
+    allowed_mask = permitted(library, profile, today)
+    if room == 0 or not allowed_mask.any():
         return []
     rule_weight, similarity_weight = MOMENT_WEIGHTS.get(moment, (1.0, 1.5))
-    candidates = rule_candidates(profile, moment, items, today)
-    cosine = similarities(profile, items, vectors)
-    prior = prior or Prior()
-    priors = prior.scores(items)
+    candidates = rule_candidates(profile, moment, library, today, allowed_mask)
+    cosine = similarities(profile, library, vectors)
     products = _involved_products(profile)
-    similar = set(np.argsort(-cosine, kind="stable")[:SIMILAR_CANDIDATES]) if cosine.any() else set()
+    pool = sorted(set(candidates) | set(_most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES)))
     scored: List[Tuple[LibraryItem, Candidate, float]] = []
-    for index, item in enumerate(items):
-        candidate = candidates.get(item.slug)
-        if candidate is None and index not in similar:
-            continue
-        candidate = candidate or Candidate(item)
-        candidate.similarity = float(cosine[index])
+    for position in pool:
+        item = library.items[position]
+        candidate = candidates.get(position) or Candidate(item)
+        candidate.similarity = float(cosine[position])
         if candidate.similarity >= SIMILAR_REASON or not candidate.reasons:
             candidate.reasons.append("close to what you asked" if candidate.similarity >= SIMILAR_REASON else RELATED)
         season = 0.0 if candidate.priority or in_season(item, today) else OUT_OF_SEASON
         score = (
             rule_weight * candidate.priority
             + similarity_weight * max(candidate.similarity, 0.0)
-            + float(priors[index])
+            + prior.score(library, position)
             + _fit(item, profile, products)
             + season
         )
         scored.append((item, candidate, score))
     if len(scored) < room:  # too few candidates (a cold, anonymous "hi"): the prior fills in
-        taken = {item.slug for item, _, _ in scored}
+        taken = set(pool)
         reason = "editors' pick" if prior.cold else "popular with other customers"
-        for index in np.argsort(-priors, kind="stable"):
-            item = items[index]
-            if item.slug not in taken and in_season(item, today):
-                scored.append((item, Candidate(item, reasons=[reason]), float(priors[index])))
+        for position in prior.order(library):
+            if len(scored) >= room + SIMILAR_CANDIDATES:
+                break
+            item = library.items[position]
+            if position not in taken and allowed_mask[position] and in_season(item, today):
+                scored.append((item, Candidate(item, reasons=[reason]), prior.score(library, int(position))))
     scored.sort(key=lambda entry: -entry[2])
     top = diverse_top([(item, (candidate, score)) for item, candidate, score in scored], room)
     return [
@@ -174,10 +191,10 @@ def _database_key(session: Session) -> str:
     return str(session.get_bind().url)
 
 
-def _library(session: Session) -> List[LibraryItem]:
+def _library(session: Session) -> Library:
     with _lock:
         cache = _caches.setdefault(_database_key(session), LibraryCache())
-    return cache.items(session)
+    return cache.library(session)
 
 
 def popularity_prior(session: Session, now: Optional[datetime] = None) -> Prior:
@@ -222,12 +239,11 @@ def recommend_for_conversation(
     now = now or utcnow()
     profile = load_profile(session, conversation_id, now)
     vectors = shared_item_vectors()
+    library, prior = _library(session), popularity_prior(session, now)
     try:
-        return recommend(
-            profile, moment, _library(session), k, now.date(), vectors=vectors, prior=popularity_prior(session, now)
-        )
+        return recommend(profile, moment, library, k, now.date(), vectors=vectors, prior=prior)
     except (OSError, RuntimeError):
         if vectors is None:
             raise
         logger.exception("content similarity failed: recommending from rules and popularity alone")
-        return recommend(profile, moment, _library(session), k, now.date(), prior=popularity_prior(session, now))
+        return recommend(profile, moment, library, k, now.date(), prior=prior)

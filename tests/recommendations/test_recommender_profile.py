@@ -1,0 +1,254 @@
+"""The recommender's view of a conversation, read from a real migrated database (SQLite, and PostgreSQL when a
+server answers): who the verified customer is and what they hold, claim, were quoted, said and dismissed; an
+anonymous conversation from itself alone; and what `recommend_for_conversation` then shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+from sqlalchemy import select
+
+from recommendations.library import DEMO_LIBRARY, import_library, item_by_slug
+from recommendations.profile import ClaimState, load_profile
+from recommendations.recommender import recommend_for_conversation
+from storage.engine import session_scope
+from storage.migrate import upgrade
+from storage.models import (
+    ContentEvent,
+    ContentImpression,
+    Conversation,
+    Customer,
+    Escalation,
+    Message,
+    Policy,
+    Quote,
+    utcnow,
+)
+from storage.seed import seed
+from storage.verification import record_verification
+from tests.support.databases import migrated_sqlite
+
+WHATSAPP = "whatsapp:15550001111"
+MESSENGER = "messenger:5550002222333"
+TELEGRAM = "telegram:777000111"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated database seeded with the demo book and the demo content library."""
+    if request.param == "sqlite":
+        url = migrated_sqlite(tmp_path / "coverline.db")
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+        upgrade(url)
+        with session_scope(url) as session:
+            seed(session)
+    with session_scope(url) as session:
+        import_library(session, [DEMO_LIBRARY])
+    yield url
+
+
+def customer_with_policy(session, number: str) -> Customer:
+    return session.scalars(select(Customer).join(Policy).where(Policy.number == number)).one()
+
+
+def conversation(session, conversation_id: str, channel: str) -> None:
+    session.add(Conversation(id=conversation_id, channel=channel, customer_identity=conversation_id))
+    session.flush()
+
+
+def says(
+    session,
+    conversation_id: str,
+    text: str,
+    intent: str,
+    sentiment: str,
+    at: datetime,
+    channel: Optional[str] = None,
+) -> None:
+    session.add(
+        Message(
+            conversation_id=conversation_id,
+            event_key=f"{conversation_id}:{at.isoformat()}:{text[:10]}",
+            direction="inbound",
+            author="customer",
+            channel=channel or conversation_id.split(":")[0],
+            text=text,
+            intent=intent,
+            confidence=0.9,
+            sentiment={"label": sentiment, "confidence": 0.8},
+            sent_at=at,
+        )
+    )
+
+
+def dismiss(session, slug: str, conversation_id: str, customer_id: Optional[int], at: datetime) -> None:
+    item = item_by_slug(session, slug)
+    impression = ContentImpression(
+        content_item_id=item.id,
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        channel=conversation_id.split(":")[0],
+        moment="claim_filed",
+        shown_at=at,
+    )
+    session.add(impression)
+    session.flush()
+    session.add(
+        ContentEvent(
+            kind="dismiss",
+            content_item_id=item.id,
+            impression_id=impression.id,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=impression.channel,
+            at=at,
+        )
+    )
+
+
+def test_a_verified_whatsapp_customer_has_policies_claims_quotes_mood_and_dismissals(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        aisha = customer_with_policy(session, "PX-77310")  # auto active and 4 days overdue, renters cancelled
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, aisha.id, "policy_dob", "PX-77310", now=now - timedelta(minutes=5))
+        says(
+            session,
+            WHATSAPP,
+            "my windshield claim is taking forever",
+            "claim_status",
+            "neutral",
+            now - timedelta(minutes=3),
+        )
+        says(
+            session,
+            WHATSAPP,
+            "this is ridiculous, nobody called me back",
+            "complaint",
+            "negative",
+            now - timedelta(minutes=2),
+        )
+        session.add(
+            Quote(
+                reference="QT-H1T001",
+                conversation_id=WHATSAPP,
+                product="home",
+                inputs={},
+                annual_premium=Decimal("900"),
+                created_at=now - timedelta(days=2),
+            )
+        )
+        session.add(Escalation(conversation_id=WHATSAPP, reason="complaint", priority=1, open=True, created_at=now))
+        dismiss(session, "tip-winter-driving", WHATSAPP, aisha.id, now - timedelta(minutes=1))
+        aisha_id = aisha.id
+
+    with session_scope(db_url) as session:
+        profile = load_profile(session, WHATSAPP, now)
+
+    assert not profile.anonymous and profile.customer_id == aisha_id
+    assert profile.channel == "whatsapp"
+    assert profile.held_products == ("auto",)  # the cancelled renters policy is not held
+    assert 150 <= profile.policies[0].renewal_in_days <= 170
+    assert profile.policies[0].tenure_years == pytest.approx(0.5, abs=0.1)
+    assert profile.claims == (ClaimState("auto", "glass", "reported"),)
+    assert [(q.product, q.days_ago) for q in profile.quotes] == [("home", 2)]
+    assert profile.payment_overdue_days == 4
+    assert profile.recent_questions[0] == "this is ridiculous, nobody called me back"  # newest first
+    assert profile.recent_intents == ("complaint", "claim_status")
+    assert profile.sentiment == "negative"
+    assert profile.open_complaint
+    assert profile.dismissed == ("tip-winter-driving",)
+    assert profile.shown_today == 1
+    assert not profile.marketing_consent and not profile.marketing_allowed  # no consent is stored anywhere yet
+
+
+def test_an_anonymous_telegram_conversation_is_profiled_from_itself_alone(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        conversation(session, TELEGRAM, "telegram")
+        says(session, TELEGRAM, "is my bike covered if it's stolen from campus?", "ask_coverage", "neutral", now)
+        # someone else's verification must not leak into this conversation
+        james = customer_with_policy(session, "PX-40211")
+        record_verification(session, MESSENGER, james.id, "policy_dob", "PX-40211", now=now)
+        dismiss(session, "tip-bike-theft", TELEGRAM, None, now)
+
+    with session_scope(db_url) as session:
+        profile = load_profile(session, TELEGRAM, now)
+
+    assert profile.anonymous and profile.customer_id is None
+    assert profile.policies == () and profile.claims == () and profile.payment_overdue_days == 0
+    assert profile.channel == "telegram"
+    assert profile.recent_questions == ("is my bike covered if it's stolen from campus?",)
+    assert profile.dismissed == ("tip-bike-theft",)
+    assert not profile.open_complaint and not profile.marketing_allowed
+
+
+def test_a_conversation_without_a_row_takes_its_channel_from_the_sender_id(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        profile = load_profile(session, MESSENGER)
+    assert profile.channel == "messenger" and profile.anonymous
+
+
+def test_a_customer_who_dismissed_on_messenger_never_sees_it_again_on_whatsapp(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        james = customer_with_policy(session, "PX-40211")  # renters; theft claim waiting for documents
+        record_verification(session, MESSENGER, james.id, "policy_dob", "PX-40211", now=now - timedelta(days=1))
+        dismiss(session, "checklist-renters-theft-away", MESSENGER, james.id, now - timedelta(days=1))
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, james.id, "policy_dob", "PX-40211", now=now)
+        says(session, WHATSAPP, "what do you still need for my bike claim?", "claim_status", "neutral", now)
+
+    with session_scope(db_url) as session:
+        found = recommend_for_conversation(session, WHATSAPP, "greeting", now=now)
+
+    slugs = [rec.slug for rec in found]
+    assert "checklist-renters-theft-away" not in slugs
+    assert "guide-claim-documents-requested" in slugs  # the claim waits for documents: how to send them
+    assert all(rec.reasons for rec in found)
+    assert not any(rec.marketing for rec in found)
+
+
+def test_an_overdue_customer_after_a_claim_gets_the_claim_guide_and_a_payment_howto(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        aisha = customer_with_policy(session, "PX-77310")
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, aisha.id, "policy_dob", "PX-77310", now=now)
+        says(session, WHATSAPP, "a stone cracked my windshield on the highway", "file_claim", "neutral", now)
+
+    with session_scope(db_url) as session:
+        found = recommend_for_conversation(session, WHATSAPP, "claim_filed", now=now)
+
+    slugs = [rec.slug for rec in found]
+    assert slugs[0] == "checklist-auto-glass"
+    assert any("overdue" in reason for rec in found for reason in rec.reasons)
+    assert all(rec.item_id is not None for rec in found)  # the caller records impressions by item id
+
+
+def test_the_daily_cap_counts_todays_impressions_in_sql(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        conversation(session, TELEGRAM, "telegram")
+        says(session, TELEGRAM, "any tips for winter driving?", "ask_tips", "positive", now)
+        item = item_by_slug(session, "howto-paperless")
+        for position in range(6):
+            session.add(
+                ContentImpression(
+                    content_item_id=item.id,
+                    conversation_id=TELEGRAM,
+                    channel="telegram",
+                    moment="on_request",
+                    position=position,
+                    shown_at=now,
+                )
+            )
+
+    with session_scope(db_url) as session:
+        assert recommend_for_conversation(session, TELEGRAM, "on_request", now=now) == []
+        assert len(recommend_for_conversation(session, TELEGRAM, "on_request", now=now + timedelta(days=1))) == 3
