@@ -28,6 +28,9 @@ class AnswerSource(str, Enum):
 
 # Domain responses that mean "I did not understand", whoever sends them.
 FALLBACK_RESPONSES = frozenset({"utter_ask_rephrase", "utter_offer_human", "utter_default"})
+# Domain responses that mean "I understood the words, not what you want me to do" (an `inform` with no form
+# asking for it): not a fallback (the dialogue went where it was designed to go), but a message worth review.
+CLARIFYING_RESPONSES = frozenset({"utter_inform_without_context"})
 FORM_QUESTION_PREFIX = "utter_ask_"  # Rasa's convention for the response that asks for a form's slot
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from conversations.answers import CLARIFYING_RESPONSES, AnswerSource
 from settings import PROJECT_ROOT
 from storage.models import Agent, Annotation, AnswerFeedback, AuditEntry, Escalation, Message
 
@@ -44,6 +45,7 @@ WEIGHTS: Dict[str, int] = {
     "fallback": 4,
     "before_handoff": 3,
     "before_take_over": 3,
+    "reply_missed": 3,
     "out_of_scope": 2,
     "low_confidence": 2,
     "confused_intent": 1,
@@ -173,12 +175,24 @@ def reason_conditions(floor: float, confused: Iterable[str]) -> Dict[str, Column
         _last_customer_message_before(AuditEntry.at, AuditEntry.conversation_id),
     )
     not_fallback = or_(Message.intent.is_(None), Message.intent.notin_([FALLBACK_INTENT, OUT_OF_SCOPE_INTENT]))
+    # the model named an intent, yet the bot's reply fell back or asked what the customer wanted: a confident
+    # misreading, which neither the fallback nor the confidence floor would bring to anyone's attention
+    answer = aliased(Message)
+    reply_missed = and_(
+        not_fallback,
+        exists().where(
+            answer.in_reply_to_id == Message.id,
+            answer.direction == "outbound",
+            or_(answer.answer_source == AnswerSource.FALLBACK.value, answer.action_name.in_(CLARIFYING_RESPONSES)),
+        ),
+    )
     confused = list(confused)
     return {
         "thumbs_down": thumbs_down,
         "fallback": Message.intent == FALLBACK_INTENT,
         "before_handoff": before_handoff,
         "before_take_over": before_take_over,
+        "reply_missed": reply_missed,
         "out_of_scope": Message.intent == OUT_OF_SCOPE_INTENT,
         "low_confidence": and_(Message.confidence.isnot(None), Message.confidence < floor, not_fallback),
         "confused_intent": Message.intent.in_(confused) if confused else literal(False),
@@ -215,6 +229,8 @@ def _why(reason: str, message: Message, floor: float, confused: Mapping[str, int
         "fallback": "the model did not understand it (nlu_fallback)",
         "before_handoff": "the conversation was handed to people right after it",
         "before_take_over": "an agent took the conversation over right after it",
+        "reply_missed": f"the model read it as {message.intent} ({confidence}), yet the bot's reply fell back "
+        "or asked what the customer wanted",
         "out_of_scope": "the model called it out of scope",
         "low_confidence": f"the model's confidence {confidence} is under the floor {floor:.2f}",
         "confused_intent": f"{confused.get(message.intent or '', 0)} earlier annotations corrected "

@@ -82,6 +82,28 @@ def test_fallback_and_thumbs_down_come_first_with_their_reasons(db_url: str, log
     assert items[0].message.channel == "whatsapp" and items[1].message.conversation_id == "telegram:123456789"
 
 
+def test_a_confident_misreading_that_the_bot_could_not_act_on(db_url: str) -> None:
+    """Seen in the live learning-loop run: "some1 hit my car" read as `inform` at 1.00, answered "What would you
+    like me to do with that?"; 25 of 30 such first notices of loss were in no queue. The model was sure, so
+    neither the fallback nor the confidence floor flags it: the bot's reply does."""
+    car = Chat(db_url, "whatsapp:15550003333")
+    car.customer("some1 hit my car in the grocery store lot", "inform", 1.0)
+    car.bot("Thanks! What would you like me to do with that?", utter_action="utter_inform_without_context")
+    pipe = Chat(db_url, "telegram:777000111", channel="telegram")
+    pipe.customer("burst pipe upstairs, ceiling is dripping", "ask_coverage", 0.91)
+    pipe.bot("I'm not sure I understood. Could you rephrase it?", utter_action="utter_ask_rephrase")
+    fine = Chat(db_url, "messenger:4455667799", channel="messenger")
+    fine.customer("i want to file a claim", "file_claim", 0.99)
+    fine.bot("I'm sorry to hear that. What happened?", utter_action="utter_ask_incident_type")
+
+    items = ranked(db_url)
+    assert texts(items) == ["burst pipe upstairs, ceiling is dripping", "some1 hit my car in the grocery store lot"]
+    assert [reasons(i) for i in items] == [["reply_missed"], ["reply_missed"]]
+    assert items[1].reasons[0]["why"] == (
+        "the model read it as inform (1.00), yet the bot's reply fell back or asked what the customer wanted"
+    )
+
+
 def test_the_floor_is_a_setting(db_url: str, logged: Dict[str, int]) -> None:
     assert "how much more if my 16yo starts driving the civic" not in texts(ranked(db_url, floor=0.5))
     assert "hi there" in texts(ranked(db_url, floor=0.995))
