@@ -17,7 +17,7 @@ PAST_REPLIES := $(wildcard demo_data/past_replies/*.csv)
 HELDOUT := $(wildcard demo_data/past_replies/heldout/*.csv)
 INDEX_CODE := $(wildcard retrieval/*.py retrieval/backends/*.py)
 
-.PHONY: FORCE install run train index validate lint test benchmark-retrieval benchmark-nlu test-unit test-stories test-integration benchmark clean help
+.PHONY: FORCE install run train index retrain rollback benchmark-learning validate lint test benchmark-retrieval benchmark-nlu test-unit test-stories test-integration benchmark clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,16 @@ train: install $(MODEL) $(INDEX)  ## train the Rasa model and build the past-rep
 
 run: install train  ## start Rasa (API on), the action server and the web chat page on SQLite
 	$(PY) -m runner
+
+retrain: install  ## annotations → a candidate model, measured beside the active one; promoted into the running Rasa server only if the gate passes (docs/learning.md)
+	$(PY) -m learning retrain
+
+rollback: install  ## the running Rasa server back to the previous model (or VERSION=...), no restart
+	$(PY) -m learning rollback $(if $(VERSION),--to $(VERSION))
+
+benchmark-learning: install train  ## issue 15 end to end on live servers in a throwaway clone: log → annotate → retrain → promote → roll back (~30-60 min)
+	$(PY) -m benchmarks.learning_loop
+	$(PY) -m benchmarks.learning_loop --shuffled
 
 validate: install  ## rasa data validate
 	$(RASA) data validate $(RASA_DATA)
