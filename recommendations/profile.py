@@ -160,21 +160,29 @@ def _quotes(session: Session, conversations: Sequence[str], now: datetime) -> Tu
     return tuple(quotes.values())
 
 
-def _recent_messages(session: Session, conversation_id: str) -> List[Message]:
-    """The customer's last messages, newest first."""
-    return list(
-        session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id, Message.author == "customer")
-            .order_by(Message.sent_at.desc(), Message.id.desc())
-            .limit(RECENT_MESSAGES)
-        )
-    )
+@dataclass(frozen=True)
+class _Said:
+    text: Optional[str]
+    intent: Optional[str]
+    sentiment: Optional[str]
 
 
-def _sentiment(messages: Sequence[Message]) -> str:
-    labels = [m.sentiment.get("label") for m in messages if isinstance(m.sentiment, dict)]
-    labels = [label for label in labels if label in ("positive", "neutral", "negative")]
+def _recent_messages(session: Session, conversation_id: str) -> List[_Said]:
+    """The customer's last messages, newest first (three columns, not ORM rows: this runs in every recommendation)."""
+    rows = session.execute(
+        select(Message.text, Message.intent, Message.sentiment)
+        .where(Message.conversation_id == conversation_id, Message.author == "customer")
+        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .limit(RECENT_MESSAGES)
+    ).all()
+    return [
+        _Said(text, intent, (sentiment or {}).get("label") if isinstance(sentiment, dict) else None)
+        for text, intent, sentiment in rows
+    ]
+
+
+def _sentiment(messages: Sequence[_Said]) -> str:
+    labels = [m.sentiment for m in messages if m.sentiment in ("positive", "neutral", "negative")]
     if "negative" in labels[:UPSET_WINDOW]:
         return "negative"
     return labels[0] if labels else "neutral"

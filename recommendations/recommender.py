@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -53,7 +52,7 @@ SIMILAR_CANDIDATES = 20  # the most similar items join the rule candidates
 SIMILAR_REASON = 0.35  # cosine above which "close to what you asked" is worth saying
 RELATED = "related to your conversation"
 POPULARITY_DAYS = 90
-POPULARITY_TTL_SECONDS = 60.0
+POPULARITY_TTL = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ def recommend(
 
 _caches: Dict[str, LibraryCache] = {}
 _vectors: List[ItemVectors] = []
-_priors: Dict[str, Tuple[float, Prior]] = {}
+_priors: Dict[str, Tuple[datetime, Prior]] = {}
 _lock = threading.Lock()
 
 
@@ -198,20 +197,21 @@ def _library(session: Session) -> Library:
 
 
 def popularity_prior(session: Session, now: Optional[datetime] = None) -> Prior:
-    """Opens per item over the last 90 days, re-read at most once a minute (a prior need not be to the second)."""
+    """Opens per item over the last 90 days, re-read at most once a minute of `now` (a prior need not be to the
+    second, and the grouping query is the dearest of a recommendation's)."""
+    now = now or utcnow()
     key = _database_key(session)
     cached = _priors.get(key)
-    if cached is not None and time.monotonic() - cached[0] < POPULARITY_TTL_SECONDS:
+    if cached is not None and timedelta(0) <= now - cached[0] < POPULARITY_TTL:
         return cached[1]
-    since = (now or utcnow()) - timedelta(days=POPULARITY_DAYS)
     rows = session.execute(
         select(ContentItem.slug, func.count(ContentEvent.id))
         .join(ContentEvent, ContentEvent.content_item_id == ContentItem.id)
-        .where(ContentEvent.kind == "open", ContentEvent.at >= since)
+        .where(ContentEvent.kind == "open", ContentEvent.at >= now - timedelta(days=POPULARITY_DAYS))
         .group_by(ContentItem.slug)
     ).all()
     prior = Prior({slug: int(count) for slug, count in rows})
-    _priors[key] = (time.monotonic(), prior)
+    _priors[key] = (now, prior)
     return prior
 
 

@@ -1,6 +1,7 @@
 """One recommendation as the action makes it, with 10,000 items and 100,000 customers (issue 16: p95 ≤ 30 ms).
 
-    python -m benchmarks.recommendations.latency            # ~3-6 min on 2 shared cores (mostly filling SQLite)
+    python -m benchmarks.recommendations.latency                 # minutes: mostly filling SQLite
+    python -m benchmarks.recommendations.latency --db /tmp/r.db  # keep the filled file; reuse it next time
 
 A throwaway SQLite file, migrated, filled with synthetic rows: 100,000 customers with 1-3 policies each, claims,
 quotes, one verified conversation each (channel-shaped ids) with a few messages, open escalations, 10,000
@@ -20,6 +21,7 @@ Writes benchmarks/results/recommendations_latency.{json,md}.
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
 import sys
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
-from sqlalchemy import insert, text
+from sqlalchemy import func, insert, select, text
 
 from recommendations.library import DEMO_LIBRARY, load_library
 from recommendations.recommender import recommend_for_conversation, shared_item_vectors
@@ -331,13 +333,24 @@ def markdown(results: Dict[str, Any]) -> str:
 def main(argv: List[str] | None = None) -> Dict[str, Any]:
     import os
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, help="keep the filled SQLite file here and reuse it when it exists")
+    args = parser.parse_args(argv)
     started = time.time()
-    now = utcnow().replace(microsecond=0)
-    folder = Path(tempfile.mkdtemp(prefix="coverline-reco-latency-"))
-    url = f"sqlite:///{folder / 'latency.db'}"
-    log(f"filling {url}")
-    upgrade(url)
-    conversations = fill(url, now.date(), now)
+    path = args.db or Path(tempfile.mkdtemp(prefix="coverline-reco-latency-")) / "latency.db"
+    url = f"sqlite:///{path}"
+    if path.exists():
+        log(f"reusing {url}")
+        with session_scope(url) as session:
+            now = session.execute(select(func.max(Customer.created_at))).scalar()
+            for statement in EXTRA_INDEXES:
+                session.execute(text(f"DROP INDEX IF EXISTS {statement.split()[5]}"))
+        conversations = [conversation_id(n) for n in range(1, CUSTOMERS + 1)]
+    else:
+        now = utcnow().replace(microsecond=0)
+        log(f"filling {url}")
+        upgrade(url)
+        conversations = fill(url, now.date(), now)
     with session_scope(url) as session:
         policies = int(session.execute(text("SELECT count(*) FROM policies")).scalar())
     results: Dict[str, Any] = {
@@ -361,7 +374,8 @@ def main(argv: List[str] | None = None) -> Dict[str, Any]:
     (RESULTS / "recommendations_latency.json").write_text(json.dumps(results, indent=2) + "\n")
     (RESULTS / "recommendations_latency.md").write_text(markdown(results))
     log(markdown(results))
-    (folder / "latency.db").unlink(missing_ok=True)
+    if args.db is None:
+        path.unlink(missing_ok=True)
     return results
 
 

@@ -252,3 +252,41 @@ def test_the_daily_cap_counts_todays_impressions_in_sql(db_url: str) -> None:
     with session_scope(db_url) as session:
         assert recommend_for_conversation(session, TELEGRAM, "on_request", now=now) == []
         assert len(recommend_for_conversation(session, TELEGRAM, "on_request", now=now + timedelta(days=1))) == 3
+
+
+def opened(session, slug: str, times: int, at: datetime) -> None:
+    item = item_by_slug(session, slug)
+    for n in range(times):
+        viewer = f"webchat:{n:08d}"
+        impression = ContentImpression(
+            content_item_id=item.id, conversation_id=viewer, channel="webchat", moment="greeting", shown_at=at
+        )
+        session.add(impression)
+        session.flush()
+        session.add(
+            ContentEvent(
+                kind="open",
+                content_item_id=item.id,
+                impression_id=impression.id,
+                conversation_id=viewer,
+                channel="webchat",
+                at=at,
+            )
+        )
+
+
+def test_among_equally_fitting_items_what_others_open_comes_first(db_url: str) -> None:
+    now = datetime(2026, 12, 10, 12, 0)  # December: the winter tips are in season, and equally so
+    with session_scope(db_url) as session:
+        conversation(session, TELEGRAM, "telegram")
+    with session_scope(db_url) as session:
+        cold = [rec.slug for rec in recommend_for_conversation(session, TELEGRAM, "greeting", now=now)]
+    assert "tip-home-fire-safety" not in cold  # cold: the library's own order decides between the tips
+
+    with session_scope(db_url) as session:
+        opened(session, "tip-home-fire-safety", 12, now - timedelta(days=1))
+        opened(session, "offer-safe-driver-switch", 40, now - timedelta(days=1))  # marketing: never to an anonymous
+    with session_scope(db_url) as session:
+        warm = recommend_for_conversation(session, TELEGRAM, "greeting", now=now + timedelta(minutes=2))
+    assert warm[0].slug == "tip-home-fire-safety"
+    assert not any(rec.marketing for rec in warm)
