@@ -122,6 +122,17 @@ class ChangeRequest(Base):
 
 # The analytics queries (analytics/units.py) read the interaction log by time; these indexes serve them
 # (migration 0014, chosen with EXPLAIN ANALYZE over 1,000,000 messages: benchmarks/results/analytics.md).
+# What the per-author reads take from the index alone (index-only scans): the bot's answers (fallback and
+# past-reply rates), customer messages' intent and sentiment (sentiment share: no heap, only the small JSON).
+AUTHOR_SENT_AT_INCLUDE = [
+    "conversation_id",
+    "channel",
+    "intent",
+    "answer_source",
+    "in_reply_to_id",
+    "id",
+    "sentiment",
+]
 # Customer messages whose entities mention a product: analytics/scope.py parses only these.
 PRODUCT_MENTION = "author = 'customer' AND CAST(entities AS TEXT) LIKE '%\"product\"%'"
 
@@ -157,7 +168,7 @@ class Message(Base):
             "ix_messages_author_sent_at",
             "author",
             "sent_at",
-            postgresql_include=["conversation_id", "channel", "intent"],
+            postgresql_include=AUTHOR_SENT_AT_INCLUDE,
         ),
         Index(
             "ix_messages_product_mentions",

@@ -20,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 # as in storage/models.py (the migration keeps its own copy: a later change to the model must not rewrite it)
+AUTHOR_SENT_AT_INCLUDE = ["conversation_id", "channel", "intent", "answer_source", "in_reply_to_id", "id", "sentiment"]
 PRODUCT_MENTION = "author = 'customer' AND CAST(entities AS TEXT) LIKE '%\"product\"%'"
 
 
@@ -32,7 +33,7 @@ def upgrade() -> None:
         "ix_messages_author_sent_at",
         "messages",
         ["author", "sent_at"],
-        postgresql_include=["conversation_id", "channel", "intent"],
+        postgresql_include=AUTHOR_SENT_AT_INCLUDE,
     )
     op.create_index(
         "ix_messages_product_mentions",
