@@ -28,6 +28,7 @@ from recommendations.profile import CustomerProfile
 
 CHECKLIST, STAGE_GUIDE, OVERDUE, RENEWAL, QUOTED, INCIDENT, SEASONAL = 3.0, 2.5, 2.5, 2.0, 1.5, 1.0, 0.5
 RENEWAL_DAYS = 30
+QUERY_CACHE = 4096
 CHECKLIST_STAGES = ("reported", "documents_requested")  # a checklist helps while evidence is still being gathered
 # billing how-tos by topic, from the words a title or summary uses: the library has no topic field, and a
 # renewal guide that does not say "renew" would not be found by a customer either
@@ -152,6 +153,7 @@ class ItemVectors:
         self.encoder = encoder
         self._lock = threading.Lock()
         self._by_text: Dict[str, np.ndarray] = {}
+        self._queries: Dict[str, np.ndarray] = {}
 
     def _compute(self, items: Sequence[LibraryItem]) -> np.ndarray:
         texts = [item.text for item in items]
@@ -165,6 +167,25 @@ class ItemVectors:
         with self._lock:
             return library.vectors(self, self._compute)
 
+    def forget_queries(self) -> None:
+        """Drop the kept question vectors (a benchmark measuring the embedding in every call)."""
+        with self._lock:
+            self._queries.clear()
+
+    def query(self, text: str) -> np.ndarray:
+        """The question's vector; the last few thousand are kept, since one turn often recommends twice (after an
+        answer, then on request) from the same recent questions."""
+        with self._lock:
+            cached = self._queries.get(text)
+        if cached is not None:
+            return cached
+        vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)[0]
+        with self._lock:
+            if len(self._queries) >= QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+            self._queries[text] = vector
+        return vector
+
 
 def question_text(profile: CustomerProfile) -> str:
     """The customer's recent questions as one text (at most three)."""
@@ -176,5 +197,4 @@ def similarities(profile: CustomerProfile, library: Library, vectors: Optional[I
     text = question_text(profile)
     if not text or vectors is None or not len(library):
         return np.zeros(len(library), dtype=np.float32)
-    query = np.asarray(vectors.encoder.encode([text]), dtype=np.float32)[0]
-    return vectors.matrix(library) @ query
+    return vectors.matrix(library) @ vectors.query(text)
