@@ -1,13 +1,14 @@
 """The learning loop end to end on the live servers (issue 15): log → annotate in the inbox → retrain → promote.
 
-    python -m benchmarks.learning_loop                   # taught phrasings, correct labels: the gate should promote
+    python -m benchmarks.learning_loop                   # set `excess`, correct labels: the gate should promote
     python -m benchmarks.learning_loop --shuffled        # the same phrasings with shuffled labels: it should refuse
+    python -m benchmarks.learning_loop --set fnol        # first notices of loss (the gate refused these, rightly)
 
 What it does, as an insurer's team would:
 1. clones this checkout (HEAD) into var/learning-loop/<time>/ with the trained model beside it, so the
    retrain's exported data (nlu_data/learned/) and registry never touch this working tree;
 2. starts the Rasa server, the action server and the inbox there on a fresh SQLite database;
-3. parses the `new` phrasings of benchmarks/learning_loop/phrasings.yml on the live bot (before);
+3. parses the `new` phrasings of benchmarks/learning_loop/phrasings/<set>.yml on the live bot (before);
 4. customers send the `taught` phrasings over the REST channel, each in its own conversation; they are logged;
 5. an agent logs in to the inbox and annotates each logged message through the review API;
 6. `python -m learning retrain` (what `make retrain` runs) trains a candidate, measures it beside the active
@@ -15,7 +16,7 @@ What it does, as an insurer's team would:
 7. parses the `new` phrasings again on the same Rasa process (after), checks it was not restarted;
 8. `python -m learning rollback`: timed, and the previous model's parses must come back on a probe set.
 
-Results: benchmarks/results/learning_loop[_shuffled].{json,md,png}. Takes one model training (~15-50 min
+Results: benchmarks/results/learning_loop_<set>[_shuffled].{json,md,png}. Takes one model training (~15-50 min
 by machine) plus two model evaluations.
 """
 
@@ -50,13 +51,14 @@ def clone_checkout(base: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shuffled", action="store_true", help="annotate with shuffled labels (the gate must refuse)")
+    parser.add_argument("--set", dest="phrasing_set", default="excess", choices=["excess", "fnol"])
     parser.add_argument("--in-clone", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, default=RESULTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.in_clone:
         from benchmarks.learning_loop.live import run
 
-        return run(ROOT, args.results, args.shuffled)
+        return run(ROOT, args.results, args.shuffled, args.phrasing_set)
     if not (ROOT / "models" / "coverline.tar.gz").exists():
         print("no trained model: run `make train` first", file=sys.stderr)
         return 2
@@ -67,6 +69,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONPATH": str(repo), "HF_HUB_OFFLINE": "1", "RASA_TELEMETRY_ENABLED": "false"}
     env.pop("DATABASE_URL", None)
     command = [sys.executable, "-m", "benchmarks.learning_loop", "--in-clone", "--results", str(RESULTS)]
+    command += ["--set", args.phrasing_set]
     if args.shuffled:
         command.append("--shuffled")
     return subprocess.run(command, cwd=repo, env=env).returncode

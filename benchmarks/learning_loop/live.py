@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import secrets
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import requests
 import yaml
 from sqlalchemy import select
 
-PHRASINGS = Path(__file__).resolve().parent / "phrasings.yml"
+PHRASINGS = Path(__file__).resolve().parent / "phrasings"
 PROBE_SIZE = 120  # held-out messages whose parses a rollback must give back
 AGENT_EMAIL = "reviewer@harbor.example"
 
@@ -151,12 +152,13 @@ def probe_texts(root: Path) -> List[str]:
 
 
 def verdict_lines(output: str) -> List[str]:
-    """The gate's explanation as `python -m learning retrain` printed it."""
-    start = output.find("candidate ")
-    return [line for line in output[start:].splitlines() if line.strip()] if start >= 0 else []
+    """The gate's explanation as `python -m learning retrain` printed it (from its "candidate <version>:" line)."""
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(r"candidate \S+: (promoted|refused)", line)), None)
+    return [line for line in lines[start:] if line.strip()] if start is not None else []
 
 
-def run(root: Path, results_dir: Path, shuffled: bool) -> int:
+def run(root: Path, results_dir: Path, shuffled: bool, phrasing_set: str = "excess") -> int:
     from benchmarks.learning_loop.report import write_results
     from inbox.services.agents import create_agent
     from runner.servers import Ports, ServerSet, api_token
@@ -164,7 +166,7 @@ def run(root: Path, results_dir: Path, shuffled: bool) -> int:
     from storage.migrate import upgrade
     from tests.support.network import free_port
 
-    data = yaml.safe_load(PHRASINGS.read_text(encoding="utf-8"))
+    data = yaml.safe_load((PHRASINGS / f"{phrasing_set}.yml").read_text(encoding="utf-8"))
     intent, taught, new = data["intent"], list(data["taught"]), list(data["new"])
     work = root / "var" / "learning-loop"
     work.mkdir(parents=True, exist_ok=True)
@@ -186,7 +188,8 @@ def run(root: Path, results_dir: Path, shuffled: bool) -> int:
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
         ).stdout.strip(),
-        "command": "python -m benchmarks.learning_loop" + (" --shuffled" if shuffled else ""),
+        "command": f"python -m benchmarks.learning_loop --set {phrasing_set}" + (" --shuffled" if shuffled else ""),
+        "set": phrasing_set,
         "intent": intent,
         "taught": len(taught),
         "new": len(new),
@@ -248,7 +251,7 @@ def run(root: Path, results_dir: Path, shuffled: bool) -> int:
         log(f"retrain: exit {code} after {seconds} s ({'promoted' if code == 0 else 'not promoted'})")
         if code not in (0, 3):
             result["error"] = output[-3000:]
-            write_results(results_dir, result_name(shuffled), result)
+            write_results(results_dir, result_name(phrasing_set, shuffled), result)
             return 1
 
         after_new, after_probe = bot.parses(new), bot.parses(probe)
@@ -277,14 +280,14 @@ def run(root: Path, results_dir: Path, shuffled: bool) -> int:
                 "output": output.strip().splitlines()[-1:] if output.strip() else [],
             }
             log(f"rollback: {seconds} s, {result['rollback']['same_intent']}/{len(probe)} probe parses as before")
-        write_results(results_dir, result_name(shuffled), result)
+        write_results(results_dir, result_name(phrasing_set, shuffled), result)
         return 0
     finally:
         servers.stop()
 
 
-def result_name(shuffled: bool) -> str:
-    return "learning_loop_shuffled" if shuffled else "learning_loop"
+def result_name(phrasing_set: str, shuffled: bool) -> str:
+    return f"learning_loop_{phrasing_set}" + ("_shuffled" if shuffled else "")
 
 
 def bot_intents(root: Path) -> List[str]:

@@ -42,6 +42,8 @@ def markdown(result: Dict[str, Any], png: str) -> str:
         f"- Annotated messages that the review queue offered: {result.get('taught_in_review_queue')} of "
         f"{result.get('annotated')}.",
     ]
+    if result.get("note"):
+        lines += ["", f"**Outcome.** {result['note']}"]
     if rollback:
         lines.append(
             f"- Rollback (`python -m learning rollback`): {rollback['seconds']} s; {rollback['same_intent']} of "
