@@ -175,7 +175,8 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         f"Run {results['run_at']} on commit {results['commit']}: {results['cases']} (profile, moment) cases, "
         f"{results['library_items']} library items, top {K}. `python -m benchmarks.recommendations.judged_benchmark`.",
-        "The set is kept out of tuning: the recommender's weights were set by reasoning and this is its one run.",
+        "The set is kept out of tuning: the recommender's weights were set by reasoning before its first run on "
+        "this set and have not been changed after seeing a result.",
         "",
         "| recommender | NDCG@3 (95 % bootstrap) | HR@3 |",
         "| --- | ---: | ---: |",
