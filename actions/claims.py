@@ -18,6 +18,7 @@ from actions import parsing
 from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer
 from actions.form_handoff import HandsOverWhenUpset
+from actions.recommend import offer_content
 from actions.verification import REQUEST_SLOT, not_on_your_account, require_verified_customer, verified_customer
 from storage.engine import session_scope
 from storage.models import Claim, Policy
@@ -196,6 +197,7 @@ class ActionSubmitClaim(CoverlineAction):
             answer_source="action",
             claim_reference=reference,
         )
+        offer_content(dispatcher, tracker, "claim_filed")  # its checklist, what happens next
         return events + clear_slots(*CLAIM_SLOTS)
 
 

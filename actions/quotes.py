@@ -13,6 +13,7 @@ from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer, rating_table
 from actions.form_handoff import HandsOverWhenUpset
 from actions.rating import RatingError, age_factor, quote
+from actions.recommend import offer_content
 from storage.models import Quote
 from storage.references import new_reference
 
@@ -135,4 +136,5 @@ class ActionSubmitQuote(CoverlineAction):
             answer_source="action",
             quote_reference=reference,
         )
+        offer_content(dispatcher, tracker, "quote_given")  # the product explained, what a buyer asks next
         return clear_slots(*QUOTE_SLOTS)

@@ -396,8 +396,10 @@ def test_every_intent_has_an_angry_rule_that_answers_like_the_calm_one() -> None
         if signal["slot_was_set"][0]["handoff_signal"] == NEGATIVE_SENTIMENT:
             angry[intent["intent"]] = [step["action"] for step in actions]
     # request_human and complaint hand off whatever the sentiment; nlu_fallback is not a domain intent;
-    # share_attachment only ever arrives as a payload (media without words), which carries no sentiment
-    assert set(angry) == (intents | {"nlu_fallback"}) - {"request_human", "complaint", "share_attachment"}
+    # share_attachment and dismiss_content only ever arrive as payloads (media without words, a "not for me"
+    # button), which carry no sentiment
+    payload_only = {"share_attachment", "dismiss_content"}
+    assert set(angry) == (intents | {"nlu_fallback"}) - {"request_human", "complaint"} - payload_only
     for intent, actions in angry.items():
         assert actions[-1] == "action_escalate", intent
         if len(actions) == 2:  # answer first: the same answer a calm customer gets

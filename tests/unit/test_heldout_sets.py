@@ -24,8 +24,9 @@ MIN_HANDOFF_TOTAL, MIN_CALM, MIN_ANGRY = 140, 90, 50
 MAX_ANGRY_ASKING_FOR_PERSON = 5  # asking for a person is the request_human path, not what the set measures
 MIN_PER_INTENT = 8
 MIN_BILLING_AND_PLAN = 25
-# Intents whose examples are form answers or media payloads, not messages a customer opens with.
-NOT_EVALUATED_INTENTS = {"inform", "share_attachment"}
+# Intents whose examples are form answers or payloads (media, a "not for me" button), not messages a customer
+# opens with.
+NOT_EVALUATED_INTENTS = {"inform", "share_attachment", "dismiss_content"}
 SENTIMENTS = {"negative", "neutral", "positive"}
 
 CALM_EVENTS_REQUIRED = set(

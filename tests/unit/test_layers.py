@@ -1,5 +1,5 @@
-"""The layers keep their order: settings → storage → conversations (and retrieval) → learning, actions,
-channels (bot), analytics, recommendations → alerts → inbox.
+"""The layers keep their order: settings → storage → conversations (and retrieval) → recommendations →
+learning, actions, channels (bot), analytics → alerts → inbox.
 
 Read from the source with ast (every import, including ones inside functions), so a shortcut such as
 the inbox importing its launcher, or the product importing benchmark code, fails here. A package may
@@ -23,7 +23,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "conversations": {"settings", "storage"},
     "retrieval": {"settings", "storage"},
     "learning": {"settings", "storage", "conversations", "retrieval"},
-    "actions": {"settings", "storage", "conversations", "retrieval"},
+    "actions": {"settings", "storage", "conversations", "retrieval", "recommendations"},
     "bot": {"settings", "storage", "conversations", "retrieval"},
     "analytics": {"settings", "storage", "conversations"},
     "alerts": {"settings", "storage", "conversations", "analytics"},

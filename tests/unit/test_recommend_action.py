@@ -1,0 +1,142 @@
+"""Recommendations inside the conversation, through the real actions, a real SQLite database with the demo
+content library imported, and Telegram-shaped conversations: a filed claim is followed by its checklist with a
+"not for me" button per item; the button dismisses that item for good; a forged or foreign id changes nothing;
+no library means a claim confirmation alone, never an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions.claims import ActionSubmitClaim
+from actions.recommend import ActionDismissContent, offer_content
+from recommendations.events import DISMISS_ENTITY, DISMISS_INTENT
+from recommendations.library import DEMO_LIBRARY, import_library
+from storage.engine import session_scope
+from storage.models import ContentEvent, ContentImpression, ContentItem
+from tests.support.action_runs import verified
+from tests.support.databases import migrated_sqlite
+
+CLAIM = {
+    "policy_number": "PX-88123",
+    "incident_type": "collision",
+    "incident_date": (date.today() - timedelta(days=1)).isoformat(),
+    "incident_description": "A van reversed into my parked car and broke the headlight.",
+}
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = migrated_sqlite(tmp_path / "coverline.db")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def library(database: str) -> str:
+    with session_scope(database) as session:
+        import_library(session, [DEMO_LIBRARY])
+    return database
+
+
+def telegram_tracker(
+    sender: str, slots: Dict[str, Any], intent: str = "inform", text: str = "", entities: List[Dict[str, Any]] = ()
+) -> Tracker:
+    latest = {"intent": {"name": intent, "confidence": 1.0}, "entities": list(entities), "text": text}
+    events = [{"event": "user", "text": text, "input_channel": "telegram", "parse_data": latest}]
+    return Tracker(sender, slots, latest, events, False, None, None, "action_listen")
+
+
+def run(action: Any, tracker: Tracker) -> CollectingDispatcher:
+    dispatcher = CollectingDispatcher()
+    asyncio.run(action.run(dispatcher, tracker, {}))
+    return dispatcher
+
+
+def keyboard(dispatcher: CollectingDispatcher) -> List[List[Dict[str, str]]]:
+    [custom] = [m["custom"] for m in dispatcher.messages if m.get("custom")]
+    return custom["reply_markup"]["inline_keyboard"]
+
+
+def impression_of(callback_data: str) -> str:
+    assert callback_data.startswith(f"/{DISMISS_INTENT}")
+    return json.loads(callback_data[len(DISMISS_INTENT) + 1 :])[DISMISS_ENTITY]
+
+
+def dismiss(sender: str, callback_data: str) -> CollectingDispatcher:
+    """The tap as Rasa hands it to the action: the payload's JSON becomes the entity."""
+    value = impression_of(callback_data)
+    tracker = telegram_tracker(sender, {}, DISMISS_INTENT, callback_data, [{"entity": DISMISS_ENTITY, "value": value}])
+    return run(ActionDismissContent(), tracker)
+
+
+def test_a_filed_claim_is_followed_by_its_checklist_in_a_telegram_keyboard(library: str) -> None:
+    sender = verified("telegram:777000111", "PX-88123")
+    dispatcher = run(ActionSubmitClaim(), telegram_tracker(sender, CLAIM))
+    assert dispatcher.messages[0]["claim_reference"].startswith("CL-")  # the claim first, as before
+    rows = keyboard(dispatcher)
+    assert 1 <= len(rows) <= 3
+    assert all(row[0]["url"].split("/r/")[1] and row[1]["callback_data"].startswith("/dismiss_content") for row in rows)
+    with session_scope(library) as session:
+        shown = session.execute(
+            select(ContentItem.slug, ContentItem.category, ContentImpression.moment, ContentImpression.channel)
+            .join(ContentImpression, ContentImpression.content_item_id == ContentItem.id)
+            .where(ContentImpression.conversation_id == sender)
+            .order_by(ContentImpression.position)
+        ).all()
+    assert shown[0] == ("checklist-auto-collision", "claim_checklist", "claim_filed", "telegram")
+    assert len(shown) == len(rows)
+
+
+def test_not_for_me_dismisses_that_item_for_good(library: str) -> None:
+    sender = verified("telegram:777000222", "PX-88123")
+    first = keyboard(run(ActionSubmitClaim(), telegram_tracker(sender, CLAIM)))
+    said = dismiss(sender, first[0][1]["callback_data"])
+    assert "won't suggest that again" in said.messages[0]["text"]
+    with session_scope(library) as session:
+        dismissed = session.scalar(
+            select(ContentItem.slug)
+            .join(ContentImpression, ContentImpression.content_item_id == ContentItem.id)
+            .join(ContentEvent, ContentEvent.impression_id == ContentImpression.id)
+            .where(ContentEvent.kind == "dismiss", ContentImpression.conversation_id == sender)
+        )
+    assert dismissed == "checklist-auto-collision"
+
+    again = CollectingDispatcher()
+    offer_content(again, telegram_tracker(sender, {}), "claim_filed")
+    with session_scope(library) as session:
+        offered_now = {
+            session.get(
+                ContentItem, session.get(ContentImpression, impression_of(row[1]["callback_data"])).content_item_id
+            ).slug
+            for row in keyboard(again)
+        }
+    assert "checklist-auto-collision" not in offered_now
+
+
+def test_a_forged_or_foreign_dismissal_changes_nothing(library: str) -> None:
+    owner = verified("telegram:777000333", "PX-88123")
+    theirs = keyboard(run(ActionSubmitClaim(), telegram_tracker(owner, CLAIM)))[0][1]["callback_data"]
+    for payload in (
+        theirs,
+        '/dismiss_content{"content_impression":"999999"}',
+        '/dismiss_content{"content_impression":"x"}',
+    ):
+        said = dismiss("telegram:777000444", payload)  # someone else, replaying or guessing ids
+        assert said.messages[0]["text"].startswith("Okay.")
+    with session_scope(library) as session:
+        assert session.scalar(select(ContentEvent.id).where(ContentEvent.kind == "dismiss")) is None
+
+
+def test_without_a_library_the_claim_is_filed_and_nothing_else_is_said(database: str) -> None:
+    sender = verified("telegram:777000555", "PX-88123")
+    dispatcher = run(ActionSubmitClaim(), telegram_tracker(sender, CLAIM))
+    assert len(dispatcher.messages) == 1 and dispatcher.messages[0]["claim_reference"].startswith("CL-")
