@@ -4,9 +4,8 @@ A conversation is linked to a customer only once they proved who they are (stora
 profile has their policies, claims and quotes. Before that, or when they never do, the profile is built from the
 conversation alone (channel, recent questions and intents, sentiment, what was shown or dismissed in it).
 
-Marketing consent: no table holds it yet (storage/models.py has no consent column), so every customer is
-treated as *not* consenting, and the recommender sends no marketing at all until one exists. That is the safe
-default the issue asks for ("no marketing to a customer who has not consented").
+Marketing consent is the verified customer's `customers.marketing_consent_at` (migration 0015): an anonymous
+customer, or one who never gave it (or withdrew it: NULL again), is offered nothing for sale.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from storage.models import (
     ContentImpression,
     ContentItem,
     Conversation,
+    Customer,
     CustomerVerification,
     Escalation,
     Message,
@@ -117,6 +117,12 @@ def _policies(session: Session, customer_id: int, today: date) -> Tuple[Tuple[He
         if row.amount_due and row.amount_due > 0 and row.next_due_date and row.next_due_date < today:
             overdue = max(overdue, (today - row.next_due_date).days)
     return tuple(held), overdue
+
+
+def _consented(session: Session, customer_id: Optional[int]) -> bool:
+    if customer_id is None:
+        return False
+    return session.scalar(select(Customer.marketing_consent_at).where(Customer.id == customer_id)) is not None
 
 
 def _claims(session: Session, customer_id: int) -> Tuple[ClaimState, ...]:
@@ -256,7 +262,7 @@ def load_profile(session: Session, conversation_id: str, now: Optional[datetime]
         recent_questions=tuple(m.text for m in messages if m.text and m.text.strip()),
         sentiment=_sentiment(messages),
         channel=channel_of(conversation_id, conversation),
-        marketing_consent=False,  # no consent is stored anywhere yet: see the module docstring
+        marketing_consent=_consented(session, customer_id),
         open_complaint=_open_complaint(session, conversations),
         dismissed=_event_slugs(session, "dismiss", customer_id, conversation_id),
         payment_overdue_days=overdue,

@@ -42,6 +42,10 @@ class Customer(Base):
     phone = Column(String(40))
     address = Column(String(300))
     date_of_birth = Column(Date)  # the policyholder's; what a customer proves who they are with in chat
+    # when the customer agreed to marketing, and where (NULL: never, or withdrawn): the recommender offers
+    # nothing for sale to anyone without it (recommendations/constraints.py)
+    marketing_consent_at = Column(DateTime)
+    marketing_consent_source = Column(String(60))
     created_at = Column(DateTime, nullable=False, default=utcnow)
 
     policies = relationship("Policy", back_populates="customer")
@@ -52,7 +56,7 @@ class Policy(Base):
 
     id = Column(Integer, primary_key=True)
     number = Column(String(20), nullable=False, unique=True)  # PX-88123
-    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False)
+    customer_id = Column(Integer, ForeignKey("customers.id"), nullable=False, index=True)
     product = Column(String(20), nullable=False)  # auto, home, renters, travel, life
     status = Column(String(20), nullable=False, default="active")  # active, lapsed, cancelled
     start_date = Column(Date, nullable=False)
@@ -76,7 +80,7 @@ class Claim(Base):
 
     id = Column(Integer, primary_key=True)
     reference = Column(String(20), nullable=False, unique=True)  # CL-204117
-    policy_id = Column(Integer, ForeignKey("policies.id"), nullable=False)
+    policy_id = Column(Integer, ForeignKey("policies.id"), nullable=False, index=True)
     incident_type = Column(String(40), nullable=False)
     incident_date = Column(Date, nullable=False)
     description = Column(Text, nullable=False)
@@ -96,7 +100,7 @@ class Quote(Base):
 
     id = Column(Integer, primary_key=True)
     reference = Column(String(20), nullable=False, unique=True)  # QT-XXXXXX
-    conversation_id = Column(String(255))
+    conversation_id = Column(String(255), index=True)
     product = Column(String(20), nullable=False)
     inputs = Column(JSON, nullable=False)
     annual_premium = Column(Numeric(10, 2), nullable=False)

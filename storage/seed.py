@@ -5,7 +5,7 @@ Idempotent: rows are matched by policy number / claim reference, so `make run` c
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -64,12 +64,17 @@ def seed(session: Session, path: Path = SEED_FILE, today: Optional[date] = None)
         if not new_policies:
             _fill_date_of_birth(session, entry)
             continue
+        consent = entry.get("marketing_consent")  # e.g. {days_ago: 200, source: sign-up form}
         customer = Customer(
             full_name=entry["name"],
             email=entry["email"],
             phone=entry["phone"],
             address=entry["address"],
             date_of_birth=entry.get("date_of_birth"),
+            marketing_consent_at=(
+                datetime.combine(today - timedelta(days=consent["days_ago"]), time(9)) if consent else None
+            ),
+            marketing_consent_source=consent.get("source") if consent else None,
         )
         session.add(customer)
         for row in new_policies:

@@ -164,7 +164,27 @@ def test_a_verified_whatsapp_customer_has_policies_claims_quotes_mood_and_dismis
     assert profile.open_complaint
     assert profile.dismissed == ("tip-winter-driving",)
     assert profile.shown_today == 1
-    assert not profile.marketing_consent and not profile.marketing_allowed  # no consent is stored anywhere yet
+    assert not profile.marketing_consent and not profile.marketing_allowed  # she never agreed to marketing
+
+
+def test_consent_on_the_customer_record_allows_offers_and_withdrawing_it_stops_them(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        maria = customer_with_policy(session, "PX-88123")  # the demo book: she agreed to offers at sign-up
+        assert maria.marketing_consent_at is not None and maria.marketing_consent_source == "online sign-up form"
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, maria.id, "policy_dob", "PX-88123", now=now)
+        says(session, WHATSAPP, "how much would renters cover be for my daughter's flat", "get_quote", "neutral", now)
+    with session_scope(db_url) as session:
+        profile = load_profile(session, WHATSAPP, now)
+    assert profile.marketing_consent and profile.marketing_allowed
+
+    with session_scope(db_url) as session:
+        customer_with_policy(session, "PX-88123").marketing_consent_at = None  # she withdrew it
+    with session_scope(db_url) as session:
+        assert not load_profile(session, WHATSAPP, now).marketing_allowed
+        found = recommend_for_conversation(session, WHATSAPP, "quote_given", now=now)
+    assert found and not any(rec.marketing for rec in found)
 
 
 def test_an_anonymous_telegram_conversation_is_profiled_from_itself_alone(db_url: str) -> None:
