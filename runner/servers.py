@@ -81,6 +81,11 @@ class ServerSet:
             HF_HUB_OFFLINE="1",
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
             PYTHONUNBUFFERED="1",
+            # this checkout's code first, whichever checkout the shared venv's editable install points at:
+            # `python -m` already puts the cwd first, but webchat/serve.py runs as a script, and with a venv
+            # shared by two checkouts its page server read the other one's settings (a tracking secret that
+            # did not match the action server's: every tracked link answered 403)
+            PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
         )
         env.update(self.extra_env)
         return env

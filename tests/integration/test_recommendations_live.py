@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
 from sqlalchemy import select
 
-from recommendations.library import DEMO_LIBRARY, import_library
-from runner.servers import Ports, ServerSet
+from runner.servers import ServerSet
 from storage.engine import session_scope
 from storage.models import ContentEvent, ContentImpression, ContentItem
-from tests.support.databases import migrated_sqlite
-from tests.support.network import free_port
-from tests.support.servers import joined, say, server_logs
+from tests.support.content_serving import servers_with_library
+from tests.support.servers import joined, say
 
 pytestmark = [pytest.mark.needs_model, pytest.mark.integration]
 
@@ -38,25 +35,7 @@ LINK = re.compile(r"https?://\S+/r/[A-Za-z0-9_-]+")
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerSet]:
-    workdir: Path = tmp_path_factory.mktemp("recommendations-live")
-    db_url = migrated_sqlite(workdir / "coverline.db")
-    with session_scope(db_url) as session:
-        import_library(session, [DEMO_LIBRARY])
-    webchat_port = free_port()
-    servers = ServerSet(
-        ports=Ports(rasa=free_port(), actions=free_port(), webchat=webchat_port),
-        db_url=db_url,
-        log_dir=workdir,
-        extra_env={"WEBCHAT_PUBLIC_URL": f"http://127.0.0.1:{webchat_port}"},
-    )
-    servers.start()
-    try:
-        servers.wait_ready(timeout=300)
-    except Exception as error:
-        servers.stop()
-        raise RuntimeError(f"servers did not start:\n{server_logs(workdir)}") from error
-    yield servers
-    servers.stop()
+    yield from servers_with_library(tmp_path_factory.mktemp("recommendations-live"))
 
 
 def file_claim(servers: ServerSet, sender: str) -> List[Dict[str, Any]]:

@@ -4,7 +4,7 @@ known tracking secret, and Rasa's way of turning `utter_message` kwargs into wha
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List
 
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
@@ -14,6 +14,9 @@ from settings import Settings, load
 from storage.engine import session_scope
 from storage.migrate import upgrade
 from storage.models import ContentItem
+
+if TYPE_CHECKING:
+    from runner.servers import ServerSet
 
 TRACKING_SECRET = "tracking-secret-for-tests-0123456789abcdef"
 PUBLIC_URL = "https://chat.harbor-mutual.example"
@@ -58,3 +61,34 @@ def rows_of(url: str, model: Any, **where: Any) -> List[Any]:
         for key, value in where.items():
             query = query.where(getattr(model, key) == value)
         return list(session.scalars(query.order_by(model.id)).all())
+
+
+def servers_with_library(workdir: Path, ready_timeout: float = 600) -> Iterator["ServerSet"]:
+    """Rasa, the action server and the web chat page as `make run` starts them (migrated, seeded, the demo
+    library imported), with tracked links pointing at this page server; stopped when the generator closes."""
+    from runner.servers import Ports, ServerSet
+    from tests.support.databases import migrated_sqlite
+    from tests.support.network import free_port
+    from tests.support.servers import server_logs
+
+    db_url = migrated_sqlite(workdir / "coverline.db")
+    with session_scope(db_url) as session:
+        import_library(session, [DEMO_LIBRARY])
+    webchat = free_port()
+    servers = ServerSet(
+        ports=Ports(rasa=free_port(), actions=free_port(), webchat=webchat),
+        db_url=db_url,
+        with_webchat=True,
+        log_dir=workdir,
+        extra_env={"WEBCHAT_PUBLIC_URL": f"http://127.0.0.1:{webchat}"},
+    )
+    servers.start()
+    try:
+        servers.wait_ready(timeout=ready_timeout)
+    except Exception as error:
+        servers.stop()
+        raise RuntimeError(f"servers did not start:\n{server_logs(workdir)}") from error
+    try:
+        yield servers
+    finally:
+        servers.stop()
