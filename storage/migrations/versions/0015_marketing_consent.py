@@ -20,10 +20,14 @@ branch_labels = None
 depends_on = None
 
 
+CONSENT_COLUMNS = ("marketing_consent_at", "marketing_consent_source")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("marketing_consent_at", sa.DateTime(), nullable=True))
-        batch.add_column(sa.Column("marketing_consent_source", sa.String(length=60), nullable=True))
+    # plain ALTER TABLE, not batch mode: on SQLite a batch rebuild drops `customers`, which policies and
+    # verifications reference, and the foreign keys refuse that
+    op.add_column("customers", sa.Column("marketing_consent_at", sa.DateTime(), nullable=True))
+    op.add_column("customers", sa.Column("marketing_consent_source", sa.String(length=60), nullable=True))
     op.create_index("ix_policies_customer_id", "policies", ["customer_id"])
     op.create_index("ix_claims_policy_id", "claims", ["policy_id"])
     op.create_index("ix_quotes_conversation_id", "quotes", ["conversation_id"])
@@ -33,6 +37,8 @@ def downgrade() -> None:
     op.drop_index("ix_quotes_conversation_id", table_name="quotes")
     op.drop_index("ix_claims_policy_id", table_name="claims")
     op.drop_index("ix_policies_customer_id", table_name="policies")
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_column("marketing_consent_source")
-        batch.drop_column("marketing_consent_at")
+    for column in reversed(CONSENT_COLUMNS):
+        if op.get_bind().dialect.name == "sqlite":  # SQLite ≥ 3.35 drops a column in place
+            op.execute(f"ALTER TABLE customers DROP COLUMN {column}")
+        else:
+            op.drop_column("customers", column)
