@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import yaml
 
 from recommendations.library import DEMO_LIBRARY, ContentSpec, load_library
+from recommendations.profile import ClaimState, HeldPolicy, QuoteGiven  # the recommender's own parts
 from recommendations.vocabulary import CLAIM_STAGES, INCIDENT_TYPES, MOMENTS, PRODUCT_LINES
 
 JUDGED_FILE = Path(__file__).resolve().parent / "harbor_judged.yml"
@@ -38,26 +39,6 @@ PROFILE_FIELDS = {
     "payment_overdue_days",
 }
 CASE_FIELDS = {"id", "moment", "day", "profile", "relevant"}
-
-
-@dataclass(frozen=True)
-class HeldPolicy:
-    product: str
-    tenure_years: float
-    renewal_in_days: int
-
-
-@dataclass(frozen=True)
-class ClaimState:
-    product: str
-    incident_type: str
-    stage: str
-
-
-@dataclass(frozen=True)
-class QuoteGiven:
-    product: str
-    days_ago: int
 
 
 @dataclass(frozen=True)

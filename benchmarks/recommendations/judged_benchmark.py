@@ -36,7 +36,7 @@ from benchmarks.recommendations.judged import JudgedCase, Profile, load_judged
 from recommendations.candidates import ItemVectors
 from recommendations.constraints import allowed, marketing_allowed
 from recommendations.items import LibraryItem, from_spec
-from recommendations.profile import ClaimState, CustomerProfile, HeldPolicy, QuoteGiven
+from recommendations.profile import CustomerProfile
 from recommendations.recommender import Prior, recommend
 
 K = 3
@@ -60,9 +60,9 @@ def customer_profile(profile: Profile) -> CustomerProfile:
     """The judged profile as the recommender's own type (the same fields)."""
     return CustomerProfile(
         anonymous=profile.anonymous,
-        policies=tuple(HeldPolicy(p.product, p.tenure_years, p.renewal_in_days) for p in profile.policies),
-        claims=tuple(ClaimState(c.product, c.incident_type, c.stage) for c in profile.claims),
-        quotes=tuple(QuoteGiven(q.product, q.days_ago) for q in profile.quotes),
+        policies=profile.policies,  # the judged set's parts are the recommender's own types
+        claims=profile.claims,
+        quotes=profile.quotes,
         recent_intents=profile.recent_intents,
         recent_questions=profile.recent_questions,
         sentiment=profile.sentiment,
