@@ -46,18 +46,30 @@ def percent(hits: int, total: int) -> float:
     return round(100.0 * hits / total, 2) if total else 0.0
 
 
-def nlu_scores(parse: Parse, examples: Sequence[Example]) -> Dict[str, Optional[float]]:
-    """Intent accuracy over all examples; sentiment accuracy over those labelled with one."""
-    if not examples:
-        return {"intent": None, "sentiment": None}
-    intents = sentiments = labelled = 0
+def nlu_hits(parse: Parse, examples: Sequence[Example]) -> Tuple[Tuple[bool, ...], Tuple[bool, ...]]:
+    """Per example, in order: was the intent right; per example labelled with a sentiment: was it right.
+    Kept per message so the gate can pair two models' answers."""
+    intents: List[bool] = []
+    sentiments: List[bool] = []
     for example in examples:
         parsed = parse(example.text)
-        intents += ((parsed.get("intent") or {}).get("name")) == example.intent
+        intents.append(((parsed.get("intent") or {}).get("name")) == example.intent)
         if example.sentiment:
-            labelled += 1
-            sentiments += ((parsed.get("sentiment") or {}).get("label")) == example.sentiment
-    return {"intent": percent(intents, len(examples)), "sentiment": percent(sentiments, labelled) if labelled else None}
+            sentiments.append(((parsed.get("sentiment") or {}).get("label")) == example.sentiment)
+    return tuple(intents), tuple(sentiments)
+
+
+def scores(hits: Tuple[Tuple[bool, ...], Tuple[bool, ...]]) -> Dict[str, Optional[float]]:
+    intents, sentiments = hits
+    return {
+        "intent": percent(sum(intents), len(intents)) if intents else None,
+        "sentiment": percent(sum(sentiments), len(sentiments)) if sentiments else None,
+    }
+
+
+def nlu_scores(parse: Parse, examples: Sequence[Example]) -> Dict[str, Optional[float]]:
+    """Intent accuracy over all examples; sentiment accuracy over those labelled with one."""
+    return scores(nlu_hits(parse, examples))
 
 
 def agent_parser(model: Path) -> Parse:
@@ -101,7 +113,8 @@ def evaluate(
     parse: Optional[Parse] = None,
 ) -> Evaluation:
     parse = parse or agent_parser(model)
-    fixed = nlu_scores(parse, load_examples(heldout))
+    fixed_hits = nlu_hits(parse, load_examples(heldout))
+    fixed = scores(fixed_hits)
     taught = nlu_scores(parse, load_examples(learned_heldout))
     passed, total = story_results(model, stories, work / "stories")
     return Evaluation(
@@ -109,4 +122,6 @@ def evaluate(
         heldout_sentiment=fixed["sentiment"] or 0.0,
         annotated_intent=taught["intent"],
         stories=percent(passed, total) if total else 100.0,
+        heldout_intent_hits=fixed_hits[0],
+        heldout_sentiment_hits=fixed_hits[1],
     )

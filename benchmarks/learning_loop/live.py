@@ -82,10 +82,27 @@ class Inbox:
         response.raise_for_status()
         return response.json()["items"]
 
+    def prefilled_entities(self, message_id: int) -> List[Dict[str, Any]]:
+        """What the review page starts the entity list with (inbox/web/static/review.js `blankDraft`): the
+        model's entities that are exact spans of the text. An agent who picks the intent and leaves the
+        entities alone submits these; sending none would teach the model that "stolen" in "excess for a
+        stolen car?" is no incident type (the session-13 run's candidate unlearned it that way)."""
+        response = self.session.get(f"{self.url}/api/review/messages/{message_id}", timeout=60)
+        response.raise_for_status()
+        message = response.json()["message"]
+        text = message.get("text") or ""
+        return [
+            {"entity": e["entity"], "value": e["value"], "start": e["start"], "end": e["end"]}
+            for e in message.get("entities") or []
+            if isinstance(e.get("start"), int)
+            and isinstance(e.get("end"), int)
+            and text[e["start"] : e["end"]] == e.get("value")
+        ]
+
     def annotate(self, message_id: int, intent: str) -> Dict[str, Any]:
         response = self.session.post(
             f"{self.url}/api/review/messages/{message_id}/annotation",
-            json={"intent": intent},
+            json={"intent": intent, "entities": self.prefilled_entities(message_id)},
             headers={"X-CSRF-Token": self.csrf},
             timeout=60,
         )

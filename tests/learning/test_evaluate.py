@@ -28,6 +28,8 @@ def test_intent_and_sentiment_accuracy_count_matches() -> None:
     }
     assert evaluate.nlu_scores(parser(answers), examples) == {"intent": 75.0, "sentiment": 66.67}
     assert evaluate.nlu_scores(parser(answers), []) == {"intent": None, "sentiment": None}
+    # kept per message, in order, so the gate can pair two models' answers (McNemar)
+    assert evaluate.nlu_hits(parser(answers), examples) == ((False, True, True, True), (True, True, False))
 
 
 def test_the_shipped_heldout_set_loads_with_every_intent_and_sentiment() -> None:
