@@ -70,23 +70,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         credentials=CREDENTIALS,
         with_webchat=False,
         log_dir=workdir,
-        extra_env={
-            "COVERLINE_TEST_PLATFORM_API": api_url,
-            "COVERLINE_TEST_META_VERIFY": p.META_VERIFY,
-            "COVERLINE_TEST_META_APP_SECRET": p.META_APP_SECRET,
-            "COVERLINE_TEST_PAGE_TOKEN": p.PAGE_TOKEN,
-            "COVERLINE_TEST_WHATSAPP_TOKEN": p.WHATSAPP_TOKEN,
-            "COVERLINE_TEST_PHONE_NUMBER_ID": p.PHONE_NUMBER_ID,
-            "COVERLINE_TEST_TELEGRAM_TOKEN": p.TELEGRAM_TOKEN,
-            "COVERLINE_TEST_TELEGRAM_SECRET": p.TELEGRAM_SECRET,
-            "COVERLINE_TEST_X_CONSUMER_KEY": p.X_CONSUMER_KEY,
-            "COVERLINE_TEST_X_CONSUMER_SECRET": p.X_CONSUMER_SECRET,
-            "COVERLINE_TEST_X_ACCESS_TOKEN": p.X_ACCESS_TOKEN,
-            "COVERLINE_TEST_X_ACCESS_SECRET": p.X_ACCESS_SECRET,
-            "COVERLINE_TEST_WECHAT_TOKEN": p.WECHAT_TOKEN,
-            "COVERLINE_TEST_WECHAT_APP_ID": p.WECHAT_APP_ID,
-            "COVERLINE_TEST_WECHAT_APP_SECRET": p.WECHAT_APP_SECRET,
-        },
+        extra_env=p.live_credentials_env(api_url),
     )
     servers.start()
     try:

@@ -48,6 +48,27 @@ WECHAT_ACCESS_TOKEN = "82_aB3dEfGhIjKlMnOpQrStUvWxYz0123456789"
 BUTTONS = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 
 
+def live_credentials_env(api_url: Text) -> Dict[Text, Text]:
+    """The variables CREDENTIALS expands: every connector's test secrets, and its platform API at `api_url`."""
+    return {
+        "COVERLINE_TEST_PLATFORM_API": api_url,
+        "COVERLINE_TEST_META_VERIFY": META_VERIFY,
+        "COVERLINE_TEST_META_APP_SECRET": META_APP_SECRET,
+        "COVERLINE_TEST_PAGE_TOKEN": PAGE_TOKEN,
+        "COVERLINE_TEST_WHATSAPP_TOKEN": WHATSAPP_TOKEN,
+        "COVERLINE_TEST_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "COVERLINE_TEST_TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+        "COVERLINE_TEST_TELEGRAM_SECRET": TELEGRAM_SECRET,
+        "COVERLINE_TEST_X_CONSUMER_KEY": X_CONSUMER_KEY,
+        "COVERLINE_TEST_X_CONSUMER_SECRET": X_CONSUMER_SECRET,
+        "COVERLINE_TEST_X_ACCESS_TOKEN": X_ACCESS_TOKEN,
+        "COVERLINE_TEST_X_ACCESS_SECRET": X_ACCESS_SECRET,
+        "COVERLINE_TEST_WECHAT_TOKEN": WECHAT_TOKEN,
+        "COVERLINE_TEST_WECHAT_APP_ID": WECHAT_APP_ID,
+        "COVERLINE_TEST_WECHAT_APP_SECRET": WECHAT_APP_SECRET,
+    }
+
+
 def fixture(name: Text) -> bytes:
     return (FIXTURES / name).read_bytes()
 
