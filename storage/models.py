@@ -506,6 +506,50 @@ class ModelVersion(Base):
     promoted_by_id = Column(Integer, ForeignKey("agents.id"))
 
 
+JOB_WAITING_OR_RUNNING = "status IN ('queued', 'running')"
+
+
+class RetrainJob(Base):
+    """A retrain or a rollback an admin asked for in the inbox, run by the learning worker
+    (`python -m learning worker`), never by the web process: training takes tens of minutes.
+
+    Every job is in the one `queue` ("models"); the partial unique index on it lets at most one job be
+    queued or running at a time, so two admins pressing at once get one job, whatever the web replicas.
+    `progress` is the worker's lines ({"at", "line"}), `result` the gate's report or the error;
+    `heartbeat_at` is the worker's sign of life, so a job whose worker died is failed, not left running.
+    """
+
+    __tablename__ = "retrain_jobs"
+    __table_args__ = (
+        CheckConstraint("kind IN ('retrain', 'rollback')", name="ck_retrain_jobs_kind"),
+        CheckConstraint(
+            "status IN ('queued', 'running', 'succeeded', 'refused', 'failed')", name="ck_retrain_jobs_status"
+        ),
+        Index(
+            "uq_retrain_jobs_one_at_a_time",
+            "queue",
+            unique=True,
+            sqlite_where=sql_text(JOB_WAITING_OR_RUNNING),
+            postgresql_where=sql_text(JOB_WAITING_OR_RUNNING),
+        ),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(10), nullable=False)  # retrain | rollback
+    target_version = Column(String(64))  # a rollback's version; null: the one active before the current one
+    status = Column(String(10), nullable=False, default="queued")
+    queue = Column(String(20), nullable=False, default="models")
+    requested_by_id = Column(Integer, ForeignKey("agents.id"))
+    requested_at = Column(DateTime, nullable=False, default=utcnow)
+    started_at = Column(DateTime)
+    finished_at = Column(DateTime)
+    heartbeat_at = Column(DateTime)
+    worker = Column(String(120))  # host:pid of the worker that took it
+    progress = Column(JSON, nullable=False, default=list)
+    result = Column(Text)
+    model_version = Column(String(64))  # the candidate trained, or the version restored
+
+
 class ReplyProposal(Base):
     """An agent's reply to a resolved handoff, offered as a past reply the bot could answer from.
 
