@@ -17,6 +17,7 @@ commit them).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -138,15 +139,27 @@ def _plain(text: str) -> str:
     return text.replace("[", "(").replace("]", ")")
 
 
-def marked_up(example: Example) -> str:
-    """Rasa's inline entity markup: `[value](entity)`, around words that cannot be read as markup."""
+def markup(text: str, entities: Sequence[Dict[str, Any]]) -> str:
+    """Rasa's inline entity markup around words that cannot be read as markup: `[words](entity)`, or
+    `[words]{"entity": ..., "value": ...}` when the value is not the words (a synonym the model mapped,
+    "car" read as product auto; test stories compare values). Entities in order, offsets in `text`."""
     pieces, position = [], 0
-    for entity in example.entities:
-        pieces.append(_plain(example.text[position : entity["start"]]))
-        pieces.append(f"[{_plain(example.text[entity['start'] : entity['end']])}]({entity['entity']})")
+    for entity in entities:
+        words = text[entity["start"] : entity["end"]]
+        pieces.append(_plain(text[position : entity["start"]]))
+        if str(entity["value"]) == words:
+            pieces.append(f"[{_plain(words)}]({entity['entity']})")
+        else:
+            label = json.dumps({"entity": entity["entity"], "value": _plain(str(entity["value"]))}, ensure_ascii=False)
+            pieces.append(f"[{_plain(words)}]{label}")
         position = entity["end"]
-    pieces.append(_plain(example.text[position:]))
+    pieces.append(_plain(text[position:]))
     return "".join(pieces)
+
+
+def marked_up(example: Example) -> str:
+    """An example's words with its entities marked up (`markup`)."""
+    return markup(example.text, example.entities)
 
 
 def nlu_yaml(trained: Sequence[Example]) -> str:

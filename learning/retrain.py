@@ -1,7 +1,8 @@
 """`make retrain`: a candidate model from nlu_data plus the annotations, measured, gated, then promoted.
 
 1. export the annotations (learning/export.py): the trained-on share into nlu_data/learned/, the held-back
-   share into tests/fixtures/learned_heldout.yml;
+   share into tests/fixtures/learned_heldout.yml; conversations marked good into tests/learned_stories.yml
+   (learning/story_export.py), test stories the gate runs;
 2. train a candidate with `rasa train` (the project's config, domain and data, as `make train` does) into
    models/candidates/;
 3. measure the active model and the candidate the same way (learning/evaluate.py) and let the gate decide
@@ -25,7 +26,7 @@ from typing import Callable, List, Optional
 
 from sqlalchemy.orm import Session
 
-from learning import export, registry
+from learning import export, registry, story_export
 from learning.evaluate import evaluate
 from learning.gate import Evaluation, Tolerance, Verdict, decide
 from learning.registry import ModelLoader, RegistryError
@@ -79,6 +80,7 @@ def retrain(
     tolerance: Optional[Tolerance] = None,
     nlu_path: Path = export.LEARNED_NLU,
     heldout_path: Path = export.LEARNED_HELDOUT,
+    stories_path: Path = story_export.LEARNED_STORIES,
     served: Path = registry.SERVED_MODEL,
     registry_dir: Optional[Path] = None,
     work: Path = WORK,
@@ -86,6 +88,8 @@ def retrain(
 ) -> Outcome:
     exported = export.export(session, nlu_path, heldout_path)
     progress(f"exported {exported.trained} annotations to train on, {exported.held_back} held back")
+    stories = story_export.export_stories(session, stories_path)
+    progress(f"exported {stories.written} conversations marked good as test stories; skipped: {stories.skipped or 0}")
     if exported.held_back == 0:
         raise RegistryError("no annotation is held back to measure a candidate on: annotate more messages first")
     data = registry.data_hash(training_files())

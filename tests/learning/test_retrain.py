@@ -73,6 +73,7 @@ def run(setup: Dict, result: Evaluation, loader: Loader):  # type: ignore[no-unt
             measure=measure,
             nlu_path=tmp / "nlu_data" / "learned" / "annotated.yml",
             heldout_path=tmp / "learned_heldout.yml",
+            stories_path=tmp / "learned_stories.yml",
             served=setup["served"],
             registry_dir=tmp / "registry",
             work=tmp / "work",
@@ -123,6 +124,7 @@ def test_without_held_back_annotations_nothing_is_trained(tmp_path: Path) -> Non
             train=lambda out: trained.append(out) or out,  # type: ignore[func-returns-value]
             nlu_path=tmp_path / "a.yml",
             heldout_path=tmp_path / "b.yml",
+            stories_path=tmp_path / "c.yml",
             served=tmp_path / "served.tar.gz",
             progress=lambda line: None,
         )
