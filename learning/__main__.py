@@ -6,6 +6,8 @@
     adopt                  register the model in service (models/coverline.tar.gz) as active
     retrain                export, train a candidate, measure it beside the active model, promote it
                            if the gate passes (learning/retrain.py)
+    worker                 run the inbox's retrain and rollback jobs, one at a time (learning/worker.py);
+                           `make run` starts it beside the inbox
 
 The database is DATABASE_URL's; Rasa is RASA_URL with RASA_API_TOKEN (docs/settings.md).
 """
@@ -30,6 +32,35 @@ def _loader() -> RasaModelLoader:
     return RasaModelLoader(settings.rasa.url, settings.rasa.api_token.value())
 
 
+def _serve_jobs() -> int:
+    """Until SIGTERM or Ctrl-C, after the job in progress; stopped in the middle of one (the runner waits
+    20 s, then kills the process group, `rasa train` with it), the next worker's start fails that job with
+    a message."""
+    import logging
+    import signal
+    import threading
+
+    from learning.worker import Worker, job_ids_waiting
+    from storage.migrate import SchemaNotCurrent, require_current
+    from storage.settings import database_url
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    url = database_url()
+    try:
+        require_current(url)
+    except SchemaNotCurrent as error:
+        print(f"learning worker: {error}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(url, _loader())
+    waiting = job_ids_waiting(url)
+    print(f"learning worker {worker.name}: ready" + (f"; job {waiting} waiting" if waiting else ""), flush=True)
+    worker.serve(stop)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m learning", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     back.add_argument("--to", dest="version", help="the version to restore (default: the previous one)")
     commands.add_parser("adopt", help="register models/coverline.tar.gz as the active model")
     commands.add_parser("retrain", help="train a candidate from the annotations; promote it past the gate")
+    commands.add_parser("worker", help="run the retrain and rollback jobs admins queue in the inbox")
     args = parser.parse_args(argv)
     load_at_startup("learning")
     try:
@@ -66,6 +98,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 outcome = retrain(session, _loader())
             print(outcome.report())
             return 0 if outcome.promoted else 3
+        elif args.command == "worker":
+            return _serve_jobs()
         elif args.command == "rollback":
             started = time.monotonic()
             with session_scope() as session:

@@ -1,5 +1,5 @@
-"""`make run`: migrate and seed the database, start the processes (bot, actions, web chat, inbox, alert monitor),
-show where to go."""
+"""`make run`: migrate and seed the database, start the processes (bot, actions, web chat, inbox, alert monitor,
+learning worker), show where to go."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def main() -> int:
     if not MODEL_PATH.exists():
         print(f"No trained model at {MODEL_PATH}: run `make train` (make run does it for you).", file=sys.stderr)
         return 2
-    servers = ServerSet(with_inbox=True, with_alerts=settings.alerts.enabled)
+    servers = ServerSet(with_inbox=True, with_alerts=settings.alerts.enabled, with_learning=True)
     upgrade(servers.db_url)
     with session_scope(servers.db_url) as session:
         added = seed(session)
@@ -58,6 +58,7 @@ def main() -> int:
             if servers.with_alerts
             else ""
         )
+        + f"  models         {servers.inbox_url}/admin/models  (retrain / restore, admins)\n"
         + f'  Rasa REST      POST {servers.rasa_url}/webhooks/rest/webhook  {{"sender": "me", "message": "hi"}}'
         "  with Authorization: Bearer <var/rasa_api_token>\n"
         f"  Rasa HTTP API  {servers.rasa_url}/status?token=<var/rasa_api_token>\n"

@@ -1,5 +1,5 @@
-"""Launch, watch and stop the Rasa server, the action server, the web chat page, the agents' inbox and the
-spike-alert monitor."""
+"""Launch, watch and stop the Rasa server, the action server, the web chat page, the agents' inbox, the
+spike-alert monitor and the learning worker."""
 
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ class ServerSet:
     with_webchat: bool = True
     with_inbox: bool = False  # `make run` turns it on; tests that need it pass a free Ports.inbox
     with_alerts: bool = False  # `make run` turns it on unless COVERLINE_ALERTS_ENABLED is off
+    with_learning: bool = False  # `make run` turns it on: the worker behind the inbox's Retrain / Restore
     log_dir: Optional[Path] = None
     extra_env: Dict[str, str] = field(default_factory=dict)
     processes: Dict[str, subprocess.Popen] = field(default_factory=dict)
@@ -128,6 +129,10 @@ class ServerSet:
         if self.with_alerts:
             # no port: it reads the interaction log and writes alerts (the inbox shows them), webhooks and email
             cmds["alerts"] = [sys.executable, "-m", "alerts", "run"]
+        if self.with_learning:
+            # no port: it runs the retrain and rollback jobs admins queue in the inbox (learning/worker.py),
+            # outside the inbox, so a job outlives an inbox restart and the web process never trains
+            cmds["learning"] = [sys.executable, "-m", "learning", "worker"]
         return cmds
 
     def cors_options(self) -> List[str]:
@@ -179,6 +184,8 @@ class ServerSet:
         if self.with_alerts:
             checks["alerts"] = None  # no door to ask: still running after the others is ready (its start-up
             # checks the settings and the schema, and stops at once when either is wrong)
+        if self.with_learning:
+            checks["learning"] = None  # likewise: no door; it checks the schema at start-up
         deadline = time.monotonic() + timeout
         for name, url in checks.items():
             while True:

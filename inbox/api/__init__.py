@@ -13,6 +13,7 @@ from inbox.api import (
     escalations,
     events,
     harvest,
+    learning,
     messages,
     notes,
     review,
@@ -33,5 +34,6 @@ for module in (
     harvest,
     alerts,
     analytics,
+    learning,
 ):
     api_router.include_router(module.router)

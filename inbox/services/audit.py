@@ -40,6 +40,13 @@ ACTIONS = (
     "reply_proposal_rejected",
     "alert_acknowledged",  # spike alerts (alerts/lifecycle.py writes these in the transaction of the change)
     "alert_resolved",
+    "retrain_job_requested",  # the Models page's Retrain / Restore (inbox/services/learning_jobs.py)
+    "retrain_job_started",  # the learning worker (learning/jobs.py), for the admin who asked
+    "retrain_job_finished",
+    "model_promoted",  # the model registry (learning/registry.py)
+    "model_refused",
+    "model_rolled_back",
+    "model_adopted",
 )
 
 
