@@ -1,6 +1,7 @@
 """`python -m learning <command>`: the learning loop from a shell.
 
-    export                 annotations → nlu_data/learned/annotated.yml + tests/fixtures/learned_heldout.yml
+    export                 annotations → nlu_data/learned/annotated.yml + tests/fixtures/learned_heldout.yml,
+                           conversations marked good → tests/learned_stories.yml (learning/story_export.py)
     models                 the registry: every model, its status, data hash and verdict
     rollback [--to V]      the running Rasa server back to the previous (or a named) model, no restart
     adopt                  register the model in service (models/coverline.tar.gz) as active
@@ -19,7 +20,7 @@ import sys
 import time
 from typing import List, Optional
 
-from learning import export, registry
+from learning import export, registry, story_export
 from learning.rasa_model import RasaModelLoader
 from learning.registry import RegistryError
 from learning.retrain import training_files
@@ -77,11 +78,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "export":
             with session_scope() as session:
                 result = export.export(session)
+                stories = story_export.export_stories(session)
             print(
                 f"{result.trained} examples to train on → {result.nlu_path}\n"
                 f"{result.held_back} held back for the gate → {result.heldout_path}\n"
                 f"redacted: {result.redactions or 'nothing'}; entities dropped as personal data: "
-                f"{result.dropped_entities}"
+                f"{result.dropped_entities}\n"
+                f"{stories.written} test stories from conversations marked good → {stories.path}; "
+                f"skipped: {stories.skipped or 'none'}"
             )
         elif args.command == "models":
             with session_scope() as session:
