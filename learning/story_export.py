@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -60,7 +60,6 @@ SESSION_STARTS = frozenset({"session_started", "restart"})
 # tracker events a test story leaves out: Rasa's test emulates a form's rejection itself
 # (rasa/core/test.py, emulate_loop_rejection), and featurization and policy-added entities are its own
 UNWRITTEN = frozenset({"user_featurization", "action_execution_rejected", "loop_interrupted", "entities"})
-WRITTEN = frozenset({"user", "action", "slot", "active_loop", "bot", "pause", "resume"}) | SESSION_STARTS
 IMPLICIT_ACTIONS = frozenset({"action_listen", "action_session_start"})  # a story's reader adds them itself
 
 
@@ -113,7 +112,7 @@ class Story:
 @dataclass(frozen=True)
 class StoryExportResult:
     written: int
-    skipped: Dict[str, int]  # reason → conversations marked good that were not written
+    skipped: Dict[str, int]  # reason → good verdicts whose conversation was not written
     path: Path
 
 
@@ -125,7 +124,6 @@ class _Turns:
     by_platform_id: Dict[str, Message]
     labels: Dict[int, Annotation]  # message id → active annotation
     names: List[str]  # the customer's own name parts, for redaction
-    steps: List[Dict[str, Any]] = field(default_factory=list)
 
 
 def conversation_hash(conversation: Conversation) -> str:
