@@ -16,7 +16,7 @@ from typing import Any, Dict, List
 import pytest
 import yaml
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.core.training_data.structures import StoryStep
 
@@ -218,6 +218,23 @@ def test_the_bots_own_handoff_is_a_reply_the_story_keeps(db_url: str, agent_id: 
     (story,) = read_stories(result.path, domain)
     assert [e.action_name for e in story.events if isinstance(e, ActionExecuted)][-1] == "action_escalate"
     assert "Ana" not in result.path.read_text()
+
+
+def test_a_story_replays_the_session_of_the_good_message(db_url: str, agent_id: int, domain: Domain, tmp_path) -> None:
+    """A conversation that came back after its session expired: the test replays the later session only,
+    as Rasa's tracker holds it (it starts afresh)."""
+    chat = TrackedChat(db_url, domain, TELEGRAM, "telegram")
+    chat.turn("hey there, good evening", "greet", then=[action("utter_greet", "Hi!")])
+    chat.events([ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")])
+    good = chat.turn("how can I pay my premium this month?", "pay_premium", then=[action("utter_pay_premium", "..")])
+    chat.turn("thanks so much", "thank_you", then=[action("utter_you_are_welcome", "You're welcome!")])
+    mark_good(db_url, good, agent_id, "pay_premium")
+
+    result = run_export(db_url, tmp_path / "learned_stories.yml")
+
+    (story,) = read_stories(result.path, domain)
+    assert [e.intent_name for e in story.events if isinstance(e, UserUttered)] == ["pay_premium"]
+    assert [e.action_name for e in story.events if isinstance(e, ActionExecuted)][-1] == "utter_pay_premium"
 
 
 def test_the_same_annotations_give_the_same_file(db_url: str, agent_id: int, domain: Domain, tmp_path) -> None:
