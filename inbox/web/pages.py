@@ -160,6 +160,18 @@ def canned_page(
     return _page(request, "canned.html", principal, settings)
 
 
+@router.get("/admin/models", response_class=HTMLResponse)
+def models_page(
+    *,
+    request: Request,
+    admin: AdminAgent,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """The model registry with the gate's numbers, Retrain now, Restore, and the current job's progress."""
+    return _page(request, "models.html", principal, settings)
+
+
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
     *,

@@ -34,6 +34,7 @@ SAMPLE_PATH_VALUES = {
     "annotation_id": "1",
     "proposal_id": "1",
     "alert_id": "1",
+    "job_id": "1",
 }
 
 

@@ -99,6 +99,7 @@ class StandIns:
             measure=self.measure,
             nlu_path=self.tmp / "nlu_data" / "learned" / "annotated.yml",
             heldout_path=self.tmp / "learned_heldout.yml",
+            stories_path=self.tmp / "learned_stories.yml",  # never the checkout's tests/learned_stories.yml
             served=served,
             registry_dir=self.tmp / "registry",
             work=self.tmp / "work",
