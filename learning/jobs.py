@@ -34,7 +34,7 @@ class JobBusy(RuntimeError):
     """Another job is queued or running; the message says which, who asked and when."""
 
     def __init__(self, job: Optional[RetrainJob]) -> None:
-        self.job = job
+        self.job_id = job.id if job is not None else None  # not the row: it outlives the session
         if job is None:
             message = "another retrain or rollback job is already queued or running"
         else:
