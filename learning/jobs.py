@@ -158,6 +158,20 @@ def finish(
     return job
 
 
+def cancel_queued(session: Session, job_id: int) -> bool:
+    """End a job no worker has taken yet (as failed, saying so); False if it is not queued (a worker took it
+    meanwhile, or it is over). A running job is not stopped from here: its training would go on."""
+    return (
+        session.execute(
+            update(RetrainJob)
+            .where(RetrainJob.id == job_id, RetrainJob.status == "queued")
+            .values(status="failed", result="cancelled before a worker took it", finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
 def _host_and_pid(worker: Optional[str]) -> Tuple[str, Optional[int]]:
     host, _, pid = (worker or "").rpartition(":")
     return host, int(pid) if pid.isdigit() else None

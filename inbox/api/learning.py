@@ -100,6 +100,20 @@ def job_detail(*, job_id: int = Path(..., ge=1, le=MAX_ID), admin: AdminAgent, d
     return learning_jobs.job_detail(db, job_id)
 
 
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    responses={
+        403: {"model": Detail, "description": "not an admin, or the CSRF token is missing"},
+        404: {"model": Detail, "description": "no such job"},
+        409: {"model": Detail, "description": "the job is running or over: only a queued job can be cancelled"},
+    },
+)
+def cancel_job(*, request: Request, job_id: int = Path(..., ge=1, le=MAX_ID), admin: AdminAgent, db: DbSession) -> dict:
+    """Cancel a job no worker has taken yet (it ends as failed, saying so), e.g. when the worker is not running."""
+    return learning_jobs.cancel(db, admin, job_id, client_ip(request))
+
+
 @router.get("/models", response_model=List[ModelOut], responses=READ_ERRORS)
 def list_models(*, admin: AdminAgent, db: DbSession) -> list:
     """The registry, newest first: every model, its status, data hash, the gate's metrics, who promoted it."""

@@ -43,6 +43,7 @@ ACTIONS = (
     "retrain_job_requested",  # the Models page's Retrain / Restore (inbox/services/learning_jobs.py)
     "retrain_job_started",  # the learning worker (learning/jobs.py), for the admin who asked
     "retrain_job_finished",
+    "retrain_job_cancelled",  # an admin, before a worker took it
     "model_promoted",  # the model registry (learning/registry.py)
     "model_refused",
     "model_rolled_back",

@@ -80,6 +80,21 @@ def request_rollback(db: Session, admin: Agent, version: Optional[str], ip: str)
     return _queue(db, admin, "rollback", target.version, ip)  # the version the admin confirmed, fixed now
 
 
+def cancel(db: Session, admin: Agent, job_id: int, ip: str) -> Dict[str, Any]:
+    """A queued job nobody has started (say the worker is not running) can be cancelled; a running one cannot."""
+    job = db.get(RetrainJob, job_id)
+    if job is None:
+        raise NotFound(f"No retrain job {job_id}.")
+    if not jobs.cancel_queued(db, job_id):
+        db.rollback()
+        status = db.scalar(select(RetrainJob.status).where(RetrainJob.id == job_id))
+        raise Conflict(f"Job {job_id} is {status}: only a queued job can be cancelled.")
+    audit.record(db, "retrain_job_cancelled", admin.id, detail={"job": job_id, "kind": job.kind}, ip=ip)
+    db.commit()
+    db.refresh(job)  # the UPDATE went around the session
+    return job_as_dict(job, _names(db, [job.requested_by_id]))
+
+
 def list_jobs(db: Session, limit: int) -> List[Dict[str, Any]]:
     rows = jobs.recent(db, limit)
     names = _names(db, [row.requested_by_id for row in rows])

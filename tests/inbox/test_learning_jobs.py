@@ -339,3 +339,22 @@ def test_migration_0016_goes_down_and_up(job_db: str) -> None:
     command.upgrade(config, "head")
     assert "retrain_jobs" in inspect(get_engine(job_db)).get_table_names()
     assert ModelVersion.__tablename__ in inspect(get_engine(job_db)).get_table_names()
+
+
+def test_a_queued_job_no_worker_took_can_be_cancelled_but_a_running_one_cannot(job_db: str, people) -> None:  # type: ignore[no-untyped-def]
+    admin = people["admin"]
+    job_id = admin.post("/api/learning/retrain").json()["id"]
+    assert people["agent"].post(f"/api/learning/jobs/{job_id}/cancel").status_code == 403
+    cancelled = admin.post(f"/api/learning/jobs/{job_id}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "failed" and "cancelled" in cancelled.json()["result"]
+    again = admin.post(f"/api/learning/jobs/{job_id}/cancel")
+    assert again.status_code == 409 and "is failed" in again.json()["detail"]
+    assert audit_actions(job_db)[-1] == "retrain_job_cancelled"
+
+    running_id = admin.post("/api/learning/retrain").json()["id"]  # the queue is free again
+    with session_scope(job_db) as db:
+        jobs.claim_next(db, "another-host:4242")
+    refused = admin.post(f"/api/learning/jobs/{running_id}/cancel")
+    assert refused.status_code == 409 and "is running" in refused.json()["detail"]
+    assert admin.post("/api/learning/jobs/999/cancel").status_code == 404

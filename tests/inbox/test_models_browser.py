@@ -1,12 +1,14 @@
 """The Models page in Debian's Chromium (Playwright, headless), with a learning worker running beside the real
 inbox (training and measuring stood in for, Rasa's PUT /model recorded): an admin presses "Retrain now", watches
 the job's progress lines arrive, sees the promoted candidate with its gate numbers in the registry, then restores
-the shipped model with "Restore" (after a confirm) and Rasa is asked to load it. An agent has no Models link.
+the shipped model with "Restore" (after a confirm) and Rasa is asked to load it; with the worker stopped, a queued
+job is cancelled from the page. An agent has no Models link.
 Screenshot: tests/artifacts/inbox/models.png. Skipped where Chromium or Playwright is missing."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,17 +28,28 @@ def rasa() -> RasaModelApi:
     return RasaModelApi()
 
 
+@dataclass
+class RunningWorker:
+    stand_ins: StandIns
+    stop: threading.Event
+    thread: threading.Thread
+
+    def halt(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+
+
 @pytest.fixture
-def worker(db_url: str, agents, tmp_path: Path, rasa: RasaModelApi) -> Iterator[StandIns]:  # type: ignore[no-untyped-def]
+def worker(db_url: str, agents, tmp_path: Path, rasa: RasaModelApi) -> Iterator[RunningWorker]:  # type: ignore[no-untyped-def]
     """`python -m learning worker`'s loop, in a thread, polling every 0.2 s."""
     annotate_messages(db_url)
     stand_ins = StandIns(tmp_path)
     stop = threading.Event()
     thread = threading.Thread(target=worker_for(db_url, stand_ins, rasa).serve, args=(stop, 0.2), daemon=True)
     thread.start()
-    yield stand_ins
-    stop.set()
-    thread.join(timeout=30)
+    running = RunningWorker(stand_ins, stop, thread)
+    yield running
+    running.halt()
 
 
 def log_in(page: Any, url: str, email: str, password: str) -> None:
@@ -47,7 +60,7 @@ def log_in(page: Any, url: str, email: str, password: str) -> None:
 
 
 def test_an_admin_retrains_and_restores_from_the_models_page(  # type: ignore[no-untyped-def]
-    server_url: str, worker: StandIns, rasa: RasaModelApi
+    server_url: str, worker: RunningWorker, rasa: RasaModelApi
 ) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list = []
@@ -85,6 +98,13 @@ def test_an_admin_retrains_and_restores_from_the_models_page(  # type: ignore[no
         assert rasa.loaded[-1].endswith(f"{shipped}.tar.gz")
         page.wait_for_selector(f"#models tr.active[data-version='{shipped}']", timeout=20000)
         assert page.locator("#jobs tr").count() == 2
+
+        worker.halt()  # no worker: a queued job waits, and can be cancelled
+        page.click("#retrain-now")
+        page.click("#cancel-job", timeout=10000)
+        page.wait_for_selector("#job-title:has-text('failed')", timeout=10000)
+        assert "cancelled before a worker took it" in page.locator("#job-result").inner_text()
+        assert page.is_enabled("#retrain-now")
 
         agent_page = browser.new_page()
         log_in(agent_page, server_url, "agent@harbor.example", PASSWORDS["agent"])

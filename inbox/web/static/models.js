@@ -33,13 +33,21 @@
     if (!job) return;
     document.getElementById("job-title").replaceChildren(`Job ${job.id}: ${jobName(job)} `, badge("job", job.status));
     const meta = [`asked by ${agentName(job.requested_by)} ${when(job.requested_at)}`];
-    if (job.status === "queued") meta.push("waiting for the learning worker");
+    const queuedFor = (Date.now() - new Date(job.requested_at)) / 1000;
+    if (job.status === "queued") {
+      meta.push(queuedFor > 30
+        ? `no worker has taken it for ${duration(queuedFor)}: is the learning worker running (python -m learning worker)?`
+        : "waiting for the learning worker");
+    }
     if (job.status === "running" && job.started_at) {
       meta.push(`running for ${duration((Date.now() - new Date(job.started_at)) / 1000)}`);
       if (job.heartbeat_at) meta.push(`worker ${job.worker}, last sign of life ${duration((Date.now() - new Date(job.heartbeat_at)) / 1000)} ago`);
     }
     if (job.finished_at) meta.push(`finished ${when(job.finished_at)}`);
-    document.getElementById("job-meta").replaceChildren(...meta.map((text) => el("span", { class: "muted" }, text)));
+    document.getElementById("job-meta").replaceChildren(
+      ...meta.map((text) => el("span", { class: "muted" }, text)),
+      job.status === "queued" ? el("button", { type: "button", id: "cancel-job", onclick: () => cancel(job.id) }, "Cancel") : null
+    );
     const progress = document.getElementById("job-progress");
     const atBottom = progress.scrollTop + progress.clientHeight >= progress.scrollHeight - 4;
     progress.replaceChildren(
@@ -103,6 +111,16 @@
       current = await api("POST", "/api/learning/rollback", { version });
       toast(`Queued: restore ${version}`);
       showJob(current);
+      await refresh(true);
+    } catch (error) {
+      toast(error.message, true);
+    }
+  }
+
+  async function cancel(jobId) {
+    try {
+      current = await api("POST", `/api/learning/jobs/${jobId}/cancel`);
+      toast(`Job ${jobId} cancelled`);
       await refresh(true);
     } catch (error) {
       toast(error.message, true);
