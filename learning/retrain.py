@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from learning import export, registry, story_export
 from learning.evaluate import evaluate
 from learning.gate import Evaluation, Tolerance, Verdict, decide
+from learning.process_output import run_reporting
 from learning.registry import ModelLoader, RegistryError
 from storage.settings import PROJECT_ROOT
 
@@ -57,13 +58,18 @@ def training_files() -> List[Path]:
     return sorted(p for folder in TRAINING_FOLDERS for p in (PROJECT_ROOT / folder).rglob("*.yml"))
 
 
-def train_candidate(out: Path) -> Path:
-    """`rasa train` as the Makefile runs it; Rasa's progress goes to this process's output."""
+def train_candidate(out: Path, output: Optional[Callable[[str], None]] = None) -> Path:
+    """`rasa train` as the Makefile runs it; Rasa's progress goes to this process's output and, given
+    `output`, line by line to it too (the learning worker's job, shown on the inbox's Models page)."""
     name = f"candidate-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
     rasa = Path(sys.executable).parent / "rasa"
     command = [str(rasa), "train", "--domain", "bot/domain", "--data", *TRAINING_FOLDERS, "--config", "config.yml"]
     command += ["--out", str(out), "--fixed-model-name", name]
-    subprocess.run(command, cwd=PROJECT_ROOT, check=True, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    if output is None:
+        subprocess.run(command, cwd=PROJECT_ROOT, check=True, env=env)
+    else:
+        run_reporting(command, output, cwd=PROJECT_ROOT, env=env)
     return out / f"{name}.tar.gz"
 
 

@@ -9,6 +9,7 @@ report or the error. On start, and before each job, running jobs whose worker di
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -100,8 +101,13 @@ class Worker:
 
     def _retrain(self, reporter: "Reporter", asked_by: Optional[int]) -> JobResult:
         retrain = self.retrain or _default_retrain()
+        options = dict(self.retrain_options)
+        if "train" not in options:  # `rasa train`'s own lines on the page, not only "training the candidate"
+            from learning.retrain import train_candidate
+
+            options["train"] = functools.partial(train_candidate, output=reporter.say)
         with session_scope(self.db_url) as session:
-            outcome = retrain(session, self.loader, agent_id=asked_by, progress=reporter.say, **self.retrain_options)
+            outcome = retrain(session, self.loader, agent_id=asked_by, progress=reporter.say, **options)
         verdict = "promoted: Rasa serves it now" if outcome.promoted else "refused by the gate: the active model stays"
         reporter.say(f"candidate {outcome.version} {verdict}")
         return JobResult("succeeded" if outcome.promoted else "refused", outcome.report(), outcome.version)

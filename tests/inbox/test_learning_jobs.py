@@ -358,3 +358,27 @@ def test_a_queued_job_no_worker_took_can_be_cancelled_but_a_running_one_cannot(j
     refused = admin.post(f"/api/learning/jobs/{running_id}/cancel")
     assert refused.status_code == 409 and "is running" in refused.json()["detail"]
     assert admin.post("/api/learning/jobs/999/cancel").status_code == 404
+
+
+def test_rasa_trains_output_reaches_the_job_line_by_line(  # type: ignore[no-untyped-def]
+    job_db: str, people, stand_ins: StandIns, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a stand-in `train`, the worker runs `rasa train` (learning.retrain.train_candidate) with its
+    output handed to the job; here train_candidate itself is the stand-in, to see what it is handed."""
+    import learning.retrain
+    from learning.worker import Worker
+
+    def rasa_train(out: Path, output=None) -> Path:  # type: ignore[no-untyped-def]
+        assert output is not None
+        output("Epochs: 50%|#####     | 50/100")
+        return stand_ins.train(out)
+
+    monkeypatch.setattr(learning.retrain, "train_candidate", rasa_train)
+    annotate_messages(job_db)
+    job_id = people["admin"].post("/api/learning/retrain").json()["id"]
+    options = {k: v for k, v in stand_ins.options().items() if k != "train"}
+    Worker(job_db, RasaModelApi().loader(), retrain_options=options, heartbeat_seconds=0.2).run_once()
+    job = people["admin"].get(f"/api/learning/jobs/{job_id}").json()
+    assert job["status"] == "succeeded", job["result"]
+    progress = lines(job)
+    assert progress.index("Epochs: 50%") > progress.index("training the candidate")
