@@ -10,6 +10,11 @@ that was shown and dismissed is negative. Two stages, both fitted in :meth:`Rank
    item's ALS factors, so it can learn which kind of customer takes which kind of item. It is trained
    leave-one-out, out of fold: a customer's positive is hidden and the signals are computed by stage-1 models
    fitted on *other* customers, so the model learns to find what a customer has not taken yet, as it must live.
+   In a small catalogue (an insurer's two dozen products, up to ``small_catalogue`` items) the pairs also carry
+   one column per item the customer holds, the item itself as a category, and a stage-1 conditional model's
+   log-probability (multinomial logistic regression: "given what this customer holds and who they are, which
+   item was hidden"), all fitted out of fold like the similarities. ``rankable`` restricts training to the
+   items that will actually be offered, and ``min_history`` to cases with at least that much history left.
 
 Scoring one customer is a few sparse row sums, one small least-squares solve and one batched tree prediction:
 no per-item loop, so a few hundred candidates from a catalogue of 10,000 score in milliseconds.
@@ -28,6 +33,9 @@ import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import CosineRecommender
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from threadpoolctl import ThreadpoolController
 
 Customer = Hashable
@@ -56,6 +64,9 @@ class RankerConfig:
     max_leaf_nodes: int = 15
     l2_regularization: float = 1.0
     dismissed_factor: float = 0.1  # a dismissed item's score is multiplied by this
+    min_history: int = 0  # a training case keeps at least this many of the customer's positives visible
+    small_catalogue: int = 64  # up to this many items: per-item history columns and a conditional model
+    conditional_c: float = 0.1  # inverse L2 strength of the conditional model (multinomial logistic regression)
     seed: int = 0
 
 
@@ -68,6 +79,7 @@ class _Signals:
     dismiss_rate: np.ndarray  # (items,) smoothed share of dismissals among an item's events
     item_factors: np.ndarray  # (items, factors), zeros when ALS is off
     als: Optional[AlternatingLeastSquares]
+    conditional: Optional[Pipeline] = None  # [history, features] → which item was hidden (small catalogues)
 
 
 @dataclass
@@ -92,6 +104,7 @@ class Ranker:
     _features: Dict[Customer, np.ndarray] = field(default_factory=dict, repr=False)
     _signals: Optional[_Signals] = field(default=None, repr=False)
     _model: Optional[HistGradientBoostingClassifier] = field(default=None, repr=False)
+    _rankable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
 
     # ---- fitting -------------------------------------------------------------------------------------------
 
@@ -100,22 +113,36 @@ class Ranker:
         feedback: Iterable[Feedback],
         customer_features: Optional[Mapping[Customer, Sequence[float]]] = None,
         items: Optional[Sequence[Item]] = None,
+        rankable: Optional[Iterable[Item]] = None,
     ) -> "Ranker":
-        """Learn from ``feedback``; ``items`` adds catalogue items nobody has touched yet (they stay cold)."""
+        """Learn from ``feedback``; ``items`` adds catalogue items nobody has touched yet (they stay cold).
+
+        ``rankable`` (default: every item) are the items that will be offered: the training cases hide and rank
+        only those, the others only count as history, so the model learns the choice it will be asked to make.
+        """
         events = list(feedback)
         self.items = list(dict.fromkeys([*(items or []), *(e.item for e in events)]))
         self._item_index = {item: i for i, item in enumerate(self.items)}
+        self._rankable = np.ones(len(self.items), dtype=bool)
+        if rankable is not None:
+            self._rankable[:] = False
+            self._rankable[[self._item_index[i] for i in rankable if i in self._item_index]] = True
         self._features = {c: np.asarray(v, dtype=np.float64) for c, v in (customer_features or {}).items()}
         self.feature_count = _feature_width(self._features)
         self._histories = _histories(events, self._item_index)
         customers = list(self._histories)
         positives, negatives = _matrices(customers, self._histories, len(self.items))
         with _threads().limit(limits=1):
-            self._signals = self._fit_signals(positives, negatives)
+            self._signals = self._fit_signals(customers, positives, negatives)
             self._model = self._fit_model(customers)
         return self
 
-    def _fit_signals(self, positives: sp.csr_matrix, negatives: sp.csr_matrix) -> _Signals:
+    @property
+    def _small(self) -> bool:
+        """A catalogue small enough for one column per item (an insurer's products, not 10,000 articles)."""
+        return 0 < len(self.items) <= self.config.small_catalogue
+
+    def _fit_signals(self, customers: List[Customer], positives: sp.csr_matrix, negatives: sp.csr_matrix) -> _Signals:
         n_items = positives.shape[1]
         knn = CosineRecommender(K=min(self.config.neighbours, max(n_items, 1)), num_threads=1)
         with warnings.catch_warnings():
@@ -142,7 +169,40 @@ class Ranker:
                 warnings.simplefilter("ignore")  # implicit warns about thread settings it cannot change here
                 als.fit(positives, show_progress=False)
             factors = _dense(als.item_factors)
-        return _Signals(similarity, popularity, dismiss_rate, factors, als)
+        conditional = self._fit_conditional(customers) if self._small else None
+        return _Signals(similarity, popularity, dismiss_rate, factors, als, conditional)
+
+    def _fit_conditional(self, customers: List[Customer]) -> Optional[Pipeline]:
+        """Multinomial logistic regression: from what a customer holds (one column per item) and their features,
+        which item was hidden. Every hide-one case of these customers, weighted so each customer counts once:
+        the direct estimate of "what else does someone like this hold", which similarity sums only approximate."""
+        rows, targets, weights = [], [], []
+        for customer in customers:
+            history = self._histories[customer]
+            hideable = self._hideable(history)
+            for hidden in hideable:
+                visible = _History(history.positives[history.positives != hidden], history.negatives)
+                rows.append(self._conditional_input(visible, self._features_of(customer, None)))
+                targets.append(int(hidden))
+                weights.append(1.0 / len(hideable))
+        if len(set(targets)) < 2 or len(targets) < self.config.min_cases:
+            return None
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=self.config.conditional_c, max_iter=2000))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # lbfgs may stop just short of its tolerance; the fit is still usable
+            model.fit(np.vstack(rows), np.array(targets), logisticregression__sample_weight=np.array(weights))
+        return model
+
+    def _conditional_input(self, history: _History, vector: np.ndarray) -> np.ndarray:
+        held = np.zeros(len(self.items))
+        held[history.positives] = 1.0
+        return np.concatenate([held, vector])
+
+    def _hideable(self, history: _History) -> np.ndarray:
+        """Positives a training case may hide: rankable ones, leaving ``min_history`` positives visible."""
+        if len(history.positives) <= self.config.min_history:
+            return np.zeros(0, dtype=np.int64)
+        return history.positives[self._rankable[history.positives]]
 
     def _fit_model(self, customers: List[Customer]) -> Optional[HistGradientBoostingClassifier]:
         """Stage 2 on out-of-fold leave-one-out cases; ``None`` when there is too little to learn from."""
@@ -150,22 +210,24 @@ class Ranker:
         half = rng.permutation(len(customers)) % 2
         blocks: List[np.ndarray] = []
         labels: List[np.ndarray] = []
+        weights: List[np.ndarray] = []
         for part in (0, 1):
             fit_on = [c for c, h in zip(customers, half, strict=True) if h != part]
             cases_for = [c for c, h in zip(customers, half, strict=True) if h == part]
             if not fit_on or not cases_for:
                 continue
             pos, neg = _matrices(fit_on, self._histories, len(self.items))
-            signals = self._fit_signals(pos, neg)
+            signals = self._fit_signals(fit_on, pos, neg)
             cases = _Cases()
             for customer in cases_for:
                 self._add_cases(cases, customer, rng)
             if cases.pair_case:
                 blocks.append(self._batch_features(signals, *cases.arrays(len(self.items), self.feature_count)))
                 labels.append(np.array(cases.labels))
+                weights.append(np.array(cases.weights))
         if not blocks:
             return None
-        x, y = np.vstack(blocks), np.concatenate(labels)
+        x, y, w = np.vstack(blocks), np.concatenate(labels), np.concatenate(weights)
         if y.sum() < self.config.min_cases or y.sum() == len(y):
             return None
         model = HistGradientBoostingClassifier(
@@ -174,8 +236,17 @@ class Ranker:
             max_leaf_nodes=self.config.max_leaf_nodes,
             l2_regularization=self.config.l2_regularization,
             random_state=self.config.seed,
+            categorical_features=self._categorical_columns(x.shape[1]),
         )
-        return model.fit(x, y)
+        return model.fit(x, y, sample_weight=w)
+
+    def _categorical_columns(self, width: int) -> Optional[np.ndarray]:
+        """The item's own index is a category (small catalogues only: it is the last column)."""
+        if not self._small:
+            return None
+        mask = np.zeros(width, dtype=bool)
+        mask[-1] = True
+        return mask
 
     def _add_cases(self, cases: "_Cases", customer: Customer, rng: np.random.Generator) -> None:
         """A hidden positive (label 1) against sampled items the customer never took (label 0), and each
@@ -184,13 +255,16 @@ class Ranker:
         vector = self._features_of(customer, None)
         taken = np.zeros(len(self.items), dtype=bool)
         taken[history.positives] = True
-        untaken = np.flatnonzero(~taken)
-        for hidden in rng.permutation(history.positives)[: self.config.hides_per_customer]:
+        untaken = np.flatnonzero(~taken & self._rankable)
+        hides = rng.permutation(self._hideable(history))[: self.config.hides_per_customer]
+        for hidden in hides:
             sample = untaken
             if len(untaken) > self.config.negatives_per_case:
                 sample = rng.choice(untaken, self.config.negatives_per_case, replace=False)
             visible = _History(history.positives[history.positives != hidden], history.negatives)
-            cases.add(visible, vector, np.concatenate([[hidden], sample]), [1.0] + [0.0] * len(sample))
+            items = np.concatenate([[hidden], sample])
+            # each customer weighs one hidden item in all, as when one held item is hidden at random
+            cases.add(visible, vector, items, [1.0] + [0.0] * len(sample), weight=1.0 / len(hides))
         for dismissed in history.negatives:
             visible = _History(history.positives, history.negatives[history.negatives != dismissed])
             cases.add(visible, vector, np.array([dismissed]), [0.0])
@@ -321,7 +395,17 @@ class Ranker:
             taken[pair_case],
             dismissed[pair_case],
         ]
-        return np.hstack([np.column_stack(columns), signals.item_factors[pair_item], vectors[pair_case]])
+        blocks = [np.column_stack(columns), signals.item_factors[pair_item], vectors[pair_case]]
+        if self._small:
+            held = positives.toarray()
+            conditional = np.zeros(len(pair_case))
+            if signals.conditional is not None:
+                proba = signals.conditional.predict_proba(np.hstack([held, vectors]))
+                full = np.full((len(held), len(self.items)), 1e-6)
+                full[:, signals.conditional.classes_] = np.maximum(proba, 1e-6)
+                conditional = np.log(full[pair_case, pair_item])
+            blocks += [conditional[:, None], held[pair_case], pair_item[:, None].astype(np.float64)]
+        return np.hstack(blocks)
 
 
 @dataclass
@@ -334,8 +418,11 @@ class _Cases:
     pair_case: List[np.ndarray] = field(default_factory=list)
     pair_item: List[np.ndarray] = field(default_factory=list)
     labels: List[float] = field(default_factory=list)
+    weights: List[float] = field(default_factory=list)
 
-    def add(self, history: _History, vector: np.ndarray, items: np.ndarray, labels: Sequence[float]) -> None:
+    def add(
+        self, history: _History, vector: np.ndarray, items: np.ndarray, labels: Sequence[float], weight: float = 1.0
+    ) -> None:
         case = len(self.vectors)
         self.positive_rows.append(history.positives)
         self.negative_rows.append(history.negatives)
@@ -343,6 +430,7 @@ class _Cases:
         self.pair_case.append(np.full(len(items), case, dtype=np.int64))
         self.pair_item.append(np.asarray(items, dtype=np.int64))
         self.labels.extend(labels)
+        self.weights.extend([weight] * len(labels))
 
     def arrays(
         self, n_items: int, n_features: int

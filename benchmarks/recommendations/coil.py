@@ -49,6 +49,17 @@ CARAVAN = "CARAVAN"
 MODELS = ("coverline", "most_popular", "item_knn")
 # Scores handed to the metrics: rank r (0 best) → K_MAX - r; products a model did not rank get 0.
 K_MAX = 100.0
+# Our ranker's settings here, fixed before the outer test folds were scored (see the report's "How each choice
+# was made"): training cases keep ≥ 1 product visible, as the test cases (customers holding ≥ 2) do.
+NEXT_PRODUCT_CONFIG = {
+    "min_history": 1,
+    "max_iter": 80,
+    "learning_rate": 0.05,
+    "max_leaf_nodes": 7,
+    "l2_regularization": 5.0,
+}
+# CARAVAN is scored for every hold-out customer, also those holding no other product: no minimum history.
+CARAVAN_CONFIG = {"min_history": 0}
 
 Scorer = Callable[[Sequence[HiddenCase]], np.ndarray]
 
@@ -77,14 +88,27 @@ def feedback(held: np.ndarray, rows: Sequence[int], products: Sequence[str]) -> 
     return [Feedback(customer_id(r), products[j]) for r in rows for j in np.flatnonzero(held[r])]
 
 
-def fit_ranker(coil: Coil, rows: np.ndarray, held: np.ndarray, products: Sequence[str], seed: int) -> Ranker:
+def fit_ranker(
+    coil: Coil,
+    rows: np.ndarray,
+    held: np.ndarray,
+    products: Sequence[str],
+    seed: int,
+    settings: Dict[str, Any],
+    exclude: Sequence[int] = (),
+) -> Ranker:
+    """Products in ``exclude`` stay history only: the ranker is trained to choose among the others, as asked."""
     features = {customer_id(r): coil.demographics[r].astype(float) for r in rows}
-    return Ranker(RankerConfig(seed=seed)).fit(feedback(held, rows, products), features, items=products)
+    rankable = [p for j, p in enumerate(products) if j not in exclude]
+    return Ranker(RankerConfig(seed=seed, **settings)).fit(
+        feedback(held, rows, products), features, items=products, rankable=rankable
+    )
 
 
-def ours(coil: Coil, train: np.ndarray, seed: int) -> Scorer:
+def ours(coil: Coil, train: np.ndarray, seed: int, exclude: Sequence[int] = ()) -> Scorer:
+    """A ranker per variant, fitted on the training folds' hide-one cases of that variant."""
     products = list(PRODUCTS)
-    ranker = fit_ranker(coil, train, coil.held, products, seed)
+    ranker = fit_ranker(coil, train, coil.held, products, seed, NEXT_PRODUCT_CONFIG, exclude)
 
     def score(cases: Sequence[HiddenCase]) -> np.ndarray:
         out = np.zeros((len(cases), len(products)))
@@ -167,12 +191,15 @@ def next_product(coil: Coil) -> Dict[str, Any]:
     hidden_counts: Dict[str, Dict[str, int]] = {v: {} for v in variants}
     seconds: Dict[str, float] = {m: 0.0 for m in MODELS}
     for fold, (train, test) in enumerate(folds):
-        scorers = {}
-        for name in MODELS:
-            began = time.perf_counter()
-            scorers[name] = ours(coil, train, SEED + fold) if name == "coverline" else library(name, coil, train, SEED)
-            seconds[name] += time.perf_counter() - began
         for variant, exclude in variants.items():
+            scorers = {}
+            for name in MODELS:
+                began = time.perf_counter()
+                if name == "coverline":
+                    scorers[name] = ours(coil, train, SEED + fold, exclude)
+                else:
+                    scorers[name] = library(name, coil, train, SEED)
+                seconds[name] += time.perf_counter() - began
             cases = coil_data.hide_one(coil.held, test, SEED + fold, exclude=exclude)
             cases_per_fold[variant].append(len(cases))
             for case in cases:
@@ -207,8 +234,10 @@ def next_product(coil: Coil) -> Dict[str, Any]:
 
 
 def verdict(variant: Dict[str, Any]) -> Dict[str, Any]:
-    """Ours beats a baseline beyond the spread when its mean NDCG@3 minus its std is above the baseline's mean
-    plus the baseline's std, and it wins the paired comparison in every fold."""
+    """The headline (strict) rule: ours beats a baseline beyond the spread when its mean NDCG@3 minus its std is
+    above the baseline's mean plus the baseline's std. Beside it the paired view, since every model is scored on
+    the same folds and cases: the per-fold difference ours − baseline, its mean and std, and whether every fold
+    is positive. The paired view is reported, never used to turn a FAIL into a PASS."""
     ours_ = variant["coverline"]
     out: Dict[str, Any] = {}
     for name in ("most_popular", "item_knn"):
@@ -219,8 +248,33 @@ def verdict(variant: Dict[str, Any]) -> Dict[str, Any]:
             "beyond_spread": ours_["ndcg@3_mean"] - ours_["ndcg@3_std"] > base["ndcg@3_mean"] + base["ndcg@3_std"],
             "wins_every_fold": all(d > 0 for d in per_fold),
             "per_fold_difference": per_fold,
+            "paired_mean": float(np.mean(per_fold)),
+            "paired_std": float(np.std(per_fold)),
         }
     return out
+
+
+# How each setting of our ranker was chosen; printed in the report beside the figures.
+CHOICES = [
+    "### How each choice was made",
+    "",
+    "- Fixed by the protocol before any run: the ranker is trained on hide-one cases built like the test cases "
+    "(customers keeping ≥ 1 product visible: `min_history=1`; one hidden product per customer in weight); "
+    "in the dominant-excluded variant a separate ranker is fitted per fold whose training cases hide and rank only "
+    "the 18 other products (`rankable`), with fire, car and third party kept as history. Stacked signals "
+    "(item-kNN similarity, ALS affinity, the conditional logistic model's log-probability) for a training "
+    "customer come from models fitted on the other half of the training customers, never on that customer.",
+    "- Chosen by inner cross-validation inside the training data only: the conditional model and the per-item "
+    "history columns, and the gradient-boosting settings (`max_iter=80, learning_rate=0.05, max_leaf_nodes=7, "
+    "l2_regularization=5.0` against the previous `150, 0.08, 15, 1.0`; `conditional_c=0.1` against 0.03) were "
+    "compared on 3 inner folds of outer fold 1's training customers (their own hide-one cases, seeds 100-102). "
+    "The stronger regularisation won the dominant-excluded inner folds (0.506 and 0.511 against 0.454 and 0.493) "
+    "and tied on all products; the third inner fold of that comparison was not finished before the time limit. "
+    "Caveat: outer fold 1's training customers are the test customers of folds 2-5, though no outer test metric "
+    "was looked at while choosing. The outer test folds were scored once, with these settings.",
+    "- CARAVAN propensity keeps `min_history=0` (hold-out customers are scored whatever they hold) and the "
+    "ranker's default boosting settings; not tuned.",
+]
 
 
 # ---- CARAVAN propensity ----------------------------------------------------------------------------------------
@@ -229,7 +283,7 @@ def verdict(variant: Dict[str, Any]) -> Dict[str, Any]:
 def caravan_scores_ours(coil: Coil, train: np.ndarray, test: np.ndarray) -> np.ndarray:
     products = [*PRODUCTS, CARAVAN]
     held = np.column_stack([coil.held, coil.caravan])
-    ranker = fit_ranker(coil, train, held, products, SEED)
+    ranker = fit_ranker(coil, train, held, products, SEED, CARAVAN_CONFIG)
     return np.array(
         [
             ranker.score(
@@ -279,7 +333,7 @@ def scoring_latency(coil: Coil) -> Dict[str, float]:
     """One customer's 21 products scored at a time, as the action would: p50/p95 over every customer of a fold."""
     train, test = coil_data.customer_folds(len(coil.caravan), FOLDS, SEED)[0]
     products = list(PRODUCTS)
-    ranker = fit_ranker(coil, train, coil.held, products, SEED)
+    ranker = fit_ranker(coil, train, coil.held, products, SEED, NEXT_PRODUCT_CONFIG)
     times = []
     for r in test:
         began = time.perf_counter()
@@ -330,11 +384,13 @@ def main(argv: List[str] | None = None) -> None:
             "dominant": list(DOMINANT),
             "folds": FOLDS,
             "seed": SEED,
-            "ranker_config": RankerConfig().__dict__,
+            "ranker_config": {**RankerConfig().__dict__, **NEXT_PRODUCT_CONFIG},
+            "caravan_ranker_config": {**RankerConfig().__dict__, **CARAVAN_CONFIG},
         },
         "next_product": ranking,
         "caravan": caravan,
         "latency": latency,
+        "choices": CHOICES,
     }
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "recommendations_coil.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
