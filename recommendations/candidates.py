@@ -19,7 +19,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -133,16 +133,144 @@ def _rule_pool(profile: CustomerProfile, moment: str, library: Library, day: dat
 def rule_candidates(
     profile: CustomerProfile, moment: str, library: Library, day: date, permitted: np.ndarray
 ) -> Dict[int, Candidate]:
-    """Every permitted item a rule asks for (by position in the library), with its highest priority and reasons."""
+    """Every permitted item a rule asks for (by position in the library), with its highest priority and reasons,
+    one item at a time: the rules as written, which `rule_priorities` must agree with
+    (tests/recommendations/test_rule_priorities.py)."""
     found: Dict[int, Candidate] = {}
     for position in _rule_pool(profile, moment, library, day):
-        if not permitted[position]:
-            continue
-        item = library.items[position]
-        rules = _claim_rules(profile, item) + _account_rules(profile, item) + _moment_rules(profile, moment, item, day)
-        for priority, reason in rules:
-            found.setdefault(position, Candidate(item)).add_rule(priority, reason)
+        if permitted[position]:
+            candidate = rule_reasons(profile, moment, library.items[position], day)
+            if candidate.reasons:
+                found[position] = candidate
     return found
+
+
+@dataclass(frozen=True)
+class RuleFeatures:
+    """What the rules read from each item, as one boolean array per value over the whole library, so the rules
+    run as a few dozen array operations instead of three Python functions per item (a claim's incident and
+    stage groups and the month's tips are hundreds of items in a 10,000-item library)."""
+
+    categories: Dict[str, np.ndarray]
+    lines: Dict[str, np.ndarray]
+    incidents: Dict[str, np.ndarray]
+    stages: Dict[str, np.ndarray]
+    offers: Dict[str, np.ndarray]
+    months: Dict[int, np.ndarray]
+    has_lines: np.ndarray
+    has_incidents: np.ndarray
+    has_stages: np.ndarray
+    has_months: np.ndarray
+    payment: np.ndarray
+    renewal: np.ndarray
+
+    def _mask(self, table: Dict, key: object) -> np.ndarray:
+        found = table.get(key)
+        return found if found is not None else np.zeros(len(self.has_lines), dtype=bool)
+
+    def category(self, name: str) -> np.ndarray:
+        return self._mask(self.categories, name)
+
+    def about(self, incident: str) -> np.ndarray:
+        return self._mask(self.incidents, incident)
+
+    def at_stage(self, stage: str) -> np.ndarray:
+        return self._mask(self.stages, stage)
+
+    def offering(self, product: str) -> np.ndarray:
+        return self._mask(self.offers, product)
+
+    def in_month(self, month: int) -> np.ndarray:
+        return self._mask(self.months, month)
+
+    def line(self, product: str) -> np.ndarray:
+        return self._mask(self.lines, product)
+
+    def fits(self, products: Sequence[str]) -> np.ndarray:
+        """`LibraryItem.fits_products` for every item."""
+        fits = ~self.has_lines
+        for product in dict.fromkeys(products):
+            fits = fits | self.line(product)
+        return fits
+
+
+def _masks(items: Sequence[LibraryItem], values: Callable[[LibraryItem], Iterable[object]]) -> Dict:
+    masks: Dict[object, np.ndarray] = {}
+    for position, item in enumerate(items):
+        for value in values(item):
+            masks.setdefault(value, np.zeros(len(items), dtype=bool))[position] = True
+    return masks
+
+
+def rule_features(library: Library) -> RuleFeatures:
+    """The library snapshot's rule arrays, worked out once per snapshot."""
+
+    def compute(lib: Library) -> RuleFeatures:
+        items = lib.items
+        flags = lambda test: np.array([bool(test(item)) for item in items], dtype=bool)  # noqa: E731
+        return RuleFeatures(
+            categories=_masks(items, lambda item: (item.category,)),
+            lines=_masks(items, lambda item: item.product_lines),
+            incidents=_masks(items, lambda item: item.incident_types),
+            stages=_masks(items, lambda item: item.claim_stages),
+            offers=_masks(items, lambda item: (item.offers_product,) if item.offers_product else ()),
+            months=_masks(items, lambda item: item.months),
+            has_lines=flags(lambda item: item.product_lines),
+            has_incidents=flags(lambda item: item.incident_types),
+            has_stages=flags(lambda item: item.claim_stages),
+            has_months=flags(lambda item: item.months),
+            payment=flags(lambda item: PAYMENT_WORDS.search(item.text)),
+            renewal=flags(lambda item: RENEWAL_WORDS.search(item.text)),
+        )
+
+    return library.derived("rule_features", compute)  # type: ignore[return-value]
+
+
+def rule_priorities(
+    profile: CustomerProfile, moment: str, library: Library, day: date, permitted: np.ndarray
+) -> np.ndarray:
+    """The highest rule priority of every item (0 where no rule asks for it or it is not permitted): the
+    priorities of `rule_candidates`, rule for rule, for the whole library at once. The reasons are worked out by
+    `rule_reasons` for the few items that are shown."""
+    f = rule_features(library)
+    priority = np.zeros(len(library))
+
+    def rule(mask: np.ndarray, value: float) -> None:
+        np.maximum(priority, np.where(mask, value, 0.0), out=priority)
+
+    checklist, guide = f.category("claim_checklist"), f.category("claim_guide")
+    for claim in profile.claims:  # _claim_rules: one branch per item and claim, first match wins
+        fits, about = f.fits([claim.product]), f.about(claim.incident_type)
+        first = checklist & about & (claim.stage in CHECKLIST_STAGES)
+        second = ~first & guide & f.at_stage(claim.stage)
+        third = ~first & ~second & about & ~f.has_stages
+        rule(fits & first, CHECKLIST)
+        rule(fits & second & (~f.has_incidents | about), STAGE_GUIDE)
+        rule(fits & third, INCIDENT)
+    billing = f.category("billing_howto")
+    if profile.payment_overdue_days > 0:
+        rule(billing & f.payment, OVERDUE)
+    renewing = [p.product for p in profile.policies if 0 <= p.renewal_in_days <= RENEWAL_DAYS]
+    if renewing:
+        rule(billing & f.fits(renewing) & f.renewal, RENEWAL)
+    if moment == "quote_given":
+        explainer = f.category("product_explainer")
+        for quote in profile.quotes:
+            rule(f.offering(quote.product) | (explainer & f.line(quote.product)), QUOTED)
+    tips = f.category("safety_tip") & f.has_months & f.in_month(day.month)
+    rule(tips if profile.anonymous else tips & f.fits(profile.held_products), SEASONAL)
+    priority[~permitted] = 0.0
+    return priority
+
+
+def rule_reasons(profile: CustomerProfile, moment: str, item: LibraryItem, day: date) -> Candidate:
+    """One item's rules with their reasons, as `rule_candidates` gives them."""
+    candidate = Candidate(item)
+    for priority, reason in (
+        _claim_rules(profile, item) + _account_rules(profile, item) + _moment_rules(profile, moment, item, day)
+    ):
+        candidate.add_rule(priority, reason)
+    return candidate
 
 
 class ItemVectors:

@@ -30,7 +30,15 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from recommendations.candidates import Candidate, ItemVectors, TextEncoder, in_season, rule_candidates, similarities
+from recommendations.candidates import (
+    ItemVectors,
+    TextEncoder,
+    in_season,
+    rule_features,
+    rule_priorities,
+    rule_reasons,
+    similarities,
+)
 from recommendations.constraints import diverse_top, permitted, room_today
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
 from recommendations.profile import CustomerProfile, load_profile
@@ -73,6 +81,7 @@ class Prior:
     def __init__(self, opens: Optional[Mapping[str, int]] = None) -> None:
         self.opens = {slug: n for slug, n in (opens or {}).items() if n > 0}
         self._top = math.log1p(max(self.opens.values())) if self.opens else 0.0
+        self._scores: Optional[Tuple[Library, np.ndarray]] = None
 
     @property
     def cold(self) -> bool:
@@ -82,6 +91,15 @@ class Prior:
         if self.cold:
             return EDITORIAL_WEIGHT * float(library.editorial[position])
         return POPULARITY_WEIGHT * math.log1p(self.opens.get(library.items[position].slug, 0)) / self._top
+
+    def scores(self, library: Library) -> np.ndarray:
+        """`score(library, position)` for every item, worked out once per library snapshot with the same float
+        arithmetic (math.log1p, not numpy's), kept with this prior."""
+        kept = self._scores
+        if kept is None or kept[0] is not library:
+            kept = (library, np.array([self.score(library, i) for i in range(len(library))], dtype=np.float64))
+            self._scores = kept
+        return kept[1]
 
     def order(self, library: Library) -> np.ndarray:
         """Positions from the most to the least popular (editorial order when cold)."""
@@ -123,7 +141,11 @@ def recommend(
     prior: Optional[Prior] = None,
 ) -> List[Recommendation]:
     """The best `k` items for this customer at this moment, never breaking a constraint; fewer (or none) when
-    the daily cap is reached or too few items are allowed."""
+    the daily cap is reached or too few items are allowed.
+
+    Scored as arrays over the candidate pool (rule priorities for the whole library, then one vector sum per
+    term, in the order of the formula above, so each score is the same float a per-item loop gives); reasons are
+    worked out only for the items shown."""
     today = today or date.today()
     library = as_library(library)
     prior = prior or Prior()
@@ -132,50 +154,80 @@ def recommend(
     if room == 0 or not allowed_mask.any():
         return []
     rule_weight, similarity_weight = MOMENT_WEIGHTS.get(moment, (1.0, 1.5))
-    candidates = rule_candidates(profile, moment, library, today, allowed_mask)
+    priority = rule_priorities(profile, moment, library, today, allowed_mask)
     cosine = similarities(profile, library, vectors)
-    products = _involved_products(profile)
-    pool = sorted(set(candidates) | set(_most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES)))
-    scored: List[Tuple[LibraryItem, Candidate, float]] = []
-    for position in pool:
-        item = library.items[position]
-        candidate = candidates.get(position) or Candidate(item)
-        candidate.similarity = float(cosine[position])
-        if candidate.similarity >= SIMILAR_REASON or not candidate.reasons:
-            candidate.reasons.append("close to what you asked" if candidate.similarity >= SIMILAR_REASON else RELATED)
-        season = 0.0 if candidate.priority or in_season(item, today) else OUT_OF_SEASON
-        score = (
-            rule_weight * candidate.priority
-            + similarity_weight * max(candidate.similarity, 0.0)
-            + prior.score(library, position)
-            + _fit(item, profile, products)
-            + season
-        )
-        scored.append((item, candidate, score))
+    similar = _most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES)
+    pool = np.union1d(np.flatnonzero(priority > 0), np.array(similar, dtype=np.int64)).astype(np.int64)
+    similarity = cosine[pool].astype(np.float64)
+    season = np.where((priority[pool] > 0) | _in_season(library, today)[pool], 0.0, OUT_OF_SEASON)
+    scores = (
+        rule_weight * priority[pool]
+        + similarity_weight * np.maximum(similarity, 0.0)
+        + prior.scores(library)[pool]
+        + _fits(library, profile)[pool]
+        + season
+    )
+    order = np.argsort(-scores, kind="stable")
+    # (item, (position, score, reason when the prior filled it in))
+    scored: List[Tuple[LibraryItem, Tuple[int, float, Optional[str]]]] = [
+        (library.items[pool[i]], (int(pool[i]), float(scores[i]), None)) for i in order
+    ]
     if len(scored) < room:  # too few candidates (a cold, anonymous "hi"): the prior fills in
-        taken = set(pool)
+        taken = set(pool.tolist())
         reason = "editors' pick" if prior.cold else "popular with other customers"
+        filled = []
         for position in prior.order(library):
-            if len(scored) >= room + SIMILAR_CANDIDATES:
+            if len(scored) + len(filled) >= room + SIMILAR_CANDIDATES:
                 break
             item = library.items[position]
             if position not in taken and allowed_mask[position] and in_season(item, today):
-                scored.append((item, Candidate(item, reasons=[reason]), prior.score(library, int(position))))
-    scored.sort(key=lambda entry: -entry[2])
-    top = diverse_top([(item, (candidate, score)) for item, candidate, score in scored], room)
-    return [
-        Recommendation(
-            slug=item.slug,
-            title=item.title,
-            summary=item.summary,
-            category=item.category,
-            marketing=item.marketing,
-            score=round(score, 4),
-            reasons=tuple(candidate.reasons),
-            item_id=item.item_id,
-        )
-        for item, (candidate, score) in top
-    ]
+                filled.append((item, (int(position), prior.score(library, int(position)), reason)))
+        scored = sorted(scored + filled, key=lambda entry: -entry[1][1])
+    top = diverse_top(scored, room)
+    return [_recommendation(profile, moment, today, cosine, entry) for entry in top]
+
+
+def _recommendation(
+    profile: CustomerProfile,
+    moment: str,
+    today: date,
+    cosine: np.ndarray,
+    entry: Tuple[LibraryItem, Tuple[int, float, Optional[str]]],
+) -> Recommendation:
+    item, (position, score, filled_reason) = entry
+    if filled_reason is not None:
+        reasons: List[str] = [filled_reason]
+    else:
+        candidate = rule_reasons(profile, moment, item, today)
+        candidate.similarity = float(cosine[position])
+        if candidate.similarity >= SIMILAR_REASON or not candidate.reasons:
+            candidate.reasons.append("close to what you asked" if candidate.similarity >= SIMILAR_REASON else RELATED)
+        reasons = candidate.reasons
+    return Recommendation(
+        slug=item.slug,
+        title=item.title,
+        summary=item.summary,
+        category=item.category,
+        marketing=item.marketing,
+        score=round(score, 4),
+        reasons=tuple(reasons),
+        item_id=item.item_id,
+    )
+
+
+def _in_season(library: Library, today: date) -> np.ndarray:
+    """`in_season(item, today)` for every item."""
+    f = rule_features(library)
+    return ~f.has_months | f.in_month(today.month)
+
+
+def _fits(library: Library, profile: CustomerProfile) -> np.ndarray:
+    """`_fit(item, profile, products)` for every item."""
+    products = _involved_products(profile)
+    if profile.anonymous or not products:
+        return np.zeros(len(library))
+    f = rule_features(library)
+    return np.where(f.has_lines, np.where(f.fits(products), FIT_BONUS, -FIT_BONUS), 0.0)
 
 
 # -- serving: what the actions call ---------------------------------------------------------------------------
