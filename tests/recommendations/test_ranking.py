@@ -129,3 +129,26 @@ def test_fitting_twice_on_the_same_feedback_gives_the_same_scores() -> None:
     first = Ranker(SMALL).fit(feedback, features, items=ITEMS).score("c3", ITEMS)
     second = Ranker(SMALL).fit(feedback, features, items=ITEMS).score("c3", ITEMS)
     assert np.allclose(first, second)
+
+
+def test_a_ranker_trained_on_the_offered_items_only_still_learns_who_takes_what() -> None:
+    """The general items are history only (never offered), and every training case keeps some history: the
+    driver/home split is still learnt, and a held general item does not confuse it."""
+    feedback, features = population()
+    config = RankerConfig(max_iter=60, factors=4, neighbours=12, seed=1, min_history=1)
+    ranker = Ranker(config).fit(feedback, features, items=ITEMS, rankable=DRIVER + HOME)
+    offered = DRIVER + HOME
+    driver = [
+        i
+        for i, _ in ranker.recommend(
+            None, offered, 2, positives=["item0", "item8"], features=[0.5, 0.0], exclude=["item0"]
+        )
+    ]
+    home = [
+        i
+        for i, _ in ranker.recommend(
+            None, offered, 2, positives=["item4", "item9"], features=[0.5, 0.0], exclude=["item4"]
+        )
+    ]
+    assert set(driver) <= set(DRIVER), driver
+    assert set(home) <= set(HOME), home
