@@ -238,7 +238,8 @@ STAGE_WRAPS: Tuple[Tuple[ModuleType, str, str], ...] = (
     (recommender_module, "permitted", "permitted"),
     (recommender_module, "room_today", "room_today"),
     (recommender_module, "diverse_top", "diverse_top"),
-    (recommender_module, "rule_candidates", "rule_candidates"),
+    (recommender_module, "rule_candidates", "rule_candidates"),  # the per-item rules, before 17e01aa
+    (recommender_module, "rule_priorities", "rule_candidates"),  # the same rules as arrays, since
     (recommender_module, "similarities", "similarities"),
     (candidates_module.ItemVectors, "query", "encode_question"),
 )
@@ -275,7 +276,9 @@ class Stopwatch:
         self._undo: List[Tuple[Any, str, Any]] = []
 
     def wrap(self, owner: Any, name: str, label: str) -> None:
-        original = getattr(owner, name)
+        original = getattr(owner, name, None)
+        if original is None:  # a name another version of the recommender does not have
+            return
 
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
