@@ -1,7 +1,7 @@
 """`python -m learning <command>`: the learning loop from a shell.
 
     export                 annotations → nlu_data/learned/annotated.yml + tests/fixtures/learned_heldout.yml,
-                           conversations marked good → tests/learned_stories.yml (learning/story_export.py)
+                           conversations marked good → tests/test_learned_stories.yml (learning/story_export.py)
     models                 the registry: every model, its status, data hash and verdict
     rollback [--to V]      the running Rasa server back to the previous (or a named) model, no restart
     adopt                  register the model in service (models/coverline.tar.gz) as active

@@ -1,7 +1,7 @@
 """`make retrain`: a candidate model from nlu_data plus the annotations, measured, gated, then promoted.
 
 1. export the annotations (learning/export.py): the trained-on share into nlu_data/learned/, the held-back
-   share into tests/fixtures/learned_heldout.yml; conversations marked good into tests/learned_stories.yml
+   share into tests/fixtures/learned_heldout.yml; conversations marked good into tests/test_learned_stories.yml
    (learning/story_export.py), test stories the gate runs;
 2. train a candidate with `rasa train` (the project's config, domain and data, as `make train` does) into
    models/candidates/;

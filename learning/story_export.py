@@ -2,8 +2,10 @@
 
 An active annotation with `reply_verdict: good` on a customer message says "the bot answered this well".
 That conversation, from the start of its Rasa session up to and including the bot's reply to that message,
-becomes one story in tests/learned_stories.yml, which the gate's `rasa test core --e2e` runs against every
-candidate (learning/evaluate.py, STORIES): a later model that loses the answer fails the story.
+becomes one story in tests/test_learned_stories.yml, for the gate's `rasa test core --e2e` to run against
+every candidate: a later model that loses the answer fails the story. The name starts with `test_` because
+Rasa reads test stories only from such files (rasa/shared/core/training_data/story_reader/
+yaml_story_reader.py, `is_test_stories_file`); from `learned_stories.yml` it evaluates nothing.
 
 Where each part comes from:
 - the steps come from Rasa's tracker store (its `events` table, in the same database): the interaction log
@@ -44,7 +46,7 @@ from learning.review_queue import DOMAIN_DIR, load_domain
 from storage.models import Agent, Annotation, Conversation, Message
 from storage.settings import PROJECT_ROOT
 
-LEARNED_STORIES = PROJECT_ROOT / "tests" / "learned_stories.yml"
+LEARNED_STORIES = PROJECT_ROOT / "tests" / "test_learned_stories.yml"  # `test_`: see above
 GOOD = "good"
 # Rasa's SQL tracker store table (rasa/core/tracker_store.py, SQLEvent); Rasa creates it, migrations skip it
 TRACKER_EVENTS = sa.Table(

@@ -103,7 +103,7 @@ def test_a_good_conversation_becomes_a_story_rasa_reads(db_url: str, agent_id: i
     hello, claim, number = claim_conversation(db_url, domain, TELEGRAM, "telegram")
     number_label = span("it's PX-88123", "PX-88123", "policy_number")
     mark_good(db_url, number, agent_id, "inform", entities=[number_label])
-    path = tmp_path / "learned_stories.yml"
+    path = tmp_path / story_export.LEARNED_STORIES.name
 
     result = run_export(db_url, path)
 
@@ -143,7 +143,7 @@ def test_an_earlier_annotation_labels_its_turn(db_url: str, agent_id: int, domai
     with session_scope(db_url) as db:
         annotations.annotate(db, claim, agent_id, "file_claim", entities=[span(CLAIM_WORDS, "hit", "incident_type")])
     mark_good(db_url, number, agent_id, "inform", entities=[span("it's PX-88123", "PX-88123", "policy_number")])
-    path = tmp_path / "learned_stories.yml"
+    path = tmp_path / story_export.LEARNED_STORIES.name
 
     run_export(db_url, path)
 
@@ -187,7 +187,7 @@ def test_conversations_that_cannot_be_told_truly_are_skipped_and_counted(
     good = fine.turn("hey there", "greet", then=[action("utter_greet", "Hi!")])
     mark_good(db_url, good, agent_id, "greet")
 
-    result = run_export(db_url, tmp_path / "learned_stories.yml")
+    result = run_export(db_url, tmp_path / story_export.LEARNED_STORIES.name)
 
     assert result.written == 1
     assert result.skipped == {
@@ -213,7 +213,7 @@ def test_the_bots_own_handoff_is_a_reply_the_story_keeps(db_url: str, agent_id: 
     chat.events(agent_reply("Hi, Ana here.", agent_id))
     mark_good(db_url, asked, agent_id, "request_human")
 
-    result = run_export(db_url, tmp_path / "learned_stories.yml")
+    result = run_export(db_url, tmp_path / story_export.LEARNED_STORIES.name)
 
     (story,) = read_stories(result.path, domain)
     assert [e.action_name for e in story.events if isinstance(e, ActionExecuted)][-1] == "action_escalate"
@@ -230,7 +230,7 @@ def test_a_story_replays_the_session_of_the_good_message(db_url: str, agent_id: 
     chat.turn("thanks so much", "thank_you", then=[action("utter_you_are_welcome", "You're welcome!")])
     mark_good(db_url, good, agent_id, "pay_premium")
 
-    result = run_export(db_url, tmp_path / "learned_stories.yml")
+    result = run_export(db_url, tmp_path / story_export.LEARNED_STORIES.name)
 
     (story,) = read_stories(result.path, domain)
     assert [e.intent_name for e in story.events if isinstance(e, UserUttered)] == ["pay_premium"]
@@ -238,7 +238,7 @@ def test_a_story_replays_the_session_of_the_good_message(db_url: str, agent_id: 
 
 
 def test_the_same_annotations_give_the_same_file(db_url: str, agent_id: int, domain: Domain, tmp_path) -> None:
-    path = tmp_path / "learned_stories.yml"
+    path = tmp_path / story_export.LEARNED_STORIES.name
     assert run_export(db_url, path).written == 0 and not path.exists()  # nothing to say: no file made
     for sender_id, channel in ((TELEGRAM, "telegram"), (WHATSAPP, "whatsapp"), (WEB_CHAT, "socketio")):
         chat = TrackedChat(db_url, domain, sender_id, channel)
@@ -298,7 +298,7 @@ def test_an_exported_story_passes_rasa_test_against_the_model(tmp_path: Path) ->
         ],
     )
     mark_good(url, good, agent_id, "inform", entities=[span("PX-88123", "PX-88123", "policy_number")])
-    path = tmp_path / "learned_stories.yml"
+    path = tmp_path / story_export.LEARNED_STORIES.name
     assert run_export(url, path).written == 2
     out = tmp_path / "results"
 
