@@ -26,7 +26,11 @@ KINDS = ("retrain", "rollback")
 WAITING = ("queued", "running")
 FINISHED = ("succeeded", "refused", "failed")
 HEARTBEAT_SECONDS = 10.0
-STALE_AFTER = timedelta(minutes=2)  # twelve missed heartbeats: the worker is gone, not busy
+STALE_AFTER = timedelta(minutes=2)  # twelve missed heartbeats: a worker on another host is gone, not busy
+# A worker on this host whose process is alive is only judged by its heartbeat after much longer: on SQLite its
+# heartbeat waits while its own job holds the write lock, and promoting does so while Rasa loads the model
+# (learning/rasa_model.py allows 300 s).
+LIVE_PROCESS_STALE_AFTER = timedelta(minutes=15)
 MAX_PROGRESS_LINES = 500
 
 
@@ -190,10 +194,11 @@ def _process_gone(pid: int) -> bool:
 def abandoned_why(job: RetrainJob, now: datetime, host: str) -> Optional[str]:
     """Why this running job has no living worker, or None while it may still be running."""
     worker_host, pid = _host_and_pid(job.worker)
-    if worker_host == host and pid is not None and pid != os.getpid() and _process_gone(pid):
+    local = worker_host == host and pid is not None
+    if pid is not None and local and pid != os.getpid() and _process_gone(pid):
         return f"the worker running it ({job.worker}) stopped before it finished"
     last = job.heartbeat_at or job.started_at or job.requested_at
-    if now - last > STALE_AFTER:
+    if now - last > (LIVE_PROCESS_STALE_AFTER if local else STALE_AFTER):
         return f"the worker running it ({job.worker}) gave no sign of life since {last:%Y-%m-%d %H:%M:%S} UTC"
     return None
 
@@ -207,7 +212,10 @@ def fail_abandoned(session: Session, now: Optional[datetime] = None, host: Optio
         why = abandoned_why(job, now, host)
         if why is None:
             continue
-        message = f"failed: {why}; nothing after its last progress line happened. Start it again."
+        message = (
+            f"failed: {why}. Its progress lines show how far it got (a promotion or rollback it made is in the "
+            "registry and the audit log); start it again."
+        )
         if finish(session, job.id, "failed", message, job.model_version) is not None:
             failed.append(job.id)
     return failed

@@ -15,7 +15,7 @@ import queue
 import threading
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from learning import jobs, registry
 from learning.jobs import JobResult
@@ -27,14 +27,6 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
 
-Retrain = Callable[..., Any]  # learning.retrain.retrain's signature
-
-
-def _default_retrain() -> Retrain:
-    from learning.retrain import retrain  # imports Rasa's training entry only when a worker runs one
-
-    return retrain
-
 
 @dataclass
 class Worker:
@@ -44,7 +36,6 @@ class Worker:
     db_url: str
     loader: ModelLoader
     retrain_options: Dict[str, Any] = field(default_factory=dict)
-    retrain: Optional[Retrain] = None
     name: str = field(default_factory=jobs.worker_name)
     heartbeat_seconds: float = jobs.HEARTBEAT_SECONDS
 
@@ -100,11 +91,10 @@ class Worker:
             return JobResult("failed", f"{detail}\n\n{traceback.format_exc(limit=8)}")
 
     def _retrain(self, reporter: "Reporter", asked_by: Optional[int]) -> JobResult:
-        retrain = self.retrain or _default_retrain()
+        from learning.retrain import retrain, train_candidate  # the training code only when a job needs it
+
         options = dict(self.retrain_options)
         if "train" not in options:  # `rasa train`'s own lines on the page, not only "training the candidate"
-            from learning.retrain import train_candidate
-
             options["train"] = functools.partial(train_candidate, output=reporter.say)
         with session_scope(self.db_url) as session:
             outcome = retrain(session, self.loader, agent_id=asked_by, progress=reporter.say, **options)
