@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from recommendations.candidates import Candidate, ItemVectors, TextEncoder, in_season, rule_candidates, similarities
 from recommendations.constraints import diverse_top, permitted, room_today
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
-from recommendations.profile import CustomerProfile, load_profile
+from recommendations.profile import CustomerProfile, Said, load_profile
 from storage.models import ContentEvent, ContentItem, utcnow
 
 logger = logging.getLogger(__name__)
@@ -233,11 +233,17 @@ def shared_item_vectors(encoder: Optional[TextEncoder] = None) -> Optional[ItemV
 
 
 def recommend_for_conversation(
-    session: Session, conversation_id: str, moment: str, k: int = 3, now: Optional[datetime] = None
+    session: Session,
+    conversation_id: str,
+    moment: str,
+    k: int = 3,
+    now: Optional[datetime] = None,
+    latest: Optional[Said] = None,
 ) -> List[Recommendation]:
-    """What to show the customer of this conversation now. Pure reading: the caller records the impressions."""
+    """What to show the customer of this conversation now. Pure reading: the caller records the impressions.
+    `latest`: the message being answered (the action's tracker has it before the interaction log does)."""
     now = now or utcnow()
-    profile = load_profile(session, conversation_id, now)
+    profile = load_profile(session, conversation_id, now, latest)
     vectors = shared_item_vectors()
     library, prior = _library(session), popularity_prior(session, now)
     try:
