@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import parsing
 from actions.base import CoverlineAction
 from actions.demo_data import insurer
+from actions.recommend import close_to_what_was_asked, offer_content
 from actions.verification import verified_customer
 from storage.engine import session_scope
 from storage.models import Policy
@@ -98,4 +99,6 @@ class ActionAnswerProductQuestion(CoverlineAction):
             dispatcher.utter_message(text=deductible_answer(product, own, number), answer_source="knowledge")
         else:
             dispatcher.utter_message(text=coverage_answer(product), answer_source="knowledge")
+        # a guide close to the question, if the library has one ("is hail covered?" → the hail checklist)
+        offer_content(dispatcher, tracker, "answer_given", keep=close_to_what_was_asked)
         return []

@@ -167,13 +167,15 @@ def _quotes(session: Session, conversations: Sequence[str], now: datetime) -> Tu
 
 
 @dataclass(frozen=True)
-class _Said:
+class Said:
+    """One customer message as the profile reads it."""
+
     text: Optional[str]
     intent: Optional[str]
     sentiment: Optional[str]
 
 
-def _recent_messages(session: Session, conversation_id: str) -> List[_Said]:
+def _recent_messages(session: Session, conversation_id: str) -> List[Said]:
     """The customer's last messages, newest first (three columns, not ORM rows: this runs in every recommendation)."""
     # `author || ''`: the same test, which no index serves. SQLite has no statistics (nothing runs ANALYZE) and
     # otherwise walks ix_messages_author_sent_at back through every customer message of every conversation until it
@@ -186,12 +188,12 @@ def _recent_messages(session: Session, conversation_id: str) -> List[_Said]:
         .limit(RECENT_MESSAGES)
     ).all()
     return [
-        _Said(text, intent, (sentiment or {}).get("label") if isinstance(sentiment, dict) else None)
+        Said(text, intent, (sentiment or {}).get("label") if isinstance(sentiment, dict) else None)
         for text, intent, sentiment in rows
     ]
 
 
-def _sentiment(messages: Sequence[_Said]) -> str:
+def _sentiment(messages: Sequence[Said]) -> str:
     labels = [m.sentiment for m in messages if m.sentiment in ("positive", "neutral", "negative")]
     if "negative" in labels[:UPSET_WINDOW]:
         return "negative"
@@ -243,14 +245,28 @@ def _shown_today(session: Session, customer_id: Optional[int], conversation_id: 
     )
 
 
-def load_profile(session: Session, conversation_id: str, now: Optional[datetime] = None) -> CustomerProfile:
-    """The profile of the customer in this conversation now (UTC, naive like the stored timestamps)."""
+def with_latest(messages: List[Said], latest: Optional[Said]) -> List[Said]:
+    """The message being answered, newest first. Rasa publishes a turn's events to the interaction log when the
+    turn ends, so while an action runs its own message is not in the table yet: without it "any tips for
+    driving in snow?" is matched against the message before, and an angry one does not count as upset."""
+    if latest is None or not (latest.text or "").strip():
+        return messages
+    if messages and messages[0].text == latest.text:  # already logged (a later read, a re-run)
+        return messages
+    return [latest, *messages][:RECENT_MESSAGES]
+
+
+def load_profile(
+    session: Session, conversation_id: str, now: Optional[datetime] = None, latest: Optional[Said] = None
+) -> CustomerProfile:
+    """The profile of the customer in this conversation now (UTC, naive like the stored timestamps).
+    `latest`: the customer's message the caller is answering, from the tracker."""
     now = now or utcnow()
     today = now.date()
     conversation = session.get(Conversation, conversation_id)
     customer_id = verified_customer_id(session, conversation_id, now)
     conversations = _customer_conversations(session, customer_id, conversation_id)
-    messages = _recent_messages(session, conversation_id)
+    messages = with_latest(_recent_messages(session, conversation_id), latest)
     policies: Tuple[HeldPolicy, ...] = ()
     claims: Tuple[ClaimState, ...] = ()
     overdue = 0

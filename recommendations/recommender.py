@@ -41,7 +41,7 @@ from recommendations.candidates import (
 )
 from recommendations.constraints import diverse_top, permitted, room_today
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
-from recommendations.profile import CustomerProfile, load_profile
+from recommendations.profile import CustomerProfile, Said, load_profile
 from storage.models import ContentEvent, ContentItem, utcnow
 
 logger = logging.getLogger(__name__)
@@ -285,11 +285,17 @@ def shared_item_vectors(encoder: Optional[TextEncoder] = None) -> Optional[ItemV
 
 
 def recommend_for_conversation(
-    session: Session, conversation_id: str, moment: str, k: int = 3, now: Optional[datetime] = None
+    session: Session,
+    conversation_id: str,
+    moment: str,
+    k: int = 3,
+    now: Optional[datetime] = None,
+    latest: Optional[Said] = None,
 ) -> List[Recommendation]:
-    """What to show the customer of this conversation now. Pure reading: the caller records the impressions."""
+    """What to show the customer of this conversation now. Pure reading: the caller records the impressions.
+    `latest`: the message being answered (the action's tracker has it before the interaction log does)."""
     now = now or utcnow()
-    profile = load_profile(session, conversation_id, now)
+    profile = load_profile(session, conversation_id, now, latest)
     vectors = shared_item_vectors()
     library, prior = _library(session), popularity_prior(session, now)
     try:

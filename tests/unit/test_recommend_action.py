@@ -17,7 +17,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.claims import ActionSubmitClaim
-from actions.recommend import ActionDismissContent, offer_content
+from actions.knowledge import ActionAnswerProductQuestion
+from actions.recommend import (
+    NOTHING_ON_THAT,
+    ActionDismissContent,
+    ActionGreet,
+    ActionRecommendContent,
+    offer_content,
+)
 from recommendations.events import DISMISS_ENTITY, DISMISS_INTENT
 from recommendations.library import DEMO_LIBRARY, import_library
 from storage.engine import session_scope
@@ -140,3 +147,69 @@ def test_without_a_library_the_claim_is_filed_and_nothing_else_is_said(database:
     sender = verified("telegram:777000555", "PX-88123")
     dispatcher = run(ActionSubmitClaim(), telegram_tracker(sender, CLAIM))
     assert len(dispatcher.messages) == 1 and dispatcher.messages[0]["claim_reference"].startswith("CL-")
+
+
+def offered_slugs(database: str, sender: str, moment: str) -> List[str]:
+    with session_scope(database) as session:
+        return list(
+            session.scalars(
+                select(ContentItem.slug)
+                .join(ContentImpression, ContentImpression.content_item_id == ContentItem.id)
+                .where(ContentImpression.conversation_id == sender, ContentImpression.moment == moment)
+                .order_by(ContentImpression.position)
+            )
+        )
+
+
+def test_a_known_customer_with_a_claim_under_way_is_greeted_with_what_helps_next(library: str) -> None:
+    """The renters customer whose bike theft claim waits for documents says hi on Telegram: the usual greeting,
+    then why something is offered (their claim), then items for that claim in Telegram's keyboard."""
+    sender = verified("telegram:777000666", "PX-40211")
+    said = run(ActionGreet(), telegram_tracker(sender, {}, "greet", "hi there"))
+    assert said.messages[0]["response"] == "utter_greet"
+    [custom] = [m["custom"] for m in said.messages if m.get("custom")]
+    assert custom["text"].startswith("Your renters claim is under way")
+    assert keyboard(said)
+    offered = offered_slugs(library, sender, "greeting")
+    # about their claim (a theft, waiting for documents), not whatever is popular
+    assert "guide-claim-documents-requested" in offered, offered
+    assert any(slug.startswith(("checklist-home-burglary", "checklist-renters-theft")) for slug in offered), offered
+
+
+def test_an_anonymous_or_settled_customer_gets_the_greeting_alone(library: str) -> None:
+    """Nobody is pitched on "hi": not an unverified WhatsApp sender, nor a verified customer with nothing under
+    way (the home policyholder whose hail claim is closed, premium not yet due, renewal months away)."""
+    for sender in ("whatsapp:15550001111", verified("telegram:777000777", "PX-60452")):
+        said = run(ActionGreet(), telegram_tracker(sender, {}, "greet", "hello"))
+        assert said.messages == [{"response": "utter_greet", **_blank(said.messages[0])}]
+        assert offered_slugs(library, sender, "greeting") == []
+
+
+def _blank(message: Dict[str, Any]) -> Dict[str, Any]:
+    """rasa_sdk fills every field of a dispatched message; only `response` is ours."""
+    return {k: v for k, v in message.items() if k != "response"}
+
+
+def test_tips_on_request_offer_what_reads_like_the_question(library: str) -> None:
+    sender = "telegram:777000888"
+    said = run(ActionRecommendContent(), telegram_tracker(sender, {}, "ask_for_tips", "any tips for driving in snow?"))
+    [custom] = [m["custom"] for m in said.messages if m.get("custom")]
+    assert custom["text"].startswith("Here's what we have on that:")
+    assert "tip-winter-driving" in offered_slugs(library, sender, "on_request")
+
+
+def test_a_request_the_library_has_nothing_on_gets_an_honest_answer_not_filler(library: str) -> None:
+    sender = "telegram:777000999"
+    text = "any tips for tuning my electric guitar before a concert?"
+    said = run(ActionRecommendContent(), telegram_tracker(sender, {}, "ask_for_tips", text))
+    assert [m["text"] for m in said.messages] == [NOTHING_ON_THAT]
+    assert offered_slugs(library, sender, "on_request") == []
+
+
+def test_a_coverage_answer_is_followed_by_a_guide_only_when_one_is_close(library: str) -> None:
+    """The answer comes first and alone decides; a guide follows only if it reads like the question."""
+    asked = "do you have a checklist for a stolen bike? is my bike covered under renters"
+    said = run(ActionAnswerProductQuestion(), telegram_tracker("telegram:777001000", {}, "ask_coverage", asked))
+    assert said.messages[0]["text"].startswith("Harbor Mutual renters insurance covers")
+    offered = offered_slugs(library, "telegram:777001000", "answer_given")
+    assert offered and len(said.messages) > 1
