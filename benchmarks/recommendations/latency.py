@@ -239,7 +239,7 @@ STAGE_WRAPS: Tuple[Tuple[ModuleType, str, str], ...] = (
     (recommender_module, "room_today", "room_today"),
     (recommender_module, "diverse_top", "diverse_top"),
     (recommender_module, "rule_candidates", "rule_candidates"),  # the per-item rules, before 17e01aa
-    (recommender_module, "rule_priorities", "rule_candidates"),  # the same rules as arrays, since
+    (recommender_module, "rule_priorities", "rule_candidates"),  # the same rules as arrays, from 17e01aa on
     (recommender_module, "similarities", "similarities"),
     (candidates_module.ItemVectors, "query", "encode_question"),
 )
