@@ -43,3 +43,17 @@ def test_a_missing_learned_set_is_empty_and_stories_are_counted(tmp_path: Path) 
     stories = tmp_path / "stories.yml"
     stories.write_text("stories:\n- story: a\n  steps: []\n- story: b\n  steps: []\n")
     assert evaluate.count_stories([stories, tmp_path / "missing.yml"]) == 2
+
+
+def test_every_story_file_reaches_rasa_under_a_name_it_reads(tmp_path: Path) -> None:
+    """`rasa test core` keeps only the last `--stories` and skips files not named test_*: the learned stories
+    and the team's go in one folder, each renamed, so neither is silently left out of the gate."""
+    team = tmp_path / "test_stories.yml"
+    learned = tmp_path / "learned_stories.yml"
+    team.write_text("stories:\n- story: a\n  steps: []\n")
+    learned.write_text("stories:\n- story: b\n  steps: []\n")
+    folder = evaluate.gather_stories([str(team), str(learned)], tmp_path / "in")
+    copies = sorted(folder.iterdir())
+    assert [c.name for c in copies] == ["test_0_stories.yml", "test_1_learned_stories.yml"]
+    assert [c.read_text() for c in copies] == [team.read_text(), learned.read_text()]
+    assert evaluate.gather_stories([str(team)], tmp_path / "in") == folder and len(list(folder.iterdir())) == 1

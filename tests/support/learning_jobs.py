@@ -99,7 +99,7 @@ class StandIns:
             measure=self.measure,
             nlu_path=self.tmp / "nlu_data" / "learned" / "annotated.yml",
             heldout_path=self.tmp / "learned_heldout.yml",
-            stories_path=self.tmp / "learned_stories.yml",  # never the checkout's tests/learned_stories.yml
+            stories_path=self.tmp / "test_learned_stories.yml",  # never the checkout's tests/test_learned_stories.yml
             served=served,
             registry_dir=self.tmp / "registry",
             work=self.tmp / "work",
