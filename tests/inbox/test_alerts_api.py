@@ -15,7 +15,7 @@ from inbox.services.agents import create_agent
 from storage.engine import session_scope
 from storage.models import Alert, AuditEntry
 from tests.support.alert_inbox import customer_storm, stored_alert
-from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
+from tests.support.databases import migrated_seeded
 from tests.support.inbox import PASSWORDS, FakeRasaApi, LoggedIn, client_for, login, make_settings
 
 WEBHOOK = "https://hooks.slack.example/services/T000/B000/very-secret-token"
@@ -24,20 +24,7 @@ WEBHOOK = "https://hooks.slack.example/services/T000/B000/very-secret-token"
 @pytest.fixture(params=["sqlite", "postgresql"])
 def alert_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, seeded database with an admin and two agents: SQLite, and PostgreSQL when it answers."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([migrated_sqlite(tmp_path / "alerts.db")])
-    else:
-        if not postgres_answers():
-            pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-        urls = postgres_database()
-    for url in urls:
-        if request.param == "postgresql":
-            from storage.migrate import upgrade
-            from storage.seed import seed
-
-            upgrade(url)
-            with session_scope(url) as db:
-                seed(db)
+    for url in migrated_seeded(request.param, tmp_path, "alerts.db"):
         with session_scope(url) as db:
             for email, name, role in (
                 ("admin@harbor.example", "Admin", "admin"),

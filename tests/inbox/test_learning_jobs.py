@@ -24,7 +24,7 @@ from storage.engine import get_engine, session_scope
 from storage.migrate import alembic_config
 from storage.models import AuditEntry, ModelVersion, RetrainJob, utcnow
 from storage.settings import PROJECT_ROOT
-from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
+from tests.support.databases import migrated_seeded
 from tests.support.inbox import FakeRasaApi, LoggedIn, client_for, login, make_settings
 from tests.support.learning_jobs import (
     SHUFFLED,
@@ -39,20 +39,7 @@ from tests.support.learning_jobs import (
 @pytest.fixture(params=["sqlite", "postgresql"])
 def job_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, seeded database with an admin, a second admin and an agent."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([migrated_sqlite(tmp_path / "jobs.db")])
-    else:
-        if not postgres_answers():
-            pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
-        urls = postgres_database()
-    for url in urls:
-        if request.param == "postgresql":
-            from storage.migrate import upgrade
-            from storage.seed import seed
-
-            upgrade(url)
-            with session_scope(url) as db:
-                seed(db)
+    for url in migrated_seeded(request.param, tmp_path, "jobs.db"):
         add_inbox_people(url)
         yield url
 

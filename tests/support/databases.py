@@ -51,3 +51,24 @@ def postgres_database() -> Iterator[str]:
         )
         connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
     admin.dispose()
+
+
+def migrated_seeded(kind: str, tmp_path: Path, file_name: str = "coverline.db") -> Iterator[str]:
+    """For a fixture parametrized over ("sqlite", "postgresql"): a migrated, seeded database of that kind, a
+    SQLite file under tmp_path or a brand-new PostgreSQL database (the test is skipped when none answers)."""
+    if kind == "sqlite":
+        yield migrated_sqlite(tmp_path / file_name)
+        return
+    import pytest
+
+    if not postgres_answers():
+        pytest.skip("PostgreSQL does not answer on 127.0.0.1:5432")
+    from storage.engine import session_scope
+    from storage.migrate import upgrade
+    from storage.seed import seed
+
+    for url in postgres_database():
+        upgrade(url)
+        with session_scope(url) as session:
+            seed(session)
+        yield url
