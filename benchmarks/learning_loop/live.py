@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import requests
 import yaml
@@ -99,16 +99,39 @@ class Inbox:
             and text[e["start"] : e["end"]] == e.get("value")
         ]
 
-    def annotate(self, message_id: int, intent: str) -> Dict[str, Any]:
+    def annotate(self, message_id: int, intent: str, fixed: Sequence[Dict[str, Any]] = ()) -> Dict[str, Any]:
+        """The intent picked, and the entities as the page would submit them: pre-filled, with the agent's
+        `fixed` spans replacing whatever they overlap (review.js `addEntity`)."""
+        entities = [
+            e
+            for e in self.prefilled_entities(message_id)
+            if not any(e["start"] < f["end"] and f["start"] < e["end"] for f in fixed)
+        ]
+        entities = sorted([*entities, *fixed], key=lambda e: e["start"])
         response = self.session.post(
             f"{self.url}/api/review/messages/{message_id}/annotation",
-            json={"intent": intent, "entities": self.prefilled_entities(message_id)},
+            json={"intent": intent, "entities": entities},
             headers={"X-CSRF-Token": self.csrf},
             timeout=60,
         )
         if response.status_code != 201:
             raise RuntimeError(f"annotation of message {message_id} refused: {response.status_code} {response.text}")
         return response.json()
+
+
+MARK = re.compile(r"\[([^\]]+)\]\(([a-z_]+)(?::[a-z_]+)?\)")
+
+
+def unmark(line: str) -> Tuple[str, List[Dict[str, Any]]]:
+    """A phrasing with Rasa-style marks → the words a customer types, and the agent's entity spans on them."""
+    text, entities, position = "", [], 0
+    for match in MARK.finditer(line):
+        text += line[position : match.start()]
+        words = match.group(1)
+        entities.append({"entity": match.group(2), "value": words, "start": len(text), "end": len(text) + len(words)})
+        text += words
+        position = match.end()
+    return text + line[position:], entities
 
 
 def accuracy(parses: List[Tuple[str, float]], expected: List[str]) -> float:
@@ -184,7 +207,8 @@ def run(root: Path, results_dir: Path, shuffled: bool, phrasing_set: str = "exce
     from tests.support.network import free_port
 
     data = yaml.safe_load((PHRASINGS / f"{phrasing_set}.yml").read_text(encoding="utf-8"))
-    intent, taught, new = data["intent"], list(data["taught"]), list(data["new"])
+    intent, new = data["intent"], list(data["new"])
+    taught, fixes = map(list, zip(*(unmark(line) for line in data["taught"]), strict=True))
     work = root / "var" / "learning-loop"
     work.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{work / 'coverline.db'}"
@@ -243,8 +267,8 @@ def run(root: Path, results_dir: Path, shuffled: bool, phrasing_set: str = "exce
             others = sorted(set(bot_intents(root)) - {intent, "inform", "nlu_fallback"})
             rng = random.Random(17)
             labels = [rng.choice(others) for _ in taught]
-        for sender, label in zip(senders, labels, strict=True):
-            inbox.annotate(ids[sender], label)
+        for sender, label, fixed in zip(senders, labels, fixes, strict=True):
+            inbox.annotate(ids[sender], label, fixed)
         result["annotated"] = len(senders)
         log(
             f"annotated {len(senders)} messages through the inbox API "
