@@ -213,3 +213,17 @@ def test_a_coverage_answer_is_followed_by_a_guide_only_when_one_is_close(library
     assert said.messages[0]["text"].startswith("Harbor Mutual renters insurance covers")
     offered = offered_slugs(library, "telegram:777001000", "answer_given")
     assert offered and len(said.messages) > 1
+
+
+def test_the_message_being_answered_counts_before_the_log_has_it(database: str) -> None:
+    """Rasa logs a turn when it ends, so the action passes its own message: an angry one makes a consenting
+    customer upset now (no marketing), and its words are what the similarity reads."""
+    from recommendations.profile import Said, load_profile
+
+    sender = verified("telegram:777001100", "PX-88123")  # Maria Alvarez, who consented to offers
+    angry = Said("this is the THIRD time you've lost my paperwork, unbelievable", "complaint", "negative")
+    with session_scope(database) as session:
+        calm = load_profile(session, sender)
+        now = load_profile(session, sender, latest=angry)
+    assert calm.marketing_allowed and not now.marketing_allowed
+    assert now.recent_questions[0] == angry.text and now.recent_intents[0] == "complaint"
