@@ -64,14 +64,16 @@ def offer_content(
     moment: str,
     intro: str = INTRO,
     keep: Optional[Callable[[Recommendation], bool]] = None,
+    profile: Optional[CustomerProfile] = None,
 ) -> int:
     """Append what suits this customer at this moment in the channel's own form; returns how many items.
-    `keep` narrows what the recommender found (its constraints have already been applied)."""
+    `keep` narrows what the recommender found (its constraints have already been applied); `profile`, one just
+    read for this conversation, is not read again."""
     channel = tracker.get_latest_input_channel() or "rest"
     try:
         with session_scope() as session:
             found = recommend_for_conversation(
-                session, tracker.sender_id, moment, k=OFFERED, latest=latest_said(tracker)
+                session, tracker.sender_id, moment, k=OFFERED, latest=latest_said(tracker), profile=profile
             )
             chosen = [r for r in found if r.item_id is not None and (keep is None or keep(r))]
             if not chosen:
@@ -141,11 +143,12 @@ def offer_on_greeting(dispatcher: CollectingDispatcher, tracker: Tracker) -> int
         with session_scope(read_only=True) as session:
             if verified_customer_id(session, tracker.sender_id) is None:
                 return 0
-            intro = greeting_intro(load_profile(session, tracker.sender_id, latest=latest_said(tracker)))
+            profile = load_profile(session, tracker.sender_id, latest=latest_said(tracker))
     except Exception:
         logger.exception("No greeting offer for %s", tracker.sender_id)
         return 0
-    return offer_content(dispatcher, tracker, "greeting", intro=intro) if intro else 0
+    intro = greeting_intro(profile)
+    return offer_content(dispatcher, tracker, "greeting", intro=intro, profile=profile) if intro else 0
 
 
 class ActionGreet(CoverlineAction):

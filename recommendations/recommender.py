@@ -291,11 +291,13 @@ def recommend_for_conversation(
     k: int = 3,
     now: Optional[datetime] = None,
     latest: Optional[Said] = None,
+    profile: Optional[CustomerProfile] = None,
 ) -> List[Recommendation]:
     """What to show the customer of this conversation now. Pure reading: the caller records the impressions.
-    `latest`: the message being answered (the action's tracker has it before the interaction log does)."""
+    `latest`: the message being answered (the action's tracker has it before the interaction log does);
+    `profile`: one the caller has just read for this conversation (the greeting decides on it first)."""
     now = now or utcnow()
-    profile = load_profile(session, conversation_id, now, latest)
+    profile = profile or load_profile(session, conversation_id, now, latest)
     vectors = shared_item_vectors()
     library, prior = _library(session), popularity_prior(session, now)
     try:
