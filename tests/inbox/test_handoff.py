@@ -292,11 +292,16 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     alert_id = stored_alert(db_url, customer_storm(db_url))  # a spike alert someone takes on, then closes
     assert admin.post(f"/api/alerts/{alert_id}/acknowledge").status_code == 200
     assert admin.post(f"/api/alerts/{alert_id}/resolve").status_code == 200
+    job = admin.post("/api/learning/retrain").json()  # queued for the learning worker, then called off
+    assert admin.post(f"/api/learning/jobs/{job['id']}/cancel").status_code == 200
     with session_scope(db_url) as db:
         written = {row.action for row in db.scalars(select(AuditEntry))}
         disabled = db.scalar(select(AuditEntry).where(AuditEntry.action == "agent_disabled"))
         assert (disabled.agent_id, disabled.target_agent_id) == (agents["admin"], created["id"])
-    assert written == set(ACTIONS)
+    # written outside the inbox's API: by the learning worker and the model registry, each tested where it runs
+    # (tests/inbox/test_learning_jobs.py, tests/learning/test_registry.py)
+    elsewhere = {"retrain_job_started", "retrain_job_finished"} | {a for a in ACTIONS if a.startswith("model_")}
+    assert written == set(ACTIONS) - elsewhere
 
 
 def test_oversized_bodies_are_refused_before_reading(agent: LoggedIn, db_url) -> None:  # type: ignore[no-untyped-def]
