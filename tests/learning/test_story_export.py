@@ -272,7 +272,7 @@ def test_an_exported_story_passes_rasa_test_against_the_model(tmp_path: Path) ->
         db.flush()
         agent_id = agent.id
     chat = TrackedChat(url, domain, TELEGRAM, "telegram")
-    chat.turn("hey there, good evening", "greet", then=[action("utter_greet", "Hi!")])
+    chat.turn("hey there, good evening", "greet", then=[action("action_greet", "Hi!")])
     good = chat.turn("how can I pay my premium this month?", "pay_premium", then=[action("utter_pay_premium", "..")])
     mark_good(url, good, agent_id, "pay_premium")
     claim = TrackedChat(url, domain, WHATSAPP, "whatsapp")
