@@ -15,6 +15,7 @@ carousel. The recommender reads; `render_recommendations` records the impression
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -24,7 +25,7 @@ from actions.base import CoverlineAction
 from recommendations.candidates import RENEWAL_DAYS
 from recommendations.events import dismissed_impression, record_dismissal
 from recommendations.profile import CLOSED_STAGES, CustomerProfile, Said, load_profile
-from recommendations.recommender import Recommendation, recommend_for_conversation
+from recommendations.recommender import Recommendation, recommend_for_conversation, warm_up
 from recommendations.rendering import INTRO, render_recommendations
 from storage.engine import session_scope
 from storage.verification import verified_customer_id
@@ -182,3 +183,15 @@ class ActionRecommendContent(CoverlineAction):
         if not shown:
             dispatcher.utter_message(text=NOTHING_ON_THAT, answer_source="action")
         return []
+
+
+def _warm_up() -> None:
+    try:
+        warm_up()
+    except Exception:
+        logger.exception("could not load the recommender's encoder at start-up")
+
+
+# load the recommender's own (int8) encoder while the action server starts, as actions/past_replies.py does the
+# answerer's: it is a second MiniLM instance, not loaded by anything else
+threading.Thread(target=_warm_up, name="recommender-warm-up", daemon=True).start()

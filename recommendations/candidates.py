@@ -9,8 +9,9 @@ Rule priorities are fixed by what matters to a customer right now, not fitted:
 - 1.0 items about a claim's incident type (e.g. rental cover after a collision);
 - 0.5 in-season safety tips for a product line the customer holds (or, anonymous, any).
 
-Similarity is the cosine between the bot's MiniLM embedding of the customer's recent questions and each item's
-title and summary. Item vectors are computed once per text and kept (`ItemVectors`).
+Similarity is the cosine between the MiniLM embedding of the customer's recent questions (joined into one text)
+and each item's title and summary, both from the recommender's own int8 instance of the bot's MiniLM
+(`recommender.recommendation_encoder`). Item vectors are computed once per text and kept (`ItemVectors`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from recommendations.library import ContentSpec
 from storage.models import ContentItem
@@ -91,12 +92,22 @@ def from_row(row: ContentItem) -> LibraryItem:
     )
 
 
-def _fingerprint(session: Session) -> Tuple[object, ...]:
-    return tuple(
-        session.execute(
-            select(func.count(ContentItem.id), func.max(ContentItem.updated_at), func.max(ContentItem.retired_at))
-        ).one()
+def fingerprint_query() -> Select:
+    """Row count, newest `updated_at`, newest `retired_at`: read in every recommendation, so each is its own
+    scalar subquery. One SELECT with the three aggregates reads every row with its body (SQLite's min/max
+    optimisation needs a query with one min() or max() and nothing else; PostgreSQL likewise rewrites only a
+    query of bare min/max aggregates into index look-ups), 4.9 ms of CPU at 10,000 items. Apart, the maxima are
+    a look-up at the end of `ix_content_items_updated_at` (0017) and `ix_content_items_retired_category`, and
+    the count reads an index rather than the table."""
+    return select(
+        select(func.count()).select_from(ContentItem).scalar_subquery(),
+        select(func.max(ContentItem.updated_at)).scalar_subquery(),
+        select(func.max(ContentItem.retired_at)).scalar_subquery(),
     )
+
+
+def _fingerprint(session: Session) -> Tuple[object, ...]:
+    return tuple(session.execute(fingerprint_query()).one())
 
 
 def load_items(session: Session) -> List[LibraryItem]:

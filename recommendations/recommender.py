@@ -24,7 +24,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from sqlalchemy import func, select
@@ -43,6 +43,9 @@ from recommendations.constraints import diverse_top, permitted, room_today
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
 from recommendations.profile import CustomerProfile, Said, load_profile
 from storage.models import ContentEvent, ContentItem, utcnow
+
+if TYPE_CHECKING:
+    from retrieval.encoder import Encoder
 
 logger = logging.getLogger(__name__)
 
@@ -267,21 +270,38 @@ def popularity_prior(session: Session, now: Optional[datetime] = None) -> Prior:
     return prior
 
 
+def recommendation_encoder() -> "Encoder":
+    """The recommender's own MiniLM, its linear layers in int8 (retrieval/encoder.py): the question's embedding
+    was the largest part of a recommendation, and int8 about halves it (22.3 -> 10.1 ms of CPU on one thread for a
+    three-question text, benchmarks/results/recommendations_encoder.md) for the same judged NDCG@3 (0.664). A
+    second instance, not the retrieval answerer's, whose float vectors its calibrated thresholds need; ~70 MiB
+    more per process."""
+    from retrieval.encoder import Encoder
+
+    return Encoder(threads=1, int8=True)
+
+
 def shared_item_vectors(encoder: Optional[TextEncoder] = None) -> Optional[ItemVectors]:
-    """Item vectors over the bot's own encoder (the retrieval answerer's: one MiniLM per process). None when the
-    encoder cannot load: recommendations then go on from rules and popularity alone."""
+    """Item vectors over the recommender's encoder (one per process). None when the encoder cannot load:
+    recommendations then go on from rules and popularity alone."""
     with _lock:
         if not _vectors:
             if encoder is None:
                 try:
-                    from retrieval.service import answerer
-
-                    encoder = answerer().encoder
+                    encoder = recommendation_encoder()
                 except Exception:
                     logger.exception("no sentence encoder: recommending without content similarity")
                     return None
             _vectors.append(ItemVectors(encoder))
         return _vectors[0]
+
+
+def warm_up() -> None:
+    """Load and quantise the recommender's encoder before the first customer waits for it (a second or two of
+    CPU); the library is embedded on the first recommendation, which has a database session."""
+    vectors = shared_item_vectors()
+    if vectors is not None:
+        vectors.encoder.encode(["warm up"])
 
 
 def recommend_for_conversation(

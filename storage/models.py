@@ -700,6 +700,7 @@ class ContentItem(Base):
         ),
         CheckConstraint("body IS NOT NULL OR link IS NOT NULL", name="ck_content_items_body_or_link"),
         Index("ix_content_items_retired_category", "retired_at", "category"),
+        Index("ix_content_items_updated_at", "updated_at"),  # the library cache's change check (0017)
     )
 
     id = Column(Integer, primary_key=True)

@@ -37,7 +37,7 @@ from recommendations.candidates import ItemVectors
 from recommendations.constraints import allowed, marketing_allowed
 from recommendations.items import LibraryItem, from_spec
 from recommendations.profile import CustomerProfile
-from recommendations.recommender import Prior, recommend
+from recommendations.recommender import Prior, recommend, recommendation_encoder
 
 K = 3
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -241,14 +241,12 @@ def chart(results: Dict[str, Any], path: Path) -> None:
 
 
 def main(argv: List[str] | None = None) -> Dict[str, Any]:
-    from retrieval.encoder import Encoder  # the bot's MiniLM, loaded as the bot loads it
-
     started = time.time()
     cases, specs = load_judged()
     library = [from_spec(spec, rank) for rank, spec in enumerate(specs.values())]
     by_slug = {item.slug: item for item in library}
     log(f"{len(cases)} cases, {len(library)} items")
-    encoder = Encoder()
+    encoder = recommendation_encoder()  # the recommender's MiniLM, loaded as the action server loads it
     lists_ours = ours(cases, library, ItemVectors(encoder))
     lists_popular = most_popular(cases, library)
     lists_by_moment = most_popular(cases, library, by_moment=True)

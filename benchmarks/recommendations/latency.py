@@ -3,17 +3,27 @@
     nice -n 10 .venv/bin/python -m benchmarks.recommendations.latency                 # fills SQLite, then measures
     nice -n 10 .venv/bin/python -m benchmarks.recommendations.latency --db /tmp/r.db  # keep the file; reuse it
 
-A throwaway SQLite file, migrated (so with migration 0015's indexes on policies.customer_id, claims.policy_id
-and quotes.conversation_id), filled by benchmarks/recommendations/latency_data.py (100,000 customers, ~200,000
-policies, claims, quotes, one conversation each with customer messages and bot replies, a fifth anonymous,
-escalations, 10,000 content items, 300,000 impressions, 60,000 opens and dismissals). No ANALYZE: nothing in
-Coverline runs it, so the planner works as it does on a real deployment's file.
+A throwaway SQLite file, migrated (so with migration 0015's indexes on policies.customer_id, claims.policy_id and
+quotes.conversation_id, and 0017's on content_items.updated_at for the library cache's change check), filled by
+benchmarks/recommendations/latency_data.py (100,000 customers, ~200,000 policies, claims, quotes, one conversation
+each with customer messages and bot replies, a fifth anonymous, escalations, 10,000 content items, 300,000
+impressions, 60,000 opens and dismissals). No ANALYZE: nothing in Coverline runs it, so the planner works as it
+does on a real deployment's file.
 
 Timed: `recommend_for_conversation(session, conversation, moment, k=3)` inside `session_scope()`, exactly the call
 `actions/recommend.py` makes, for random conversations and moments, after a warm-up that loads the encoder, reads
 the library and embeds it (once per process in the action server too). The clock passed as `now` advances with
 real time, so the popularity prior is re-read once a minute as in the server. Every call embeds its question
-(the kept question vectors are forgotten before each call: a new customer's words are new).
+(the kept question vectors are forgotten before each call: a new customer's words are new), with the recommender's
+own encoder (`recommendation_encoder()`: MiniLM with int8 linear layers, one thread, a separate instance from the
+retrieval answerer's float one).
+
+Only this cold mode is measured. A "warm" mode (earlier questions embedded in earlier turns) would matter only if
+the recommender kept a vector per message; it embeds the last three questions joined into one text, which a new
+message changes, so nothing from an earlier turn is reused except the same text recommended twice in one turn.
+Keeping per-message vectors was measured and not adopted: benchmarks/recommendations/encoder_cost.py (every call
+embedding all three costs more than the joined text; embedding only the newest, a quarter to a third less) and
+benchmarks/results/recommendations_encoder.md.
 
 Side by side, on the same (conversation, moment) draws in alternating order: **most-popular**, the same profile
 read, library, prior and constraints, then the most-opened permitted items: what a recommendation costs without
@@ -340,19 +350,28 @@ def breakdown(url: str, conversations: Sequence[str], clock: Clock, calls: int, 
     return found
 
 
-def encoder_alone(repeats: int = 5) -> Dict[str, float]:
-    """The question embedding on its own (the bot's MiniLM on one thread), for the reader to compare."""
+def encoder_alone(repeats: int = 5) -> Dict[str, Any]:
+    """The question embedding on its own (the recommender's encoder, one thread), wall-clock and CPU, over three
+    of the book's questions joined as the recommender joins them, for the reader to compare."""
     from benchmarks.recommendations.latency_data import QUESTIONS
 
     vectors = shared_item_vectors()
     if vectors is None:
         return {}
-    times = []
-    for question in QUESTIONS * repeats:
-        began = time.perf_counter()
-        vectors.encoder.encode([f"{question} {question}"])
+    times, cpu = [], []
+    for n in range(len(QUESTIONS) * repeats):
+        text = " ".join(QUESTIONS[(n + i) % len(QUESTIONS)] for i in range(3))
+        began, began_cpu = time.perf_counter(), time.process_time()
+        vectors.encoder.encode([text])
         times.append((time.perf_counter() - began) * 1000)
-    return {"p50_ms": percentile(times, 50), "p95_ms": percentile(times, 95)}
+        cpu.append((time.process_time() - began_cpu) * 1000)
+    return {
+        "encoder": getattr(vectors.encoder, "version", type(vectors.encoder).__name__),
+        "p50_ms": percentile(times, 50),
+        "p95_ms": percentile(times, 95),
+        "cpu_p50_ms": percentile(cpu, 50),
+        "cpu_p95_ms": percentile(cpu, 95),
+    }
 
 
 # -- summaries ---------------------------------------------------------------------------------------------------
@@ -434,7 +453,7 @@ def markdown(results: Dict[str, Any]) -> str:
         f"niceness {results['niceness']}; load average {results['load_average_start']} at the start, "
         f"{results['load_average_end']} at the end (the machine is shared with a model training).",
         "",
-        f"SQLite, migrated (0015's indexes included), no ANALYZE: {c['customers']:,} customers, "
+        f"SQLite, migrated (0015's and 0017's indexes included), no ANALYZE: {c['customers']:,} customers, "
         f"{c['policies']:,} policies, {c['claims']:,} claims, {c['quotes']:,} quotes, {c['conversations']:,} "
         f"conversations ({c['customer_verifications']:,} verified), {c['messages']:,} messages, "
         f"{c['escalations']:,} open escalations, **{c['content_items']:,} content items**, "
@@ -490,8 +509,13 @@ def markdown(results: Dict[str, Any]) -> str:
     if encoder:
         lines += [
             "",
-            f"The encoder alone (MiniLM, one thread, a three-question text): p50 {encoder['p50_ms']:.1f} ms, "
-            f"p95 {encoder['p95_ms']:.1f} ms.",
+            f"The encoder alone ({encoder.get('encoder', 'MiniLM')}, one thread, three questions joined): "
+            f"p50 {encoder['p50_ms']:.1f} ms, p95 {encoder['p95_ms']:.1f} ms"
+            + (
+                f"; CPU p50 {encoder['cpu_p50_ms']:.1f} ms, p95 {encoder['cpu_p95_ms']:.1f} ms."
+                if "cpu_p50_ms" in encoder
+                else "."
+            ),
         ]
     lines += [
         "",

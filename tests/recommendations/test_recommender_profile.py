@@ -7,15 +7,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, List, Optional
 
 import pytest
+from sqlalchemy import event as event_api
 from sqlalchemy import select
 
 from recommendations.library import DEMO_LIBRARY, import_library, item_by_slug
 from recommendations.profile import ClaimState, load_profile
 from recommendations.recommender import recommend_for_conversation
-from storage.engine import session_scope
+from storage.engine import get_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import (
     ContentEvent,
@@ -310,3 +311,109 @@ def test_among_equally_fitting_items_what_others_open_comes_first(db_url: str) -
         warm = recommend_for_conversation(session, TELEGRAM, "greeting", now=now + timedelta(minutes=2))
     assert warm[0].slug == "tip-home-fire-safety"
     assert not any(rec.marketing for rec in warm)
+
+
+def event(session, kind: str, slug: str, conversation_id: str, customer_id: Optional[int], at: datetime) -> None:
+    item = item_by_slug(session, slug)
+    impression = ContentImpression(
+        content_item_id=item.id,
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        channel=conversation_id.split(":")[0],
+        moment="greeting",
+        shown_at=at,
+    )
+    session.add(impression)
+    session.flush()
+    session.add(
+        ContentEvent(
+            kind=kind,
+            content_item_id=item.id,
+            impression_id=impression.id,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=impression.channel,
+            at=at,
+        )
+    )
+
+
+def test_opened_and_dismissed_are_read_per_kind_across_the_customers_conversations(db_url: str) -> None:
+    now = utcnow()
+    yesterday = now - timedelta(days=1)
+    with session_scope(db_url) as session:
+        james = customer_with_policy(session, "PX-40211")
+        record_verification(session, MESSENGER, james.id, "policy_dob", "PX-40211", now=yesterday)
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, james.id, "policy_dob", "PX-40211", now=now)
+        event(session, "dismiss", "tip-bike-theft", MESSENGER, james.id, yesterday)
+        event(session, "open", "tip-bike-theft", MESSENGER, james.id, yesterday)  # opened, then "not for me"
+        event(session, "open", "howto-paperless", WHATSAPP, None, now)  # before he verified here: the conversation
+        event(session, "impression", "tip-winter-driving", WHATSAPP, james.id, now)  # shown only
+        event(session, "open", "tip-home-fire-safety", TELEGRAM, None, now)  # someone else
+        event(session, "dismiss", "tip-home-fire-safety", TELEGRAM, None, now)
+
+    with session_scope(db_url) as session:
+        profile = load_profile(session, WHATSAPP, now)
+        stranger = load_profile(session, TELEGRAM, now)
+
+    assert profile.dismissed == ("tip-bike-theft",)
+    assert profile.opened == ("howto-paperless", "tip-bike-theft")
+    assert stranger.dismissed == stranger.opened == ("tip-home-fire-safety",)
+
+
+def test_a_complaint_counts_from_any_of_the_customers_conversations_and_only_while_open(db_url: str) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        james = customer_with_policy(session, "PX-40211")
+        conversation(session, MESSENGER, "messenger")
+        record_verification(session, MESSENGER, james.id, "policy_dob", "PX-40211", now=now - timedelta(days=1))
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, james.id, "policy_dob", "PX-40211", now=now)
+        session.add(Escalation(conversation_id=WHATSAPP, reason="complaint", priority=1, open=False, created_at=now))
+        conversation(session, TELEGRAM, "telegram")
+    with session_scope(db_url) as session:
+        assert not load_profile(session, WHATSAPP, now).open_complaint  # the escalation was closed
+
+    with session_scope(db_url) as session:
+        session.get(Conversation, MESSENGER).status = "escalated"  # his other conversation waits for a person
+    with session_scope(db_url) as session:
+        assert load_profile(session, WHATSAPP, now).open_complaint
+        assert not load_profile(session, TELEGRAM, now).open_complaint  # an anonymous one is not his
+
+    with session_scope(db_url) as session:
+        session.add(Escalation(conversation_id=TELEGRAM, reason="complaint", priority=1, open=True, created_at=now))
+    with session_scope(db_url) as session:
+        assert load_profile(session, TELEGRAM, now).open_complaint
+
+
+def statements(url: str, conversation_id: str, now: datetime) -> int:
+    """How many SQL statements one profile read sends."""
+    engine = get_engine(url)
+    sent: List[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    with session_scope(url) as session:
+        session.connection()  # the transaction's own statements (SQLite's BEGIN) are not the profile's
+        event_api.listen(engine, "before_cursor_execute", count)
+        try:
+            load_profile(session, conversation_id, now)
+        finally:
+            event_api.remove(engine, "before_cursor_execute", count)
+    return len(sent)
+
+
+def test_a_profile_is_read_in_eleven_statements_verified_and_seven_anonymous(db_url: str) -> None:
+    """Each statement is a round trip and ~0.3-0.5 ms of CPU in SQLAlchemy, in every recommendation
+    (benchmarks/results/recommendations_latency.md): dismissed and opened are one, the two complaint tests one."""
+    now = utcnow()
+    with session_scope(db_url) as session:
+        james = customer_with_policy(session, "PX-40211")
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, james.id, "policy_dob", "PX-40211", now=now)
+        says(session, WHATSAPP, "what do you still need for my bike claim?", "claim_status", "neutral", now)
+        conversation(session, TELEGRAM, "telegram")
+    assert statements(db_url, WHATSAPP, now) == 11
+    assert statements(db_url, TELEGRAM, now) == 7
