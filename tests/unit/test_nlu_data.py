@@ -93,26 +93,56 @@ def test_no_training_example_comes_from_an_evaluation_set() -> None:
 # entity" from every plain occurrence, so one file that leaves "stolen" unmarked outvotes the files that mark it:
 # the clean-clone CI run failed this way after the tips examples added two plain "stolen"s ("my car was stolen,
 # how do I claim" lost its incident_type). Ambiguous words ("hit", "fire", "cancelled") are left out on purpose.
-INCIDENT_WORDS = """stolen|burst pipe|pipe burst|burst|hit and run|hit a deer|backed into|broken into|break-in|burglary|
-flooded|hailstorm|hail|totaled|cracked windshield|rear-ended|rear ended""".replace("\n", "").split("|")
+INCIDENT_WORDS = """stolen|burst pipe|burst|hit and run|hit a deer|backed into|broken into|break-in|burglary|flooded|
+hailstorm|hail|totaled|cracked windshield|rear-ended|rear ended""".replace("\n", "").split("|")
+# "pipe burst" is marked both whole and as "pipe [burst]" (5 lines): either is accepted until the data is made one
+
+
+ANNOTATED = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
+INCIDENT_PATTERN = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, INCIDENT_WORDS)) + r")(?![\w-])", re.IGNORECASE)
 
 
 def raw_example_lines() -> Iterator[str]:
+    """The annotated lines the entity extractor learns from, and the test stories' user lines it is held to."""
     for path in sorted((ROOT / "nlu_data").glob("**/*.yml")):
         for block in yaml.safe_load(path.read_text()).get("nlu") or []:
             if "examples" in block:
                 yield from (line.strip()[2:] for line in block["examples"].splitlines() if line.strip())
+    for path in sorted((ROOT / "tests").glob("*.yml")):
+        for story in yaml.safe_load(path.read_text()).get("stories") or []:
+            yield from (step["user"] for step in story["steps"] if "user" in step)
+
+
+def unmarked_incident_words(line: str) -> List[str]:
+    """Incident words not inside an incident_type annotation, or only partly inside one ("[burst](...) pipe" where
+    the data marks "burst pipe" whole)."""
+    plain, spans, position = "", [], 0
+    for match in ANNOTATED.finditer(line):
+        plain += line[position : match.start()]
+        if match.group(2).startswith("incident_type"):
+            spans.append((len(plain), len(plain) + len(match.group(1))))
+        plain += match.group(1)
+        position = match.end()
+    plain += line[position:]
+    return [
+        found.group(1)
+        for found in INCIDENT_PATTERN.finditer(plain)
+        if not any(start <= found.start() and found.end() <= end for start, end in spans)
+    ]
 
 
 def test_incident_words_are_marked_as_incident_type_wherever_they_are_written() -> None:
-    unmarked = []
-    for line in raw_example_lines():
-        outside = re.sub(r"\[[^\]]*\]\([^)]*\)", " ", line)
-        for word in INCIDENT_WORDS:
-            if re.search(r"(?<![\w-])" + re.escape(word) + r"(?![\w-])", outside, re.IGNORECASE):
-                unmarked.append(f"{word!r}: {line}")
-                break
-    assert unmarked == [], "mark these as [word](incident_type:...):\n" + "\n".join(unmarked)
+    unmarked = [f"{words}: {line}" for line in raw_example_lines() if (words := unmarked_incident_words(line))]
+    assert unmarked == [], "mark these whole as [words](incident_type:...):\n" + "\n".join(unmarked)
+
+
+def test_the_incident_word_check_sees_a_phrase_marked_in_part() -> None:
+    assert unmarked_incident_words("a [burst](incident_type:water_damage) pipe in the basement") == ["burst pipe"]
+    assert unmarked_incident_words("is hail damage covered") == ["hail"]
+    assert (
+        unmarked_incident_words("a [burst pipe](incident_type:water_damage) and [hail damage](incident_type:storm)")
+        == []
+    )
 
 
 def test_rasa_data_validate_is_clean() -> None:
