@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Text
 
@@ -157,12 +156,10 @@ class ActionRecordAnswerFeedback(CoverlineAction):
         return [SlotSet(FEEDBACK_SLOT, False), SlotSet(PENDING_SLOT, None)]
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
+    """Load the encoder and index while the action server starts, not while the first customer waits; run by the
+    server's warm-up thread (actions/server.py), never on import."""
     try:
         answerer().warm_up()
     except Exception:
         logger.exception("could not load the past-replies index at start-up")
-
-
-# load the encoder and index while the action server starts, not while the first customer waits
-threading.Thread(target=_warm_up, name="past-replies-warm-up", daemon=True).start()

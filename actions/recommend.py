@@ -15,7 +15,6 @@ carousel. The recommender reads; `render_recommendations` records the impression
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, Callable, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
@@ -185,13 +184,10 @@ class ActionRecommendContent(CoverlineAction):
         return []
 
 
-def _warm_up() -> None:
+def warm_up_recommender() -> None:
+    """Load the recommender's own (int8) encoder while the action server starts: a second MiniLM instance, not
+    loaded by anything else; run by the server's warm-up thread (actions/server.py), never on import."""
     try:
         warm_up()
     except Exception:
         logger.exception("could not load the recommender's encoder at start-up")
-
-
-# load the recommender's own (int8) encoder while the action server starts, as actions/past_replies.py does the
-# answerer's: it is a second MiniLM instance, not loaded by anything else
-threading.Thread(target=_warm_up, name="recommender-warm-up", daemon=True).start()

@@ -15,6 +15,7 @@ import argparse
 import hmac
 import logging
 import sys
+import threading
 from typing import Mapping, Optional
 
 from rasa_sdk.endpoint import create_app
@@ -79,7 +80,25 @@ def guard(app: Sanic, token: str) -> Sanic:
 def build_app(token: str, package: str = "actions") -> Sanic:
     app = create_app(package, cors_origins=None)
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
+    if package == "actions":
+        app.listener(start_warm_ups, "after_server_start")
     return guard(app, token)
+
+
+async def start_warm_ups(app: Sanic, loop: object) -> None:
+    """The past-replies index and both encoders load in one background thread once the server listens. One
+    thread, one after the other, and never on import: two threads importing transformers at once made
+    `from transformers import AutoModel` fail (CI's test collection, 2026-12-06, when a warm-up thread was started
+    on import)."""
+    threading.Thread(target=warm_up_all, name="action-server-warm-up", daemon=True).start()
+
+
+def warm_up_all() -> None:
+    from actions.past_replies import warm_up as warm_up_past_replies
+    from actions.recommend import warm_up_recommender
+
+    warm_up_past_replies()
+    warm_up_recommender()
 
 
 def main(argv: Optional[list] = None) -> int:
