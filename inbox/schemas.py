@@ -3,7 +3,7 @@ document. Limits here turn oversized or malformed input into a 422 with a messag
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Dict, List, Optional
 
 from pydantic import BaseModel, Field, constr
@@ -230,3 +230,76 @@ class AuditOut(BaseModel):
     target_agent_name: Optional[str]
     detail: Optional[Dict[str, Any]]
     ip: Optional[str]
+
+
+class ContentFields(BaseModel):
+    """An item's fields as the library files state them (docs/recommendations.md). Only the types are checked
+    here: the rules (vocabularies, sizes, dates, https links) are the importer's own (recommendations/library.py),
+    so a form and a file are refused for the same reasons, in the same words."""
+
+    category: Optional[str] = Field(None, example="safety_tip")
+    title: Optional[str] = Field(None, example="Winter driving: before the first frost")
+    summary: Optional[str] = Field(None, description="at most 500 characters")
+    body: Optional[str] = Field(None, description="markdown, at most 20,000 characters; a body or a link is needed")
+    link: Optional[str] = Field(None, description="an https:// address", example="https://harbor.example/winter")
+    image: Optional[str] = Field(None, example="webchat/content/safety_tip.svg")
+    product_lines: Optional[List[str]] = Field(None, description="empty: any product line")
+    life_events: Optional[List[str]] = None
+    claim_stages: Optional[List[str]] = None
+    incident_types: Optional[List[str]] = None
+    months: Optional[List[int]] = Field(None, description="in season (1-12); empty: all year")
+    marketing: Optional[bool] = Field(None, description="true for offers, and only for offers")
+    offers_product: Optional[str] = Field(None, description="what a marketing item sells")
+    valid_from: Optional[str] = Field(None, description="inclusive", example="2027-01-01")
+    valid_to: Optional[str] = Field(None, description="inclusive, not before valid_from", example="2027-03-31")
+    locale: Optional[str] = Field(None, example="en-US")
+
+    class Config:
+        extra = "forbid"  # a misspelt field is an error, as in a library file
+
+
+class ContentIn(ContentFields):
+    slug: str = Field(..., description="lower-case words joined by hyphens; unique", example="tip-winter-driving")
+
+
+class ContentUpdate(ContentFields):
+    """The fields to change; a field sent as null is cleared. The slug never changes: files and impressions
+    name the item by it."""
+
+
+class ContentOut(BaseModel):
+    id: int
+    slug: str
+    category: str
+    title: str
+    summary: str
+    body: Optional[str]
+    link: Optional[str]
+    image: Optional[str]
+    product_lines: List[str]
+    life_events: List[str]
+    claim_stages: List[str]
+    incident_types: List[str]
+    months: List[int]
+    marketing: bool
+    offers_product: Optional[str]
+    valid_from: Optional[date]
+    valid_to: Optional[date]
+    locale: str
+    source: Optional[str] = Field(None, description="the library file it came from, or `inbox` once changed here")
+    created_at: datetime
+    updated_at: datetime
+    retired_at: Optional[datetime]
+
+
+class ContentPage(BaseModel):
+    items: List[ContentOut]
+    total: int
+
+
+class ContentPreviewOut(BaseModel):
+    channel: str
+    channel_label: str
+    messages: List[Dict[str, Any]] = Field(..., description="exactly what the bot sends (utter_message kwargs)")
+    readable: List[Dict[str, Any]] = Field(..., description="the same messages as bubbles: text, cards, buttons")
+    html: str = Field(..., description="the bubbles as escaped HTML, for the content page's preview pane")

@@ -59,7 +59,11 @@ FIELDS = {
     "valid_to",
     "locale",
 } | set(LIST_FIELDS)
-LIMITS = {"id": 120, "title": 200, "summary": 500, "link": 500, "image": 300}
+LIMITS = {"id": 120, "title": 200, "summary": 500, "body": 20_000, "link": 500, "image": 300}
+# `source` of the items an admin created or edited in the inbox (inbox/services/content.py): the inbox owns them
+# from then on, so an import (`make run` imports demo_data/content on every start) neither overwrites an admin's
+# edit nor brings back an item an admin retired
+INBOX_SOURCE = "inbox"
 
 
 @dataclass(frozen=True)
@@ -105,12 +109,14 @@ class ImportResult:
     unchanged: int = 0
     restored: int = 0
     retired: int = 0
+    kept: int = 0  # in the files, but since changed in the inbox: left as the admin made it
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.restored} restored, {self.retired} retired"
         )
+        return text + (f", {self.kept} kept as edited in the inbox" if self.kept else "")
 
 
 class _ItemProblems:
@@ -337,7 +343,26 @@ def load_library(paths: Iterable[Path]) -> List[ContentSpec]:
     return specs
 
 
-def _apply(row: ContentItem, spec: ContentSpec) -> None:
+def check_item(raw: Dict[str, Any]) -> ContentSpec:
+    """One item as the inbox's form sends it, checked by the very rules a file's items are; LibraryError lists
+    every problem as `field <name>: <what is wrong>` (there is no file or item number to name)."""
+    problems: List[str] = []
+    spec = parse_item(raw, "inbox: item #1", problems, source=INBOX_SOURCE)
+    if spec is None:
+        slug = raw.get("id") if isinstance(raw, dict) else None
+        prefixes = ["inbox: item #1: "] + ([f"inbox: item {slug.strip()}: "] if isinstance(slug, str) else [])
+        raise LibraryError([_without_prefix(problem, prefixes) for problem in problems])
+    return spec
+
+
+def _without_prefix(text: str, prefixes: Sequence[str]) -> str:
+    for prefix in prefixes:
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def apply_spec(row: ContentItem, spec: ContentSpec) -> None:
     row.category, row.title, row.summary = spec.category, spec.title, spec.summary
     row.body, row.link, row.image = spec.body, spec.link, spec.image
     row.product_lines, row.life_events = list(spec.product_lines), list(spec.life_events)
@@ -367,9 +392,12 @@ def import_library(
     existing = {row.slug: row for row in session.scalars(select(ContentItem))}
     for spec in specs:
         row = existing.get(spec.slug)
+        if row is not None and row.source == INBOX_SOURCE:
+            result.kept += 1
+            continue
         if row is None:
             row = ContentItem(slug=spec.slug, created_at=now, updated_at=now)
-            _apply(row, spec)
+            apply_spec(row, spec)
             session.add(row)
             result.added += 1
             continue
@@ -383,14 +411,15 @@ def import_library(
         else:
             result.unchanged += 1
         if changed:
-            _apply(row, spec)
+            apply_spec(row, spec)
         if changed or restored:
             row.updated_at = now
     if retire_missing:
         scopes = [display_path(p) for p in paths]
         kept = {spec.slug for spec in specs}
         for slug, row in existing.items():
-            if slug not in kept and row.retired_at is None and _in_scope(row.source, scopes):
+            owned_by_files = row.source != INBOX_SOURCE and _in_scope(row.source, scopes)
+            if slug not in kept and row.retired_at is None and owned_by_files:
                 row.retired_at = now
                 result.retired += 1
     session.flush()

@@ -40,6 +40,8 @@ INTRO = "You might find these helpful:"
 OPEN_LABEL = "Read it"
 DISMISS_LABEL = "Not for me"
 CONTENT_PATH = "/content/"
+PREVIEW_IMPRESSION = 0  # impression ids start at 1: a preview's "not for me" names none
+PREVIEW_PATH = "/r/preview"  # where a preview's link points instead of a signed one (not a valid token)
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 # documented platform limits (characters unless said)
@@ -115,18 +117,32 @@ def render_recommendations(
     )
     base = settings.recommendations.public_url
     cards = [
-        Card(
-            impression_id=impression.id,
-            title=row.title,
-            summary=row.summary,
-            url=tracked_url(impression.id, row.id, settings),
-            dismiss_payload=dismiss_payload(impression.id),
-            image_url=image_url(base, row.image),
-            raster_image_url=image_url(base, raster_image(row.image)),
-        )
+        card_for(row, impression.id, tracked_url(impression.id, row.id, settings), base)
         for row, impression in zip(rows, impressions, strict=True)
     ]
     return render_cards(cards, channel, intro)
+
+
+def card_for(row: ContentItem, impression_id: int, url: str, public_url: str) -> Card:
+    """One item's card for one impression: what every channel's message is built from."""
+    return Card(
+        impression_id=impression_id,
+        title=row.title,
+        summary=row.summary,
+        url=url,
+        dismiss_payload=dismiss_payload(impression_id),
+        image_url=image_url(public_url, row.image),
+        raster_image_url=image_url(public_url, raster_image(row.image)),
+    )
+
+
+def preview_messages(row: ContentItem, channel: str, public_url: str, intro: str = INTRO) -> List[Dict[str, Any]]:
+    """The messages `channel` would get for this item alone, for the inbox's preview: built and checked by the
+    same functions as a real recommendation, but nothing is logged, so the card names impression
+    PREVIEW_IMPRESSION (no such row) and its link is PREVIEW_PATH, which opens nothing. RenderError if the
+    channel would refuse it."""
+    url = f"{public_url}{PREVIEW_PATH}"
+    return render_cards([card_for(row, PREVIEW_IMPRESSION, url, public_url)], channel, intro)
 
 
 def render_cards(cards: Sequence[Card], channel: str, intro: str = INTRO) -> List[Dict[str, Any]]:

@@ -187,6 +187,8 @@ class InboxSettings:
     review_confidence_floor: float = 0.6  # COVERLINE_REVIEW_CONFIDENCE_FLOOR (the review queue)
     analytics_timezone: str = "UTC"  # ANALYTICS_TIMEZONE (the analytics page and API)
     service_hours: ServiceHours = field(default_factory=lambda: service_hours(DEFAULT_SERVICE_HOURS))  # SERVICE_HOURS
+    # WEBCHAT_PUBLIC_URL: where content images and tracked links point, so the content page previews them as sent
+    content_public_url: str = "http://127.0.0.1:8080"
 
     @property
     def is_dev(self) -> bool:
@@ -234,4 +236,5 @@ class Settings:
             review_confidence_floor=self.learning.review_confidence_floor,
             analytics_timezone=self.analytics.timezone,
             service_hours=self.analytics.service_hours,
+            content_public_url=self.recommendations.public_url,
         )

@@ -9,6 +9,7 @@ from inbox.api import (
     audit,
     auth,
     canned,
+    content,
     conversations,
     escalations,
     events,
@@ -35,5 +36,6 @@ for module in (
     alerts,
     analytics,
     learning,
+    content,
 ):
     api_router.include_router(module.router)

@@ -48,6 +48,10 @@ ACTIONS = (
     "model_refused",
     "model_rolled_back",
     "model_adopted",
+    "content_created",  # the content library (inbox/services/content.py)
+    "content_updated",
+    "content_retired",
+    "content_restored",
 )
 
 

@@ -19,14 +19,24 @@ from inbox.errors import InvalidCredentials, LoginThrottled
 from inbox.schemas import MAX_ID
 from inbox.security import tokens_match
 from inbox.services import audit, auth
+from inbox.services.content_preview import CHANNELS
 from inbox.settings import Settings
 from inbox.web.cookies import LOGIN_CSRF_COOKIE, set_session_cookie
 from learning.review_queue import REASONS
+from recommendations import vocabulary
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
 
 STATUSES = [status.value for status in Status]  # the list's filter, in the lifecycle's order
+CONTENT_VOCABULARY = {  # the content form's choices: the words the importer accepts
+    "categories": vocabulary.CATEGORIES,
+    "product_lines": vocabulary.PRODUCT_LINES,
+    "life_events": vocabulary.LIFE_EVENTS,
+    "claim_stages": vocabulary.CLAIM_STAGES,
+    "incident_types": vocabulary.INCIDENT_TYPES,
+    "offerable": vocabulary.OFFERABLE,
+}
 
 
 def safe_next(target: Optional[str]) -> str:
@@ -170,6 +180,18 @@ def models_page(
 ) -> HTMLResponse:
     """The model registry with the gate's numbers, Retrain now, Restore, and the current job's progress."""
     return _page(request, "models.html", principal, settings)
+
+
+@router.get("/admin/content", response_class=HTMLResponse)
+def content_page(
+    *,
+    request: Request,
+    admin: AdminAgent,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+) -> HTMLResponse:
+    """The content library: filter, edit, retire / restore, and preview an item as each channel shows it."""
+    return _page(request, "content.html", principal, settings, channels=CHANNELS, vocabulary=CONTENT_VOCABULARY)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

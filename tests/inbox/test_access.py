@@ -35,6 +35,7 @@ SAMPLE_PATH_VALUES = {
     "proposal_id": "1",
     "alert_id": "1",
     "job_id": "1",
+    "content_id": "1",
 }
 
 

@@ -294,6 +294,11 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
     assert admin.post(f"/api/alerts/{alert_id}/resolve").status_code == 200
     job = admin.post("/api/learning/retrain").json()  # queued for the learning worker, then called off
     assert admin.post(f"/api/learning/jobs/{job['id']}/cancel").status_code == 200
+    tip = {"slug": "tip-x", "category": "safety_tip", "title": "T", "summary": "S", "body": "B"}
+    item = admin.post("/api/content", tip).json()  # the content library: created, edited, retired, restored
+    assert admin.patch(f"/api/content/{item['id']}", {"title": "Tip"}).status_code == 200
+    assert admin.post(f"/api/content/{item['id']}/retire").status_code == 200
+    assert admin.post(f"/api/content/{item['id']}/restore").status_code == 200
     with session_scope(db_url) as db:
         written = {row.action for row in db.scalars(select(AuditEntry))}
         disabled = db.scalar(select(AuditEntry).where(AuditEntry.action == "agent_disabled"))

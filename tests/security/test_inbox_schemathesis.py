@@ -29,7 +29,7 @@ from inbox.rasa_client import RasaClient
 from inbox.services import auth
 from inbox.services.agents import create_agent
 from storage.engine import dispose_engines, session_scope
-from storage.models import Agent, CannedResponse, ConversationNote, utcnow
+from storage.models import Agent, CannedResponse, ContentItem, ConversationNote, utcnow
 from tests.support.databases import migrated_sqlite
 from tests.support.inbox import bot_says, customer_says, escalate, make_settings
 
@@ -86,6 +86,18 @@ class Inbox:
             escalate(self.db_url, conversation_id, priority=1)
         with session_scope(self.db_url) as db:
             db.add(CannedResponse(short_code="hello", content="Hello!", created_at=utcnow(), updated_at=utcnow()))
+            db.add(  # the content library's item 1, so its edit, retire, restore and preview reach a real item
+                ContentItem(
+                    slug="tip-winter-driving",
+                    category="safety_tip",
+                    title="Winter driving",
+                    summary="Tyres first.",
+                    body="- Fit winter tyres",
+                    content_hash="seeded",
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
             db.add(
                 ConversationNote(
                     conversation_id="whatsapp:15550001111", agent_id=self.admin_id, body="x", created_at=utcnow()
