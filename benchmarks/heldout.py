@@ -117,6 +117,7 @@ def dstc11_figures(parse: Parse) -> Optional[Dict[str, Any]]:
         "messages": len(rows),
         "accuracy": percent(sum(hits), len(rows)),
         "accuracy_by_dstc11_intent": {k: percent(sum(v), len(v)) for k, v in sorted(by_source.items())},
+        "messages_by_dstc11_intent": {k: len(v) for k, v in sorted(by_source.items())},
         "worst_intent_accuracy": min(percent(sum(v), len(v)) for v in by_source.values()),
     }
 
