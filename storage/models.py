@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
@@ -135,17 +136,28 @@ AUTHOR_SENT_AT_INCLUDE = [
     "answer_source",
     "in_reply_to_id",
     "id",
-    "sentiment",
+    "sentiment_label",
 ]
-# Customer messages whose entities mention a product: analytics/scope.py parses only these.
-PRODUCT_MENTION = "author = 'customer' AND CAST(entities AS TEXT) LIKE '%\"product\"%'"
+
+
+# What the conversation-anchored metrics read besides the start (analytics/units.py): with these in the index
+# on created_at, containment, bot resolution and the handoff rate are index-only scans (migration 0017).
+CONVERSATION_SUMMARY_INCLUDE = [
+    "channel",
+    "last_customer_at",
+    "last_bot_at",
+    "first_agent_at",
+    "first_handoff_at",
+    "thumbs_up",
+    "thumbs_down",
+]
 
 
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'escalated', 'open', 'resolved')", name="ck_conversations_status"),
-        Index("ix_conversations_created_at", "created_at"),
+        Index("ix_conversations_created_at", "created_at", postgresql_include=CONVERSATION_SUMMARY_INCLUDE),
     )
 
     id = Column(String(255), primary_key=True)  # Rasa sender_id
@@ -156,8 +168,38 @@ class Conversation(Base):
     assignee_id = Column(Integer)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     last_message_at = Column(DateTime, nullable=False, default=utcnow)
+    # The summary of the log that analytics reads instead of grouping every message (storage/summary.py
+    # keeps it on every write of a message, handoff or rating; migration 0017 filled it for older rows).
+    # Written only there, never by the lifecycle: NULL/false means "not in the log".
+    last_customer_at = Column(DateTime)  # the latest customer message's sent_at
+    last_bot_at = Column(DateTime)  # the latest bot reply's sent_at; NULL: the bot never replied
+    first_agent_at = Column(DateTime)  # the first agent message's sent_at; NULL: no person wrote
+    first_handoff_at = Column(DateTime)  # the first escalation's created_at; NULL: never handed over
+    thumbs_up = Column(Boolean, nullable=False, default=False, server_default=false())  # a 👍 on an answer
+    thumbs_down = Column(Boolean, nullable=False, default=False, server_default=false())  # a 👎 on an answer
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
+
+
+class ConversationProduct(Base):
+    """A product line the customer named in a conversation (the `product` entity of their messages), with
+    the first and last time they named it: the product dimension of analytics without parsing JSON.
+    Kept by storage/summary.py with every customer message; filled for older rows by migration 0017."""
+
+    __tablename__ = "conversation_products"
+    __table_args__ = (Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),)
+
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), primary_key=True)
+    product = Column(String(40), primary_key=True)  # auto, home, renters, travel, life
+    first_named_at = Column(DateTime, nullable=False)
+    last_named_at = Column(DateTime, nullable=False)
+
+
+def _sentiment_label(context: Any) -> Optional[str]:
+    """The label of the sentiment a message is inserted with ({"label": "negative", "confidence": 0.9})."""
+    sentiment = context.get_current_parameters().get("sentiment")
+    label = sentiment.get("label") if isinstance(sentiment, dict) else None
+    return label if isinstance(label, str) else None
 
 
 class Message(Base):
@@ -173,13 +215,6 @@ class Message(Base):
             "author",
             "sent_at",
             postgresql_include=AUTHOR_SENT_AT_INCLUDE,
-        ),
-        Index(
-            "ix_messages_product_mentions",
-            "sent_at",
-            postgresql_include=["conversation_id"],
-            sqlite_where=sql_text(PRODUCT_MENTION),
-            postgresql_where=sql_text(PRODUCT_MENTION),
         ),
     )
 
@@ -197,6 +232,8 @@ class Message(Base):
     confidence = Column(Float)
     entities = Column(JSON)
     sentiment = Column(JSON)
+    # sentiment's label as a column, set from it on insert: analytics groups by it without parsing JSON
+    sentiment_label = Column(String(20), default=_sentiment_label)
     answer_source = Column(String(20))  # template, form, lookup, retrieval, fallback, agent, action
     action_name = Column(String(120))
     past_reply_id = Column(Integer, ForeignKey("past_replies.id"))  # answer_source=retrieval: which reply
@@ -227,6 +264,9 @@ class Escalation(Base):
     assigned_at = Column(DateTime)
     resolved_at = Column(DateTime)
     outcome = Column(String(20))  # closed as: resolved, handed_back
+    # the first agent message at or after created_at and not after resolved_at (storage/summary.py keeps
+    # it; NULL: not answered by a person): first response time and the SLA without grouping messages
+    first_response_at = Column(DateTime)
     closed_by_id = Column(Integer, ForeignKey("agents.id"))
 
 
@@ -774,3 +814,8 @@ class ContentEvent(Base):
     channel = Column(String(40), nullable=False)
     detail = Column(JSON)  # e.g. a conversion's quote and policy references
     at = Column(DateTime, nullable=False, default=utcnow)
+
+
+# Every write of a message, handoff or rating keeps the conversation summary (storage/summary.py). Imported with
+# the tables, so no process can write the log without it.
+from storage import summary as _summary  # noqa: E402,F401  (registers the mapper events)
