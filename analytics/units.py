@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Tuple
 
-from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select, union_all
+from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -114,46 +114,12 @@ def _since(window: Window) -> datetime:
     return window[0] - LOG_LAG
 
 
-def _bot_spoke(window: Window) -> ColumnElement:
-    """The conversation got a bot reply: a semi-join on the bot's messages of the period (an index range
-    on messages (author, sent_at)), not a grouping of every message."""
-    bot_said = select(Message.conversation_id).where(Message.author == BOT, Message.sent_at >= _since(window))
-    return Conversation.id.in_(bot_said)
-
-
-def _agent_wrote(window: Window) -> ColumnElement:
-    agents_said = select(Message.conversation_id).where(Message.author == AGENT, Message.sent_at >= _since(window))
-    return Conversation.id.in_(agents_said)
-
-
-def _contained(window: Window) -> ColumnElement:
-    """No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too.
-    One hashed set of the period's handed-over conversations (agents' messages and escalations, both few)
-    rather than a look-up per conversation."""
-    handed = union_all(
-        select(Message.conversation_id).where(Message.author == AGENT, Message.sent_at >= _since(window)),
-        select(Escalation.conversation_id).where(Escalation.created_at >= _since(window)),
-    )
-    return ~Conversation.id.in_(handed)
-
-
-def _last_words(window: Window) -> Any:
-    """Per conversation started in the window, grouped once in SQL: its last bot and last customer
-    message (bot resolution's silence). Only those two authors' rows are read."""
-    return (
-        select(
-            Message.conversation_id.label("conversation_id"),
-            func.max(case((Message.author == BOT, Message.sent_at))).label("last_bot"),
-            func.max(case((Message.author == CUSTOMER, Message.sent_at))).label("last_customer"),
-        )
-        .where(
-            Message.author.in_([BOT, CUSTOMER]),
-            Message.sent_at >= _since(window),
-            Message.conversation_id.in_(_started_in(window)),
-        )
-        .group_by(Message.conversation_id)
-        .subquery("said")
-    )
+# What the bot and people did with a conversation is its summary (storage/summary.py, kept with every message,
+# handoff and rating): columns of the conversation, in the index on created_at, not a grouping of the log.
+BOT_SPOKE = Conversation.last_bot_at.isnot(None)
+AGENT_WROTE = Conversation.first_agent_at.isnot(None)
+# No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too.
+CONTAINED = and_(Conversation.first_handoff_at.is_(None), Conversation.first_agent_at.is_(None))
 
 
 def _handoff_reasons(window: Window) -> Any:
@@ -165,26 +131,9 @@ def _handoff_reasons(window: Window) -> Any:
     )
 
 
-def _ratings(window: Window) -> Any:
-    """Per conversation: whether it got a 👍 (`up`) and a 👎 (`down`)."""
-    return (
-        select(
-            AnswerFeedback.conversation_id.label("conversation_id"),
-            func.max(_flag(AnswerFeedback.helpful.is_(True))).label("up"),
-            func.max(_flag(AnswerFeedback.helpful.is_(False))).label("down"),
-        )
-        .where(
-            AnswerFeedback.created_at >= _since(window),
-            AnswerFeedback.conversation_id.in_(_started_in(window)),
-        )
-        .group_by(AnswerFeedback.conversation_id)
-        .subquery("rated")
-    )
-
-
 def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *columns: Any) -> Select:
     query = select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"), *columns).where(
-        _within(Conversation.created_at, window), _bot_spoke(window)
+        _within(Conversation.created_at, window), BOT_SPOKE
     )
     return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
 
@@ -192,36 +141,27 @@ def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *column
 def bot_conversation_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Conversations started in the window that the bot answered at least once: containment's denominator.
     `hit`: contained."""
-    return _bot_conversations(filt, dialect, window, _flag(_contained(window)).label("hit"))
+    return _bot_conversations(filt, dialect, window, _flag(CONTAINED).label("hit"))
 
 
 def bot_resolution_rows(filt: MetricFilter, dialect: str, window: Window, as_of: datetime) -> Select:
     """The bot conversations again; `hit`: resolved by the bot. Contained (so a handoff always wins) and
     either a 👍 on an answer, or no 👎 and the bot had the last word at least 24 h before `as_of`."""
-    said = _last_words(window)
-    rated = _ratings(window)
-    up, down = func.coalesce(rated.c.up, 0), func.coalesce(rated.c.down, 0)
+    last_bot, last_customer = Conversation.last_bot_at, Conversation.last_customer_at
     silent = and_(
-        down == 0,
-        or_(said.c.last_customer.is_(None), said.c.last_bot >= said.c.last_customer),
-        said.c.last_bot <= as_of - SILENCE,
+        Conversation.thumbs_down.is_(False),
+        or_(last_customer.is_(None), last_bot >= last_customer),
+        last_bot <= as_of - SILENCE,
     )
-    resolved = and_(_contained(window), or_(up == 1, silent))
-    query = (
-        select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"))
-        .add_columns(_flag(resolved).label("hit"))
-        .join(said, said.c.conversation_id == Conversation.id)
-        .outerjoin(rated, rated.c.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), said.c.last_bot.isnot(None))
-    )  # the grouped last words say whether the bot spoke: no second semi-join on its messages
-    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
+    resolved = and_(CONTAINED, or_(Conversation.thumbs_up.is_(True), silent))
+    return _bot_conversations(filt, dialect, window, _flag(resolved).label("hit"))
 
 
 def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """The bot conversations, once per handoff reason they had (`category`; NULL: none). An agent's take-over
     without an escalation is the reason `taken_over`."""
     handoffs = _handoff_reasons(window)
-    taken_over = case((_agent_wrote(window), literal(TAKEN_OVER, String)))
+    taken_over = case((AGENT_WROTE, literal(TAKEN_OVER, String)))
     category = func.coalesce(handoffs.c.reason, taken_over).label("category")
     return _bot_conversations(filt, dialect, window, category).outerjoin(
         handoffs, handoffs.c.conversation_id == Conversation.id
@@ -239,7 +179,7 @@ def handoff_reason_rows(filt: MetricFilter, dialect: str, window: Window) -> Sel
             Escalation.reason.label("category"),
         )
         .join(Escalation, Escalation.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, _bot_spoke(window))
+        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, BOT_SPOKE)
         .distinct()
     )
     return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
@@ -253,29 +193,19 @@ def _escalation_scope(filt: MetricFilter, dialect: str, window: Window) -> list:
 
 
 def first_response_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
-    """Handoffs made in the window; `start` the handoff, `stop` the first agent message after it and before
-    it closed (NULL: none yet). The bot's words never count. Grouped, not a correlated look-up per row."""
-    reply = aliased(Message, name="agent_reply")
-    answers = and_(
-        reply.conversation_id == Escalation.conversation_id,
-        reply.author == AGENT,
-        reply.sent_at >= Escalation.created_at,
-        or_(Escalation.resolved_at.is_(None), reply.sent_at <= Escalation.resolved_at),
-    )
-    query = (
-        select(
-            Escalation.id.label("id"),
-            Escalation.conversation_id.label("conversation_id"),
-            Escalation.created_at.label("at"),
-            Escalation.created_at.label("start"),
-            func.min(reply.sent_at).label("stop"),
-            Escalation.priority.label("priority"),
-        )
-        .join(Conversation, Conversation.id == Escalation.conversation_id)
-        .outerjoin(reply, answers)
-        .where(_within(Escalation.created_at, window))
-        .group_by(Escalation.id, Escalation.conversation_id, Escalation.created_at, Escalation.priority)
-    )
+    """Handoffs made in the window; `start` the handoff, `stop` its first agent message at or after it and not
+    after it closed (NULL: none yet), which the handoff's row keeps (storage/summary.py). Bot messages never
+    count."""
+    query = select(
+        Escalation.id.label("id"),
+        Escalation.conversation_id.label("conversation_id"),
+        Escalation.created_at.label("at"),
+        Escalation.created_at.label("start"),
+        Escalation.first_response_at.label("stop"),
+        Escalation.priority.label("priority"),
+    ).where(_within(Escalation.created_at, window))
+    if filt.channel:
+        query = query.join(Conversation, Conversation.id == Escalation.conversation_id)
     return _where(query, *_escalation_scope(filt, dialect, window))
 
 
@@ -462,7 +392,7 @@ def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -
 
 def sentiment_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Customer messages sent in the window, by the sentiment the model gave them (`unknown`: none)."""
-    label = func.coalesce(Message.sentiment["label"].as_string(), "unknown")
+    label = func.coalesce(Message.sentiment_label, "unknown")
     query = select(
         Message.conversation_id.label("conversation_id"), Message.sent_at.label("at"), label.label("category")
     ).where(Message.author == CUSTOMER, _within(Message.sent_at, window))
