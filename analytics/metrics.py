@@ -112,21 +112,22 @@ def bot_resolution(session: Session, filt: MetricFilter, as_of: Optional[datetim
 def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
     """Per handoff reason, and "all": bot conversations handed to people (for it) ÷ bot conversations.
 
-    "all" is 1 − containment; the reasons come from the escalations alone; `taken_over` (an agent wrote
-    with no escalation) is what "all" has beyond the escalated conversations. Two queries, the second
-    small, instead of one over every message per reason."""
-    contained = containment(session, filt)
-    rows = units.handoff_reason_rows(filt, dialect_of(session), filt.window_utc)
-    table = keyed(rows, filt, dialect_of(session))
-    conversations = func.count(func.distinct(table.c.conversation_id))
-    escalated = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [conversations])}
-    per_reason = by_category(grouped(session, table, [conversations], by_category=True), lambda r: int(r[2]))
-    keys = [key for _, key in _buckets_and_keys(filt)]
-    denominators = {key: point.value.denominator for point, key in zip(contained, keys, strict=True)}
-    handed_over = {
-        key: point.value.denominator - point.value.numerator for point, key in zip(contained, keys, strict=True)
+    "all" is 1 − containment; the reasons come from the escalations; `taken_over` (an agent wrote with no
+    escalation) is what "all" has beyond the escalated conversations. Two queries: the bot conversations'
+    summary (contained, escalated) per bucket, and the few escalated ones per reason."""
+    dialect = dialect_of(session)
+    bot = keyed(units.bot_conversation_rows(filt, dialect, filt.window_utc), filt, dialect)
+    totals = {
+        read_key(r[0]): (int(r[1]), int(r[2] or 0), int(r[3] or 0))
+        for r in grouped(session, bot, [func.count(), func.sum(bot.c.hit), func.sum(bot.c.escalated)])
     }
-    taken_over = {key: n - escalated.get(key, 0) for key, n in handed_over.items()}
+    reasons = keyed(units.handoff_reason_rows(filt, dialect, filt.window_utc), filt, dialect)
+    conversations = func.count(func.distinct(reasons.c.conversation_id))
+    per_reason = by_category(grouped(session, reasons, [conversations], by_category=True), lambda r: int(r[2]))
+    keys = [key for _, key in _buckets_and_keys(filt)]
+    denominators = {key: totals.get(key, (0, 0, 0))[0] for key in keys}
+    handed_over = {key: totals.get(key, (0, 0, 0))[0] - totals.get(key, (0, 0, 0))[1] for key in keys}
+    taken_over = {key: handed_over[key] - totals.get(key, (0, 0, 0))[2] for key in keys}
     found: Dict[str, Dict[datetime, int]] = {ALL: handed_over, **per_reason}
     if any(taken_over.values()):
         found[units.TAKEN_OVER] = taken_over

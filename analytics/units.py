@@ -140,8 +140,9 @@ def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *column
 
 def bot_conversation_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Conversations started in the window that the bot answered at least once: containment's denominator.
-    `hit`: contained."""
-    return _bot_conversations(filt, dialect, window, _flag(CONTAINED).label("hit"))
+    `hit`: contained; `escalated`: the bot handed it over (the rest of the misses an agent took over)."""
+    escalated = _flag(Conversation.first_handoff_at.isnot(None)).label("escalated")
+    return _bot_conversations(filt, dialect, window, _flag(CONTAINED).label("hit"), escalated)
 
 
 def bot_resolution_rows(filt: MetricFilter, dialect: str, window: Window, as_of: datetime) -> Select:
