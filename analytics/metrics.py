@@ -28,13 +28,18 @@ def _now(as_of: Optional[datetime]) -> datetime:
     return as_utc(as_of) if as_of is not None else utcnow()
 
 
+def _size(table: Any) -> Any:
+    """How many rows a group stands for: its rows, or the sum of their `weight` (per-hour totals)."""
+    return func.sum(table.c.weight) if "weight" in table.c else func.count()
+
+
 def _counts(session: Session, filt: MetricFilter, rows: Any, by: Optional[str]) -> Breakdown[int]:
     dialect = dialect_of(session)
     table = keyed(rows, filt, dialect)
     if by is None:
-        found = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [func.count()])}
+        found = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [_size(table)])}
         return {ALL: fill(filt, found, int)}
-    rows_found = grouped(session, table, [func.count()], by_category=True)
+    rows_found = grouped(session, table, [_size(table)], by_category=True)
     return {
         category: fill(filt, values, int)
         for category, values in sorted(by_category(rows_found, lambda r: int(r[2])).items())
@@ -55,7 +60,7 @@ def _shares(session: Session, filt: MetricFilter, rows: Any) -> Breakdown[Rate]:
     """Rows (conversation_id, at, category), each in one category: per category, its rows ÷ all the bucket's
     rows. The bucket's total is the sum of its categories, so the rows are read once, not twice."""
     table = keyed(rows, filt, dialect_of(session))
-    found = by_category(grouped(session, table, [func.count()], by_category=True), lambda r: int(r[2]))
+    found = by_category(grouped(session, table, [_size(table)], by_category=True), lambda r: int(r[2]))
     totals: Dict[datetime, int] = {}
     for per_key in found.values():
         for key, n in per_key.items():
@@ -89,9 +94,12 @@ def conversation_volume(session: Session, filt: MetricFilter, by: Optional[str] 
 
 
 def message_volume(session: Session, filt: MetricFilter, by: Optional[str] = None) -> Breakdown[int]:
-    """Messages sent per bucket (customers' and replies); `by` channel, author, intent or product."""
-    start, end = filt.window_utc
-    return _counts(session, filt, units.message_rows(filt, dialect_of(session), (start, end), by), by)
+    """Messages sent per bucket (customers' and replies); `by` channel, author, intent or product. Added up
+    from the per-hour totals where they serve (units.hourly_totals_serve), else counted row by row."""
+    window = filt.window_utc
+    if units.hourly_totals_serve(filt, by):
+        return _counts(session, filt, units.message_hour_rows(filt, window, by), by)
+    return _counts(session, filt, units.message_rows(filt, dialect_of(session), window, by), by)
 
 
 # -- the bot ---------------------------------------------------------------------------------------------
@@ -205,6 +213,8 @@ def csat(session: Session, filt: MetricFilter) -> Series[Csat]:
 
 
 def sentiment_share(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
-    """Per sentiment label: customer messages with it ÷ customer messages, per bucket."""
-    rows = units.sentiment_rows(filt, dialect_of(session), filt.window_utc)
-    return _shares(session, filt, rows)
+    """Per sentiment label: customer messages with it ÷ customer messages, per bucket (from the per-hour
+    totals where they serve)."""
+    if units.hourly_totals_serve(filt):
+        return _shares(session, filt, units.sentiment_hour_rows(filt, filt.window_utc))
+    return _shares(session, filt, units.sentiment_rows(filt, dialect_of(session), filt.window_utc))

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from analytics.aggregate import timed
 from analytics.business_hours import BusinessHours
 from analytics.filters import MetricFilter
+from analytics.periods import on_whole_hours
 from analytics.scope import (
     AGENT,
     BOT,
@@ -29,7 +30,7 @@ from analytics.scope import (
     conversation_scope,
 )
 from conversations.answers import AnswerSource
-from storage.models import AnswerFeedback, Conversation, Escalation, Message
+from storage.models import AnswerFeedback, Conversation, Escalation, Message, MessageHour
 
 Window = Tuple[datetime, datetime]  # [start, end) naive UTC
 
@@ -76,6 +77,31 @@ def conversation_rows(filt: MetricFilter, dialect: str, window: Window, by: Opti
         raise ValueError(f"conversations are broken down by channel, intent or product, not {by!r}")
     scope = conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window)
     return _where(query.where(_within(Conversation.created_at, window)), *scope)
+
+
+def hourly_totals_serve(filt: MetricFilter, by: Optional[str] = None) -> bool:
+    """Whether the per-hour totals (storage.models.MessageHour) can stand for the messages: broken down by
+    nothing, channel or author (sentiment: by its label), filtered by channel only, in a zone whose local
+    hours are whole UTC hours. A product or intent filter, or an intent or product breakdown, reads the rows."""
+    start, end = filt.window_utc
+    plain = by in (None, "channel", "author") and not filt.product and not filt.intent
+    return plain and on_whole_hours(start, end, filt.zone)
+
+
+def message_hour_rows(filt: MetricFilter, window: Window, by: Optional[str] = None) -> Select:
+    """The hours of the window with the messages sent in them (`weight`), per channel, author and sentiment:
+    `message_rows` added up per hour by storage/summary.py, where `hourly_totals_serve` says they agree."""
+    query = select(MessageHour.hour.label("at"), MessageHour.messages.label("weight"))
+    if by in ("channel", "author"):
+        query = query.add_columns(getattr(MessageHour, by).label("category"))
+    query = query.where(_within(MessageHour.hour, window))
+    return query.where(MessageHour.channel == filt.channel) if filt.channel else query
+
+
+def sentiment_hour_rows(filt: MetricFilter, window: Window) -> Select:
+    """`sentiment_rows` added up per hour: customer messages per sentiment label (`unknown`: none)."""
+    query = message_hour_rows(filt, window).add_columns(MessageHour.sentiment.label("category"))
+    return query.where(MessageHour.author == CUSTOMER)
 
 
 def message_rows(filt: MetricFilter, dialect: str, window: Window, by: Optional[str] = None) -> Select:

@@ -195,11 +195,29 @@ class ConversationProduct(Base):
     last_named_at = Column(DateTime, nullable=False)
 
 
-def _sentiment_label(context: Any) -> Optional[str]:
-    """The label of the sentiment a message is inserted with ({"label": "negative", "confidence": 0.9})."""
-    sentiment = context.get_current_parameters().get("sentiment")
+def sentiment_label_of(sentiment: Any) -> Optional[str]:
+    """The label of a message's sentiment ({"label": "negative", "confidence": 0.9}), or None."""
     label = sentiment.get("label") if isinstance(sentiment, dict) else None
     return label if isinstance(label, str) else None
+
+
+def _sentiment_label(context: Any) -> Optional[str]:
+    """Message.sentiment_label's default: the label of the sentiment the row is inserted with."""
+    return sentiment_label_of(context.get_current_parameters().get("sentiment"))
+
+
+class MessageHour(Base):
+    """How many messages were sent in one UTC hour, per channel, author and sentiment: what the message volume
+    and sentiment-share charts add up instead of counting a million rows (analytics/units.py, for time zones
+    whose offsets are whole hours). Kept by storage/summary.py with every message; filled by migration 0017."""
+
+    __tablename__ = "message_hours"
+
+    hour = Column(DateTime, primary_key=True)  # sent_at truncated to the hour, naive UTC
+    channel = Column(String(40), primary_key=True)
+    author = Column(String(10), primary_key=True)
+    sentiment = Column(String(20), primary_key=True)  # the sentiment label, `unknown` without one
+    messages = Column(Integer, nullable=False)
 
 
 class Message(Base):

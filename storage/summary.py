@@ -28,10 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import AnswerFeedback, Conversation, ConversationProduct, Escalation, Message
+from storage.models import (
+    AnswerFeedback,
+    Conversation,
+    ConversationProduct,
+    Escalation,
+    Message,
+    MessageHour,
+    sentiment_label_of,
+)
 
 CUSTOMER, BOT, AGENT = "customer", "bot", "agent"
 PRODUCT_ENTITY = "product"
+NO_SENTIMENT = "unknown"  # MessageHour.sentiment of a message logged without one (and of every reply)
 
 
 def later(column: Any, moment: Any) -> ColumnElement:
@@ -62,9 +71,8 @@ def _conversation(connection: Connection, conversation_id: str, **values: Any) -
 
 def _products_named(connection: Connection, conversation_id: str, products: Iterable[str], sent_at: datetime) -> None:
     table = ConversationProduct.__table__
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for product in sorted(products):
-        statement = dialect_insert(table).values(
+        statement = _dialect_insert(connection)(table).values(
             conversation_id=conversation_id, product=product, first_named_at=sent_at, last_named_at=sent_at
         )
         connection.execute(
@@ -92,7 +100,31 @@ def _answers_handoffs(connection: Connection, conversation_id: str, sent_at: dat
     )
 
 
+def _dialect_insert(connection: Connection) -> Any:
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+def _counted(connection: Connection, message: Message) -> None:
+    """One more message in its hour's total: an atomic increment (ON CONFLICT … messages + 1)."""
+    table = MessageHour.__table__
+    label = message.sentiment_label if message.sentiment_label is not None else sentiment_label_of(message.sentiment)
+    statement = _dialect_insert(connection)(table).values(
+        hour=message.sent_at.replace(minute=0, second=0, microsecond=0),
+        channel=message.channel,
+        author=message.author,
+        sentiment=label or NO_SENTIMENT,
+        messages=1,
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.hour, table.c.channel, table.c.author, table.c.sentiment],
+            set_={"messages": table.c.messages + 1},
+        )
+    )
+
+
 def message_logged(connection: Connection, message: Message) -> None:
+    _counted(connection, message)
     if message.author == CUSTOMER:
         _conversation(
             connection, message.conversation_id, last_customer_at=later(Conversation.last_customer_at, message.sent_at)
@@ -230,6 +262,16 @@ UPDATE escalations SET first_response_at = (
       AND (escalations.resolved_at IS NULL OR m.sent_at <= escalations.resolved_at)
 )
 """
+_HOURS_SQLITE = """
+INSERT INTO message_hours (hour, channel, author, sentiment, messages)
+SELECT strftime('%Y-%m-%d %H:00:00.000000', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
+FROM messages GROUP BY 1, 2, 3, 4
+"""
+_HOURS_POSTGRESQL = """
+INSERT INTO message_hours (hour, channel, author, sentiment, messages)
+SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
+FROM messages GROUP BY 1, 2, 3, 4
+"""
 _SENTIMENT_SQLITE = "UPDATE messages SET sentiment_label = json_extract(sentiment, '$.label') " + (
     "WHERE json_type(sentiment, '$.label') = 'text'"
 )
@@ -249,5 +291,6 @@ def backfill(connection: Connection) -> None:
         _RATINGS,
         _FIRST_RESPONSES,
         _PRODUCTS_POSTGRESQL if postgres else _PRODUCTS_SQLITE,
+        _HOURS_POSTGRESQL if postgres else _HOURS_SQLITE,
     ):
         connection.execute(text(statement))

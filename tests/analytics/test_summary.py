@@ -18,11 +18,19 @@ from alembic import command
 from sqlalchemy import MetaData, Table, select, update
 from sqlalchemy.orm import Session
 
-from analytics import Granularity, MetricFilter, bot_resolution, conversation_volume, sentiment_share
+from analytics import (
+    Granularity,
+    MetricFilter,
+    bot_resolution,
+    conversation_volume,
+    message_volume,
+    sentiment_share,
+    units,
+)
 from conversations.projection import record_event
 from storage.engine import dispose_engines, get_engine, session_scope
 from storage.migrate import alembic_config, upgrade
-from storage.models import Conversation, ConversationProduct, Escalation, Message
+from storage.models import Conversation, ConversationProduct, Escalation, Message, MessageHour
 from storage.summary import backfill
 from tests.support.analytics_fixtures import AS_OF, C1, C3, C4, C5, C6, C9, ZONE, write_fixture
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
@@ -95,7 +103,9 @@ def snapshot(session: Session) -> Dict[str, Any]:
     )
     products = session.execute(select(ConversationProduct.__table__).order_by("conversation_id", "product"))
     labels = session.execute(select(Message.event_key, Message.sentiment_label).order_by(Message.event_key))
+    hours = session.execute(select(MessageHour.__table__).order_by("hour", "channel", "author", "sentiment"))
     return {
+        "hours": [tuple(r) for r in hours],
         "conversations": [tuple(r) for r in conversations],
         "handoffs": [tuple(r) for r in handoffs],
         "products": [tuple(r) for r in products],
@@ -118,6 +128,7 @@ def wipe(session: Session) -> None:
     session.execute(update(Escalation).values(first_response_at=None))
     session.execute(update(Message).values(sentiment_label=None))
     session.execute(ConversationProduct.__table__.delete())
+    session.execute(MessageHour.__table__.delete())
 
 
 # -- the fixture's log, written row by row --------------------------------------------------------------
@@ -390,3 +401,59 @@ def test_concurrent_writers_of_one_conversation_lose_no_update(url: str) -> None
     with Session(get_engine(url), future=True) as session:
         found = summary_of(session, sender)
         assert (found["last_customer_at"], found["last_bot_at"]) == (max(customers), max(bots))
+        assert hours_kept(session) == hours_from_the_log(session)  # every message counted once in its hour
+
+
+# -- messages per hour ----------------------------------------------------------------------------------
+
+
+def hours_from_the_log(session: Session) -> Dict[Tuple[datetime, str, str, str], int]:
+    """MessageHour's rows as they should be: the log's messages counted here, in Python."""
+    found: Dict[Tuple[datetime, str, str, str], int] = {}
+    for sent_at, channel, author, label in session.execute(
+        select(Message.sent_at, Message.channel, Message.author, Message.sentiment_label)
+    ):
+        key = (sent_at.replace(minute=0, second=0, microsecond=0), channel, author, label or "unknown")
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
+def hours_kept(session: Session) -> Dict[Tuple[datetime, str, str, str], int]:
+    hour = MessageHour
+    rows = session.execute(select(hour.hour, hour.channel, hour.author, hour.sentiment, hour.messages))
+    return {(at, channel, author, label): n for at, channel, author, label, n in rows}
+
+
+@pytest.mark.parametrize(
+    "zone, granularity, channel",
+    [
+        (ZONE, Granularity.DAY, None),
+        (ZONE, Granularity.HOUR, "facebook"),
+        ("UTC", Granularity.WEEK, "whatsapp"),
+        ("Asia/Kolkata", Granularity.DAY, None),  # +5:30: its local hours are not UTC hours, the rows are read
+    ],
+)
+def test_message_volume_and_sentiment_from_the_hours_are_the_rows_counted(
+    fixture_log: Dict[str, str], zone: str, granularity: Granularity, channel: Optional[str]
+) -> None:
+    local = ZoneInfo(zone)
+    filt = MetricFilter(
+        datetime(2026, 3, 7, tzinfo=local), datetime(2026, 3, 11, tzinfo=local), granularity, zone, channel=channel
+    )
+    assert units.hourly_totals_serve(filt) == (zone != "Asia/Kolkata")
+    logged = select(Message.sent_at, Message.channel, Message.author, Message.sentiment_label)
+    for found in fixture_log.values():
+        with Session(get_engine(found), future=True) as session:
+            mine = [m for m in session.execute(logged) if channel is None or m.channel == channel]
+            customers = [m for m in mine if m.author == "customer"]
+
+            def inside(bucket: Any, rows: List[Any]) -> List[Any]:
+                return [m for m in rows if bucket.start_utc <= m.sent_at < bucket.end_utc]
+
+            volume = [p.value for p in message_volume(session, filt)["all"]]
+            assert volume == [len(inside(b, mine)) for b in filt.buckets]
+            negative = [p.value for p in sentiment_share(session, filt)["negative"]]
+            assert [(r.numerator, r.denominator) for r in negative] == [
+                (len([m for m in inside(b, customers) if m.sentiment_label == "negative"]), len(inside(b, customers)))
+                for b in filt.buckets
+            ]

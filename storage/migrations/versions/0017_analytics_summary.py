@@ -1,5 +1,5 @@
 """analytics summary: per conversation the log's last and first words, handoff and ratings; the products named;
-each handoff's first agent reply; messages' sentiment label (issue 17)
+each handoff's first agent reply; messages' sentiment label; messages per hour (issue 17)
 
 The 92-day charts grouped every message of the period (bot resolution's last words), parsed the JSON of every
 product mention and joined every handoff to the agents' messages: over a million messages each took more than
@@ -57,6 +57,18 @@ FROM messages AS m CROSS JOIN LATERAL json_array_elements(
 ) AS e(value)
 WHERE m.author = 'customer' AND e.value ->> 'entity' = 'product' AND json_typeof(e.value -> 'value') = 'string'
 GROUP BY m.conversation_id, e.value ->> 'value'
+""",
+}
+HOURS = {
+    "sqlite": """
+INSERT INTO message_hours (hour, channel, author, sentiment, messages)
+SELECT strftime('%Y-%m-%d %H:00:00.000000', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
+FROM messages GROUP BY 1, 2, 3, 4
+""",
+    "postgresql": """
+INSERT INTO message_hours (hour, channel, author, sentiment, messages)
+SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
+FROM messages GROUP BY 1, 2, 3, 4
 """,
 }
 SUMMARY = [
@@ -119,7 +131,16 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
         sa.PrimaryKeyConstraint("conversation_id", "product"),
     )
-    for statement in [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect]]:
+    op.create_table(
+        "message_hours",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("author", sa.String(length=10), nullable=False),
+        sa.Column("sentiment", sa.String(length=20), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "channel", "author", "sentiment"),
+    )
+    for statement in [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], HOURS[dialect]]:
         op.execute(sa.text(statement))
     op.create_index(
         "ix_conversation_products_last_named_at",
@@ -145,6 +166,7 @@ def downgrade() -> None:
     op.drop_index("ix_conversations_created_at", table_name="conversations")
     op.drop_index("ix_conversation_products_last_named_at", table_name="conversation_products")
     op.drop_table("conversation_products")
+    op.drop_table("message_hours")
     with op.batch_alter_table("conversations") as table:
         for name in (
             "thumbs_down",
