@@ -47,11 +47,11 @@ def _counts(session: Session, filt: MetricFilter, rows: Any, by: Optional[str]) 
 
 
 def _rates(session: Session, filt: MetricFilter, rows: Any) -> Series[Rate]:
-    """Rows with a 0/1 `hit`: hits ÷ rows, per bucket."""
+    """Rows with a 0/1 `hit`: hits ÷ rows, per bucket (each row counting `weight` times, if it has one)."""
     table = keyed(rows, filt, dialect_of(session))
+    hits = func.sum(table.c.hit * table.c.weight) if "weight" in table.c else func.sum(table.c.hit)
     found = {
-        read_key(r[0]): Rate(int(r[1] or 0), int(r[2]))
-        for r in grouped(session, table, [func.sum(table.c.hit), func.count()])
+        read_key(r[0]): Rate(int(r[1] or 0), int(r[2] or 0)) for r in grouped(session, table, [hits, _size(table)])
     }
     return fill(filt, found, lambda: Rate(0, 0))
 
@@ -145,16 +145,21 @@ def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
     }
 
 
+def _answered(session: Session, filt: MetricFilter, source: AnswerSource) -> Any:
+    """The answered messages: from the per-hour totals where they serve, else row by row."""
+    if units.hourly_totals_serve(filt):
+        return units.answer_hour_rows(filt, filt.window_utc, source)
+    return units.answered_rows(filt, dialect_of(session), filt.window_utc, source)
+
+
 def fallback_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
     """Customer messages the bot answered with a fallback ÷ customer messages the bot answered."""
-    rows = units.answered_rows(filt, dialect_of(session), filt.window_utc, AnswerSource.FALLBACK)
-    return _rates(session, filt, rows)
+    return _rates(session, filt, _answered(session, filt, AnswerSource.FALLBACK))
 
 
 def past_reply_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
     """Customer messages answered from a past reply ÷ customer messages the bot answered."""
-    rows = units.answered_rows(filt, dialect_of(session), filt.window_utc, AnswerSource.RETRIEVAL)
-    return _rates(session, filt, rows)
+    return _rates(session, filt, _answered(session, filt, AnswerSource.RETRIEVAL))
 
 
 def past_reply_helpful_rate(session: Session, filt: MetricFilter) -> Series[Rate]:

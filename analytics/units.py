@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Tuple
 
 from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,7 +29,7 @@ from analytics.scope import (
     conversation_scope,
 )
 from conversations.answers import AnswerSource
-from storage.models import AnswerFeedback, Conversation, Escalation, Message, MessageHour
+from storage.models import AnswerFeedback, AnswerHour, Conversation, Escalation, Message, MessageHour
 
 Window = Tuple[datetime, datetime]  # [start, end) naive UTC
 
@@ -373,25 +372,40 @@ def feedback_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     )
 
 
+def _answered_by(source: AnswerSource) -> Tuple[Any, Any]:
+    """The flags, on the answered message and in AnswerHour, of the replies from `source`."""
+    if source is AnswerSource.FALLBACK:
+        return Message.answered_by_fallback, AnswerHour.fallback
+    if source is AnswerSource.RETRIEVAL:
+        return Message.answered_from_past_reply, AnswerHour.past_reply
+    raise ValueError(f"the answered messages are counted by fallback or retrieval, not {source.value!r}")
+
+
 def answered_rows(filt: MetricFilter, dialect: str, window: Window, source: AnswerSource) -> Select:
-    """Customer messages the bot replied to, by the time of the bot's first reply (seconds after the
-    message); `hit`: one of the replies came from `source` (fallback: the bot did not understand;
-    retrieval: a past reply answered). Read from the replies alone, which name the message they answer,
-    so the customer's message is joined only to filter on its intent."""
-    query = (
-        select(
-            Message.conversation_id.label("conversation_id"),
-            func.min(Message.sent_at).label("at"),
-            func.max(_flag(Message.answer_source == source.value)).label("hit"),
-        )
-        .where(Message.author == BOT, Message.in_reply_to_id.isnot(None), _within(Message.sent_at, window))
-        .group_by(Message.in_reply_to_id, Message.conversation_id)
-    )
+    """Customer messages the bot replied to, by the time of the bot's first reply; `hit`: one of the replies
+    came from `source` (fallback: the bot did not understand; retrieval: a past reply answered). Each
+    message carries both (storage/summary.py keeps them as replies are logged), so a message answered by
+    several replies is one row, read from the partial index of answered messages."""
+    flag, _ = _answered_by(source)
+    query = select(
+        Message.conversation_id.label("conversation_id"),
+        Message.first_answer_at.label("at"),
+        _flag(flag.is_(True)).label("hit"),
+    ).where(_within(Message.first_answer_at, window))
     if filt.intent:
-        question = aliased(Message, name="question")
-        query = query.join(question, question.id == Message.in_reply_to_id).where(question.intent == filt.intent)
+        query = query.where(Message.intent == filt.intent)
     scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window, intent_here=False)
     return _where(query, *scope)
+
+
+def answer_hour_rows(filt: MetricFilter, window: Window, source: AnswerSource) -> Select:
+    """`answered_rows` added up per hour (AnswerHour): `weight` messages, `hit` whether they count for
+    `source`; where `hourly_totals_serve` says they agree."""
+    _, flag = _answered_by(source)
+    query = select(
+        AnswerHour.hour.label("at"), AnswerHour.messages.label("weight"), _flag(flag.is_(True)).label("hit")
+    ).where(_within(AnswerHour.hour, window))
+    return query.where(AnswerHour.channel == filt.channel) if filt.channel else query
 
 
 def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:

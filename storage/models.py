@@ -138,6 +138,8 @@ AUTHOR_SENT_AT_INCLUDE = [
     "id",
     "sentiment_label",
 ]
+# The answered messages' rows path (with an intent or product filter) reads the partial index alone.
+ANSWERED_INCLUDE = ["conversation_id", "channel", "intent", "answered_by_fallback", "answered_from_past_reply"]
 
 
 # What the conversation-anchored metrics read besides the start (analytics/units.py): with these in the index
@@ -220,6 +222,21 @@ class MessageHour(Base):
     messages = Column(Integer, nullable=False)
 
 
+class AnswerHour(Base):
+    """How many customer messages got the bot's first reply in one UTC hour, per channel and by whether a
+    fallback or a past reply answered them: what the fallback and past-reply rates add up (analytics/units.py).
+    Kept by storage/summary.py as replies are logged (a message moves hour or kind when an earlier or another
+    reply to it arrives); filled by migration 0017."""
+
+    __tablename__ = "answer_hours"
+
+    hour = Column(DateTime, primary_key=True)  # the first reply's sent_at truncated to the hour, naive UTC
+    channel = Column(String(40), primary_key=True)
+    fallback = Column(Boolean, primary_key=True)  # a reply to the message was a fallback
+    past_reply = Column(Boolean, primary_key=True)  # a reply to the message came from a past reply
+    messages = Column(Integer, nullable=False)
+
+
 class Message(Base):
     """One row per customer message and per bot/agent reply: the interaction log."""
 
@@ -233,6 +250,13 @@ class Message(Base):
             "author",
             "sent_at",
             postgresql_include=AUTHOR_SENT_AT_INCLUDE,
+        ),
+        Index(
+            "ix_messages_first_answer_at",
+            "first_answer_at",
+            postgresql_include=ANSWERED_INCLUDE,
+            sqlite_where=sql_text("first_answer_at IS NOT NULL"),
+            postgresql_where=sql_text("first_answer_at IS NOT NULL"),
         ),
     )
 
@@ -257,6 +281,11 @@ class Message(Base):
     past_reply_id = Column(Integer, ForeignKey("past_replies.id"))  # answer_source=retrieval: which reply
     retrieval_score = Column(Float)  # its calibrated probability of answering the question
     in_reply_to_id = Column(Integer, ForeignKey("messages.id"))
+    # On the message a bot reply answers (storage/summary.py): the bot's first reply, and whether any reply
+    # was a fallback or a past reply; the fallback and past-reply rates count these messages.
+    first_answer_at = Column(DateTime)
+    answered_by_fallback = Column(Boolean, nullable=False, default=False, server_default=false())
+    answered_from_past_reply = Column(Boolean, nullable=False, default=False, server_default=false())
     latency_ms = Column(Float)
     sent_at = Column(DateTime, nullable=False)  # the event's own timestamp
     created_at = Column(DateTime, nullable=False, default=utcnow)

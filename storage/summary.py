@@ -21,7 +21,7 @@ new snapshot per statement), and a writer that comes later updates the handoff i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Set
+from typing import Any, Iterable, List, Set, Tuple
 
 from sqlalchemy import case, event, func, inspect, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +30,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import (
     AnswerFeedback,
+    AnswerHour,
     Conversation,
     ConversationProduct,
     Escalation,
@@ -40,6 +41,7 @@ from storage.models import (
 
 CUSTOMER, BOT, AGENT = "customer", "bot", "agent"
 PRODUCT_ENTITY = "product"
+FALLBACK, PAST_REPLY = "fallback", "retrieval"  # conversations.answers.AnswerSource values
 NO_SENTIMENT = "unknown"  # MessageHour.sentiment of a message logged without one (and of every reply)
 
 
@@ -104,12 +106,16 @@ def _dialect_insert(connection: Connection) -> Any:
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
 def _counted(connection: Connection, message: Message) -> None:
     """One more message in its hour's total: an atomic increment (ON CONFLICT … messages + 1)."""
     table = MessageHour.__table__
     label = message.sentiment_label if message.sentiment_label is not None else sentiment_label_of(message.sentiment)
     statement = _dialect_insert(connection)(table).values(
-        hour=message.sent_at.replace(minute=0, second=0, microsecond=0),
+        hour=_hour(message.sent_at),
         channel=message.channel,
         author=message.author,
         sentiment=label or NO_SENTIMENT,
@@ -123,8 +129,61 @@ def _counted(connection: Connection, message: Message) -> None:
     )
 
 
+# An answered message leaving (-1) or joining (+1) the AnswerHour total of (hour, channel, (fallback, past reply)).
+AnswerMove = Tuple[datetime, str, Tuple[bool, bool], int]
+
+
+def _count_answer(connection: Connection, hour: datetime, channel: str, kind: Tuple[bool, bool], step: int) -> None:
+    table = AnswerHour.__table__
+    statement = _dialect_insert(connection)(table).values(
+        hour=hour,
+        channel=channel,
+        fallback=kind[0],
+        past_reply=kind[1],
+        messages=step,
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.hour, table.c.channel, table.c.fallback, table.c.past_reply],
+            set_={"messages": table.c.messages + step},
+        )
+    )
+
+
+def _answered(connection: Connection, reply: Message) -> List[AnswerMove]:
+    """A bot reply answers the message it names: that message's first reply is the earlier of the two, and a
+    fallback or past reply among its replies marks it. The message's row is locked first (SELECT … FOR
+    UPDATE; SQLite has one writer), so two replies to one message logged at once are merged one after the
+    other (FOR NO KEY UPDATE: the replies' foreign keys hold KEY SHARE locks on it, which FOR UPDATE would
+    wait for). When the message changes hour or kind, it moves from one AnswerHour total to the other: the
+    moves are returned, for the caller to apply after its other locks."""
+    question = connection.execute(
+        select(Message.first_answer_at, Message.answered_by_fallback, Message.answered_from_past_reply, Message.channel)
+        .where(Message.id == reply.in_reply_to_id)
+        .with_for_update(key_share=True)
+    ).first()
+    if question is None:
+        return []
+    first, fallback, past_reply, channel = question
+    kind = (bool(fallback), bool(past_reply))
+    new_first = reply.sent_at if first is None or reply.sent_at < first else first
+    new_kind = (kind[0] or reply.answer_source == FALLBACK, kind[1] or reply.answer_source == PAST_REPLY)
+    if (new_first, new_kind) == (first, kind):
+        return []
+    connection.execute(
+        update(Message)
+        .where(Message.id == reply.in_reply_to_id)
+        .values(first_answer_at=new_first, answered_by_fallback=new_kind[0], answered_from_past_reply=new_kind[1])
+    )
+    moves = [(_hour(new_first), channel, new_kind, 1)]
+    return moves if first is None else [(_hour(first), channel, kind, -1), *moves]
+
+
 def message_logged(connection: Connection, message: Message) -> None:
-    _counted(connection, message)
+    """Every writer takes its locks in one order: the conversation's row, the answered message's row, the
+    conversation's own rows (handoffs, products), then the per-hour totals shared by all conversations,
+    sorted. Two transactions therefore never wait for each other in a circle, and the shared totals are
+    held only from the end of the flush to the commit."""
     if message.author == CUSTOMER:
         _conversation(
             connection, message.conversation_id, last_customer_at=later(Conversation.last_customer_at, message.sent_at)
@@ -137,6 +196,10 @@ def message_logged(connection: Connection, message: Message) -> None:
             connection, message.conversation_id, first_agent_at=earlier(Conversation.first_agent_at, message.sent_at)
         )
         _answers_handoffs(connection, message.conversation_id, message.sent_at)
+    moves = _answered(connection, message) if message.author == BOT and message.in_reply_to_id is not None else []
+    _counted(connection, message)
+    for hour, channel, kind, step in sorted(moves):
+        _count_answer(connection, hour, channel, kind, step)
 
 
 def first_agent_reply(escalation: Any) -> Any:
@@ -272,6 +335,28 @@ INSERT INTO message_hours (hour, channel, author, sentiment, messages)
 SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
 FROM messages GROUP BY 1, 2, 3, 4
 """
+_ANSWERS = """
+UPDATE messages SET first_answer_at = s.first_answer_at, answered_by_fallback = s.fallback,
+    answered_from_past_reply = s.past_reply
+FROM (
+    SELECT in_reply_to_id AS id, min(sent_at) AS first_answer_at,
+           max(CASE WHEN answer_source = 'fallback' THEN 1 ELSE 0 END) = 1 AS fallback,
+           max(CASE WHEN answer_source = 'retrieval' THEN 1 ELSE 0 END) = 1 AS past_reply
+    FROM messages WHERE author = 'bot' AND in_reply_to_id IS NOT NULL GROUP BY in_reply_to_id
+) AS s
+WHERE messages.id = s.id
+"""
+_ANSWER_HOURS_SQLITE = """
+INSERT INTO answer_hours (hour, channel, fallback, past_reply, messages)
+SELECT strftime('%Y-%m-%d %H:00:00.000000', first_answer_at), channel, answered_by_fallback,
+       answered_from_past_reply, count(*)
+FROM messages WHERE first_answer_at IS NOT NULL GROUP BY 1, 2, 3, 4
+"""
+_ANSWER_HOURS_POSTGRESQL = """
+INSERT INTO answer_hours (hour, channel, fallback, past_reply, messages)
+SELECT date_trunc('hour', first_answer_at), channel, answered_by_fallback, answered_from_past_reply, count(*)
+FROM messages WHERE first_answer_at IS NOT NULL GROUP BY 1, 2, 3, 4
+"""
 _SENTIMENT_SQLITE = "UPDATE messages SET sentiment_label = json_extract(sentiment, '$.label') " + (
     "WHERE json_type(sentiment, '$.label') = 'text'"
 )
@@ -292,5 +377,7 @@ def backfill(connection: Connection) -> None:
         _FIRST_RESPONSES,
         _PRODUCTS_POSTGRESQL if postgres else _PRODUCTS_SQLITE,
         _HOURS_POSTGRESQL if postgres else _HOURS_SQLITE,
+        _ANSWERS,
+        _ANSWER_HOURS_POSTGRESQL if postgres else _ANSWER_HOURS_SQLITE,
     ):
         connection.execute(text(statement))

@@ -1,5 +1,5 @@
 """analytics summary: per conversation the log's last and first words, handoff and ratings; the products named;
-each handoff's first agent reply; messages' sentiment label; messages per hour (issue 17)
+each handoff's first agent reply; messages' sentiment label and first answer; messages and answers per hour (issue 17)
 
 The 92-day charts grouped every message of the period (bot resolution's last words), parsed the JSON of every
 product mention and joined every handoff to the agents' messages: over a million messages each took more than
@@ -71,6 +71,31 @@ SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, '
 FROM messages GROUP BY 1, 2, 3, 4
 """,
 }
+ANSWERED_INCLUDE = ["conversation_id", "channel", "intent", "answered_by_fallback", "answered_from_past_reply"]
+ANSWERS = """
+UPDATE messages SET first_answer_at = s.first_answer_at, answered_by_fallback = s.fallback,
+    answered_from_past_reply = s.past_reply
+FROM (
+    SELECT in_reply_to_id AS id, min(sent_at) AS first_answer_at,
+           max(CASE WHEN answer_source = 'fallback' THEN 1 ELSE 0 END) = 1 AS fallback,
+           max(CASE WHEN answer_source = 'retrieval' THEN 1 ELSE 0 END) = 1 AS past_reply
+    FROM messages WHERE author = 'bot' AND in_reply_to_id IS NOT NULL GROUP BY in_reply_to_id
+) AS s
+WHERE messages.id = s.id
+"""
+ANSWER_HOURS = {
+    "sqlite": """
+INSERT INTO answer_hours (hour, channel, fallback, past_reply, messages)
+SELECT strftime('%Y-%m-%d %H:00:00.000000', first_answer_at), channel, answered_by_fallback,
+       answered_from_past_reply, count(*)
+FROM messages WHERE first_answer_at IS NOT NULL GROUP BY 1, 2, 3, 4
+""",
+    "postgresql": """
+INSERT INTO answer_hours (hour, channel, fallback, past_reply, messages)
+SELECT date_trunc('hour', first_answer_at), channel, answered_by_fallback, answered_from_past_reply, count(*)
+FROM messages WHERE first_answer_at IS NOT NULL GROUP BY 1, 2, 3, 4
+""",
+}
 SUMMARY = [
     """
 UPDATE conversations SET
@@ -118,6 +143,9 @@ def upgrade() -> None:
     op.drop_index("ix_messages_product_mentions", table_name="messages")
     op.add_column("messages", sa.Column("sentiment_label", sa.String(length=20), nullable=True))
     op.add_column("escalations", sa.Column("first_response_at", sa.DateTime(), nullable=True))
+    op.add_column("messages", sa.Column("first_answer_at", sa.DateTime(), nullable=True))
+    for name in ("answered_by_fallback", "answered_from_past_reply"):
+        op.add_column("messages", sa.Column(name, sa.Boolean(), nullable=False, server_default=sa.false()))
     for name in ("last_customer_at", "last_bot_at", "first_agent_at", "first_handoff_at"):
         op.add_column("conversations", sa.Column(name, sa.DateTime(), nullable=True))
     for name in ("thumbs_up", "thumbs_down"):
@@ -140,7 +168,17 @@ def upgrade() -> None:
         sa.Column("messages", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("hour", "channel", "author", "sentiment"),
     )
-    for statement in [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], HOURS[dialect]]:
+    op.create_table(
+        "answer_hours",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("fallback", sa.Boolean(), nullable=False),
+        sa.Column("past_reply", sa.Boolean(), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "channel", "fallback", "past_reply"),
+    )
+    statements = [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], HOURS[dialect], ANSWERS, ANSWER_HOURS[dialect]]
+    for statement in statements:
         op.execute(sa.text(statement))
     op.create_index(
         "ix_conversation_products_last_named_at",
@@ -154,6 +192,14 @@ def upgrade() -> None:
         postgresql_include=CONVERSATION_SUMMARY_INCLUDE,
     )
     op.create_index(
+        "ix_messages_first_answer_at",
+        "messages",
+        ["first_answer_at"],
+        postgresql_include=ANSWERED_INCLUDE,
+        sqlite_where=sa.text("first_answer_at IS NOT NULL"),
+        postgresql_where=sa.text("first_answer_at IS NOT NULL"),
+    )
+    op.create_index(
         "ix_messages_author_sent_at",
         "messages",
         ["author", "sent_at"],
@@ -162,11 +208,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_first_answer_at", table_name="messages")
     op.drop_index("ix_messages_author_sent_at", table_name="messages")
     op.drop_index("ix_conversations_created_at", table_name="conversations")
     op.drop_index("ix_conversation_products_last_named_at", table_name="conversation_products")
     op.drop_table("conversation_products")
     op.drop_table("message_hours")
+    op.drop_table("answer_hours")
     with op.batch_alter_table("conversations") as table:
         for name in (
             "thumbs_down",
@@ -180,7 +228,8 @@ def downgrade() -> None:
     with op.batch_alter_table("escalations") as table:
         table.drop_column("first_response_at")
     with op.batch_alter_table("messages") as table:
-        table.drop_column("sentiment_label")
+        for name in ("answered_from_past_reply", "answered_by_fallback", "first_answer_at", "sentiment_label"):
+            table.drop_column(name)
     op.create_index("ix_conversations_created_at", "conversations", ["created_at"])
     op.create_index(
         "ix_messages_author_sent_at",
