@@ -409,13 +409,14 @@ def answer_hour_rows(filt: MetricFilter, window: Window, source: AnswerSource) -
 
 
 def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
-    """Past-reply answers sent in the window that the customer rated; `hit`: rated 👍."""
+    """Past-reply answers sent in the window that the customer rated; `hit`: rated 👍. A rating follows its
+    answer, so only the ratings given since the window began (less LOG_LAG) are grouped, not every one."""
     rated = (
         select(
             AnswerFeedback.message_id.label("message_id"),
             func.max(_flag(AnswerFeedback.helpful.is_(True))).label("hit"),
         )
-        .where(AnswerFeedback.message_id.isnot(None))
+        .where(AnswerFeedback.message_id.isnot(None), AnswerFeedback.created_at >= _since(window))
         .group_by(AnswerFeedback.message_id)
         .subquery("rated")
     )

@@ -192,6 +192,13 @@ def upgrade() -> None:
         postgresql_include=CONVERSATION_SUMMARY_INCLUDE,
     )
     op.create_index(
+        "ix_messages_conversation_sent_at",
+        "messages",
+        ["conversation_id", "sent_at"],
+        postgresql_include=["author", "id"],
+    )
+    op.drop_index("ix_messages_conversation_id", table_name="messages")
+    op.create_index(
         "ix_messages_first_answer_at",
         "messages",
         ["first_answer_at"],
@@ -208,6 +215,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index("ix_messages_conversation_id", "messages", ["conversation_id"])
+    op.drop_index("ix_messages_conversation_sent_at", table_name="messages")
     op.drop_index("ix_messages_first_answer_at", table_name="messages")
     op.drop_index("ix_messages_author_sent_at", table_name="messages")
     op.drop_index("ix_conversations_created_at", table_name="conversations")
