@@ -99,6 +99,8 @@ def message_volume(session: Session, filt: MetricFilter, by: Optional[str] = Non
     window = filt.window_utc
     if units.hourly_totals_serve(filt, by):
         return _counts(session, filt, units.message_hour_rows(filt, window, by), by)
+    if units.intent_totals_serve(filt, by):
+        return _counts(session, filt, units.intent_hour_rows(filt, window, by), by)
     return _counts(session, filt, units.message_rows(filt, dialect_of(session), window, by), by)
 
 

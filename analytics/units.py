@@ -29,7 +29,15 @@ from analytics.scope import (
     conversation_scope,
 )
 from conversations.answers import AnswerSource
-from storage.models import AnswerFeedback, AnswerHour, Conversation, Escalation, Message, MessageHour
+from storage.models import (
+    AnswerFeedback,
+    AnswerHour,
+    Conversation,
+    Escalation,
+    IntentHour,
+    Message,
+    MessageHour,
+)
 
 Window = Tuple[datetime, datetime]  # [start, end) naive UTC
 
@@ -85,6 +93,27 @@ def hourly_totals_serve(filt: MetricFilter, by: Optional[str] = None) -> bool:
     start, end = filt.window_utc
     plain = by in (None, "channel", "author") and not filt.product and not filt.intent
     return plain and on_whole_hours(start, end, filt.zone)
+
+
+def intent_totals_serve(filt: MetricFilter, by: Optional[str] = None) -> bool:
+    """Whether the per-hour intent totals (storage.models.IntentHour) can stand for the customer messages:
+    messages by intent, or of one intent (with no breakdown or by channel), without a product filter, in a
+    zone whose local hours are whole UTC hours."""
+    start, end = filt.window_utc
+    wanted = by == "intent" or (bool(filt.intent) and by in (None, "channel"))
+    return wanted and not filt.product and on_whole_hours(start, end, filt.zone)
+
+
+def intent_hour_rows(filt: MetricFilter, window: Window, by: Optional[str] = None) -> Select:
+    """`message_rows` of customer messages with an intent, added up per hour (`weight`), per channel and
+    intent, where `intent_totals_serve` says they agree."""
+    query = select(IntentHour.hour.label("at"), IntentHour.messages.label("weight"))
+    if by in ("channel", "intent"):
+        query = query.add_columns(getattr(IntentHour, by).label("category"))
+    query = query.where(_within(IntentHour.hour, window))
+    if filt.channel:
+        query = query.where(IntentHour.channel == filt.channel)
+    return query.where(IntentHour.intent == filt.intent) if filt.intent else query
 
 
 def message_hour_rows(filt: MetricFilter, window: Window, by: Optional[str] = None) -> Select:

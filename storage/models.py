@@ -222,6 +222,19 @@ class MessageHour(Base):
     messages = Column(Integer, nullable=False)
 
 
+class IntentHour(Base):
+    """How many customer messages the model gave each intent in one UTC hour, per channel: messages by intent
+    and of one intent without counting rows (analytics/units.py). Kept by storage/summary.py with every
+    customer message; filled by migration 0017."""
+
+    __tablename__ = "intent_hours"
+
+    hour = Column(DateTime, primary_key=True)  # sent_at truncated to the hour, naive UTC
+    channel = Column(String(40), primary_key=True)
+    intent = Column(String(80), primary_key=True)
+    messages = Column(Integer, nullable=False)
+
+
 class AnswerHour(Base):
     """How many customer messages got the bot's first reply in one UTC hour, per channel and by whether a
     fallback or a past reply answered them: what the fallback and past-reply rates add up (analytics/units.py).

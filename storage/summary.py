@@ -34,6 +34,7 @@ from storage.models import (
     Conversation,
     ConversationProduct,
     Escalation,
+    IntentHour,
     Message,
     MessageHour,
     sentiment_label_of,
@@ -110,6 +111,20 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def _intent_counted(connection: Connection, message: Message) -> None:
+    """One more customer message of its intent in its hour's total."""
+    table = IntentHour.__table__
+    statement = _dialect_insert(connection)(table).values(
+        hour=_hour(message.sent_at), channel=message.channel, intent=message.intent, messages=1
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.hour, table.c.channel, table.c.intent],
+            set_={"messages": table.c.messages + 1},
+        )
+    )
+
+
 def _counted(connection: Connection, message: Message) -> None:
     """One more message in its hour's total: an atomic increment (ON CONFLICT … messages + 1)."""
     table = MessageHour.__table__
@@ -181,9 +196,9 @@ def _answered(connection: Connection, reply: Message) -> List[AnswerMove]:
 
 def message_logged(connection: Connection, message: Message) -> None:
     """Every writer takes its locks in one order: the conversation's row, the answered message's row, the
-    conversation's own rows (handoffs, products), then the per-hour totals shared by all conversations,
-    sorted. Two transactions therefore never wait for each other in a circle, and the shared totals are
-    held only from the end of the flush to the commit."""
+    conversation's own rows (handoffs, products), then the per-hour totals shared by all conversations
+    (messages, intents, answers sorted). Two transactions therefore never wait for each other in a circle,
+    and the shared totals are held only from the end of the flush to the commit."""
     if message.author == CUSTOMER:
         _conversation(
             connection, message.conversation_id, last_customer_at=later(Conversation.last_customer_at, message.sent_at)
@@ -198,6 +213,8 @@ def message_logged(connection: Connection, message: Message) -> None:
         _answers_handoffs(connection, message.conversation_id, message.sent_at)
     moves = _answered(connection, message) if message.author == BOT and message.in_reply_to_id is not None else []
     _counted(connection, message)
+    if message.author == CUSTOMER and message.intent is not None:
+        _intent_counted(connection, message)
     for hour, channel, kind, step in sorted(moves):
         _count_answer(connection, hour, channel, kind, step)
 
@@ -335,6 +352,16 @@ INSERT INTO message_hours (hour, channel, author, sentiment, messages)
 SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
 FROM messages GROUP BY 1, 2, 3, 4
 """
+_INTENT_HOURS_SQLITE = """
+INSERT INTO intent_hours (hour, channel, intent, messages)
+SELECT strftime('%Y-%m-%d %H:00:00.000000', sent_at), channel, intent, count(*)
+FROM messages WHERE author = 'customer' AND intent IS NOT NULL GROUP BY 1, 2, 3
+"""
+_INTENT_HOURS_POSTGRESQL = """
+INSERT INTO intent_hours (hour, channel, intent, messages)
+SELECT date_trunc('hour', sent_at), channel, intent, count(*)
+FROM messages WHERE author = 'customer' AND intent IS NOT NULL GROUP BY 1, 2, 3
+"""
 _ANSWERS = """
 UPDATE messages SET first_answer_at = s.first_answer_at, answered_by_fallback = s.fallback,
     answered_from_past_reply = s.past_reply
@@ -377,6 +404,7 @@ def backfill(connection: Connection) -> None:
         _FIRST_RESPONSES,
         _PRODUCTS_POSTGRESQL if postgres else _PRODUCTS_SQLITE,
         _HOURS_POSTGRESQL if postgres else _HOURS_SQLITE,
+        _INTENT_HOURS_POSTGRESQL if postgres else _INTENT_HOURS_SQLITE,
         _ANSWERS,
         _ANSWER_HOURS_POSTGRESQL if postgres else _ANSWER_HOURS_SQLITE,
     ):

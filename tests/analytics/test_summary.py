@@ -30,7 +30,15 @@ from analytics import (
 from conversations.projection import record_event
 from storage.engine import dispose_engines, get_engine, session_scope
 from storage.migrate import alembic_config, upgrade
-from storage.models import AnswerHour, Conversation, ConversationProduct, Escalation, Message, MessageHour
+from storage.models import (
+    AnswerHour,
+    Conversation,
+    ConversationProduct,
+    Escalation,
+    IntentHour,
+    Message,
+    MessageHour,
+)
 from storage.summary import backfill
 from tests.support.analytics_fixtures import AS_OF, C1, C3, C4, C5, C6, C9, ZONE, write_fixture
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
@@ -111,10 +119,12 @@ def snapshot(session: Session) -> Dict[str, Any]:
             Message.answered_from_past_reply,
         ).order_by(Message.event_key)
     )
+    intents = session.execute(select(IntentHour.__table__).order_by("hour", "channel", "intent"))
     answers = session.execute(select(AnswerHour.__table__).order_by("hour", "channel", "fallback", "past_reply"))
     hours = session.execute(select(MessageHour.__table__).order_by("hour", "channel", "author", "sentiment"))
     return {
         "hours": [tuple(r) for r in hours],
+        "intents": [tuple(r) for r in intents],
         "answers": [tuple(r) for r in answers if r.messages],
         "conversations": [tuple(r) for r in conversations],
         "handoffs": [tuple(r) for r in handoffs],
@@ -144,6 +154,7 @@ def wipe(session: Session) -> None:
     session.execute(AnswerHour.__table__.delete())
     session.execute(ConversationProduct.__table__.delete())
     session.execute(MessageHour.__table__.delete())
+    session.execute(IntentHour.__table__.delete())
 
 
 # -- the fixture's log, written row by row --------------------------------------------------------------
@@ -461,8 +472,8 @@ def test_message_volume_and_sentiment_from_the_hours_are_the_rows_counted(
     filt = MetricFilter(
         datetime(2026, 3, 7, tzinfo=local), datetime(2026, 3, 11, tzinfo=local), granularity, zone, channel=channel
     )
-    assert units.hourly_totals_serve(filt) == (zone != "Asia/Kolkata")
-    logged = select(Message.sent_at, Message.channel, Message.author, Message.sentiment_label)
+    assert units.hourly_totals_serve(filt) == units.intent_totals_serve(filt, "intent") == (zone != "Asia/Kolkata")
+    logged = select(Message.sent_at, Message.channel, Message.author, Message.sentiment_label, Message.intent)
     for found in fixture_log.values():
         with Session(get_engine(found), future=True) as session:
             mine = [m for m in session.execute(logged) if channel is None or m.channel == channel]
@@ -473,6 +484,15 @@ def test_message_volume_and_sentiment_from_the_hours_are_the_rows_counted(
 
             volume = [p.value for p in message_volume(session, filt)["all"]]
             assert volume == [len(inside(b, mine)) for b in filt.buckets]
+            by_intent = {k: [p.value for p in v] for k, v in message_volume(session, filt, by="intent").items()}
+            intents = {m.intent for m in customers if m.intent}
+            assert by_intent == {
+                intent: [len([m for m in inside(b, customers) if m.intent == intent]) for b in filt.buckets]
+                for intent in intents
+            }
+            complaints = MetricFilter(filt.start, filt.end, granularity, zone, channel, intent="complain")
+            of_one = message_volume(session, complaints)
+            assert [p.value for p in of_one["all"]] == by_intent.get("complain", [0] * len(filt.buckets))
             negative = [p.value for p in sentiment_share(session, filt)["negative"]]
             assert [(r.numerator, r.denominator) for r in negative] == [
                 (len([m for m in inside(b, customers) if m.sentiment_label == "negative"]), len(inside(b, customers)))

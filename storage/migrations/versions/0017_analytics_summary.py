@@ -71,6 +71,18 @@ SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, '
 FROM messages GROUP BY 1, 2, 3, 4
 """,
 }
+INTENT_HOURS = {
+    "sqlite": """
+INSERT INTO intent_hours (hour, channel, intent, messages)
+SELECT strftime('%Y-%m-%d %H:00:00.000000', sent_at), channel, intent, count(*)
+FROM messages WHERE author = 'customer' AND intent IS NOT NULL GROUP BY 1, 2, 3
+""",
+    "postgresql": """
+INSERT INTO intent_hours (hour, channel, intent, messages)
+SELECT date_trunc('hour', sent_at), channel, intent, count(*)
+FROM messages WHERE author = 'customer' AND intent IS NOT NULL GROUP BY 1, 2, 3
+""",
+}
 ANSWERED_INCLUDE = ["conversation_id", "channel", "intent", "answered_by_fallback", "answered_from_past_reply"]
 ANSWERS = """
 UPDATE messages SET first_answer_at = s.first_answer_at, answered_by_fallback = s.fallback,
@@ -177,7 +189,16 @@ def upgrade() -> None:
         sa.Column("messages", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("hour", "channel", "fallback", "past_reply"),
     )
-    statements = [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], HOURS[dialect], ANSWERS, ANSWER_HOURS[dialect]]
+    op.create_table(
+        "intent_hours",
+        sa.Column("hour", sa.DateTime(), nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("intent", sa.String(length=80), nullable=False),
+        sa.Column("messages", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("hour", "channel", "intent"),
+    )
+    statements = [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], HOURS[dialect], INTENT_HOURS[dialect]]
+    statements += [ANSWERS, ANSWER_HOURS[dialect]]
     for statement in statements:
         op.execute(sa.text(statement))
     op.create_index(
@@ -224,6 +245,7 @@ def downgrade() -> None:
     op.drop_table("conversation_products")
     op.drop_table("message_hours")
     op.drop_table("answer_hours")
+    op.drop_table("intent_hours")
     with op.batch_alter_table("conversations") as table:
         for name in (
             "thumbs_down",
