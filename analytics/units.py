@@ -309,7 +309,12 @@ def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Agent replies sent in the window that answer a customer who wrote after the previous agent reply,
     except the first reply of a handoff (first response time). `start` the customer's first message since
     that previous reply (Chatwoot's "waiting since"), `stop` the reply. Messages from more than
-    CALENDAR_LEAD before the window are not read: a longer wait is not measured."""
+    CALENDAR_LEAD before the window are not read: a longer wait is not measured.
+
+    One pass over the timeline of the conversations an agent wrote in, read per conversation from
+    ix_messages_conversation_sent_at: a window function gives each message the previous agent reply, a
+    second one the first customer message after it. (A self-join of the timeline, as before, was planned as
+    a nested loop on a misestimated CTE: 366,000 comparisons for 840 replies at 100,000 messages.)"""
     with_reply = select(Message.conversation_id).where(Message.author == AGENT, _within(Message.sent_at, window))
     previous_agent = func.max(case((Message.author == AGENT, Message.sent_at))).over(
         partition_by=Message.conversation_id, order_by=(Message.sent_at, Message.id), rows=(None, -1)
@@ -327,42 +332,33 @@ def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
             Message.author.in_([CUSTOMER, AGENT]),
             Message.sent_at >= window[0] - CALENDAR_LEAD,
         )
-        .cte("timeline")
+        .subquery("timeline")
     )
-    waiting = (
-        select(
-            timeline.c.conversation_id,
-            timeline.c.previous_agent_at,
-            func.min(timeline.c.sent_at).label("since"),
-        )
-        .where(timeline.c.author == CUSTOMER, timeline.c.previous_agent_at.isnot(None))
-        .group_by(timeline.c.conversation_id, timeline.c.previous_agent_at)
-        .subquery("waiting")
+    since = func.min(case((timeline.c.author == CUSTOMER, timeline.c.sent_at))).over(
+        partition_by=(timeline.c.conversation_id, timeline.c.previous_agent_at)
     )
+    waits = select(*timeline.c, since.label("since")).subquery("waits")
     new_handoff = exists().where(
-        Escalation.conversation_id == timeline.c.conversation_id,
-        Escalation.created_at > timeline.c.previous_agent_at,
-        Escalation.created_at <= timeline.c.sent_at,
+        Escalation.conversation_id == waits.c.conversation_id,
+        Escalation.created_at > waits.c.previous_agent_at,
+        Escalation.created_at <= waits.c.sent_at,
     )
-    query = (
-        select(
-            timeline.c.id,
-            timeline.c.conversation_id,
-            timeline.c.sent_at.label("at"),
-            waiting.c.since.label("start"),
-            timeline.c.sent_at.label("stop"),
-        )
-        .join(
-            waiting,
-            and_(
-                waiting.c.conversation_id == timeline.c.conversation_id,
-                waiting.c.previous_agent_at == timeline.c.previous_agent_at,
-            ),
-        )
-        .join(Conversation, Conversation.id == timeline.c.conversation_id)
-        .where(timeline.c.author == AGENT, _within(timeline.c.sent_at, window), ~new_handoff)
+    query = select(
+        waits.c.id,
+        waits.c.conversation_id,
+        waits.c.sent_at.label("at"),
+        waits.c.since.label("start"),
+        waits.c.sent_at.label("stop"),
+    ).where(
+        waits.c.author == AGENT,
+        waits.c.previous_agent_at.isnot(None),
+        waits.c.since.isnot(None),
+        _within(waits.c.sent_at, window),
+        ~new_handoff,
     )
-    return _where(query, *conversation_scope(timeline.c.conversation_id, Conversation.channel, filt, dialect, window))
+    if filt.channel:
+        query = query.join(Conversation, Conversation.id == waits.c.conversation_id)
+    return _where(query, *conversation_scope(waits.c.conversation_id, Conversation.channel, filt, dialect, window))
 
 
 def resolution_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
