@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, List, Tuple
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.filters import MetricFilter
-from storage.models import ConversationProduct, Message
+from storage.models import ConversationIntent, ConversationProduct
 
 # How long before a chart's period a product the customer named still labels the conversation.
 PRODUCT_LOOKBACK = timedelta(days=1)
@@ -42,13 +42,10 @@ def conversation_products(dialect: str, window: Tuple[datetime, datetime]) -> An
 
 
 def conversation_intents() -> Any:
-    """(conversation_id, intent) for every intent the model gave a customer message in a conversation."""
-    return (
-        select(Message.conversation_id.label("conversation_id"), Message.intent.label("intent"))
-        .where(Message.author == CUSTOMER, Message.intent.isnot(None))
-        .distinct()
-        .subquery("intents")
-    )
+    """(conversation_id, intent) for every intent the model gave a customer message in a conversation: the
+    summary's conversation_intents rows (storage/summary.py)."""
+    seen = ConversationIntent
+    return select(seen.conversation_id.label("conversation_id"), seen.intent.label("intent")).subquery("intents")
 
 
 def names_product(conversation_id: Any, product: str, dialect: str, window: Tuple[datetime, datetime]) -> ColumnElement:
@@ -60,9 +57,8 @@ def names_product(conversation_id: Any, product: str, dialect: str, window: Tupl
 
 
 def has_intent(conversation_id: Any, intent: str) -> ColumnElement:
-    return exists().where(
-        Message.conversation_id == conversation_id, Message.author == CUSTOMER, Message.intent == intent
-    )
+    """The conversation has a customer message of `intent`: one index range of conversation_intents."""
+    return conversation_id.in_(select(ConversationIntent.conversation_id).where(ConversationIntent.intent == intent))
 
 
 def conversation_scope(

@@ -208,6 +208,18 @@ def _sentiment_label(context: Any) -> Optional[str]:
     return sentiment_label_of(context.get_current_parameters().get("sentiment"))
 
 
+class ConversationIntent(Base):
+    """An intent the model gave one of the customer's messages in a conversation: the intent filter and the
+    conversations-by-intent breakdown as an index read. Kept by storage/summary.py with every customer
+    message; filled by migration 0017."""
+
+    __tablename__ = "conversation_intents"
+    __table_args__ = (Index("ix_conversation_intents_intent", "intent", "conversation_id"),)
+
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), primary_key=True)
+    intent = Column(String(80), primary_key=True)
+
+
 class MessageHour(Base):
     """How many messages were sent in one UTC hour, per channel, author and sentiment: what the message volume
     and sentiment-share charts add up instead of counting a million rows (analytics/units.py, for time zones

@@ -32,6 +32,7 @@ from storage.models import (
     AnswerFeedback,
     AnswerHour,
     Conversation,
+    ConversationIntent,
     ConversationProduct,
     Escalation,
     IntentHour,
@@ -87,6 +88,12 @@ def _products_named(connection: Connection, conversation_id: str, products: Iter
                 },
             )
         )
+
+
+def _intent_seen(connection: Connection, conversation_id: str, intent: str) -> None:
+    table = ConversationIntent.__table__
+    statement = _dialect_insert(connection)(table).values(conversation_id=conversation_id, intent=intent)
+    connection.execute(statement.on_conflict_do_nothing(index_elements=[table.c.conversation_id, table.c.intent]))
 
 
 def _answers_handoffs(connection: Connection, conversation_id: str, sent_at: datetime) -> None:
@@ -204,6 +211,8 @@ def message_logged(connection: Connection, message: Message) -> None:
             connection, message.conversation_id, last_customer_at=later(Conversation.last_customer_at, message.sent_at)
         )
         _products_named(connection, message.conversation_id, named_products(message.entities), message.sent_at)
+        if message.intent is not None:
+            _intent_seen(connection, message.conversation_id, message.intent)
     elif message.author == BOT:
         _conversation(connection, message.conversation_id, last_bot_at=later(Conversation.last_bot_at, message.sent_at))
     elif message.author == AGENT:
@@ -352,6 +361,10 @@ INSERT INTO message_hours (hour, channel, author, sentiment, messages)
 SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
 FROM messages GROUP BY 1, 2, 3, 4
 """
+_INTENTS = """
+INSERT INTO conversation_intents (conversation_id, intent)
+SELECT DISTINCT conversation_id, intent FROM messages WHERE author = 'customer' AND intent IS NOT NULL
+"""
 _INTENT_HOURS_SQLITE = """
 INSERT INTO intent_hours (hour, channel, intent, messages)
 SELECT strftime('%Y-%m-%d %H:00:00.000000', sent_at), channel, intent, count(*)
@@ -404,6 +417,7 @@ def backfill(connection: Connection) -> None:
         _FIRST_RESPONSES,
         _PRODUCTS_POSTGRESQL if postgres else _PRODUCTS_SQLITE,
         _HOURS_POSTGRESQL if postgres else _HOURS_SQLITE,
+        _INTENTS,
         _INTENT_HOURS_POSTGRESQL if postgres else _INTENT_HOURS_SQLITE,
         _ANSWERS,
         _ANSWER_HOURS_POSTGRESQL if postgres else _ANSWER_HOURS_SQLITE,

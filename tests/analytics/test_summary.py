@@ -33,6 +33,7 @@ from storage.migrate import alembic_config, upgrade
 from storage.models import (
     AnswerHour,
     Conversation,
+    ConversationIntent,
     ConversationProduct,
     Escalation,
     IntentHour,
@@ -120,11 +121,13 @@ def snapshot(session: Session) -> Dict[str, Any]:
         ).order_by(Message.event_key)
     )
     intents = session.execute(select(IntentHour.__table__).order_by("hour", "channel", "intent"))
+    seen = session.execute(select(ConversationIntent.__table__).order_by("conversation_id", "intent"))
     answers = session.execute(select(AnswerHour.__table__).order_by("hour", "channel", "fallback", "past_reply"))
     hours = session.execute(select(MessageHour.__table__).order_by("hour", "channel", "author", "sentiment"))
     return {
         "hours": [tuple(r) for r in hours],
         "intents": [tuple(r) for r in intents],
+        "conversation_intents": [tuple(r) for r in seen],
         "answers": [tuple(r) for r in answers if r.messages],
         "conversations": [tuple(r) for r in conversations],
         "handoffs": [tuple(r) for r in handoffs],
@@ -153,6 +156,7 @@ def wipe(session: Session) -> None:
     )
     session.execute(AnswerHour.__table__.delete())
     session.execute(ConversationProduct.__table__.delete())
+    session.execute(ConversationIntent.__table__.delete())
     session.execute(MessageHour.__table__.delete())
     session.execute(IntentHour.__table__.delete())
 

@@ -71,6 +71,10 @@ SELECT date_trunc('hour', sent_at), channel, author, coalesce(sentiment_label, '
 FROM messages GROUP BY 1, 2, 3, 4
 """,
 }
+INTENTS = """
+INSERT INTO conversation_intents (conversation_id, intent)
+SELECT DISTINCT conversation_id, intent FROM messages WHERE author = 'customer' AND intent IS NOT NULL
+"""
 INTENT_HOURS = {
     "sqlite": """
 INSERT INTO intent_hours (hour, channel, intent, messages)
@@ -197,10 +201,18 @@ def upgrade() -> None:
         sa.Column("messages", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("hour", "channel", "intent"),
     )
-    statements = [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], HOURS[dialect], INTENT_HOURS[dialect]]
+    op.create_table(
+        "conversation_intents",
+        sa.Column("conversation_id", sa.String(length=255), nullable=False),
+        sa.Column("intent", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"]),
+        sa.PrimaryKeyConstraint("conversation_id", "intent"),
+    )
+    statements = [SENTIMENT[dialect], *SUMMARY, PRODUCTS[dialect], INTENTS, HOURS[dialect], INTENT_HOURS[dialect]]
     statements += [ANSWERS, ANSWER_HOURS[dialect]]
     for statement in statements:
         op.execute(sa.text(statement))
+    op.create_index("ix_conversation_intents_intent", "conversation_intents", ["intent", "conversation_id"])
     op.create_index(
         "ix_conversation_products_last_named_at",
         "conversation_products",
@@ -243,6 +255,8 @@ def downgrade() -> None:
     op.drop_index("ix_conversations_created_at", table_name="conversations")
     op.drop_index("ix_conversation_products_last_named_at", table_name="conversation_products")
     op.drop_table("conversation_products")
+    op.drop_index("ix_conversation_intents_intent", table_name="conversation_intents")
+    op.drop_table("conversation_intents")
     op.drop_table("message_hours")
     op.drop_table("answer_hours")
     op.drop_table("intent_hours")
