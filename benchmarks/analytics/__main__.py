@@ -179,12 +179,17 @@ def drop_analytics_indexes(url: str) -> None:
 
 
 def index_sizes(url: str) -> Dict[str, str]:
+    """The analytics indexes' sizes, then the summary tables' (with their primary keys and rows)."""
     engine = create_engine(url, future=True)
     with engine.connect() as connection:
         sizes = {
             name: connection.exec_driver_sql(f"SELECT pg_size_pretty(pg_relation_size('{name}'))").scalar_one()
             for name in generate.ANALYTICS_INDEXES
         }
+        for table in generate.SUMMARY_TABLES:
+            rows = connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+            size = connection.exec_driver_sql(f"SELECT pg_size_pretty(pg_total_relation_size('{table}'))")
+            sizes[f"table {table}"] = f"{size.scalar_one()}, {rows:,} rows"
     engine.dispose()
     return sizes
 
@@ -215,7 +220,7 @@ def markdown(result: Dict[str, Any]) -> str:
         "`nice -n 19 .venv/bin/python -m benchmarks.analytics`. Cells: p50 / p95 ms, bold when p95 is over the "
         "target.",
         "",
-        "## Indexes (migrations 0014_analytics_indexes and 0017_analytics_summary, storage/models.py)",
+        "## Indexes and summary tables (migrations 0014_analytics_indexes, 0017_analytics_summary; storage/models.py)",
         "",
         *[f"- `{name}` ({size})" for name, size in result.get("index_sizes", {}).items()],
         "",

@@ -133,12 +133,24 @@ MAINTENANCE = "VACUUM ANALYZE"
 ANALYTICS_INDEXES: List[str] = [
     "ix_conversations_created_at",
     "ix_conversation_products_last_named_at",
+    "ix_conversation_intents_intent",
     "ix_messages_sent_at",
     "ix_messages_author_sent_at",
+    "ix_messages_first_answer_at",
     "ix_escalations_created_at",
     "ix_escalations_resolved_at",
     "ix_answer_feedback_created_at",
     "ix_answer_feedback_message_id",
+]
+
+
+# The summary's own tables (storage/summary.py), whose sizes the results list beside the indexes'.
+SUMMARY_TABLES: List[str] = [
+    "conversation_products",
+    "conversation_intents",
+    "message_hours",
+    "intent_hours",
+    "answer_hours",
 ]
 
 
