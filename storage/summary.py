@@ -1,21 +1,25 @@
 """The summary of the interaction log that analytics reads instead of grouping every message: per conversation
 the latest customer and bot message, the first agent message and handoff, whether an answer got a 👍 or a 👎
-(`Conversation.last_customer_at` …), the product lines the customer named (`ConversationProduct`), and per
-handoff its first agent reply (`Escalation.first_response_at`). docs/analytics.md says which metric reads what.
+(`Conversation.last_customer_at` …), the product lines and intents seen (`ConversationProduct`,
+`ConversationIntent`); per handoff its first agent reply (`Escalation.first_response_at`); per answered
+message its first reply and kind (`Message.first_answer_at` …); and per UTC hour the messages, the customer
+messages per intent and the answered messages (`MessageHour`, `IntentHour`, `AnswerHour`).
+docs/analytics.md says which metric reads what.
 
 Kept in the flush that writes the message, handoff or rating, as ORM mapper events: every writer of the log
 (the projection, the lifecycle's handoffs, the action server's ratings, seeds, fixtures) writes through the
 ORM, so no writer can forget it, and it commits or rolls back with the row that caused it (savepoints too).
 Messages that a SQL script inserts directly need `backfill` (benchmarks/analytics/generate.py does that).
 
-Exactly once, in any order, under concurrent writers: every update merges one row's value into the summary
-inside the UPDATE itself (the later of two times, the earlier, a flag set), never read in Python and written
-back. A late message (out of order) or one written twice leaves the same summary, and two transactions
-writing one conversation cannot lose each other's update: PostgreSQL re-evaluates an UPDATE on the newest row
-version once the other's row lock is released, and SQLite has one writer at a time. The only value computed
-from other rows, a new handoff's first agent reply, is read after the conversation's row is locked by the
-same transaction, so it sees every message of a writer that locked the row first (READ COMMITTED takes a
-new snapshot per statement), and a writer that comes later updates the handoff itself.
+Exactly once, in any order, under concurrent writers: every per-conversation update merges one row's value
+into the summary inside the UPDATE itself (the later of two times, the earlier, a flag set), never read in
+Python and written back, so a late message (out of order) or one written twice leaves the same summary; the
+hourly totals are increments, once per inserted row (a duplicate event fails its INSERT, before the event).
+Two transactions writing one conversation cannot lose each other's update: PostgreSQL re-evaluates an UPDATE
+on the newest row version once the other's row lock is released, and SQLite has one writer at a time. What is
+computed from other rows (a new handoff's first agent reply, an answered message's first reply) is read after
+a row lock that every writer of it takes first (READ COMMITTED takes a new snapshot per statement), and all
+writers lock in one order (`message_logged`), so none waits for another in a circle.
 """
 
 from __future__ import annotations
