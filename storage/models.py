@@ -142,9 +142,11 @@ AUTHOR_SENT_AT_INCLUDE = [
 ANSWERED_INCLUDE = ["conversation_id", "channel", "intent", "answered_by_fallback", "answered_from_past_reply"]
 
 
-# What the conversation-anchored metrics read besides the start (analytics/units.py): with these in the index
-# on created_at, containment, bot resolution and the handoff rate are index-only scans (migration 0017).
+# What the conversation-anchored metrics read besides the start (analytics/units.py), and the id they join on
+# (products, intents, handoff reasons): with these in the index on created_at, containment, bot resolution,
+# the handoff rate and the breakdowns by product and intent are index-only scans (migration 0017).
 CONVERSATION_SUMMARY_INCLUDE = [
+    "id",
     "channel",
     "last_customer_at",
     "last_bot_at",

@@ -23,6 +23,7 @@ depends_on = None
 # as in storage/models.py and storage/summary.py (the migration keeps its own copy: a later change to the model
 # or to the live summary must not rewrite what this step did)
 CONVERSATION_SUMMARY_INCLUDE = [
+    "id",
     "channel",
     "last_customer_at",
     "last_bot_at",
