@@ -23,6 +23,7 @@ from analytics import (
     MetricFilter,
     bot_resolution,
     conversation_volume,
+    intents_seen,
     message_volume,
     sentiment_share,
     units,
@@ -494,6 +495,8 @@ def test_message_volume_and_sentiment_from_the_hours_are_the_rows_counted(
                 intent: [len([m for m in inside(b, customers) if m.intent == intent]) for b in filt.buckets]
                 for intent in intents
             }
+            seen = [(i, sum(n for n in by_intent[i])) for i in by_intent]
+            assert intents_seen(session, filt) == sorted(seen, key=lambda pair: (-pair[1], pair[0]))
             complaints = MetricFilter(filt.start, filt.end, granularity, zone, channel, intent="complain")
             of_one = message_volume(session, complaints)
             assert [p.value for p in of_one["all"]] == by_intent.get("complain", [0] * len(filt.buckets))
