@@ -144,7 +144,7 @@ ANSWERED_INCLUDE = ["conversation_id", "channel", "intent", "answered_by_fallbac
 
 # What the conversation-anchored metrics read besides the start (analytics/units.py), and the id they join on
 # (products, intents, handoff reasons): with these in the index on created_at, containment, bot resolution,
-# the handoff rate and the breakdowns by product and intent are index-only scans (migration 0017).
+# the handoff rate and the breakdowns by product and intent are index-only scans (migration 0018).
 CONVERSATION_SUMMARY_INCLUDE = [
     "id",
     "channel",
@@ -173,7 +173,7 @@ class Conversation(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow)
     last_message_at = Column(DateTime, nullable=False, default=utcnow)
     # The summary of the log that analytics reads instead of grouping every message (storage/summary.py
-    # keeps it on every write of a message, handoff or rating; migration 0017 filled it for older rows).
+    # keeps it on every write of a message, handoff or rating; migration 0018 filled it for older rows).
     # Written only there, never by the lifecycle: NULL/false means "not in the log".
     last_customer_at = Column(DateTime)  # the latest customer message's sent_at
     last_bot_at = Column(DateTime)  # the latest bot reply's sent_at; NULL: the bot never replied
@@ -188,7 +188,7 @@ class Conversation(Base):
 class ConversationProduct(Base):
     """A product line the customer named in a conversation (the `product` entity of their messages), with
     the first and last time they named it: the product dimension of analytics without parsing JSON.
-    Kept by storage/summary.py with every customer message; filled for older rows by migration 0017."""
+    Kept by storage/summary.py with every customer message; filled for older rows by migration 0018."""
 
     __tablename__ = "conversation_products"
     __table_args__ = (Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),)
@@ -213,7 +213,7 @@ def _sentiment_label(context: Any) -> Optional[str]:
 class ConversationIntent(Base):
     """An intent the model gave one of the customer's messages in a conversation: the intent filter and the
     conversations-by-intent breakdown as an index read. Kept by storage/summary.py with every customer
-    message; filled by migration 0017."""
+    message; filled by migration 0018."""
 
     __tablename__ = "conversation_intents"
     __table_args__ = (Index("ix_conversation_intents_intent", "intent", "conversation_id"),)
@@ -225,7 +225,7 @@ class ConversationIntent(Base):
 class MessageHour(Base):
     """How many messages were sent in one UTC hour, per channel, author and sentiment: what the message volume
     and sentiment-share charts add up instead of counting a million rows (analytics/units.py, for time zones
-    whose offsets are whole hours). Kept by storage/summary.py with every message; filled by migration 0017."""
+    whose offsets are whole hours). Kept by storage/summary.py with every message; filled by migration 0018."""
 
     __tablename__ = "message_hours"
 
@@ -239,7 +239,7 @@ class MessageHour(Base):
 class IntentHour(Base):
     """How many customer messages the model gave each intent in one UTC hour, per channel: messages by intent
     and of one intent without counting rows (analytics/units.py). Kept by storage/summary.py with every
-    customer message; filled by migration 0017."""
+    customer message; filled by migration 0018."""
 
     __tablename__ = "intent_hours"
 
@@ -253,7 +253,7 @@ class AnswerHour(Base):
     """How many customer messages got the bot's first reply in one UTC hour, per channel and by whether a
     fallback or a past reply answered them: what the fallback and past-reply rates add up (analytics/units.py).
     Kept by storage/summary.py as replies are logged (a message moves hour or kind when an earlier or another
-    reply to it arrives); filled by migration 0017."""
+    reply to it arrives); filled by migration 0018."""
 
     __tablename__ = "answer_hours"
 
@@ -286,7 +286,7 @@ class Message(Base):
             postgresql_where=sql_text("first_answer_at IS NOT NULL"),
         ),
         # a conversation's messages in time order, from the index alone (reply time's timeline); it also
-        # serves every look-up by conversation, so it replaced the plain index on conversation_id (0017)
+        # serves every look-up by conversation, so it replaced the plain index on conversation_id (0018)
         Index("ix_messages_conversation_sent_at", "conversation_id", "sent_at", postgresql_include=["author", "id"]),
     )
 

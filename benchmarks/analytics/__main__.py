@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.analytics --repeats 2 --conversations 20000 --results /tmp/analytics-smoke
 
 A throw-away database (never `test` or `postgres`) is created, migrated (with the analytics indexes of
-migrations 0014 and 0017), filled by benchmarks/analytics/generate.py (the log, then the summary the live code
+migrations 0014 and 0018), filled by benchmarks/analytics/generate.py (the log, then the summary the live code
 keeps: storage/summary.py) and timed in every scenario; then the analytics indexes are
 dropped and the main dashboard scenario timed again, to show what they buy; the database is dropped.
 Results: benchmarks/results/analytics.json, .md and .png (the previous run's figures are kept in the JSON
@@ -170,7 +170,7 @@ def build(url: str, conversations: int) -> Tuple[Dict[str, int], float]:
 
 
 def drop_analytics_indexes(url: str) -> None:
-    """The database without the analytics indexes (migrations 0014 and 0017), to time the queries without them."""
+    """The database without the analytics indexes (migrations 0014 and 0018), to time the queries without them."""
     engine = create_engine(url, future=True)
     with engine.begin() as connection:
         generate.run(connection, [f"DROP INDEX {name}" for name in generate.ANALYTICS_INDEXES])
@@ -220,7 +220,7 @@ def markdown(result: Dict[str, Any]) -> str:
         "`nice -n 19 .venv/bin/python -m benchmarks.analytics`. Cells: p50 / p95 ms, bold when p95 is over the "
         "target.",
         "",
-        "## Indexes and summary tables (migrations 0014_analytics_indexes, 0017_analytics_summary; storage/models.py)",
+        "## Indexes and summary tables (migrations 0014_analytics_indexes, 0018_analytics_summary; storage/models.py)",
         "",
         *[f"- `{name}` ({size})" for name, size in result.get("index_sizes", {}).items()],
         "",

@@ -8,7 +8,7 @@ replies, half of those rated 👍/👎; 30 % of customer messages name a product
 projection writes (conversations/projection.py): entities a JSON list, sentiment {"label", "confidence"}.
 
 The rows are inserted by SQL, not through the ORM, so the summary that storage/summary.py keeps with every
-write is then computed by its `backfill` (what migration 0017 does for an existing log): the benchmark reads
+write is then computed by its `backfill` (what migration 0018 does for an existing log): the benchmark reads
 the same columns, in the same indexes, as a database the live code wrote.
 """
 
@@ -128,7 +128,7 @@ _STATEMENTS: List[str] = [
 # run inside a transaction.
 MAINTENANCE = "VACUUM ANALYZE"
 
-# The analytics indexes of migrations 0014 and 0017 (storage/models.py): dropped once to time the queries
+# The analytics indexes of migrations 0014 and 0018 (storage/models.py): dropped once to time the queries
 # without them.
 ANALYTICS_INDEXES: List[str] = [
     "ix_conversations_created_at",

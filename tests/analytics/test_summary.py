@@ -1,6 +1,6 @@
 """The conversation summary analytics reads (storage/summary.py) says what the log says: written with each
 message, handoff and rating whatever their order, measured again when a handoff is resolved, the same after
-migration 0017's backfill and after `backfill`, and not lost when two transactions write one conversation at
+migration 0018's backfill and after `backfill`, and not lost when two transactions write one conversation at
 once. On SQLite and, when it answers, PostgreSQL.
 """
 
@@ -45,7 +45,7 @@ from storage.summary import backfill
 from tests.support.analytics_fixtures import AS_OF, C1, C3, C4, C5, C6, C9, ZONE, write_fixture
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
 
-BEFORE_SUMMARY = "0016_retrain_jobs"
+BEFORE_SUMMARY = "0017_content_items_updated_at"
 LOG_TABLES = ("past_replies", "conversations", "messages", "escalations", "answer_feedback")
 T0 = datetime(2026, 5, 4, 14, 0)
 NY = ZoneInfo(ZONE)  # a Monday afternoon, naive UTC as the log stores it
@@ -214,7 +214,7 @@ def test_backfill_computes_what_the_writes_kept(fixture_log: Dict[str, str]) -> 
 
 
 def _copy_log(source: str, target: str) -> None:
-    """The log's rows, with the columns the target's (older) schema has: a database as 0016 left it."""
+    """The log's rows, with the columns the target's (older) schema has: a database as 0017 left it."""
     with get_engine(source).connect() as reading, get_engine(target).begin() as writing:
         metadata = MetaData()
         for name in LOG_TABLES:
@@ -237,7 +237,7 @@ def _older_database(kind: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_migration_0017_fills_the_summary_of_an_existing_log(
+def test_migration_0018_fills_the_summary_of_an_existing_log(
     kind: str, fixture_log: Dict[str, str], tmp_path: Path
 ) -> None:
     for old in _older_database(kind, tmp_path):

@@ -7,16 +7,16 @@ product mention and joined every handoff to the agents' messages: over a million
 message, handoff or rating; this migration adds the columns, fills them from the log as it stands, and puts the
 summary in the index on conversations (created_at) so that the conversation-anchored metrics read it alone.
 
-Revision ID: 0017_analytics_summary
-Revises: 0016_retrain_jobs
+Revision ID: 0018_analytics_summary
+Revises: 0017_content_items_updated_at
 Create Date: 2026-12-06 10:30:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_analytics_summary"
-down_revision = "0016_retrain_jobs"
+revision = "0018_analytics_summary"
+down_revision = "0017_content_items_updated_at"
 branch_labels = None
 depends_on = None
 
