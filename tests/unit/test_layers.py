@@ -28,7 +28,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "analytics": {"settings", "storage", "conversations"},
     "alerts": {"settings", "storage", "conversations", "analytics"},
     "recommendations": {"settings", "storage", "conversations", "retrieval"},
-    "inbox": {"settings", "storage", "conversations", "learning", "analytics", "alerts"},
+    "inbox": {"settings", "storage", "conversations", "recommendations", "learning", "analytics", "alerts"},
     "runner": {
         "settings",
         "storage",
