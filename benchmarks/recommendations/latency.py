@@ -451,7 +451,7 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         f"Run {results['run_at']} on commit {results['commit']}; `{results['command']}`; {results['machine']}; "
         f"niceness {results['niceness']}; load average {results['load_average_start']} at the start, "
-        f"{results['load_average_end']} at the end (the machine is shared with a model training).",
+        f"{results['load_average_end']} at the end.",
         "",
         f"SQLite, migrated (0015's and 0017's indexes included), no ANALYZE: {c['customers']:,} customers, "
         f"{c['policies']:,} policies, {c['claims']:,} claims, {c['quotes']:,} quotes, {c['conversations']:,} "
