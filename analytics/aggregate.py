@@ -15,7 +15,7 @@ from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from analytics.business_hours import BusinessHours, business_seconds
+from analytics.business_hours import BusinessHours, with_business_seconds
 from analytics.filters import MetricFilter
 from analytics.periods import offset_segments
 from analytics.results import Durations, Point
@@ -60,10 +60,9 @@ def timed(rows: Select, dialect: str, hours: Optional[BusinessHours], window: Tu
     """`rows` (start, stop, …) with `seconds` from start to stop: wall-clock, or inside `hours`. `window`
     (naive UTC) spans the starts and stops, for the time zone's offsets."""
     inner = rows.subquery("untimed")
-    if hours is None:
-        seconds = epoch_seconds(inner.c.stop, dialect) - epoch_seconds(inner.c.start, dialect)
-    else:
-        seconds = business_seconds(inner.c.start, inner.c.stop, hours, window, dialect)
+    if hours is not None:
+        return with_business_seconds(inner, hours, window, dialect)
+    seconds = epoch_seconds(inner.c.stop, dialect) - epoch_seconds(inner.c.start, dialect)
     return select(*inner.c, seconds.label("seconds"))
 
 

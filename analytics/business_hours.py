@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, List, Mapping, Tuple
 
-from sqlalchemy import Float, Integer, case, cast, func, literal
+from sqlalchemy import Float, Integer, case, cast, func, literal, select
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.periods import PeriodError, offset_segments, zone_named
@@ -64,19 +65,32 @@ def _by_weekday(weekday: ColumnElement, values: List[int]) -> ColumnElement:
     return case(*[(weekday == day, literal(v, Integer)) for day, v in enumerate(values)], else_=literal(0, Integer))
 
 
-def _business_clock(moment: Any, hours: BusinessHours, segments: List[Tuple[Any, int]], dialect: str) -> ColumnElement:
-    """B(moment): business seconds from the epoch's first Monday to `moment`'s local wall-clock time."""
+def _wall_seconds(moment: Any, segments: List[Tuple[Any, int]], dialect: str) -> ColumnElement:
+    """`moment` as local wall-clock seconds since the epoch."""
+    return epoch_seconds(moment, dialect) + utc_offset(moment, segments)
+
+
+def _local_days(wall: Any, dialect: str) -> ColumnElement:
+    return _floor(wall / float(DAY), dialect)
+
+
+def _clock_at(wall: Any, days: Any, hours: BusinessHours, dialect: str) -> ColumnElement:
+    """B at the wall-clock time `wall` on local day number `days` (= floor(wall / DAY))."""
     spans = hours.opening_seconds()
     weekly = sum(length for _, length in spans)
     before: List[int] = [sum(length for _, length in spans[:day]) for day in range(7)]
-    wall = epoch_seconds(moment, dialect) + utc_offset(moment, segments)
-    days = _floor(wall / float(DAY), dialect)
     weekday = (days + EPOCH_WEEKDAY_SHIFT) % 7
     weeks = _floor((days + EPOCH_WEEKDAY_SHIFT) / 7.0, dialect)
     into_day = wall - days * DAY
     opens, lengths = _by_weekday(weekday, [o for o, _ in spans]), _by_weekday(weekday, [n for _, n in spans])
     today = greatest(literal(0.0, Float), least(into_day - opens, lengths, dialect), dialect)
     return weeks * weekly + _by_weekday(weekday, before) + today
+
+
+def _business_clock(moment: Any, hours: BusinessHours, segments: List[Tuple[Any, int]], dialect: str) -> ColumnElement:
+    """B(moment): business seconds from the epoch's first Monday to `moment`'s local wall-clock time."""
+    wall = _wall_seconds(moment, segments, dialect)
+    return _clock_at(wall, _local_days(wall, dialect), hours, dialect)
 
 
 def business_seconds(
@@ -86,3 +100,35 @@ def business_seconds(
     times fall in, for the zone's offsets."""
     segments = offset_segments(window[0], window[1], zone_named(hours.timezone))
     return _business_clock(stop, hours, segments, dialect) - _business_clock(start, hours, segments, dialect)
+
+
+def _evaluated(query: Select) -> Any:
+    """A subquery the database computes once per row: OFFSET 0 keeps PostgreSQL (and SQLite) from folding
+    it into the outer query, which would copy its expressions into every place that reads them."""
+    return query.offset(0).subquery()
+
+
+def with_business_seconds(rows: Any, hours: BusinessHours, window: Tuple[datetime, datetime], dialect: str) -> Select:
+    """`rows` (a subquery with `start` and `stop`) with `seconds` = business_seconds(start, stop), computed in
+    steps that each read the previous one's columns: the inline expression repeats the local day ~25 times
+    per moment (every weekday CASE holds it), and then again in each aggregate that reads it. Over 20,000
+    handoffs that was most of first response time's cost in business hours (benchmarks/results/analytics.md)."""
+    segments = offset_segments(window[0], window[1], zone_named(hours.timezone))
+    walls = _evaluated(
+        select(
+            *rows.c,
+            _wall_seconds(rows.c.start, segments, dialect).label("wall_start"),
+            _wall_seconds(rows.c.stop, segments, dialect).label("wall_stop"),
+        )
+    )
+    days = _evaluated(
+        select(
+            *walls.c,
+            _local_days(walls.c.wall_start, dialect).label("day_start"),
+            _local_days(walls.c.wall_stop, dialect).label("day_stop"),
+        )
+    )
+    seconds = _clock_at(days.c.wall_stop, days.c.day_stop, hours, dialect) - _clock_at(
+        days.c.wall_start, days.c.day_start, hours, dialect
+    )
+    return select(*[days.c[column.name] for column in rows.c], seconds.label("seconds")).offset(0)

@@ -28,13 +28,18 @@ def _now(as_of: Optional[datetime]) -> datetime:
     return as_utc(as_of) if as_of is not None else utcnow()
 
 
+def _size(table: Any) -> Any:
+    """How many rows a group stands for: its rows, or the sum of their `weight` (per-hour totals)."""
+    return func.sum(table.c.weight) if "weight" in table.c else func.count()
+
+
 def _counts(session: Session, filt: MetricFilter, rows: Any, by: Optional[str]) -> Breakdown[int]:
     dialect = dialect_of(session)
     table = keyed(rows, filt, dialect)
     if by is None:
-        found = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [func.count()])}
+        found = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [_size(table)])}
         return {ALL: fill(filt, found, int)}
-    rows_found = grouped(session, table, [func.count()], by_category=True)
+    rows_found = grouped(session, table, [_size(table)], by_category=True)
     return {
         category: fill(filt, values, int)
         for category, values in sorted(by_category(rows_found, lambda r: int(r[2])).items())
@@ -42,11 +47,11 @@ def _counts(session: Session, filt: MetricFilter, rows: Any, by: Optional[str]) 
 
 
 def _rates(session: Session, filt: MetricFilter, rows: Any) -> Series[Rate]:
-    """Rows with a 0/1 `hit`: hits ÷ rows, per bucket."""
+    """Rows with a 0/1 `hit`: hits ÷ rows, per bucket (each row counting `weight` times, if it has one)."""
     table = keyed(rows, filt, dialect_of(session))
+    hits = func.sum(table.c.hit * table.c.weight) if "weight" in table.c else func.sum(table.c.hit)
     found = {
-        read_key(r[0]): Rate(int(r[1] or 0), int(r[2]))
-        for r in grouped(session, table, [func.sum(table.c.hit), func.count()])
+        read_key(r[0]): Rate(int(r[1] or 0), int(r[2] or 0)) for r in grouped(session, table, [hits, _size(table)])
     }
     return fill(filt, found, lambda: Rate(0, 0))
 
@@ -55,7 +60,7 @@ def _shares(session: Session, filt: MetricFilter, rows: Any) -> Breakdown[Rate]:
     """Rows (conversation_id, at, category), each in one category: per category, its rows ÷ all the bucket's
     rows. The bucket's total is the sum of its categories, so the rows are read once, not twice."""
     table = keyed(rows, filt, dialect_of(session))
-    found = by_category(grouped(session, table, [func.count()], by_category=True), lambda r: int(r[2]))
+    found = by_category(grouped(session, table, [_size(table)], by_category=True), lambda r: int(r[2]))
     totals: Dict[datetime, int] = {}
     for per_key in found.values():
         for key, n in per_key.items():
@@ -89,9 +94,14 @@ def conversation_volume(session: Session, filt: MetricFilter, by: Optional[str] 
 
 
 def message_volume(session: Session, filt: MetricFilter, by: Optional[str] = None) -> Breakdown[int]:
-    """Messages sent per bucket (customers' and replies); `by` channel, author, intent or product."""
-    start, end = filt.window_utc
-    return _counts(session, filt, units.message_rows(filt, dialect_of(session), (start, end), by), by)
+    """Messages sent per bucket (customers' and replies); `by` channel, author, intent or product. Added up
+    from the per-hour totals where they serve (units.hourly_totals_serve), else counted row by row."""
+    window = filt.window_utc
+    if units.hourly_totals_serve(filt, by):
+        return _counts(session, filt, units.message_hour_rows(filt, window, by), by)
+    if units.intent_totals_serve(filt, by):
+        return _counts(session, filt, units.intent_hour_rows(filt, window, by), by)
+    return _counts(session, filt, units.message_rows(filt, dialect_of(session), window, by), by)
 
 
 # -- the bot ---------------------------------------------------------------------------------------------
@@ -112,21 +122,22 @@ def bot_resolution(session: Session, filt: MetricFilter, as_of: Optional[datetim
 def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
     """Per handoff reason, and "all": bot conversations handed to people (for it) ÷ bot conversations.
 
-    "all" is 1 − containment; the reasons come from the escalations alone; `taken_over` (an agent wrote
-    with no escalation) is what "all" has beyond the escalated conversations. Two queries, the second
-    small, instead of one over every message per reason."""
-    contained = containment(session, filt)
-    rows = units.handoff_reason_rows(filt, dialect_of(session), filt.window_utc)
-    table = keyed(rows, filt, dialect_of(session))
-    conversations = func.count(func.distinct(table.c.conversation_id))
-    escalated = {read_key(r[0]): int(r[1]) for r in grouped(session, table, [conversations])}
-    per_reason = by_category(grouped(session, table, [conversations], by_category=True), lambda r: int(r[2]))
-    keys = [key for _, key in _buckets_and_keys(filt)]
-    denominators = {key: point.value.denominator for point, key in zip(contained, keys, strict=True)}
-    handed_over = {
-        key: point.value.denominator - point.value.numerator for point, key in zip(contained, keys, strict=True)
+    "all" is 1 − containment; the reasons come from the escalations; `taken_over` (an agent wrote with no
+    escalation) is what "all" has beyond the escalated conversations. Two queries: the bot conversations'
+    summary (contained, escalated) per bucket, and the few escalated ones per reason."""
+    dialect = dialect_of(session)
+    bot = keyed(units.bot_conversation_rows(filt, dialect, filt.window_utc), filt, dialect)
+    totals = {
+        read_key(r[0]): (int(r[1]), int(r[2] or 0), int(r[3] or 0))
+        for r in grouped(session, bot, [func.count(), func.sum(bot.c.hit), func.sum(bot.c.escalated)])
     }
-    taken_over = {key: n - escalated.get(key, 0) for key, n in handed_over.items()}
+    reasons = keyed(units.handoff_reason_rows(filt, dialect, filt.window_utc), filt, dialect)
+    conversations = func.count(func.distinct(reasons.c.conversation_id))
+    per_reason = by_category(grouped(session, reasons, [conversations], by_category=True), lambda r: int(r[2]))
+    keys = [key for _, key in _buckets_and_keys(filt)]
+    denominators = {key: totals.get(key, (0, 0, 0))[0] for key in keys}
+    handed_over = {key: totals.get(key, (0, 0, 0))[0] - totals.get(key, (0, 0, 0))[1] for key in keys}
+    taken_over = {key: handed_over[key] - totals.get(key, (0, 0, 0))[2] for key in keys}
     found: Dict[str, Dict[datetime, int]] = {ALL: handed_over, **per_reason}
     if any(taken_over.values()):
         found[units.TAKEN_OVER] = taken_over
@@ -136,16 +147,21 @@ def handoff_rate(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
     }
 
 
+def _answered(session: Session, filt: MetricFilter, source: AnswerSource) -> Any:
+    """The answered messages: from the per-hour totals where they serve, else row by row."""
+    if units.hourly_totals_serve(filt):
+        return units.answer_hour_rows(filt, filt.window_utc, source)
+    return units.answered_rows(filt, dialect_of(session), filt.window_utc, source)
+
+
 def fallback_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
     """Customer messages the bot answered with a fallback ÷ customer messages the bot answered."""
-    rows = units.answered_rows(filt, dialect_of(session), filt.window_utc, AnswerSource.FALLBACK)
-    return _rates(session, filt, rows)
+    return _rates(session, filt, _answered(session, filt, AnswerSource.FALLBACK))
 
 
 def past_reply_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
     """Customer messages answered from a past reply ÷ customer messages the bot answered."""
-    rows = units.answered_rows(filt, dialect_of(session), filt.window_utc, AnswerSource.RETRIEVAL)
-    return _rates(session, filt, rows)
+    return _rates(session, filt, _answered(session, filt, AnswerSource.RETRIEVAL))
 
 
 def past_reply_helpful_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
@@ -204,6 +220,8 @@ def csat(session: Session, filt: MetricFilter) -> Series[Csat]:
 
 
 def sentiment_share(session: Session, filt: MetricFilter) -> Breakdown[Rate]:
-    """Per sentiment label: customer messages with it ÷ customer messages, per bucket."""
-    rows = units.sentiment_rows(filt, dialect_of(session), filt.window_utc)
-    return _shares(session, filt, rows)
+    """Per sentiment label: customer messages with it ÷ customer messages, per bucket (from the per-hour
+    totals where they serve)."""
+    if units.hourly_totals_serve(filt):
+        return _shares(session, filt, units.sentiment_hour_rows(filt, filt.window_utc))
+    return _shares(session, filt, units.sentiment_rows(filt, dialect_of(session), filt.window_utc))

@@ -135,3 +135,12 @@ def offset_segments(start_utc: datetime, end_utc: datetime, zone: ZoneInfo) -> L
             segments.append((_change_between(probe, following, zone), offset))
         probe = following
     return segments
+
+
+def on_whole_hours(start_utc: datetime, end_utc: datetime, zone: ZoneInfo) -> bool:
+    """Whether every local hour of the period is a whole UTC hour: the zone's offsets are whole hours and
+    change on the hour. Then a row's local hour, day and week follow from its UTC hour alone, and per-hour
+    totals (storage.models.MessageHour) can stand for the rows (not so in India, +5:30, or Nepal, +5:45)."""
+    segments = offset_segments(start_utc, end_utc, zone)
+    whole = all(offset % 3600 == 0 for _, offset in segments)
+    return whole and all(begins is None or begins.minute == begins.second == 0 for begins, _ in segments)

@@ -4,10 +4,9 @@ falls in when a chart is broken down by one of them.
 A conversation can touch several intents and name several products, so breakdowns by intent or product
 count it once under each (as Chatwoot's label reports do): those series do not add up to the total.
 
-The product line is not a column: it is the `product` entity (auto, home, renters, travel, life after
-Rasa's synonym mapper) the customer named in a message sent since a day before the period
-(PRODUCT_LOOKBACK), read from the JSON the interaction log keeps.
-SQLite and PostgreSQL unnest JSON arrays differently, so that one query is written twice.
+The product line is the `product` entity (auto, home, renters, travel, life after Rasa's synonym mapper) the
+customer named in a message sent since a day before the period (PRODUCT_LOOKBACK); the summary keeps, per
+conversation and product, when it was first and last named (storage/summary.py, `ConversationProduct`).
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, List, Tuple
 
-from sqlalchemy import DateTime, String, bindparam, column, exists, select, text
+from sqlalchemy import select
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.filters import MetricFilter
-from analytics.sql import SQLITE
-from storage.models import Message
+from storage.models import ConversationIntent, ConversationProduct
 
 # How long before a chart's period a product the customer named still labels the conversation.
 PRODUCT_LOOKBACK = timedelta(days=1)
@@ -28,67 +26,39 @@ CUSTOMER = "customer"
 BOT = "bot"
 AGENT = "agent"
 
-# Only the customer messages whose JSON mentions "product" are parsed: the partial index
-# ix_messages_product_mentions (storage/models.py, migration 0014) holds exactly those rows, so the JSON of
-# the other customer messages is never read. The text test is a pre-filter; the JSON test decides.
-PRODUCT_MENTION = """m.author = 'customer' AND CAST(m.entities AS TEXT) LIKE '%"product"%'"""
-_PRODUCTS_SQLITE = f"""
-SELECT {{distinct}} m.conversation_id AS conversation_id, json_extract(e.value, '$.value') AS product
-FROM messages AS m, json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
-WHERE {PRODUCT_MENTION} AND m.sent_at >= :since AND json_extract(e.value, '$.entity') = 'product' {{named}}
-"""
-_PRODUCTS_POSTGRESQL = f"""
-SELECT {{distinct}} m.conversation_id AS conversation_id, e.value ->> 'value' AS product
-FROM messages AS m CROSS JOIN LATERAL json_array_elements(
-    CASE WHEN json_typeof(m.entities) = 'array' THEN m.entities ELSE '[]'::json END
-) AS e(value)
-WHERE {PRODUCT_MENTION} AND m.sent_at >= :since AND e.value ->> 'entity' = 'product' {{named}}
-"""
-
 
 def conversation_products(dialect: str, window: Tuple[datetime, datetime]) -> Any:
-    """(conversation_id, product) for every product line a customer named in a conversation, in a message
-    sent since PRODUCT_LOOKBACK before the window: reading every message ever logged would cost a scan of
-    the whole log per chart."""
-    sql = _PRODUCTS_SQLITE if dialect == SQLITE else _PRODUCTS_POSTGRESQL
-    query = text(sql.format(distinct="DISTINCT", named="")).bindparams(
-        bindparam("since", window[0] - PRODUCT_LOOKBACK, type_=DateTime())
+    """(conversation_id, product) for every product line a customer named in a conversation in a message
+    sent since PRODUCT_LOOKBACK before the window: the summary's conversation_products rows (storage/summary.py)
+    last named since then, read from their index on last_named_at, no message JSON parsed."""
+    since = window[0] - PRODUCT_LOOKBACK
+    return (
+        select(
+            ConversationProduct.conversation_id.label("conversation_id"), ConversationProduct.product.label("product")
+        )
+        .where(ConversationProduct.last_named_at >= since)
+        .subquery("products")
     )
-    return query.columns(column("conversation_id", String), column("product", String)).subquery("products")
-
-
-def _naming(dialect: str, window: Tuple[datetime, datetime], product: str) -> Any:
-    """The conversations naming `product`: no DISTINCT (IN does not need one, and sorting for it cost more
-    than the rest), and only the messages whose text holds the quoted name are parsed (a pre-filter: `_`
-    in a name matches any character, which only lets more rows through to the JSON test)."""
-    sql = _PRODUCTS_SQLITE if dialect == SQLITE else _PRODUCTS_POSTGRESQL
-    named = "AND CAST(m.entities AS TEXT) LIKE :quoted"
-    query = text(sql.format(distinct="", named=named)).bindparams(
-        bindparam("since", window[0] - PRODUCT_LOOKBACK, type_=DateTime()),
-        bindparam("quoted", f'%"{product}"%', type_=String()),
-    )
-    return query.columns(column("conversation_id", String), column("product", String)).subquery("naming")
 
 
 def conversation_intents() -> Any:
-    """(conversation_id, intent) for every intent the model gave a customer message in a conversation."""
-    return (
-        select(Message.conversation_id.label("conversation_id"), Message.intent.label("intent"))
-        .where(Message.author == CUSTOMER, Message.intent.isnot(None))
-        .distinct()
-        .subquery("intents")
-    )
+    """(conversation_id, intent) for every intent the model gave a customer message in a conversation: the
+    summary's conversation_intents rows (storage/summary.py)."""
+    seen = ConversationIntent
+    return select(seen.conversation_id.label("conversation_id"), seen.intent.label("intent")).subquery("intents")
 
 
 def names_product(conversation_id: Any, product: str, dialect: str, window: Tuple[datetime, datetime]) -> ColumnElement:
-    products = _naming(dialect, window, product)
-    return conversation_id.in_(select(products.c.conversation_id).where(products.c.product == product))
+    since = window[0] - PRODUCT_LOOKBACK
+    naming = select(ConversationProduct.conversation_id).where(
+        ConversationProduct.product == product, ConversationProduct.last_named_at >= since
+    )
+    return conversation_id.in_(naming)
 
 
 def has_intent(conversation_id: Any, intent: str) -> ColumnElement:
-    return exists().where(
-        Message.conversation_id == conversation_id, Message.author == CUSTOMER, Message.intent == intent
-    )
+    """The conversation has a customer message of `intent`: one index range of conversation_intents."""
+    return conversation_id.in_(select(ConversationIntent.conversation_id).where(ConversationIntent.intent == intent))
 
 
 def conversation_scope(

@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional, Tuple
 
-from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import Integer, String, and_, case, exists, func, literal, or_, select
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.aggregate import timed
 from analytics.business_hours import BusinessHours
 from analytics.filters import MetricFilter
+from analytics.periods import on_whole_hours
 from analytics.scope import (
     AGENT,
     BOT,
@@ -29,7 +29,15 @@ from analytics.scope import (
     conversation_scope,
 )
 from conversations.answers import AnswerSource
-from storage.models import AnswerFeedback, Conversation, Escalation, Message
+from storage.models import (
+    AnswerFeedback,
+    AnswerHour,
+    Conversation,
+    Escalation,
+    IntentHour,
+    Message,
+    MessageHour,
+)
 
 Window = Tuple[datetime, datetime]  # [start, end) naive UTC
 
@@ -78,6 +86,52 @@ def conversation_rows(filt: MetricFilter, dialect: str, window: Window, by: Opti
     return _where(query.where(_within(Conversation.created_at, window)), *scope)
 
 
+def hourly_totals_serve(filt: MetricFilter, by: Optional[str] = None) -> bool:
+    """Whether the per-hour totals (storage.models.MessageHour) can stand for the messages: broken down by
+    nothing, channel or author (sentiment: by its label), filtered by channel only, in a zone whose local
+    hours are whole UTC hours. A product or intent filter, or an intent or product breakdown, reads the rows."""
+    start, end = filt.window_utc
+    plain = by in (None, "channel", "author") and not filt.product and not filt.intent
+    return plain and on_whole_hours(start, end, filt.zone)
+
+
+def intent_totals_serve(filt: MetricFilter, by: Optional[str] = None) -> bool:
+    """Whether the per-hour intent totals (storage.models.IntentHour) can stand for the customer messages:
+    messages by intent, or of one intent (with no breakdown or by channel), without a product filter, in a
+    zone whose local hours are whole UTC hours."""
+    start, end = filt.window_utc
+    wanted = by == "intent" or (bool(filt.intent) and by in (None, "channel"))
+    return wanted and not filt.product and on_whole_hours(start, end, filt.zone)
+
+
+def intent_hour_rows(filt: MetricFilter, window: Window, by: Optional[str] = None) -> Select:
+    """`message_rows` of customer messages with an intent, added up per hour (`weight`), per channel and
+    intent, where `intent_totals_serve` says they agree."""
+    query = select(IntentHour.hour.label("at"), IntentHour.messages.label("weight"))
+    if by in ("channel", "intent"):
+        query = query.add_columns(getattr(IntentHour, by).label("category"))
+    query = query.where(_within(IntentHour.hour, window))
+    if filt.channel:
+        query = query.where(IntentHour.channel == filt.channel)
+    return query.where(IntentHour.intent == filt.intent) if filt.intent else query
+
+
+def message_hour_rows(filt: MetricFilter, window: Window, by: Optional[str] = None) -> Select:
+    """The hours of the window with the messages sent in them (`weight`), per channel, author and sentiment:
+    `message_rows` added up per hour by storage/summary.py, where `hourly_totals_serve` says they agree."""
+    query = select(MessageHour.hour.label("at"), MessageHour.messages.label("weight"))
+    if by in ("channel", "author"):
+        query = query.add_columns(getattr(MessageHour, by).label("category"))
+    query = query.where(_within(MessageHour.hour, window))
+    return query.where(MessageHour.channel == filt.channel) if filt.channel else query
+
+
+def sentiment_hour_rows(filt: MetricFilter, window: Window) -> Select:
+    """`sentiment_rows` added up per hour: customer messages per sentiment label (`unknown`: none)."""
+    query = message_hour_rows(filt, window).add_columns(MessageHour.sentiment.label("category"))
+    return query.where(MessageHour.author == CUSTOMER)
+
+
 def message_rows(filt: MetricFilter, dialect: str, window: Window, by: Optional[str] = None) -> Select:
     """Messages sent in the window, the customer's and the replies; with an intent filter, only the customer
     messages the model gave that intent."""
@@ -114,46 +168,12 @@ def _since(window: Window) -> datetime:
     return window[0] - LOG_LAG
 
 
-def _bot_spoke(window: Window) -> ColumnElement:
-    """The conversation got a bot reply: a semi-join on the bot's messages of the period (an index range
-    on messages (author, sent_at)), not a grouping of every message."""
-    bot_said = select(Message.conversation_id).where(Message.author == BOT, Message.sent_at >= _since(window))
-    return Conversation.id.in_(bot_said)
-
-
-def _agent_wrote(window: Window) -> ColumnElement:
-    agents_said = select(Message.conversation_id).where(Message.author == AGENT, Message.sent_at >= _since(window))
-    return Conversation.id.in_(agents_said)
-
-
-def _contained(window: Window) -> ColumnElement:
-    """No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too.
-    One hashed set of the period's handed-over conversations (agents' messages and escalations, both few)
-    rather than a look-up per conversation."""
-    handed = union_all(
-        select(Message.conversation_id).where(Message.author == AGENT, Message.sent_at >= _since(window)),
-        select(Escalation.conversation_id).where(Escalation.created_at >= _since(window)),
-    )
-    return ~Conversation.id.in_(handed)
-
-
-def _last_words(window: Window) -> Any:
-    """Per conversation started in the window, grouped once in SQL: its last bot and last customer
-    message (bot resolution's silence). Only those two authors' rows are read."""
-    return (
-        select(
-            Message.conversation_id.label("conversation_id"),
-            func.max(case((Message.author == BOT, Message.sent_at))).label("last_bot"),
-            func.max(case((Message.author == CUSTOMER, Message.sent_at))).label("last_customer"),
-        )
-        .where(
-            Message.author.in_([BOT, CUSTOMER]),
-            Message.sent_at >= _since(window),
-            Message.conversation_id.in_(_started_in(window)),
-        )
-        .group_by(Message.conversation_id)
-        .subquery("said")
-    )
+# What the bot and people did with a conversation is its summary (storage/summary.py, kept with every message,
+# handoff and rating): columns of the conversation, in the index on created_at, not a grouping of the log.
+BOT_SPOKE = Conversation.last_bot_at.isnot(None)
+AGENT_WROTE = Conversation.first_agent_at.isnot(None)
+# No handoff and no agent message: an agent's take-over without the bot's handoff is a handoff too.
+CONTAINED = and_(Conversation.first_handoff_at.is_(None), Conversation.first_agent_at.is_(None))
 
 
 def _handoff_reasons(window: Window) -> Any:
@@ -165,63 +185,38 @@ def _handoff_reasons(window: Window) -> Any:
     )
 
 
-def _ratings(window: Window) -> Any:
-    """Per conversation: whether it got a 👍 (`up`) and a 👎 (`down`)."""
-    return (
-        select(
-            AnswerFeedback.conversation_id.label("conversation_id"),
-            func.max(_flag(AnswerFeedback.helpful.is_(True))).label("up"),
-            func.max(_flag(AnswerFeedback.helpful.is_(False))).label("down"),
-        )
-        .where(
-            AnswerFeedback.created_at >= _since(window),
-            AnswerFeedback.conversation_id.in_(_started_in(window)),
-        )
-        .group_by(AnswerFeedback.conversation_id)
-        .subquery("rated")
-    )
-
-
 def _bot_conversations(filt: MetricFilter, dialect: str, window: Window, *columns: Any) -> Select:
     query = select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"), *columns).where(
-        _within(Conversation.created_at, window), _bot_spoke(window)
+        _within(Conversation.created_at, window), BOT_SPOKE
     )
     return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
 
 
 def bot_conversation_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Conversations started in the window that the bot answered at least once: containment's denominator.
-    `hit`: contained."""
-    return _bot_conversations(filt, dialect, window, _flag(_contained(window)).label("hit"))
+    `hit`: contained; `escalated`: the bot handed it over (the rest of the misses an agent took over)."""
+    escalated = _flag(Conversation.first_handoff_at.isnot(None)).label("escalated")
+    return _bot_conversations(filt, dialect, window, _flag(CONTAINED).label("hit"), escalated)
 
 
 def bot_resolution_rows(filt: MetricFilter, dialect: str, window: Window, as_of: datetime) -> Select:
     """The bot conversations again; `hit`: resolved by the bot. Contained (so a handoff always wins) and
     either a 👍 on an answer, or no 👎 and the bot had the last word at least 24 h before `as_of`."""
-    said = _last_words(window)
-    rated = _ratings(window)
-    up, down = func.coalesce(rated.c.up, 0), func.coalesce(rated.c.down, 0)
+    last_bot, last_customer = Conversation.last_bot_at, Conversation.last_customer_at
     silent = and_(
-        down == 0,
-        or_(said.c.last_customer.is_(None), said.c.last_bot >= said.c.last_customer),
-        said.c.last_bot <= as_of - SILENCE,
+        Conversation.thumbs_down.is_(False),
+        or_(last_customer.is_(None), last_bot >= last_customer),
+        last_bot <= as_of - SILENCE,
     )
-    resolved = and_(_contained(window), or_(up == 1, silent))
-    query = (
-        select(Conversation.id.label("conversation_id"), Conversation.created_at.label("at"))
-        .add_columns(_flag(resolved).label("hit"))
-        .join(said, said.c.conversation_id == Conversation.id)
-        .outerjoin(rated, rated.c.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), said.c.last_bot.isnot(None))
-    )  # the grouped last words say whether the bot spoke: no second semi-join on its messages
-    return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
+    resolved = and_(CONTAINED, or_(Conversation.thumbs_up.is_(True), silent))
+    return _bot_conversations(filt, dialect, window, _flag(resolved).label("hit"))
 
 
 def handoff_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """The bot conversations, once per handoff reason they had (`category`; NULL: none). An agent's take-over
     without an escalation is the reason `taken_over`."""
     handoffs = _handoff_reasons(window)
-    taken_over = case((_agent_wrote(window), literal(TAKEN_OVER, String)))
+    taken_over = case((AGENT_WROTE, literal(TAKEN_OVER, String)))
     category = func.coalesce(handoffs.c.reason, taken_over).label("category")
     return _bot_conversations(filt, dialect, window, category).outerjoin(
         handoffs, handoffs.c.conversation_id == Conversation.id
@@ -239,7 +234,7 @@ def handoff_reason_rows(filt: MetricFilter, dialect: str, window: Window) -> Sel
             Escalation.reason.label("category"),
         )
         .join(Escalation, Escalation.conversation_id == Conversation.id)
-        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, _bot_spoke(window))
+        .where(_within(Conversation.created_at, window), Escalation.created_at >= since, BOT_SPOKE)
         .distinct()
     )
     return _where(query, *conversation_scope(Conversation.id, Conversation.channel, filt, dialect, window))
@@ -253,29 +248,19 @@ def _escalation_scope(filt: MetricFilter, dialect: str, window: Window) -> list:
 
 
 def first_response_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
-    """Handoffs made in the window; `start` the handoff, `stop` the first agent message after it and before
-    it closed (NULL: none yet). The bot's words never count. Grouped, not a correlated look-up per row."""
-    reply = aliased(Message, name="agent_reply")
-    answers = and_(
-        reply.conversation_id == Escalation.conversation_id,
-        reply.author == AGENT,
-        reply.sent_at >= Escalation.created_at,
-        or_(Escalation.resolved_at.is_(None), reply.sent_at <= Escalation.resolved_at),
-    )
-    query = (
-        select(
-            Escalation.id.label("id"),
-            Escalation.conversation_id.label("conversation_id"),
-            Escalation.created_at.label("at"),
-            Escalation.created_at.label("start"),
-            func.min(reply.sent_at).label("stop"),
-            Escalation.priority.label("priority"),
-        )
-        .join(Conversation, Conversation.id == Escalation.conversation_id)
-        .outerjoin(reply, answers)
-        .where(_within(Escalation.created_at, window))
-        .group_by(Escalation.id, Escalation.conversation_id, Escalation.created_at, Escalation.priority)
-    )
+    """Handoffs made in the window; `start` the handoff, `stop` its first agent message at or after it and not
+    after it closed (NULL: none yet), which the handoff's row keeps (storage/summary.py). Bot messages never
+    count."""
+    query = select(
+        Escalation.id.label("id"),
+        Escalation.conversation_id.label("conversation_id"),
+        Escalation.created_at.label("at"),
+        Escalation.created_at.label("start"),
+        Escalation.first_response_at.label("stop"),
+        Escalation.priority.label("priority"),
+    ).where(_within(Escalation.created_at, window))
+    if filt.channel:
+        query = query.join(Conversation, Conversation.id == Escalation.conversation_id)
     return _where(query, *_escalation_scope(filt, dialect, window))
 
 
@@ -324,7 +309,12 @@ def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Agent replies sent in the window that answer a customer who wrote after the previous agent reply,
     except the first reply of a handoff (first response time). `start` the customer's first message since
     that previous reply (Chatwoot's "waiting since"), `stop` the reply. Messages from more than
-    CALENDAR_LEAD before the window are not read: a longer wait is not measured."""
+    CALENDAR_LEAD before the window are not read: a longer wait is not measured.
+
+    One pass over the timeline of the conversations an agent wrote in, read per conversation from
+    ix_messages_conversation_sent_at: a window function gives each message the previous agent reply, a
+    second one the first customer message after it. (A self-join of the timeline, as before, was planned as
+    a nested loop on a misestimated CTE: 366,000 comparisons for 840 replies at 100,000 messages.)"""
     with_reply = select(Message.conversation_id).where(Message.author == AGENT, _within(Message.sent_at, window))
     previous_agent = func.max(case((Message.author == AGENT, Message.sent_at))).over(
         partition_by=Message.conversation_id, order_by=(Message.sent_at, Message.id), rows=(None, -1)
@@ -342,42 +332,33 @@ def reply_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
             Message.author.in_([CUSTOMER, AGENT]),
             Message.sent_at >= window[0] - CALENDAR_LEAD,
         )
-        .cte("timeline")
+        .subquery("timeline")
     )
-    waiting = (
-        select(
-            timeline.c.conversation_id,
-            timeline.c.previous_agent_at,
-            func.min(timeline.c.sent_at).label("since"),
-        )
-        .where(timeline.c.author == CUSTOMER, timeline.c.previous_agent_at.isnot(None))
-        .group_by(timeline.c.conversation_id, timeline.c.previous_agent_at)
-        .subquery("waiting")
+    since = func.min(case((timeline.c.author == CUSTOMER, timeline.c.sent_at))).over(
+        partition_by=(timeline.c.conversation_id, timeline.c.previous_agent_at)
     )
+    waits = select(*timeline.c, since.label("since")).subquery("waits")
     new_handoff = exists().where(
-        Escalation.conversation_id == timeline.c.conversation_id,
-        Escalation.created_at > timeline.c.previous_agent_at,
-        Escalation.created_at <= timeline.c.sent_at,
+        Escalation.conversation_id == waits.c.conversation_id,
+        Escalation.created_at > waits.c.previous_agent_at,
+        Escalation.created_at <= waits.c.sent_at,
     )
-    query = (
-        select(
-            timeline.c.id,
-            timeline.c.conversation_id,
-            timeline.c.sent_at.label("at"),
-            waiting.c.since.label("start"),
-            timeline.c.sent_at.label("stop"),
-        )
-        .join(
-            waiting,
-            and_(
-                waiting.c.conversation_id == timeline.c.conversation_id,
-                waiting.c.previous_agent_at == timeline.c.previous_agent_at,
-            ),
-        )
-        .join(Conversation, Conversation.id == timeline.c.conversation_id)
-        .where(timeline.c.author == AGENT, _within(timeline.c.sent_at, window), ~new_handoff)
+    query = select(
+        waits.c.id,
+        waits.c.conversation_id,
+        waits.c.sent_at.label("at"),
+        waits.c.since.label("start"),
+        waits.c.sent_at.label("stop"),
+    ).where(
+        waits.c.author == AGENT,
+        waits.c.previous_agent_at.isnot(None),
+        waits.c.since.isnot(None),
+        _within(waits.c.sent_at, window),
+        ~new_handoff,
     )
-    return _where(query, *conversation_scope(timeline.c.conversation_id, Conversation.channel, filt, dialect, window))
+    if filt.channel:
+        query = query.join(Conversation, Conversation.id == waits.c.conversation_id)
+    return _where(query, *conversation_scope(waits.c.conversation_id, Conversation.channel, filt, dialect, window))
 
 
 def resolution_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
@@ -416,35 +397,51 @@ def feedback_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     )
 
 
+def _answered_by(source: AnswerSource) -> Tuple[Any, Any]:
+    """The flags, on the answered message and in AnswerHour, of the replies from `source`."""
+    if source is AnswerSource.FALLBACK:
+        return Message.answered_by_fallback, AnswerHour.fallback
+    if source is AnswerSource.RETRIEVAL:
+        return Message.answered_from_past_reply, AnswerHour.past_reply
+    raise ValueError(f"the answered messages are counted by fallback or retrieval, not {source.value!r}")
+
+
 def answered_rows(filt: MetricFilter, dialect: str, window: Window, source: AnswerSource) -> Select:
-    """Customer messages the bot replied to, by the time of the bot's first reply (seconds after the
-    message); `hit`: one of the replies came from `source` (fallback: the bot did not understand;
-    retrieval: a past reply answered). Read from the replies alone, which name the message they answer,
-    so the customer's message is joined only to filter on its intent."""
-    query = (
-        select(
-            Message.conversation_id.label("conversation_id"),
-            func.min(Message.sent_at).label("at"),
-            func.max(_flag(Message.answer_source == source.value)).label("hit"),
-        )
-        .where(Message.author == BOT, Message.in_reply_to_id.isnot(None), _within(Message.sent_at, window))
-        .group_by(Message.in_reply_to_id, Message.conversation_id)
-    )
+    """Customer messages the bot replied to, by the time of the bot's first reply; `hit`: one of the replies
+    came from `source` (fallback: the bot did not understand; retrieval: a past reply answered). Each
+    message carries both (storage/summary.py keeps them as replies are logged), so a message answered by
+    several replies is one row, read from the partial index of answered messages."""
+    flag, _ = _answered_by(source)
+    query = select(
+        Message.conversation_id.label("conversation_id"),
+        Message.first_answer_at.label("at"),
+        _flag(flag.is_(True)).label("hit"),
+    ).where(_within(Message.first_answer_at, window))
     if filt.intent:
-        question = aliased(Message, name="question")
-        query = query.join(question, question.id == Message.in_reply_to_id).where(question.intent == filt.intent)
+        query = query.where(Message.intent == filt.intent)
     scope = conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window, intent_here=False)
     return _where(query, *scope)
 
 
+def answer_hour_rows(filt: MetricFilter, window: Window, source: AnswerSource) -> Select:
+    """`answered_rows` added up per hour (AnswerHour): `weight` messages, `hit` whether they count for
+    `source`; where `hourly_totals_serve` says they agree."""
+    _, flag = _answered_by(source)
+    query = select(
+        AnswerHour.hour.label("at"), AnswerHour.messages.label("weight"), _flag(flag.is_(True)).label("hit")
+    ).where(_within(AnswerHour.hour, window))
+    return query.where(AnswerHour.channel == filt.channel) if filt.channel else query
+
+
 def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
-    """Past-reply answers sent in the window that the customer rated; `hit`: rated 👍."""
+    """Past-reply answers sent in the window that the customer rated; `hit`: rated 👍. A rating follows its
+    answer, so only the ratings given since the window began (less LOG_LAG) are grouped, not every one."""
     rated = (
         select(
             AnswerFeedback.message_id.label("message_id"),
             func.max(_flag(AnswerFeedback.helpful.is_(True))).label("hit"),
         )
-        .where(AnswerFeedback.message_id.isnot(None))
+        .where(AnswerFeedback.message_id.isnot(None), AnswerFeedback.created_at >= _since(window))
         .group_by(AnswerFeedback.message_id)
         .subquery("rated")
     )
@@ -462,7 +459,7 @@ def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -
 
 def sentiment_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
     """Customer messages sent in the window, by the sentiment the model gave them (`unknown`: none)."""
-    label = func.coalesce(Message.sentiment["label"].as_string(), "unknown")
+    label = func.coalesce(Message.sentiment_label, "unknown")
     query = select(
         Message.conversation_id.label("conversation_id"), Message.sent_at.label("at"), label.label("category")
     ).where(Message.author == CUSTOMER, _within(Message.sent_at, window))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
@@ -135,17 +136,32 @@ AUTHOR_SENT_AT_INCLUDE = [
     "answer_source",
     "in_reply_to_id",
     "id",
-    "sentiment",
+    "sentiment_label",
 ]
-# Customer messages whose entities mention a product: analytics/scope.py parses only these.
-PRODUCT_MENTION = "author = 'customer' AND CAST(entities AS TEXT) LIKE '%\"product\"%'"
+# The answered messages' rows path (with an intent or product filter) reads the partial index alone.
+ANSWERED_INCLUDE = ["conversation_id", "channel", "intent", "answered_by_fallback", "answered_from_past_reply"]
+
+
+# What the conversation-anchored metrics read besides the start (analytics/units.py), and the id they join on
+# (products, intents, handoff reasons): with these in the index on created_at, containment, bot resolution,
+# the handoff rate and the breakdowns by product and intent are index-only scans (migration 0018).
+CONVERSATION_SUMMARY_INCLUDE = [
+    "id",
+    "channel",
+    "last_customer_at",
+    "last_bot_at",
+    "first_agent_at",
+    "first_handoff_at",
+    "thumbs_up",
+    "thumbs_down",
+]
 
 
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'escalated', 'open', 'resolved')", name="ck_conversations_status"),
-        Index("ix_conversations_created_at", "created_at"),
+        Index("ix_conversations_created_at", "created_at", postgresql_include=CONVERSATION_SUMMARY_INCLUDE),
     )
 
     id = Column(String(255), primary_key=True)  # Rasa sender_id
@@ -156,8 +172,96 @@ class Conversation(Base):
     assignee_id = Column(Integer)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     last_message_at = Column(DateTime, nullable=False, default=utcnow)
+    # The summary of the log that analytics reads instead of grouping every message (storage/summary.py
+    # keeps it on every write of a message, handoff or rating; migration 0018 filled it for older rows).
+    # Written only there, never by the lifecycle: NULL/false means "not in the log".
+    last_customer_at = Column(DateTime)  # the latest customer message's sent_at
+    last_bot_at = Column(DateTime)  # the latest bot reply's sent_at; NULL: the bot never replied
+    first_agent_at = Column(DateTime)  # the first agent message's sent_at; NULL: no person wrote
+    first_handoff_at = Column(DateTime)  # the first escalation's created_at; NULL: never handed over
+    thumbs_up = Column(Boolean, nullable=False, default=False, server_default=false())  # a 👍 on an answer
+    thumbs_down = Column(Boolean, nullable=False, default=False, server_default=false())  # a 👎 on an answer
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
+
+
+class ConversationProduct(Base):
+    """A product line the customer named in a conversation (the `product` entity of their messages), with
+    the first and last time they named it: the product dimension of analytics without parsing JSON.
+    Kept by storage/summary.py with every customer message; filled for older rows by migration 0018."""
+
+    __tablename__ = "conversation_products"
+    __table_args__ = (Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),)
+
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), primary_key=True)
+    product = Column(String(40), primary_key=True)  # auto, home, renters, travel, life
+    first_named_at = Column(DateTime, nullable=False)
+    last_named_at = Column(DateTime, nullable=False)
+
+
+def sentiment_label_of(sentiment: Any) -> Optional[str]:
+    """The label of a message's sentiment ({"label": "negative", "confidence": 0.9}), or None."""
+    label = sentiment.get("label") if isinstance(sentiment, dict) else None
+    return label if isinstance(label, str) else None
+
+
+def _sentiment_label(context: Any) -> Optional[str]:
+    """Message.sentiment_label's default: the label of the sentiment the row is inserted with."""
+    return sentiment_label_of(context.get_current_parameters().get("sentiment"))
+
+
+class ConversationIntent(Base):
+    """An intent the model gave one of the customer's messages in a conversation: the intent filter and the
+    conversations-by-intent breakdown as an index read. Kept by storage/summary.py with every customer
+    message; filled by migration 0018."""
+
+    __tablename__ = "conversation_intents"
+    __table_args__ = (Index("ix_conversation_intents_intent", "intent", "conversation_id"),)
+
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), primary_key=True)
+    intent = Column(String(80), primary_key=True)
+
+
+class MessageHour(Base):
+    """How many messages were sent in one UTC hour, per channel, author and sentiment: what the message volume
+    and sentiment-share charts add up instead of counting a million rows (analytics/units.py, for time zones
+    whose offsets are whole hours). Kept by storage/summary.py with every message; filled by migration 0018."""
+
+    __tablename__ = "message_hours"
+
+    hour = Column(DateTime, primary_key=True)  # sent_at truncated to the hour, naive UTC
+    channel = Column(String(40), primary_key=True)
+    author = Column(String(10), primary_key=True)
+    sentiment = Column(String(20), primary_key=True)  # the sentiment label, `unknown` without one
+    messages = Column(Integer, nullable=False)
+
+
+class IntentHour(Base):
+    """How many customer messages the model gave each intent in one UTC hour, per channel: messages by intent
+    and of one intent without counting rows (analytics/units.py). Kept by storage/summary.py with every
+    customer message; filled by migration 0018."""
+
+    __tablename__ = "intent_hours"
+
+    hour = Column(DateTime, primary_key=True)  # sent_at truncated to the hour, naive UTC
+    channel = Column(String(40), primary_key=True)
+    intent = Column(String(80), primary_key=True)
+    messages = Column(Integer, nullable=False)
+
+
+class AnswerHour(Base):
+    """How many customer messages got the bot's first reply in one UTC hour, per channel and by whether a
+    fallback or a past reply answered them: what the fallback and past-reply rates add up (analytics/units.py).
+    Kept by storage/summary.py as replies are logged (a message moves hour or kind when an earlier or another
+    reply to it arrives); filled by migration 0018."""
+
+    __tablename__ = "answer_hours"
+
+    hour = Column(DateTime, primary_key=True)  # the first reply's sent_at truncated to the hour, naive UTC
+    channel = Column(String(40), primary_key=True)
+    fallback = Column(Boolean, primary_key=True)  # a reply to the message was a fallback
+    past_reply = Column(Boolean, primary_key=True)  # a reply to the message came from a past reply
+    messages = Column(Integer, nullable=False)
 
 
 class Message(Base):
@@ -175,16 +279,19 @@ class Message(Base):
             postgresql_include=AUTHOR_SENT_AT_INCLUDE,
         ),
         Index(
-            "ix_messages_product_mentions",
-            "sent_at",
-            postgresql_include=["conversation_id"],
-            sqlite_where=sql_text(PRODUCT_MENTION),
-            postgresql_where=sql_text(PRODUCT_MENTION),
+            "ix_messages_first_answer_at",
+            "first_answer_at",
+            postgresql_include=ANSWERED_INCLUDE,
+            sqlite_where=sql_text("first_answer_at IS NOT NULL"),
+            postgresql_where=sql_text("first_answer_at IS NOT NULL"),
         ),
+        # a conversation's messages in time order, from the index alone (reply time's timeline); it also
+        # serves every look-up by conversation, so it replaced the plain index on conversation_id (0018)
+        Index("ix_messages_conversation_sent_at", "conversation_id", "sent_at", postgresql_include=["author", "id"]),
     )
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False, index=True)
+    conversation_id = Column(String(255), ForeignKey("conversations.id"), nullable=False)
     event_key = Column(String(64), nullable=False)  # idempotency: hash of the tracker event
     platform_message_id = Column(String(255))  # inbound only: Rasa's / the platform's message id
     direction = Column(String(10), nullable=False)  # inbound, outbound
@@ -197,11 +304,18 @@ class Message(Base):
     confidence = Column(Float)
     entities = Column(JSON)
     sentiment = Column(JSON)
+    # sentiment's label as a column, set from it on insert: analytics groups by it without parsing JSON
+    sentiment_label = Column(String(20), default=_sentiment_label)
     answer_source = Column(String(20))  # template, form, lookup, retrieval, fallback, agent, action
     action_name = Column(String(120))
     past_reply_id = Column(Integer, ForeignKey("past_replies.id"))  # answer_source=retrieval: which reply
     retrieval_score = Column(Float)  # its calibrated probability of answering the question
     in_reply_to_id = Column(Integer, ForeignKey("messages.id"))
+    # On the message a bot reply answers (storage/summary.py): the bot's first reply, and whether any reply
+    # was a fallback or a past reply; the fallback and past-reply rates count these messages.
+    first_answer_at = Column(DateTime)
+    answered_by_fallback = Column(Boolean, nullable=False, default=False, server_default=false())
+    answered_from_past_reply = Column(Boolean, nullable=False, default=False, server_default=false())
     latency_ms = Column(Float)
     sent_at = Column(DateTime, nullable=False)  # the event's own timestamp
     created_at = Column(DateTime, nullable=False, default=utcnow)
@@ -227,6 +341,9 @@ class Escalation(Base):
     assigned_at = Column(DateTime)
     resolved_at = Column(DateTime)
     outcome = Column(String(20))  # closed as: resolved, handed_back
+    # the first agent message at or after created_at and not after resolved_at (storage/summary.py keeps
+    # it; NULL: not answered by a person): first response time and the SLA without grouping messages
+    first_response_at = Column(DateTime)
     closed_by_id = Column(Integer, ForeignKey("agents.id"))
 
 
@@ -775,3 +892,8 @@ class ContentEvent(Base):
     channel = Column(String(40), nullable=False)
     detail = Column(JSON)  # e.g. a conversion's quote and policy references
     at = Column(DateTime, nullable=False, default=utcnow)
+
+
+# Every write of a message, handoff or rating keeps the conversation summary (storage/summary.py). Imported with
+# the tables, so no process can write the log without it.
+from storage import summary as _summary  # noqa: E402,F401  (registers the mapper events)

@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.analytics              # ~10 min on 2 busy cores; CPU heavy
     .venv/bin/python -m benchmarks.analytics --repeats 2 --conversations 20000 --results /tmp/analytics-smoke
 
-A throw-away database (never `test` or `postgres`) is created, migrated (with migration 0014's analytics
-indexes), filled by benchmarks/analytics/generate.py and timed in every scenario; then the 0014 indexes are
+A throw-away database (never `test` or `postgres`) is created, migrated (with the analytics indexes of
+migrations 0014 and 0018), filled by benchmarks/analytics/generate.py (the log, then the summary the live code
+keeps: storage/summary.py) and timed in every scenario; then the analytics indexes are
 dropped and the main dashboard scenario timed again, to show what they buy; the database is dropped.
 Results: benchmarks/results/analytics.json, .md and .png (the previous run's figures are kept in the JSON
 as `previous`, so the Markdown shows before and after). The target (issue 17) is p95 ≤ 300 ms per query.
@@ -158,11 +159,10 @@ def build(url: str, conversations: int) -> Tuple[Dict[str, int], float]:
     _admin(f'CREATE DATABASE "{DATABASE}"')
     upgrade(url)
     dispose_engines()  # the migration's pooled connection would keep the database from being dropped
-    statements = generate.statements(conversations)
     started = time.perf_counter()
     engine = create_engine(url, future=True)
     with engine.begin() as connection:
-        generate.run(connection, statements)
+        generate.fill(connection, conversations)
         sizes = generate.counts(connection)
     generate.vacuum(engine)
     engine.dispose()
@@ -170,7 +170,7 @@ def build(url: str, conversations: int) -> Tuple[Dict[str, int], float]:
 
 
 def drop_analytics_indexes(url: str) -> None:
-    """The database as it was before migration 0014, to time the queries without its indexes."""
+    """The database without the analytics indexes (migrations 0014 and 0018), to time the queries without them."""
     engine = create_engine(url, future=True)
     with engine.begin() as connection:
         generate.run(connection, [f"DROP INDEX {name}" for name in generate.ANALYTICS_INDEXES])
@@ -179,12 +179,17 @@ def drop_analytics_indexes(url: str) -> None:
 
 
 def index_sizes(url: str) -> Dict[str, str]:
+    """The analytics indexes' sizes, then the summary tables' (with their primary keys and rows)."""
     engine = create_engine(url, future=True)
     with engine.connect() as connection:
         sizes = {
             name: connection.exec_driver_sql(f"SELECT pg_size_pretty(pg_relation_size('{name}'))").scalar_one()
             for name in generate.ANALYTICS_INDEXES
         }
+        for table in generate.SUMMARY_TABLES:
+            rows = connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+            size = connection.exec_driver_sql(f"SELECT pg_size_pretty(pg_total_relation_size('{table}'))")
+            sizes[f"table {table}"] = f"{size.scalar_one()}, {rows:,} rows"
     engine.dispose()
     return sizes
 
@@ -215,20 +220,20 @@ def markdown(result: Dict[str, Any]) -> str:
         "`nice -n 19 .venv/bin/python -m benchmarks.analytics`. Cells: p50 / p95 ms, bold when p95 is over the "
         "target.",
         "",
-        "## Indexes (migration 0014_analytics_indexes, storage/models.py)",
+        "## Indexes and summary tables (migrations 0014_analytics_indexes, 0018_analytics_summary; storage/models.py)",
         "",
         *[f"- `{name}` ({size})" for name, size in result.get("index_sizes", {}).items()],
         "",
         f"## Before and after, {main}",
         "",
-        f"Before: the previous run ({previous.get('commit', '?')}, {previous.get('when', '?')}), as migrated then "
-        "(no analytics indexes) with the queries of then. Without 0014: this code, the 0014 indexes dropped. "
+        f"Before: the previous run ({previous.get('commit', '?')}, {previous.get('when', '?')}), as migrated then, "
+        "with the queries of then. Without indexes: this code, the analytics indexes dropped. "
         "After: this code on the migrated schema.",
         "",
-        "| query | before | without 0014 | after |",
+        "| query | before | without indexes | after |",
         "| --- | ---: | ---: | ---: |",
     ]
-    before = previous.get("without_indexes", {}).get(main, {})
+    before = previous.get("with_indexes", {}).get(main, {})
     without = result["without_indexes"][main]
     after = result["with_indexes"][main]
     for name in QUERIES:
@@ -239,6 +244,13 @@ def markdown(result: Dict[str, Any]) -> str:
     for name in QUERIES:
         cells = [_p95(result["with_indexes"][scenario], name) for scenario in scenarios]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    earlier = previous.get("with_indexes", {})
+    if earlier:
+        lines += ["", f"## Every scenario, the previous run ({previous.get('commit', '?')})", ""]
+        lines += ["| query | " + " | ".join(scenarios) + " |", "| --- |" + " ---: |" * len(scenarios)]
+        for name in QUERIES:
+            cells = [_p95(earlier.get(scenario, {}), name) for scenario in scenarios]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", *result.get("notes", []), ""]
     return "\n".join(lines)
 
@@ -252,10 +264,10 @@ def chart(result: Dict[str, Any], path: Path) -> None:
 
     main = "30 days by day"
     names = list(QUERIES)
-    before = (result.get("previous") or {}).get("without_indexes", {}).get(main, {})
+    before = (result.get("previous") or {}).get("with_indexes", {}).get(main, {})
     series = [
         ("before (previous run)", before),
-        ("this code, without 0014", result["without_indexes"][main]),
+        ("this code, without the analytics indexes", result["without_indexes"][main]),
         ("after (as migrated)", result["with_indexes"][main]),
     ]
     figure, axis = plt.subplots(figsize=(10, 7))
