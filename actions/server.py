@@ -7,6 +7,9 @@ same routes and executor) with a door in front: every call but `/health` must ca
 `Authorization: Bearer <ACTION_SERVER_TOKEN>` (bot/endpoints.yml sends it, see RASA_NOTES "Securing the
 action server"), compared in constant time. The default bind is loopback; a deployment that runs the
 action server on another host sets ACTIONS_HOST and keeps the token.
+
+Before anything loads numpy or torch, `main` caps the process's native thread pools (ACTIONS_NATIVE_THREADS,
+1 by default): see `limit_native_threads`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
+import os
 import sys
 import threading
 from typing import Mapping, Optional
@@ -22,6 +26,7 @@ from rasa_sdk.endpoint import create_app
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
+from threadpoolctl import threadpool_limits
 
 from settings import current, load, load_at_startup
 
@@ -31,6 +36,8 @@ logger = logging.getLogger(__name__)
 # memory before the door has even looked at it.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 OPEN_PATHS = frozenset({"/health"})
+# what OpenBLAS, OpenMP runtimes (libgomp: torch's, scikit-learn's) and MKL read when they load
+NATIVE_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class ActionServerConfigError(RuntimeError):
@@ -77,6 +84,24 @@ def guard(app: Sanic, token: str) -> Sanic:
     return app
 
 
+def limit_native_threads(threads: int) -> None:
+    """Cap every native thread pool of this process (BLAS, OpenMP) at `threads`.
+
+    numpy's OpenBLAS starts a worker per core, and after a product it shares out (the recommender's items × 384
+    similarity is one) each worker spins waiting for the next, 2**28 clock ticks (~0.1 s at 2.6 GHz:
+    THREAD_TIMEOUT in OpenBLAS's driver/others/blas_server.c), before it sleeps. With a recommendation every few
+    tens of milliseconds the worker never slept: on a quiet two-core machine the process burned about twice the
+    CPU time of the work (benchmarks/recommendations/latency.py at commit 4410482: 37.8 ms of CPU for 19.4 ms of
+    wall-clock per recommendation; most-popular, with no product of its own, paid the same spinning), on the
+    core the Rasa server and the other requests need. One thread makes the 10,000 × 384 product ~0.7 ms slower
+    and stops the spinning. The variables reach the libraries that load later (each reads them when it loads:
+    numpy with the actions package, torch and scikit-learn's OpenMP in the warm-up); threadpoolctl caps those
+    already loaded."""
+    for name in NATIVE_THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpool_limits(limits=threads)
+
+
 def build_app(token: str, package: str = "actions") -> Sanic:
     app = create_app(package, cors_origins=None)
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
@@ -114,6 +139,7 @@ def main(argv: Optional[list] = None) -> int:
     except ActionServerConfigError as error:
         print(f"action server: {error}", file=sys.stderr)
         return 2
+    limit_native_threads(settings.actions.native_threads)
     app = build_app(token, args.actions)
     logger.info("action server on http://%s:%s (token required)", args.host, args.port)
     app.run(args.host, args.port, workers=1, access_log=False)

@@ -147,6 +147,7 @@ def _action_server(reader: Reader, dev_dir: Optional[Path]) -> ActionServerSetti
             f"a shared secret of at least {MIN_ACTION_SERVER_TOKEN_CHARS} characters",
             check=_action_server_token_problem,
         ),
+        native_threads=reader.value("ACTIONS_NATIVE_THREADS", 1, values.whole_number(1)),
     )
 
 

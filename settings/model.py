@@ -38,6 +38,9 @@ class ActionServerSettings:
     host: str
     port: int
     token: Secret  # ACTION_SERVER_TOKEN: the action server needs it configured (the runner generates it)
+    # ACTIONS_NATIVE_THREADS: threads per native pool (BLAS, OpenMP) in the action server (actions/server.py
+    # `limit_native_threads`); 1, because idle pool workers spin and doubled the CPU of a recommendation
+    native_threads: int = 1
 
 
 @dataclass(frozen=True)

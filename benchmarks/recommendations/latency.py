@@ -25,6 +25,12 @@ Keeping per-message vectors was measured and not adopted: benchmarks/recommendat
 embedding all three costs more than the joined text; embedding only the newest, a quarter to a third less) and
 benchmarks/results/recommendations_encoder.md.
 
+The process's native thread pools (numpy's OpenBLAS, OpenMP) are capped as the action server caps them
+(`actions.server.limit_native_threads`, ACTIONS_NATIVE_THREADS, 1 by default; `--native-threads` to compare):
+left at one thread per core, OpenBLAS's idle worker spun after every similarity product and the process burned
+about twice the CPU time of the work. The report gives the CPU time per call of all the process's threads, and
+how much of it was not the calling thread's (spinning pools show there).
+
 Side by side, on the same (conversation, moment) draws in alternating order: **most-popular**, the same profile
 read, library, prior and constraints, then the most-opened permitted items: what a recommendation costs without
 candidates, the encoder, similarity and ranking.
@@ -60,16 +66,19 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from sqlalchemy import func, select, text
+from threadpoolctl import threadpool_info
 
 import recommendations.candidates as candidates_module
 import recommendations.profile as profile_module
 import recommendations.recommender as recommender_module
+from actions.server import limit_native_threads
 from benchmarks.recommendations.latency_data import Book, Sizes, conversation_id, fill, is_verified
 from recommendations.constraints import permitted, room_today
 from recommendations.items import Library
 from recommendations.profile import load_profile
 from recommendations.recommender import Prior, popularity_prior, recommend_for_conversation, shared_item_vectors
 from recommendations.vocabulary import MOMENTS
+from settings import current
 from storage.engine import dispose_engines, session_scope
 from storage.migrate import upgrade
 from storage.models import Customer, utcnow
@@ -177,7 +186,8 @@ class Call:
     moment: str
     verified: bool
     ms: float
-    cpu_ms: float
+    cpu_ms: float  # every thread of the process
+    thread_cpu_ms: float  # the calling thread's: the rest is pools' workers (spinning, when they are)
     returned: int
     stages: Dict[str, float] = field(default_factory=dict)
 
@@ -202,7 +212,7 @@ def timed(recommender: str, url: str, conversations: Sequence[str], number: int,
     vectors = shared_item_vectors()
     if vectors is not None:
         vectors.forget_queries()  # every call embeds its question, as a new question in the action would
-    began, began_cpu = time.perf_counter(), time.process_time()
+    began, began_cpu, began_thread = time.perf_counter(), time.process_time(), time.thread_time()
     returned = CALLERS[recommender](url, conversations[number], moment, clock.now())
     return Call(
         recommender,
@@ -210,6 +220,7 @@ def timed(recommender: str, url: str, conversations: Sequence[str], number: int,
         is_verified(number + 1),
         (time.perf_counter() - began) * 1000,
         (time.process_time() - began_cpu) * 1000,
+        (time.thread_time() - began_thread) * 1000,
         returned,
     )
 
@@ -394,6 +405,7 @@ def summary(calls: Sequence[Call]) -> Dict[str, Any]:
         "cpu_p50_ms": percentile(cpu, 50),
         "cpu_p95_ms": percentile(cpu, 95),
         "cpu_p99_ms": percentile(cpu, 99),
+        "cpu_other_threads_mean_ms": float(np.mean([c.cpu_ms - c.thread_cpu_ms for c in calls])) if calls else 0.0,
         "mean_items_returned": float(np.mean([c.returned for c in calls])) if calls else 0.0,
         "share_over_target": float(np.mean([m > TARGET_MS for m in ms])) if ms else 0.0,
     }
@@ -426,6 +438,13 @@ def stage_summary(calls: Sequence[Call]) -> Dict[str, Dict[str, float]]:
     }
 
 
+def thread_pools() -> List[str]:
+    """The native thread pools loaded in this process and their threads, e.g. `openblas 1 (libopenblas64_p...)`."""
+    return [
+        f"{pool['internal_api']} {pool['num_threads']} ({Path(pool['filepath']).name})" for pool in threadpool_info()
+    ]
+
+
 def counts(url: str) -> Dict[str, int]:
     with session_scope(url, read_only=True) as session:
         return {t: int(session.execute(text(f"SELECT count(*) FROM {t}")).scalar()) for t in TABLES}
@@ -440,6 +459,15 @@ def _row(label: str, s: Dict[str, Any]) -> str:
         f"{s['cpu_p50_ms']:.1f} / {s['cpu_p95_ms']:.1f} | {100 * s['share_over_target']:.1f} % | "
         f"{s['mean_items_returned']:.2f} |"
     )
+
+
+def _other_threads(recommender: Dict[str, Any]) -> str:
+    """CPU per call of the threads other than the calling one (`-0.00` from rounding shown as 0.00)."""
+    return f"{max(0.0, recommender['overall'].get('cpu_other_threads_mean_ms', float('nan'))):.2f}"
+
+
+def _threads(count: Optional[int]) -> str:
+    return "?" if count is None else f"{count} thread" + ("" if count == 1 else "s")
 
 
 def markdown(results: Dict[str, Any]) -> str:
@@ -521,7 +549,12 @@ def markdown(results: Dict[str, Any]) -> str:
         "",
         "Notes:",
         "- Wall-clock times include waiting for a core; the CPU time per call (all threads of the process) is "
-        "the figure the neighbours' load moves least.",
+        "the figure the neighbours' load moves least. Of it, threads other than the calling one: Coverline "
+        f"{_other_threads(ours)} ms, most-popular {_other_threads(popular)} ms per call on average.",
+        f"- Native thread pools capped at {_threads(results.get('native_threads'))} per pool, as the action server "
+        "caps them (ACTIONS_NATIVE_THREADS, actions/server.py `limit_native_threads`): "
+        + ("; ".join(results.get("thread_pools") or []) or "none loaded")
+        + ".",
         "- Most-popular shares the profile read, library and prior caches and constraints with Coverline, so the "
         "gap between them is what candidates, the question's embedding, similarity and ranking cost.",
         "- The 10,000 items repeat the demo library's 97 texts with new ids and slugs: the warm-up embeds 97 "
@@ -608,7 +641,14 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser.add_argument("--customers", type=int, default=Sizes.customers, help="book size (smaller: a dry run)")
     parser.add_argument("--items", type=int, default=Sizes.items, help="library size (smaller: a dry run)")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"folder for {NAME}.{{json,md,png}}")
+    parser.add_argument(
+        "--native-threads",
+        type=int,
+        help="threads per native pool (BLAS, OpenMP); default: the action server's (ACTIONS_NATIVE_THREADS)",
+    )
     args = parser.parse_args(argv)
+    native_threads = args.native_threads or current().actions.native_threads
+    limit_native_threads(native_threads)
     started = time.time()
     load_start = load_average()
     path = args.db or Path(tempfile.mkdtemp(prefix="coverline-reco-latency-")) / "latency.db"
@@ -617,6 +657,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     clock = Clock(base)
     log("warming up")
     warm = warm_up(url, conversations, clock)
+    pools = thread_pools()  # after the warm-up, which loads torch and its OpenMP
     log(f"measuring {args.calls} draws")
     calls = measure(url, conversations, clock, args.calls, SEED)
     log(f"breakdown: {args.breakdown_calls} calls")
@@ -630,6 +671,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         "load_average_start": load_start,
         "target_p95_ms": TARGET_MS,
         "k": K,
+        "native_threads": native_threads,
+        "thread_pools": pools,
         "counts": counts(url),
         "fill_seconds": fill_seconds,
         "warm_up_seconds": warm,

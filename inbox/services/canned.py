@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inbox.errors import Conflict, InvalidInput, NotFound
+from inbox.errors import InvalidInput, NotFound
 from inbox.services import audit
-from inbox.services.common import aware
+from inbox.services.common import aware, flush_unique
 from storage.models import Agent, CannedResponse, utcnow
 
 
@@ -39,21 +38,8 @@ def _get(db: Session, canned_id: int) -> CannedResponse:
 
 
 def _save(db: Session, item: CannedResponse) -> None:
-    """Flush, turning the unique short code's violation (also when two admins race) into a 409."""
-    query = select(CannedResponse.id).where(CannedResponse.short_code == item.short_code)
-    if item.id is not None:
-        query = query.where(CannedResponse.id != item.id)
-    with db.no_autoflush:
-        taken = db.scalar(query)
-    if taken is None:
-        try:
-            db.flush()
-            return
-        except IntegrityError:
-            pass
-    short_code = item.short_code
-    db.rollback()
-    raise Conflict(f"The short code {short_code!r} is taken.")
+    """Flush; a short code another response has (also when two admins race) is a 409."""
+    flush_unique(db, item, CannedResponse.short_code, f"The short code {item.short_code!r} is taken.")
 
 
 def create(db: Session, agent: Agent, short_code: str, content: str, ip: Optional[str]) -> Dict[str, Any]:

@@ -9,49 +9,44 @@ deleted: impressions and events point at items. An item changed here belongs to 
 
 from __future__ import annotations
 
+from dataclasses import fields as spec_fields
 from typing import Any, Dict, Optional, Tuple
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from inbox.errors import Conflict, InvalidInput, NotFound
 from inbox.services import audit
-from inbox.services.common import aware
-from recommendations.library import INBOX_SOURCE, LibraryError, apply_spec, check_item, matching
+from inbox.services.common import aware, flush_unique
+from recommendations.library import (
+    FIELDS,
+    INBOX_SOURCE,
+    LIST_FIELDS,
+    ContentSpec,
+    LibraryError,
+    apply_spec,
+    check_item,
+    matching,
+)
 from recommendations.vocabulary import CATEGORIES, PRODUCT_LINES
 from storage.models import Agent, ContentItem, utcnow
 
-ITEM_FIELDS = (
-    "category",
-    "title",
-    "summary",
-    "body",
-    "link",
-    "image",
-    "product_lines",
-    "life_events",
-    "claim_stages",
-    "incident_types",
-    "months",
-    "marketing",
-    "offers_product",
-    "valid_from",
-    "valid_to",
-    "locale",
-)
+# An item's fields as the library's checks and ContentSpec know them, in ContentSpec's order; the file's `id` is
+# the API's `slug`, a column of its own. The sequence-valued ones are stored as JSON arrays.
+ITEM_FIELDS = tuple(spec_field.name for spec_field in spec_fields(ContentSpec) if spec_field.name in FIELDS)
+SEQUENCE_FIELDS = (*LIST_FIELDS, "months")
+
+
+def _fields(item: ContentItem) -> Dict[str, Any]:
+    values = {name: getattr(item, name) for name in ITEM_FIELDS}
+    return values | {name: list(values[name] or []) for name in SEQUENCE_FIELDS}
 
 
 def as_dict(item: ContentItem) -> Dict[str, Any]:
     return {
         "id": item.id,
         "slug": item.slug,
-        **{name: getattr(item, name) for name in ITEM_FIELDS},
-        "product_lines": list(item.product_lines or []),
-        "life_events": list(item.life_events or []),
-        "claim_stages": list(item.claim_stages or []),
-        "incident_types": list(item.incident_types or []),
-        "months": list(item.months or []),
+        **_fields(item),
         "marketing": bool(item.marketing),
         "source": item.source,
         "created_at": aware(item.created_at),
@@ -120,10 +115,7 @@ def get_item(db: Session, content_id: int) -> Dict[str, Any]:
 
 def _raw(item: ContentItem) -> Dict[str, Any]:
     """A stored item in the shape of a library file's item, so an edit is checked as the whole item it makes."""
-    raw: Dict[str, Any] = {"id": item.slug, **{name: getattr(item, name) for name in ITEM_FIELDS}}
-    for name in ("product_lines", "life_events", "claim_stages", "incident_types", "months"):
-        raw[name] = list(raw[name] or [])
-    return raw
+    return {"id": item.slug, **_fields(item)}
 
 
 def _checked(raw: Dict[str, Any]) -> Any:
@@ -136,21 +128,8 @@ def _checked(raw: Dict[str, Any]) -> Any:
 
 
 def _save(db: Session, item: ContentItem) -> None:
-    """Flush, turning a taken slug (also when two admins race) into a 409."""
-    query = select(ContentItem.id).where(ContentItem.slug == item.slug)
-    if item.id is not None:
-        query = query.where(ContentItem.id != item.id)
-    with db.no_autoflush:
-        taken = db.scalar(query)
-    if taken is None:
-        try:
-            db.flush()
-            return
-        except IntegrityError:
-            pass
-    slug = item.slug
-    db.rollback()
-    raise Conflict(f"The slug {slug!r} is taken by another item.")
+    """Flush; a slug another item has (also when two admins race) is a 409."""
+    flush_unique(db, item, ContentItem.slug, f"The slug {item.slug!r} is taken by another item.")
 
 
 def create(db: Session, agent: Agent, slug: str, fields: Dict[str, Any], ip: Optional[str]) -> Dict[str, Any]:

@@ -120,6 +120,7 @@ BAD_VALUES = [
     ("RASA_PUBLIC_URL", "chat.harbor.example"),
     ("RASA_PORT", "http"),
     ("ACTIONS_PORT", "0"),
+    ("ACTIONS_NATIVE_THREADS", "0"),
     ("WEBCHAT_PORT", "70000"),
     ("INBOX_PORT", "8090.5"),
     ("INBOX_LOG_LEVEL", "verbose"),
