@@ -150,7 +150,14 @@ def promote(
     action: str = "model_promoted",
     served: Path = SERVED_MODEL,
 ) -> ModelVersion:
-    """Make `version` the active model: Rasa loads it, then the registry and the served archive follow."""
+    """Make `version` the active model: Rasa loads it, then the registry and the served archive follow.
+
+    The session's transaction is committed before Rasa is asked to load, and the registry's writes start a new
+    one after: no transaction may stay open across the load (~30 s). Rasa writes to the same database while it
+    loads (its tracker store and the interaction log check their tables), and on SQLite every transaction here
+    holds the write lock (storage.engine.begin_immediate): Rasa waited out its busy timeout and refused the model
+    ("database is locked", HTTP 500, seen in the learning-loop benchmark of 2026-12-06), and every customer
+    message waited with it. On PostgreSQL the same open transaction would only idle, but nothing needs it."""
     row = by_version(session, version)
     archive = archive_path(row)
     if not archive.exists():
@@ -160,6 +167,7 @@ def promote(
     previous = active(session)
     if previous is not None and previous.id == row.id:
         raise RegistryError(f"{version} is already the active model")
+    session.commit()
     loader.load(archive)  # raises if Rasa refuses: nothing below happens
     if previous is not None:
         previous.status = "retired"

@@ -7,6 +7,22 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 
+def _percent(value: Any) -> str:
+    """A share, or a dash where the run never measured it (it stopped on an error first)."""
+    return "–" if value is None else f"{value} %"
+
+
+def _retrain_outcome(result: Dict[str, Any]) -> str:
+    """Exit 3 is the gate's refusal; any other failure is an error, whose last line says what went wrong."""
+    retrain = result.get("retrain", {})
+    if retrain.get("promoted"):
+        return "promoted"
+    if retrain.get("exit_code") == 3:
+        return "refused by the gate"
+    last = [line for line in str(result.get("error", "")).splitlines() if line.strip()][-1:] or ["no output"]
+    return f"failed, the run stopped here: {last[0][:300]}"
+
+
 def write_results(results_dir: Path, name: str, result: Dict[str, Any]) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -30,12 +46,12 @@ def markdown(result: Dict[str, Any], png: str) -> str:
         "",
         "| | before | after |" + (" rolled back |" if rollback else ""),
         "| --- | ---: | ---: |" + (" ---: |" if rollback else ""),
-        f"| new phrasings right | {before.get('new_accuracy')} % | {after.get('new_accuracy')} % |"
+        f"| new phrasings right | {_percent(before.get('new_accuracy'))} | {_percent(after.get('new_accuracy'))} |"
         + (f" {rollback['new_accuracy']} % |" if rollback else ""),
-        f"| taught phrasings right | {before.get('taught_accuracy')} % | {after.get('taught_accuracy')} % |"
+        f"| taught phrasings right | {_percent(before.get('taught_accuracy'))} | {_percent(after.get('taught_accuracy'))} |"
         + (" |" if rollback else ""),
         "",
-        f"- Retrain: exit code {retrain.get('exit_code')} ({'promoted' if retrain.get('promoted') else 'refused'}), "
+        f"- Retrain: exit code {retrain.get('exit_code')} ({_retrain_outcome(result)}), "
         f"{retrain.get('seconds')} s including the candidate's training and both models' evaluation.",
         f"- The Rasa server was restarted: {after.get('rasa_restarted')}; model before "
         f"`{Path(str(before.get('model_file'))).name}`, after `{Path(str(after.get('model_file'))).name}`.",

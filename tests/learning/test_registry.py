@@ -7,6 +7,7 @@ records what it was asked to load, or refuses as Rasa does when an archive does 
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import List
@@ -73,6 +74,39 @@ def test_promote_loads_into_rasa_then_records_and_serves_it(url, tmp_path, place
     with session_scope(url) as s:
         actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions[-2:] == ["model_adopted", "model_promoted"]
+
+
+class WritingLoader:
+    """Rasa as it loads a model: it writes to the same database from its own connection (its tracker store,
+    the interaction log's table check). Here with a 1 s busy timeout, where Rasa's is 30 s."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.loaded: List[Path] = []
+
+    def load(self, archive: Path) -> None:
+        connection = sqlite3.connect(self.database, timeout=1.0, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # 'database is locked' if the registry holds the write lock
+            connection.execute("CREATE TABLE IF NOT EXISTS rasa_loaded (archive TEXT)")
+            connection.execute("INSERT INTO rasa_loaded VALUES (?)", (str(archive),))
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+        self.loaded.append(archive)
+
+
+def test_rasa_can_write_to_the_database_while_it_loads_a_promoted_model(url, tmp_path, places) -> None:  # type: ignore[no-untyped-def]
+    """The learning-loop benchmark's promotion failed on SQLite: the registry's transaction held the write lock
+    across `PUT /model`, Rasa's own write waited out its busy timeout and Rasa answered HTTP 500."""
+    loader = WritingLoader(tmp_path / "coverline.db")
+    with session_scope(url) as s:
+        registry.adopt(s, archive(tmp_path, "shipped"), "d0", registry_dir=places["registry"])
+        candidate = registry.register(s, archive(tmp_path, "candidate"), "d1", registry_dir=places["registry"])
+        registry.promote(s, candidate.version, loader, served=places["served"])
+        back = registry.rollback(s, loader, served=places["served"]).version
+    assert len(loader.loaded) == 2
+    assert statuses(url)[back] == "active" and statuses(url)[candidate.version] == "retired"
 
 
 def test_a_model_rasa_refuses_changes_nothing(url, tmp_path, places) -> None:  # type: ignore[no-untyped-def]
