@@ -156,6 +156,9 @@ CONVERSATION_SUMMARY_INCLUDE = [
     "thumbs_down",
 ]
 
+# what conversations by product read beside the conversation's start (ix_conversation_products_conversation_created_at)
+CONVERSATION_PRODUCT_INCLUDE = ["conversation_id", "product", "channel", "last_named_at"]
+
 
 class Conversation(Base):
     __tablename__ = "conversations"
@@ -191,12 +194,24 @@ class ConversationProduct(Base):
     Kept by storage/summary.py with every customer message; filled for older rows by migration 0018."""
 
     __tablename__ = "conversation_products"
-    __table_args__ = (Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),)
+    __table_args__ = (
+        Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),
+        # conversations by product, read alone: no join to conversations for the start (0019)
+        Index(
+            "ix_conversation_products_conversation_created_at",
+            "conversation_created_at",
+            postgresql_include=CONVERSATION_PRODUCT_INCLUDE,
+        ),
+    )
 
     conversation_id = Column(String(255), ForeignKey("conversations.id"), primary_key=True)
     product = Column(String(40), primary_key=True)  # auto, home, renters, travel, life
     first_named_at = Column(DateTime, nullable=False)
     last_named_at = Column(DateTime, nullable=False)
+    # copies of the conversation's created_at and channel (storage/summary.py sets them with the row and
+    # follows a change of the conversation's), so conversations by product need not join conversations
+    conversation_created_at = Column(DateTime, nullable=False)
+    channel = Column(String(40), nullable=False)
 
 
 def sentiment_label_of(sentiment: Any) -> Optional[str]:

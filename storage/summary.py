@@ -27,7 +27,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, List, Set, Tuple
 
-from sqlalchemy import case, event, func, inspect, or_, select, text, true, update
+from sqlalchemy import DateTime, String, case, event, func, inspect, literal, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -77,12 +77,24 @@ def _conversation(connection: Connection, conversation_id: str, **values: Any) -
     connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
 
 
+_PRODUCT_COLUMNS = ("conversation_id", "product", "first_named_at", "last_named_at")
+_PRODUCT_COLUMNS += ("conversation_created_at", "channel")
+
+
 def _products_named(connection: Connection, conversation_id: str, products: Iterable[str], sent_at: datetime) -> None:
+    """A new row copies the conversation's created_at and channel (read in the INSERT, after the conversation's
+    row lock), so conversations by product read this table alone; `conversation_changed` keeps them."""
     table = ConversationProduct.__table__
     for product in sorted(products):
-        statement = _dialect_insert(connection)(table).values(
-            conversation_id=conversation_id, product=product, first_named_at=sent_at, last_named_at=sent_at
-        )
+        row = select(
+            Conversation.id,
+            literal(product, String),
+            literal(sent_at, DateTime),
+            literal(sent_at, DateTime),
+            Conversation.created_at,
+            Conversation.channel,
+        ).where(Conversation.id == conversation_id)
+        statement = _dialect_insert(connection)(table).from_select(list(_PRODUCT_COLUMNS), row)
         connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[table.c.conversation_id, table.c.product],
@@ -277,6 +289,21 @@ def handoff_changed(connection: Connection, escalation: Escalation) -> None:
     _measure_first_response(connection, escalation.id)
 
 
+def conversation_changed(connection: Connection, conversation: Conversation) -> None:
+    """The copies of the conversation's created_at and channel on its product rows follow the conversation:
+    its channel is filled in when the row was created without one (conversations/projection.py), and
+    created_at, which nothing moves today, would be followed too. Runs in the flush that updates the
+    conversation's row, so under its row lock, first in the lock order."""
+    state = inspect(conversation)
+    if not (state.attrs.channel.history.has_changes() or state.attrs.created_at.history.has_changes()):
+        return
+    connection.execute(
+        update(ConversationProduct)
+        .where(ConversationProduct.conversation_id == conversation.id)
+        .values(conversation_created_at=conversation.created_at, channel=conversation.channel)
+    )
+
+
 def answer_rated(connection: Connection, feedback: AnswerFeedback) -> None:
     flag = "thumbs_up" if feedback.helpful else "thumbs_down"
     _conversation(connection, feedback.conversation_id, **{flag: true()})
@@ -297,6 +324,11 @@ def _on_handoff_change(_mapper: Any, connection: Connection, escalation: Escalat
     handoff_changed(connection, escalation)
 
 
+@event.listens_for(Conversation, "after_update")
+def _on_conversation_change(_mapper: Any, connection: Connection, conversation: Conversation) -> None:
+    conversation_changed(connection, conversation)
+
+
 @event.listens_for(AnswerFeedback, "after_insert")
 def _on_rating(_mapper: Any, connection: Connection, feedback: AnswerFeedback) -> None:
     answer_rated(connection, feedback)
@@ -305,21 +337,24 @@ def _on_rating(_mapper: Any, connection: Connection, feedback: AnswerFeedback) -
 # -- the whole log at once ----------------------------------------------------------------------------------
 
 _PRODUCTS_SQLITE = """
-INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at)
-SELECT m.conversation_id, json_extract(e.value, '$.value'), min(m.sent_at), max(m.sent_at)
-FROM messages AS m, json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
+INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at, conversation_created_at,
+    channel)
+SELECT m.conversation_id, json_extract(e.value, '$.value'), min(m.sent_at), max(m.sent_at), c.created_at, c.channel
+FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id,
+     json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
 WHERE m.author = 'customer' AND json_extract(e.value, '$.entity') = 'product'
   AND json_type(e.value, '$.value') = 'text'
-GROUP BY m.conversation_id, json_extract(e.value, '$.value')
+GROUP BY m.conversation_id, json_extract(e.value, '$.value'), c.created_at, c.channel
 """
 _PRODUCTS_POSTGRESQL = """
-INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at)
-SELECT m.conversation_id, e.value ->> 'value', min(m.sent_at), max(m.sent_at)
-FROM messages AS m CROSS JOIN LATERAL json_array_elements(
+INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at, conversation_created_at,
+    channel)
+SELECT m.conversation_id, e.value ->> 'value', min(m.sent_at), max(m.sent_at), c.created_at, c.channel
+FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id CROSS JOIN LATERAL json_array_elements(
     CASE WHEN json_typeof(m.entities) = 'array' THEN m.entities ELSE '[]'::json END
 ) AS e(value)
 WHERE m.author = 'customer' AND e.value ->> 'entity' = 'product' AND json_typeof(e.value -> 'value') = 'string'
-GROUP BY m.conversation_id, e.value ->> 'value'
+GROUP BY m.conversation_id, e.value ->> 'value', c.created_at, c.channel
 """
 _CONVERSATIONS = """
 UPDATE conversations SET

@@ -317,6 +317,35 @@ def test_messages_logged_out_of_order_leave_the_summary_of_the_log(url: str) -> 
         assert list(labels) == ["negative", "negative"]
 
 
+def test_product_rows_keep_the_conversations_start_and_follow_its_channel(url: str) -> None:
+    """Conversations by product read the product rows alone: each carries its conversation's created_at and
+    channel, and a channel filled in after the product was named (the row created from a message without
+    one) reaches the product rows, so the channel filter counts the conversation."""
+    sender = "late-channel"
+    unnamed_channel = {**customer_said(sender, T0, "c1", product="auto"), "input_channel": None}
+    with session_scope(url) as session:
+        session.add(
+            Conversation(id=sender, channel="unknown", customer_identity=sender, created_at=T0, last_message_at=T0)
+        )
+    with session_scope(url) as session:
+        record_event(session, unnamed_channel)
+        record_event(session, customer_said(sender, T0 + timedelta(minutes=1), "c2", product="home"))
+    with Session(get_engine(url), future=True) as session:
+        created_at = T0
+        kept = session.execute(
+            select(
+                ConversationProduct.product, ConversationProduct.conversation_created_at, ConversationProduct.channel
+            ).where(ConversationProduct.conversation_id == sender)
+        )
+        assert sorted(tuple(r) for r in kept) == [("auto", created_at, "telegram"), ("home", created_at, "telegram")]
+        start = created_at.replace(tzinfo=timezone.utc)
+        around = MetricFilter(
+            start - timedelta(hours=1), start + timedelta(hours=1), Granularity.HOUR, "UTC", channel="telegram"
+        )
+        rows = session.execute(units.conversation_rows(around, session.bind.dialect.name, around.window_utc, "product"))
+        assert sorted(r.category for r in rows if r.conversation_id == sender) == ["auto", "home"]
+
+
 def test_a_handoff_resolved_stops_counting_agent_messages_after_it(url: str) -> None:
     sender = "telegram:resolved"
     with session_scope(url) as session:
