@@ -159,6 +159,10 @@ CONVERSATION_SUMMARY_INCLUDE = [
 # what conversations by product read beside the conversation's start (ix_conversation_products_conversation_created_at)
 CONVERSATION_PRODUCT_INCLUDE = ["conversation_id", "product", "channel", "last_named_at"]
 
+# the agent messages that end a wait after an earlier agent message: reply time's rows (ix_messages_agent_waits)
+AGENT_WAIT = "author = 'agent' AND previous_agent_at IS NOT NULL AND waiting_since IS NOT NULL"
+AGENT_WAIT_INCLUDE = ["conversation_id", "id", "previous_agent_at", "waiting_since"]
+
 
 class Conversation(Base):
     __tablename__ = "conversations"
@@ -303,6 +307,14 @@ class Message(Base):
         # a conversation's messages in time order, from the index alone (reply time's timeline); it also
         # serves every look-up by conversation, so it replaced the plain index on conversation_id (0018)
         Index("ix_messages_conversation_sent_at", "conversation_id", "sent_at", postgresql_include=["author", "id"]),
+        # reply time: the agent replies that answer a wait, with the wait, from the index alone (0020)
+        Index(
+            "ix_messages_agent_waits",
+            "sent_at",
+            postgresql_include=AGENT_WAIT_INCLUDE,
+            sqlite_where=sql_text(AGENT_WAIT),
+            postgresql_where=sql_text(AGENT_WAIT),
+        ),
     )
 
     id = Column(Integer, primary_key=True)
@@ -331,6 +343,10 @@ class Message(Base):
     first_answer_at = Column(DateTime)
     answered_by_fallback = Column(Boolean, nullable=False, default=False, server_default=false())
     answered_from_past_reply = Column(Boolean, nullable=False, default=False, server_default=false())
+    # On an agent message (storage/summary.py): the previous agent message's sent_at, and the first customer
+    # message since then (Chatwoot's "waiting since"), in (sent_at, id) order; reply time reads these.
+    previous_agent_at = Column(DateTime)
+    waiting_since = Column(DateTime)
     latency_ms = Column(Float)
     sent_at = Column(DateTime, nullable=False)  # the event's own timestamp
     created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -27,9 +27,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, List, Set, Tuple
 
-from sqlalchemy import DateTime, String, case, event, func, inspect, literal, or_, select, text, true, update
+from sqlalchemy import (
+    DateTime,
+    String,
+    case,
+    event,
+    exists,
+    func,
+    inspect,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import (
@@ -126,6 +142,77 @@ def _answers_handoffs(connection: Connection, conversation_id: str, sent_at: dat
     )
 
 
+def _order(message: Any) -> ColumnElement:
+    """A message's place in its conversation's timeline: (sent_at, id), as reply time orders it."""
+    return tuple_(message.sent_at, message.id)
+
+
+def _wait_measured(connection: Connection, which: ColumnElement) -> None:
+    """The agent message `which` selects gets its wait measured from the timeline as it now stands: the
+    previous agent message's sent_at, and the first customer message after that one and before it. Read
+    inside the UPDATE, after the conversation's row lock that every message writer takes first."""
+    before, customer, between = aliased(Message), aliased(Message), aliased(Message)
+    previous = select(func.max(before.sent_at)).where(
+        before.conversation_id == Message.conversation_id,
+        before.author == AGENT,
+        _order(before) < _order(Message),
+    )
+    agent_between = (
+        exists()
+        .where(
+            between.conversation_id == Message.conversation_id,
+            between.author == AGENT,
+            _order(between) > _order(customer),
+            _order(between) < _order(Message),
+        )
+        .correlate_except(between)
+    )
+    since = select(func.min(customer.sent_at)).where(
+        customer.conversation_id == Message.conversation_id,
+        customer.author == CUSTOMER,
+        _order(customer) < _order(Message),
+        ~agent_between,
+    )
+    connection.execute(
+        update(Message)
+        .where(Message.id == which)
+        .values(previous_agent_at=previous.scalar_subquery(), waiting_since=since.scalar_subquery())
+    )
+
+
+def _next_agent_message(conversation_id: str, after: Message) -> Any:
+    """The id of the conversation's first agent message after `after` in the timeline (a scalar subquery)."""
+    following = aliased(Message)
+    return (
+        select(following.id)
+        .where(
+            following.conversation_id == conversation_id,
+            following.author == AGENT,
+            _order(following) > tuple_(literal(after.sent_at, DateTime), literal(after.id)),
+        )
+        .order_by(following.sent_at, following.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _answers_wait(connection: Connection, message: Message) -> None:
+    """An agent message measures its own wait, and the next agent message's (written before it, out of
+    order) is measured again: its wait now begins after this one."""
+    _wait_measured(connection, literal(message.id))
+    _wait_measured(connection, _next_agent_message(message.conversation_id, message))
+
+
+def _joins_wait(connection: Connection, message: Message) -> None:
+    """A customer message is in the wait that the first agent message after it answers: that wait began at
+    the earlier of the two (none yet: the agent message measures it when it is written)."""
+    connection.execute(
+        update(Message)
+        .where(Message.id == _next_agent_message(message.conversation_id, message))
+        .values(waiting_since=earlier(Message.waiting_since, message.sent_at))
+    )
+
+
 def _dialect_insert(connection: Connection) -> Any:
     return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
@@ -219,9 +306,9 @@ def _answered(connection: Connection, reply: Message) -> List[AnswerMove]:
 
 def message_logged(connection: Connection, message: Message) -> None:
     """Every writer takes its locks in one order: the conversation's row, the answered message's row, the
-    conversation's own rows (handoffs, products), then the per-hour totals shared by all conversations
-    (messages, intents, answers sorted). Two transactions therefore never wait for each other in a circle,
-    and the shared totals are held only from the end of the flush to the commit."""
+    conversation's own rows (handoffs, products, its agent messages' waits), then the per-hour totals shared
+    by all conversations (messages, intents, answers sorted). Two transactions therefore never wait for each
+    other in a circle, and the shared totals are held only from the end of the flush to the commit."""
     if message.author == CUSTOMER:
         _conversation(
             connection, message.conversation_id, last_customer_at=later(Conversation.last_customer_at, message.sent_at)
@@ -229,6 +316,7 @@ def message_logged(connection: Connection, message: Message) -> None:
         _products_named(connection, message.conversation_id, named_products(message.entities), message.sent_at)
         if message.intent is not None:
             _intent_seen(connection, message.conversation_id, message.intent)
+        _joins_wait(connection, message)
     elif message.author == BOT:
         _conversation(connection, message.conversation_id, last_bot_at=later(Conversation.last_bot_at, message.sent_at))
     elif message.author == AGENT:
@@ -236,6 +324,7 @@ def message_logged(connection: Connection, message: Message) -> None:
             connection, message.conversation_id, first_agent_at=earlier(Conversation.first_agent_at, message.sent_at)
         )
         _answers_handoffs(connection, message.conversation_id, message.sent_at)
+        _answers_wait(connection, message)
     moves = _answered(connection, message) if message.author == BOT and message.in_reply_to_id is not None else []
     _counted(connection, message)
     if message.author == CUSTOMER and message.intent is not None:
@@ -390,6 +479,26 @@ UPDATE escalations SET first_response_at = (
       AND (escalations.resolved_at IS NULL OR m.sent_at <= escalations.resolved_at)
 )
 """
+# Per agent message: the agents before it in the timeline (sent_at, id) give its previous one's sent_at; its
+# wait is the first customer message with as many agent messages before it (after that previous one).
+_WAITS = """
+UPDATE messages SET previous_agent_at = w.previous_agent_at, waiting_since = w.waiting_since
+FROM (
+    SELECT id, author, previous_agent_at,
+           min(CASE WHEN author = 'customer' THEN sent_at END)
+               OVER (PARTITION BY conversation_id, agents_before) AS waiting_since
+    FROM (
+        SELECT id, conversation_id, author, sent_at,
+               count(CASE WHEN author = 'agent' THEN 1 END) OVER timeline AS agents_before,
+               max(CASE WHEN author = 'agent' THEN sent_at END) OVER timeline AS previous_agent_at
+        FROM messages WHERE author IN ('customer', 'agent')
+        WINDOW timeline AS (
+            PARTITION BY conversation_id ORDER BY sent_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        )
+    ) AS t
+) AS w
+WHERE messages.id = w.id AND w.author = 'agent'
+"""
 _HOURS_SQLITE = """
 INSERT INTO message_hours (hour, channel, author, sentiment, messages)
 SELECT strftime('%Y-%m-%d %H:00:00.000000', sent_at), channel, author, coalesce(sentiment_label, 'unknown'), count(*)
@@ -454,6 +563,7 @@ def backfill(connection: Connection) -> None:
         _HANDOFFS,
         _RATINGS,
         _FIRST_RESPONSES,
+        _WAITS,
         _PRODUCTS_POSTGRESQL if postgres else _PRODUCTS_SQLITE,
         _HOURS_POSTGRESQL if postgres else _HOURS_SQLITE,
         _INTENTS,

@@ -128,7 +128,7 @@ _STATEMENTS: List[str] = [
 # run inside a transaction.
 MAINTENANCE = "VACUUM ANALYZE"
 
-# The analytics indexes of migrations 0014, 0018 and 0019 (storage/models.py): dropped once to time the queries
+# The analytics indexes of migrations 0014, 0018, 0019 and 0020 (storage/models.py): dropped once to time the queries
 # without them.
 ANALYTICS_INDEXES: List[str] = [
     "ix_conversations_created_at",
@@ -138,6 +138,7 @@ ANALYTICS_INDEXES: List[str] = [
     "ix_messages_sent_at",
     "ix_messages_author_sent_at",
     "ix_messages_first_answer_at",
+    "ix_messages_agent_waits",
     "ix_escalations_created_at",
     "ix_escalations_resolved_at",
     "ix_answer_feedback_created_at",

@@ -119,6 +119,8 @@ def snapshot(session: Session) -> Dict[str, Any]:
             Message.first_answer_at,
             Message.answered_by_fallback,
             Message.answered_from_past_reply,
+            Message.previous_agent_at,
+            Message.waiting_since,
         ).order_by(Message.event_key)
     )
     intents = session.execute(select(IntentHour.__table__).order_by("hour", "channel", "intent"))
@@ -152,7 +154,12 @@ def wipe(session: Session) -> None:
     session.execute(update(Escalation).values(first_response_at=None))
     session.execute(
         update(Message).values(
-            sentiment_label=None, first_answer_at=None, answered_by_fallback=False, answered_from_past_reply=False
+            sentiment_label=None,
+            first_answer_at=None,
+            answered_by_fallback=False,
+            answered_from_past_reply=False,
+            previous_agent_at=None,
+            waiting_since=None,
         )
     )
     session.execute(AnswerHour.__table__.delete())
@@ -602,3 +609,137 @@ def test_two_replies_to_one_message_written_at_once_both_count(url: str) -> None
         answered = select(Message.first_answer_at, Message.answered_by_fallback, Message.answered_from_past_reply)
         assert tuple(session.execute(answered.where(Message.id == question)).one()) == (earlier.sent_at, True, True)
         assert answers_kept(session) == answers_from_the_log(session)
+
+
+# -- reply time's waits ---------------------------------------------------------------------------------
+
+# One conversation's timeline: (key, author, minutes after T0). a1 answers c1 (no agent before it: not a
+# reply-time row), a2 answers the wait that c2 began (c3 joins it), a3 follows a2 with no customer between,
+# a4 answers c4.
+TIMELINE = [
+    ("c1", "customer", 0),
+    ("a1", "agent", 2),
+    ("c2", "customer", 5),
+    ("c3", "customer", 6),
+    ("a2", "agent", 9),
+    ("a3", "agent", 10),
+    ("c4", "customer", 12),
+    ("a4", "agent", 15),
+]
+WAITS = {
+    "a1": (None, T0),
+    "a2": (T0 + timedelta(minutes=2), T0 + timedelta(minutes=5)),
+    "a3": (T0 + timedelta(minutes=9), None),
+    "a4": (T0 + timedelta(minutes=10), T0 + timedelta(minutes=12)),
+}
+
+
+def _customer_message(sender: str, moment: datetime, key: str) -> Message:
+    return Message(conversation_id=sender, event_key=key, direction="inbound", author="customer", channel="telegram",
+                   text="customer", sent_at=moment, created_at=moment)  # fmt: skip
+
+
+def _timeline_message(sender: str, key: str, author: str, minutes: int) -> Message:
+    moment = T0 + timedelta(minutes=minutes)
+    build = _agent_message if author == "agent" else _customer_message
+    return build(sender, moment, f"{sender}|{key}")
+
+
+def waits_of(session: Session, sender: str) -> Dict[str, Tuple[Optional[datetime], Optional[datetime]]]:
+    rows = session.execute(
+        select(Message.event_key, Message.previous_agent_at, Message.waiting_since).where(
+            Message.conversation_id == sender, Message.author == "agent"
+        )
+    )
+    return {key.split("|")[-1]: (previous, since) for key, previous, since in rows}
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["c1", "a1", "c2", "c3", "a2", "a3", "c4", "a4"],  # as it happened
+        ["a4", "c4", "a3", "a2", "c3", "c2", "a1", "c1"],  # backwards
+        ["a4", "a1", "c3", "a3", "c1", "a2", "c4", "c2"],  # shuffled
+    ],
+    ids=["in-order", "backwards", "shuffled"],
+)
+def test_agent_messages_keep_the_wait_they_answer_whatever_the_order(url: str, order: List[str]) -> None:
+    """A late customer message joins the wait of the first agent message after it; a late agent message
+    takes the customers since the previous agent message, and the next agent message's wait starts after it."""
+    sender = f"waits-{'-'.join(order[:3])}"
+    _conversation(url, sender)
+    by_key = {key: (author, minutes) for key, author, minutes in TIMELINE}
+    for key in order:
+        with session_scope(url) as session:
+            session.add(_timeline_message(sender, key, *by_key[key]))
+    with Session(get_engine(url), future=True) as session:
+        assert waits_of(session, sender) == WAITS
+
+
+def test_reply_time_rows_are_the_agent_messages_answering_a_wait(url: str) -> None:
+    """reply_rows reads the waits: a2 and a4, not a1 (no agent before it) nor a3 (no customer between); a
+    handoff between a3 and a4 makes a4 the first reply of the handoff (first response time), not a reply."""
+    sender = "waits-rows"
+    _conversation(url, sender)
+    with session_scope(url) as session:
+        session.add_all([_timeline_message(sender, key, author, minutes) for key, author, minutes in TIMELINE])
+    start = T0.replace(tzinfo=timezone.utc)
+    around = MetricFilter(start, start + timedelta(hours=1), Granularity.HOUR, "UTC", channel="telegram")
+    with Session(get_engine(url), future=True) as session:
+        query = units.reply_rows(around, session.bind.dialect.name, around.window_utc)
+        rows = {(r.start, r.stop) for r in session.execute(query) if r.conversation_id == sender}
+        assert rows == {(WAITS["a2"][1], T0 + timedelta(minutes=9)), (WAITS["a4"][1], T0 + timedelta(minutes=15))}
+    with session_scope(url) as session:
+        session.add(_handoff(sender, T0 + timedelta(minutes=11)))
+    with Session(get_engine(url), future=True) as session:
+        query = units.reply_rows(around, session.bind.dialect.name, around.window_utc)
+        assert [r.stop for r in session.execute(query) if r.conversation_id == sender] == [T0 + timedelta(minutes=9)]
+
+
+@pytest.mark.parametrize("agent_first", [True, False])
+def test_a_customer_message_and_the_agent_reply_written_at_once_make_one_wait(url: str, agent_first: bool) -> None:
+    """The agent's reply and the customer message it answers, written by two transactions at once: whichever
+    takes the conversation's row lock second reads the other's message, so the wait begins at the customer's."""
+    sender = f"waits-race-{agent_first}"
+    _conversation(url, sender)
+    with session_scope(url) as session:
+        session.add(_agent_message(sender, T0 + timedelta(minutes=1), f"{sender}|a1"))
+    customer = _customer_message(sender, T0 + timedelta(minutes=2), f"{sender}|c1")
+    answer = _agent_message(sender, T0 + timedelta(minutes=3), f"{sender}|a2")
+    _write_both(url, *((answer, customer) if agent_first else (customer, answer)))
+    with Session(get_engine(url), future=True) as session:
+        assert waits_of(session, sender)["a2"] == (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+
+
+def test_two_agent_messages_written_at_once_split_the_wait(url: str) -> None:
+    """Two agent replies written at once around a customer message: the later one's wait begins after the
+    earlier one, whichever transaction commits first."""
+    sender = "waits-race-agents"
+    _conversation(url, sender)
+    with session_scope(url) as session:
+        session.add(_customer_message(sender, T0, f"{sender}|c1"))
+        session.add(_agent_message(sender, T0 + timedelta(minutes=1), f"{sender}|a1"))
+        session.add(_customer_message(sender, T0 + timedelta(minutes=2), f"{sender}|c2"))
+        session.add(_customer_message(sender, T0 + timedelta(minutes=4), f"{sender}|c3"))
+    late, early = (
+        _agent_message(sender, T0 + timedelta(minutes=5), f"{sender}|a3"),
+        _agent_message(sender, T0 + timedelta(minutes=3), f"{sender}|a2"),
+    )
+    _write_both(url, late, early)
+    with Session(get_engine(url), future=True) as session:
+        waits = waits_of(session, sender)
+        assert waits["a2"] == (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+        assert waits["a3"] == (T0 + timedelta(minutes=3), T0 + timedelta(minutes=4))
+
+
+def test_backfill_computes_the_waits_the_writes_kept(url: str) -> None:
+    """Every conversation this module wrote (in every order, and by concurrent writers): `backfill` of the
+    whole log gives the summary the writes kept, waits included."""
+    with Session(get_engine(url), future=True) as session:
+        kept = snapshot(session)
+        assert any(since for *_, since in kept["labels"])
+        wipe(session)
+        assert snapshot(session) != kept
+        backfill(session.connection())
+        assert snapshot(session) == kept
+        session.rollback()
