@@ -1,8 +1,10 @@
 """The summary of the interaction log that analytics reads instead of grouping every message: per conversation
 the latest customer and bot message, the first agent message and handoff, whether an answer got a 👍 or a 👎
-(`Conversation.last_customer_at` …), the product lines and intents seen (`ConversationProduct`,
-`ConversationIntent`); per handoff its first agent reply (`Escalation.first_response_at`); per answered
-message its first reply and kind (`Message.first_answer_at` …); and per UTC hour the messages, the customer
+(`Conversation.last_customer_at` …), the product lines (`ConversationProduct`, with copies of the
+conversation's created_at and channel) and intents seen (`ConversationIntent`); per handoff its first agent
+reply (`Escalation.first_response_at`); per answered message its first reply and kind
+(`Message.first_answer_at` …); per agent message the previous one and the wait it answers
+(`Message.previous_agent_at`, `waiting_since`); and per UTC hour the messages, the customer
 messages per intent and the answered messages (`MessageHour`, `IntentHour`, `AnswerHour`).
 docs/analytics.md says which metric reads what.
 

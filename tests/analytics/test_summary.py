@@ -353,6 +353,55 @@ def test_product_rows_keep_the_conversations_start_and_follow_its_channel(url: s
         assert sorted(r.category for r in rows if r.conversation_id == sender) == ["auto", "home"]
 
 
+def _fill_in_channel(session: Session, sender: str) -> None:
+    session.get(Conversation, sender).channel = "telegram"
+
+
+def _name_product(session: Session, sender: str) -> None:
+    record_event(session, {**customer_said(sender, T0, "c1", product="auto"), "input_channel": None})
+
+
+@pytest.mark.parametrize("channel_first", [True, False])
+def test_a_product_named_while_the_channel_is_filled_in_gets_the_channel(url: str, channel_first: bool) -> None:
+    """The conversation's channel filled in by one transaction while another names a product: whichever
+    takes the conversation's row lock second reads (or updates) the other's row, so the product row ends
+    with the channel."""
+    sender = f"late-channel-race-{channel_first}"
+    with session_scope(url) as session:
+        session.add(
+            Conversation(id=sender, channel="unknown", customer_identity=sender, created_at=T0, last_message_at=T0)
+        )
+    first, second = (_fill_in_channel, _name_product) if channel_first else (_name_product, _fill_in_channel)
+    written = threading.Event()
+    errors: List[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with session_scope(url) as session:
+                first(session, sender)
+                session.flush()
+                written.set()
+                time.sleep(HOLD_SECONDS)
+        except BaseException as error:  # reported by the test below
+            errors.append(error)
+            written.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    written.wait(10)
+    with session_scope(url) as session:
+        second(session, sender)
+    holder.join(10)
+    assert not errors
+    with Session(get_engine(url), future=True) as session:
+        kept = session.execute(
+            select(ConversationProduct.product, ConversationProduct.channel).where(
+                ConversationProduct.conversation_id == sender
+            )
+        )
+        assert [tuple(r) for r in kept] == [("auto", "telegram")]
+
+
 def test_a_handoff_resolved_stops_counting_agent_messages_after_it(url: str) -> None:
     sender = "telegram:resolved"
     with session_scope(url) as session:
