@@ -39,7 +39,6 @@ from sqlalchemy import (
     exists,
     func,
     inspect,
-    literal,
     or_,
     select,
     text,
@@ -97,33 +96,39 @@ def _conversation(connection: Connection, conversation_id: str, **values: Any) -
     connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
 
 
-_PRODUCT_COLUMNS = ("conversation_id", "product", "first_named_at", "last_named_at")
-_PRODUCT_COLUMNS += ("conversation_created_at", "channel")
+def _product_upsert(insert: Any) -> Any:
+    """INSERT … SELECT … ON CONFLICT of one product named (parameters `named_in`, `product`, `named_at`): a new
+    row copies the conversation's created_at and channel, read in the INSERT after the conversation's row
+    lock, so conversations by product read this table alone (`conversation_changed` keeps the copies)."""
+    table = ConversationProduct.__table__
+    named_at = bindparam("named_at", type_=DateTime)
+    row = select(
+        Conversation.id,
+        bindparam("product", type_=String),
+        named_at,
+        named_at,
+        Conversation.created_at,
+        Conversation.channel,
+    ).where(Conversation.id == bindparam("named_in", type_=String))
+    columns = ["conversation_id", "product", "first_named_at", "last_named_at", "conversation_created_at", "channel"]
+    statement = insert(table).from_select(columns, row)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.conversation_id, table.c.product],
+        set_={
+            "first_named_at": earlier(table.c.first_named_at, statement.excluded.first_named_at),
+            "last_named_at": later(table.c.last_named_at, statement.excluded.last_named_at),
+        },
+    )
+
+
+# Built once per dialect, as the waits' statements below are (their construction cost more than their execution).
+_NAME_PRODUCT = {"postgresql": _product_upsert(postgresql.insert), "sqlite": _product_upsert(sqlite.insert)}
 
 
 def _products_named(connection: Connection, conversation_id: str, products: Iterable[str], sent_at: datetime) -> None:
-    """A new row copies the conversation's created_at and channel (read in the INSERT, after the conversation's
-    row lock), so conversations by product read this table alone; `conversation_changed` keeps them."""
-    table = ConversationProduct.__table__
+    statement = _NAME_PRODUCT["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
     for product in sorted(products):
-        row = select(
-            Conversation.id,
-            literal(product, String),
-            literal(sent_at, DateTime),
-            literal(sent_at, DateTime),
-            Conversation.created_at,
-            Conversation.channel,
-        ).where(Conversation.id == conversation_id)
-        statement = _dialect_insert(connection)(table).from_select(list(_PRODUCT_COLUMNS), row)
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.conversation_id, table.c.product],
-                set_={
-                    "first_named_at": earlier(table.c.first_named_at, statement.excluded.first_named_at),
-                    "last_named_at": later(table.c.last_named_at, statement.excluded.last_named_at),
-                },
-            )
-        )
+        connection.execute(statement, {"named_in": conversation_id, "product": product, "named_at": sent_at})
 
 
 def _intent_seen(connection: Connection, conversation_id: str, intent: str) -> None:
