@@ -1,7 +1,7 @@
 """The conversation summary analytics reads (storage/summary.py) says what the log says: written with each
 message, handoff and rating whatever their order, measured again when a handoff is resolved, the same after
-migration 0018's backfill and after `backfill`, and not lost when two transactions write one conversation at
-once. On SQLite and, when it answers, PostgreSQL.
+the backfill of migrations 0018-0020 and after `backfill`, and not lost when two transactions write one
+conversation at once. On SQLite and, when it answers, PostgreSQL.
 """
 
 from __future__ import annotations
