@@ -725,6 +725,27 @@ def test_agent_messages_keep_the_wait_they_answer_whatever_the_order(url: str, o
         assert waits_of(session, sender) == WAITS
 
 
+def test_agent_messages_sent_in_the_same_second_are_ordered_by_id(url: str) -> None:
+    """Two agent messages with one sent_at (a1 stored first): the timeline orders them by id, so the second
+    answers nobody and the customer after both waits for a3. (The window functions reply time used before
+    put the second in the next wait, a wait that ended before it began.)"""
+    sender = "waits-same-second"
+    _conversation(url, sender)
+    moment = T0 + timedelta(minutes=1)
+    for message in (
+        _agent_message(sender, T0 + timedelta(minutes=3), f"{sender}|a3"),
+        _customer_message(sender, T0 + timedelta(minutes=2), f"{sender}|c2"),
+        _agent_message(sender, moment, f"{sender}|a1"),
+        _agent_message(sender, moment, f"{sender}|a2"),
+    ):
+        with session_scope(url) as session:
+            session.add(message)
+    with Session(get_engine(url), future=True) as session:
+        waits = waits_of(session, sender)
+        assert waits["a2"] == (moment, None)
+        assert waits["a3"] == (moment, T0 + timedelta(minutes=2))
+
+
 def test_reply_time_rows_are_the_agent_messages_answering_a_wait(url: str) -> None:
     """reply_rows reads the waits: a2 and a4, not a1 (no agent before it) nor a3 (no customer between); a
     handoff between a3 and a4 makes a4 the first reply of the handoff (first response time), not a reply."""
