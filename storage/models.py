@@ -156,6 +156,13 @@ CONVERSATION_SUMMARY_INCLUDE = [
     "thumbs_down",
 ]
 
+# what conversations by product read beside the conversation's start (ix_conversation_products_conversation_created_at)
+CONVERSATION_PRODUCT_INCLUDE = ["conversation_id", "product", "channel", "last_named_at"]
+
+# the agent messages that end a wait after an earlier agent message: reply time's rows (ix_messages_agent_waits)
+AGENT_WAIT = "author = 'agent' AND previous_agent_at IS NOT NULL AND waiting_since IS NOT NULL"
+AGENT_WAIT_INCLUDE = ["conversation_id", "id", "previous_agent_at", "waiting_since"]
+
 
 class Conversation(Base):
     __tablename__ = "conversations"
@@ -191,12 +198,24 @@ class ConversationProduct(Base):
     Kept by storage/summary.py with every customer message; filled for older rows by migration 0018."""
 
     __tablename__ = "conversation_products"
-    __table_args__ = (Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),)
+    __table_args__ = (
+        Index("ix_conversation_products_last_named_at", "last_named_at", "conversation_id", "product"),
+        # conversations by product, read alone: no join to conversations for the start (0019)
+        Index(
+            "ix_conversation_products_conversation_created_at",
+            "conversation_created_at",
+            postgresql_include=CONVERSATION_PRODUCT_INCLUDE,
+        ),
+    )
 
     conversation_id = Column(String(255), ForeignKey("conversations.id"), primary_key=True)
     product = Column(String(40), primary_key=True)  # auto, home, renters, travel, life
     first_named_at = Column(DateTime, nullable=False)
     last_named_at = Column(DateTime, nullable=False)
+    # copies of the conversation's created_at and channel (storage/summary.py sets them with the row and
+    # follows a change of the conversation's), so conversations by product need not join conversations
+    conversation_created_at = Column(DateTime, nullable=False)
+    channel = Column(String(40), nullable=False)
 
 
 def sentiment_label_of(sentiment: Any) -> Optional[str]:
@@ -288,6 +307,14 @@ class Message(Base):
         # a conversation's messages in time order, from the index alone (reply time's timeline); it also
         # serves every look-up by conversation, so it replaced the plain index on conversation_id (0018)
         Index("ix_messages_conversation_sent_at", "conversation_id", "sent_at", postgresql_include=["author", "id"]),
+        # reply time: the agent replies that answer a wait, with the wait, from the index alone (0020)
+        Index(
+            "ix_messages_agent_waits",
+            "sent_at",
+            postgresql_include=AGENT_WAIT_INCLUDE,
+            sqlite_where=sql_text(AGENT_WAIT),
+            postgresql_where=sql_text(AGENT_WAIT),
+        ),
     )
 
     id = Column(Integer, primary_key=True)
@@ -316,6 +343,10 @@ class Message(Base):
     first_answer_at = Column(DateTime)
     answered_by_fallback = Column(Boolean, nullable=False, default=False, server_default=false())
     answered_from_past_reply = Column(Boolean, nullable=False, default=False, server_default=false())
+    # On an agent message (storage/summary.py): the previous agent message's sent_at, and the first customer
+    # message since then (Chatwoot's "waiting since"), in (sent_at, id) order; reply time reads these.
+    previous_agent_at = Column(DateTime)
+    waiting_since = Column(DateTime)
     latency_ms = Column(Float)
     sent_at = Column(DateTime, nullable=False)  # the event's own timestamp
     created_at = Column(DateTime, nullable=False, default=utcnow)

@@ -1,8 +1,10 @@
 """The summary of the interaction log that analytics reads instead of grouping every message: per conversation
 the latest customer and bot message, the first agent message and handoff, whether an answer got a 👍 or a 👎
-(`Conversation.last_customer_at` …), the product lines and intents seen (`ConversationProduct`,
-`ConversationIntent`); per handoff its first agent reply (`Escalation.first_response_at`); per answered
-message its first reply and kind (`Message.first_answer_at` …); and per UTC hour the messages, the customer
+(`Conversation.last_customer_at` …), the product lines (`ConversationProduct`, with copies of the
+conversation's created_at and channel) and intents seen (`ConversationIntent`); per handoff its first agent
+reply (`Escalation.first_response_at`); per answered message its first reply and kind
+(`Message.first_answer_at` …); per agent message the previous one and the wait it answers
+(`Message.previous_agent_at`, `waiting_since`); and per UTC hour the messages, the customer
 messages per intent and the answered messages (`MessageHour`, `IntentHour`, `AnswerHour`).
 docs/analytics.md says which metric reads what.
 
@@ -27,9 +29,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, List, Set, Tuple
 
-from sqlalchemy import case, event, func, inspect, or_, select, text, true, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    case,
+    event,
+    exists,
+    func,
+    inspect,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import (
@@ -77,21 +96,39 @@ def _conversation(connection: Connection, conversation_id: str, **values: Any) -
     connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
 
 
-def _products_named(connection: Connection, conversation_id: str, products: Iterable[str], sent_at: datetime) -> None:
+def _product_upsert(insert: Any) -> Any:
+    """INSERT … SELECT … ON CONFLICT of one product named (parameters `named_in`, `product`, `named_at`): a new
+    row copies the conversation's created_at and channel, read in the INSERT after the conversation's row
+    lock, so conversations by product read this table alone (`conversation_changed` keeps the copies)."""
     table = ConversationProduct.__table__
+    named_at = bindparam("named_at", type_=DateTime)
+    row = select(
+        Conversation.id,
+        bindparam("product", type_=String),
+        named_at,
+        named_at,
+        Conversation.created_at,
+        Conversation.channel,
+    ).where(Conversation.id == bindparam("named_in", type_=String))
+    columns = ["conversation_id", "product", "first_named_at", "last_named_at", "conversation_created_at", "channel"]
+    statement = insert(table).from_select(columns, row)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.conversation_id, table.c.product],
+        set_={
+            "first_named_at": earlier(table.c.first_named_at, statement.excluded.first_named_at),
+            "last_named_at": later(table.c.last_named_at, statement.excluded.last_named_at),
+        },
+    )
+
+
+# Built once per dialect, as the waits' statements below are (their construction cost more than their execution).
+_NAME_PRODUCT = {"postgresql": _product_upsert(postgresql.insert), "sqlite": _product_upsert(sqlite.insert)}
+
+
+def _products_named(connection: Connection, conversation_id: str, products: Iterable[str], sent_at: datetime) -> None:
+    statement = _NAME_PRODUCT["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
     for product in sorted(products):
-        statement = _dialect_insert(connection)(table).values(
-            conversation_id=conversation_id, product=product, first_named_at=sent_at, last_named_at=sent_at
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[table.c.conversation_id, table.c.product],
-                set_={
-                    "first_named_at": earlier(table.c.first_named_at, statement.excluded.first_named_at),
-                    "last_named_at": later(table.c.last_named_at, statement.excluded.last_named_at),
-                },
-            )
-        )
+        connection.execute(statement, {"named_in": conversation_id, "product": product, "named_at": sent_at})
 
 
 def _intent_seen(connection: Connection, conversation_id: str, intent: str) -> None:
@@ -112,6 +149,90 @@ def _answers_handoffs(connection: Connection, conversation_id: str, sent_at: dat
         )
         .values(first_response_at=earlier(Escalation.first_response_at, sent_at))
     )
+
+
+def _order(message: Any) -> ColumnElement:
+    """A message's place in its conversation's timeline: (sent_at, id), as reply time orders it."""
+    return tuple_(message.sent_at, message.id)
+
+
+def _wait_measured(which: ColumnElement) -> Any:
+    """UPDATE: the agent message `which` selects gets its wait measured from the timeline as it now stands:
+    the previous agent message's sent_at, and the first customer message after that one and before it.
+    Read inside the UPDATE, after the conversation's row lock that every message writer takes first."""
+    before, customer, between = aliased(Message), aliased(Message), aliased(Message)
+    previous = select(func.max(before.sent_at)).where(
+        before.conversation_id == Message.conversation_id,
+        before.author == AGENT,
+        _order(before) < _order(Message),
+    )
+    agent_between = (
+        exists()
+        .where(
+            between.conversation_id == Message.conversation_id,
+            between.author == AGENT,
+            _order(between) > _order(customer),
+            _order(between) < _order(Message),
+        )
+        .correlate_except(between)
+    )
+    since = select(func.min(customer.sent_at)).where(
+        customer.conversation_id == Message.conversation_id,
+        customer.author == CUSTOMER,
+        _order(customer) < _order(Message),
+        ~agent_between,
+    )
+    return (
+        update(Message)
+        .where(Message.id == which)
+        .values(previous_agent_at=previous.scalar_subquery(), waiting_since=since.scalar_subquery())
+    )
+
+
+def _next_agent_message() -> Any:
+    """The id of the conversation's first agent message after the message given as parameters
+    (`in_conversation`, `after_at`, `after_id`) in the timeline: a scalar subquery."""
+    following = aliased(Message)
+    after = tuple_(bindparam("after_at", type_=DateTime), bindparam("after_id", type_=Integer))
+    return (
+        select(following.id)
+        .where(
+            following.conversation_id == bindparam("in_conversation", type_=String),
+            following.author == AGENT,
+            _order(following) > after,
+        )
+        .order_by(following.sent_at, following.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# Built once: constructing these correlated statements (and their cache keys) for every message cost ~9 ms
+# of Python per agent message, ten times their execution.
+_MEASURE_WAIT = _wait_measured(bindparam("message_id", type_=Integer))
+_MEASURE_NEXT_WAIT = _wait_measured(_next_agent_message())
+_JOIN_WAIT = (
+    update(Message)
+    .where(Message.id == _next_agent_message())
+    .values(waiting_since=earlier(Message.waiting_since, bindparam("after_at", type_=DateTime)))
+)
+
+
+def _timeline_place(message: Message) -> dict:
+    return {"in_conversation": message.conversation_id, "after_at": message.sent_at, "after_id": message.id}
+
+
+def _answers_wait(connection: Connection, message: Message) -> None:
+    """An agent message measures its own wait, and the next agent message's (written before it, out of
+    order) is measured again: its wait now begins after this one."""
+    connection.execute(_MEASURE_WAIT, {"message_id": message.id})
+    connection.execute(_MEASURE_NEXT_WAIT, _timeline_place(message))
+
+
+def _joins_wait(connection: Connection, message: Message) -> None:
+    """A customer message is in the wait that the first agent message after it answers: that wait began at
+    the earlier of the two (none yet: the agent message measures it when it is written)."""
+    connection.execute(_JOIN_WAIT, _timeline_place(message))
 
 
 def _dialect_insert(connection: Connection) -> Any:
@@ -207,9 +328,9 @@ def _answered(connection: Connection, reply: Message) -> List[AnswerMove]:
 
 def message_logged(connection: Connection, message: Message) -> None:
     """Every writer takes its locks in one order: the conversation's row, the answered message's row, the
-    conversation's own rows (handoffs, products), then the per-hour totals shared by all conversations
-    (messages, intents, answers sorted). Two transactions therefore never wait for each other in a circle,
-    and the shared totals are held only from the end of the flush to the commit."""
+    conversation's own rows (handoffs, products, its agent messages' waits), then the per-hour totals shared
+    by all conversations (messages, intents, answers sorted). Two transactions therefore never wait for each
+    other in a circle, and the shared totals are held only from the end of the flush to the commit."""
     if message.author == CUSTOMER:
         _conversation(
             connection, message.conversation_id, last_customer_at=later(Conversation.last_customer_at, message.sent_at)
@@ -217,6 +338,7 @@ def message_logged(connection: Connection, message: Message) -> None:
         _products_named(connection, message.conversation_id, named_products(message.entities), message.sent_at)
         if message.intent is not None:
             _intent_seen(connection, message.conversation_id, message.intent)
+        _joins_wait(connection, message)
     elif message.author == BOT:
         _conversation(connection, message.conversation_id, last_bot_at=later(Conversation.last_bot_at, message.sent_at))
     elif message.author == AGENT:
@@ -224,6 +346,7 @@ def message_logged(connection: Connection, message: Message) -> None:
             connection, message.conversation_id, first_agent_at=earlier(Conversation.first_agent_at, message.sent_at)
         )
         _answers_handoffs(connection, message.conversation_id, message.sent_at)
+        _answers_wait(connection, message)
     moves = _answered(connection, message) if message.author == BOT and message.in_reply_to_id is not None else []
     _counted(connection, message)
     if message.author == CUSTOMER and message.intent is not None:
@@ -277,6 +400,21 @@ def handoff_changed(connection: Connection, escalation: Escalation) -> None:
     _measure_first_response(connection, escalation.id)
 
 
+def conversation_changed(connection: Connection, conversation: Conversation) -> None:
+    """The copies of the conversation's created_at and channel on its product rows follow the conversation:
+    its channel is filled in when the row was created without one (conversations/projection.py), and
+    created_at, which nothing moves today, would be followed too. Runs in the flush that updates the
+    conversation's row, so under its row lock, first in the lock order."""
+    state = inspect(conversation)
+    if not (state.attrs.channel.history.has_changes() or state.attrs.created_at.history.has_changes()):
+        return
+    connection.execute(
+        update(ConversationProduct)
+        .where(ConversationProduct.conversation_id == conversation.id)
+        .values(conversation_created_at=conversation.created_at, channel=conversation.channel)
+    )
+
+
 def answer_rated(connection: Connection, feedback: AnswerFeedback) -> None:
     flag = "thumbs_up" if feedback.helpful else "thumbs_down"
     _conversation(connection, feedback.conversation_id, **{flag: true()})
@@ -297,6 +435,11 @@ def _on_handoff_change(_mapper: Any, connection: Connection, escalation: Escalat
     handoff_changed(connection, escalation)
 
 
+@event.listens_for(Conversation, "after_update")
+def _on_conversation_change(_mapper: Any, connection: Connection, conversation: Conversation) -> None:
+    conversation_changed(connection, conversation)
+
+
 @event.listens_for(AnswerFeedback, "after_insert")
 def _on_rating(_mapper: Any, connection: Connection, feedback: AnswerFeedback) -> None:
     answer_rated(connection, feedback)
@@ -305,21 +448,24 @@ def _on_rating(_mapper: Any, connection: Connection, feedback: AnswerFeedback) -
 # -- the whole log at once ----------------------------------------------------------------------------------
 
 _PRODUCTS_SQLITE = """
-INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at)
-SELECT m.conversation_id, json_extract(e.value, '$.value'), min(m.sent_at), max(m.sent_at)
-FROM messages AS m, json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
+INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at, conversation_created_at,
+    channel)
+SELECT m.conversation_id, json_extract(e.value, '$.value'), min(m.sent_at), max(m.sent_at), c.created_at, c.channel
+FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id,
+     json_each(CASE WHEN json_type(m.entities) = 'array' THEN m.entities ELSE '[]' END) AS e
 WHERE m.author = 'customer' AND json_extract(e.value, '$.entity') = 'product'
   AND json_type(e.value, '$.value') = 'text'
-GROUP BY m.conversation_id, json_extract(e.value, '$.value')
+GROUP BY m.conversation_id, json_extract(e.value, '$.value'), c.created_at, c.channel
 """
 _PRODUCTS_POSTGRESQL = """
-INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at)
-SELECT m.conversation_id, e.value ->> 'value', min(m.sent_at), max(m.sent_at)
-FROM messages AS m CROSS JOIN LATERAL json_array_elements(
+INSERT INTO conversation_products (conversation_id, product, first_named_at, last_named_at, conversation_created_at,
+    channel)
+SELECT m.conversation_id, e.value ->> 'value', min(m.sent_at), max(m.sent_at), c.created_at, c.channel
+FROM messages AS m JOIN conversations AS c ON c.id = m.conversation_id CROSS JOIN LATERAL json_array_elements(
     CASE WHEN json_typeof(m.entities) = 'array' THEN m.entities ELSE '[]'::json END
 ) AS e(value)
 WHERE m.author = 'customer' AND e.value ->> 'entity' = 'product' AND json_typeof(e.value -> 'value') = 'string'
-GROUP BY m.conversation_id, e.value ->> 'value'
+GROUP BY m.conversation_id, e.value ->> 'value', c.created_at, c.channel
 """
 _CONVERSATIONS = """
 UPDATE conversations SET
@@ -354,6 +500,26 @@ UPDATE escalations SET first_response_at = (
       AND m.sent_at >= escalations.created_at
       AND (escalations.resolved_at IS NULL OR m.sent_at <= escalations.resolved_at)
 )
+"""
+# Per agent message: the agents before it in the timeline (sent_at, id) give its previous one's sent_at; its
+# wait is the first customer message with as many agent messages before it (after that previous one).
+_WAITS = """
+UPDATE messages SET previous_agent_at = w.previous_agent_at, waiting_since = w.waiting_since
+FROM (
+    SELECT id, author, previous_agent_at,
+           min(CASE WHEN author = 'customer' THEN sent_at END)
+               OVER (PARTITION BY conversation_id, agents_before) AS waiting_since
+    FROM (
+        SELECT id, conversation_id, author, sent_at,
+               count(CASE WHEN author = 'agent' THEN 1 END) OVER timeline AS agents_before,
+               max(CASE WHEN author = 'agent' THEN sent_at END) OVER timeline AS previous_agent_at
+        FROM messages WHERE author IN ('customer', 'agent')
+        WINDOW timeline AS (
+            PARTITION BY conversation_id ORDER BY sent_at, id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        )
+    ) AS t
+) AS w
+WHERE messages.id = w.id AND w.author = 'agent'
 """
 _HOURS_SQLITE = """
 INSERT INTO message_hours (hour, channel, author, sentiment, messages)
@@ -419,6 +585,7 @@ def backfill(connection: Connection) -> None:
         _HANDOFFS,
         _RATINGS,
         _FIRST_RESPONSES,
+        _WAITS,
         _PRODUCTS_POSTGRESQL if postgres else _PRODUCTS_SQLITE,
         _HOURS_POSTGRESQL if postgres else _HOURS_SQLITE,
         _INTENTS,

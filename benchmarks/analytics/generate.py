@@ -128,15 +128,17 @@ _STATEMENTS: List[str] = [
 # run inside a transaction.
 MAINTENANCE = "VACUUM ANALYZE"
 
-# The analytics indexes of migrations 0014 and 0018 (storage/models.py): dropped once to time the queries
+# The analytics indexes of migrations 0014, 0018, 0019 and 0020 (storage/models.py): dropped once to time the queries
 # without them.
 ANALYTICS_INDEXES: List[str] = [
     "ix_conversations_created_at",
     "ix_conversation_products_last_named_at",
+    "ix_conversation_products_conversation_created_at",
     "ix_conversation_intents_intent",
     "ix_messages_sent_at",
     "ix_messages_author_sent_at",
     "ix_messages_first_answer_at",
+    "ix_messages_agent_waits",
     "ix_escalations_created_at",
     "ix_escalations_resolved_at",
     "ix_answer_feedback_created_at",

@@ -1,7 +1,7 @@
 """The conversation summary analytics reads (storage/summary.py) says what the log says: written with each
 message, handoff and rating whatever their order, measured again when a handoff is resolved, the same after
-migration 0018's backfill and after `backfill`, and not lost when two transactions write one conversation at
-once. On SQLite and, when it answers, PostgreSQL.
+the backfill of migrations 0018-0020 and after `backfill`, and not lost when two transactions write one
+conversation at once. On SQLite and, when it answers, PostgreSQL.
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ def snapshot(session: Session) -> Dict[str, Any]:
             Message.first_answer_at,
             Message.answered_by_fallback,
             Message.answered_from_past_reply,
+            Message.previous_agent_at,
+            Message.waiting_since,
         ).order_by(Message.event_key)
     )
     intents = session.execute(select(IntentHour.__table__).order_by("hour", "channel", "intent"))
@@ -152,7 +154,12 @@ def wipe(session: Session) -> None:
     session.execute(update(Escalation).values(first_response_at=None))
     session.execute(
         update(Message).values(
-            sentiment_label=None, first_answer_at=None, answered_by_fallback=False, answered_from_past_reply=False
+            sentiment_label=None,
+            first_answer_at=None,
+            answered_by_fallback=False,
+            answered_from_past_reply=False,
+            previous_agent_at=None,
+            waiting_since=None,
         )
     )
     session.execute(AnswerHour.__table__.delete())
@@ -315,6 +322,84 @@ def test_messages_logged_out_of_order_leave_the_summary_of_the_log(url: str) -> 
             select(Message.sentiment_label).where(Message.conversation_id == sender, Message.author == "customer")
         )
         assert list(labels) == ["negative", "negative"]
+
+
+def test_product_rows_keep_the_conversations_start_and_follow_its_channel(url: str) -> None:
+    """Conversations by product read the product rows alone: each carries its conversation's created_at and
+    channel, and a channel filled in after the product was named (the row created from a message without
+    one) reaches the product rows, so the channel filter counts the conversation."""
+    sender = "late-channel"
+    unnamed_channel = {**customer_said(sender, T0, "c1", product="auto"), "input_channel": None}
+    with session_scope(url) as session:
+        session.add(
+            Conversation(id=sender, channel="unknown", customer_identity=sender, created_at=T0, last_message_at=T0)
+        )
+    with session_scope(url) as session:
+        record_event(session, unnamed_channel)
+        record_event(session, customer_said(sender, T0 + timedelta(minutes=1), "c2", product="home"))
+    with Session(get_engine(url), future=True) as session:
+        created_at = T0
+        kept = session.execute(
+            select(
+                ConversationProduct.product, ConversationProduct.conversation_created_at, ConversationProduct.channel
+            ).where(ConversationProduct.conversation_id == sender)
+        )
+        assert sorted(tuple(r) for r in kept) == [("auto", created_at, "telegram"), ("home", created_at, "telegram")]
+        start = created_at.replace(tzinfo=timezone.utc)
+        around = MetricFilter(
+            start - timedelta(hours=1), start + timedelta(hours=1), Granularity.HOUR, "UTC", channel="telegram"
+        )
+        rows = session.execute(units.conversation_rows(around, session.bind.dialect.name, around.window_utc, "product"))
+        assert sorted(r.category for r in rows if r.conversation_id == sender) == ["auto", "home"]
+
+
+def _fill_in_channel(session: Session, sender: str) -> None:
+    session.get(Conversation, sender).channel = "telegram"
+
+
+def _name_product(session: Session, sender: str) -> None:
+    record_event(session, {**customer_said(sender, T0, "c1", product="auto"), "input_channel": None})
+
+
+@pytest.mark.parametrize("channel_first", [True, False])
+def test_a_product_named_while_the_channel_is_filled_in_gets_the_channel(url: str, channel_first: bool) -> None:
+    """The conversation's channel filled in by one transaction while another names a product: whichever
+    takes the conversation's row lock second reads (or updates) the other's row, so the product row ends
+    with the channel."""
+    sender = f"late-channel-race-{channel_first}"
+    with session_scope(url) as session:
+        session.add(
+            Conversation(id=sender, channel="unknown", customer_identity=sender, created_at=T0, last_message_at=T0)
+        )
+    first, second = (_fill_in_channel, _name_product) if channel_first else (_name_product, _fill_in_channel)
+    written = threading.Event()
+    errors: List[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with session_scope(url) as session:
+                first(session, sender)
+                session.flush()
+                written.set()
+                time.sleep(HOLD_SECONDS)
+        except BaseException as error:  # reported by the test below
+            errors.append(error)
+            written.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    written.wait(10)
+    with session_scope(url) as session:
+        second(session, sender)
+    holder.join(10)
+    assert not errors
+    with Session(get_engine(url), future=True) as session:
+        kept = session.execute(
+            select(ConversationProduct.product, ConversationProduct.channel).where(
+                ConversationProduct.conversation_id == sender
+            )
+        )
+        assert [tuple(r) for r in kept] == [("auto", "telegram")]
 
 
 def test_a_handoff_resolved_stops_counting_agent_messages_after_it(url: str) -> None:
@@ -573,3 +658,158 @@ def test_two_replies_to_one_message_written_at_once_both_count(url: str) -> None
         answered = select(Message.first_answer_at, Message.answered_by_fallback, Message.answered_from_past_reply)
         assert tuple(session.execute(answered.where(Message.id == question)).one()) == (earlier.sent_at, True, True)
         assert answers_kept(session) == answers_from_the_log(session)
+
+
+# -- reply time's waits ---------------------------------------------------------------------------------
+
+# One conversation's timeline: (key, author, minutes after T0). a1 answers c1 (no agent before it: not a
+# reply-time row), a2 answers the wait that c2 began (c3 joins it), a3 follows a2 with no customer between,
+# a4 answers c4.
+TIMELINE = [
+    ("c1", "customer", 0),
+    ("a1", "agent", 2),
+    ("c2", "customer", 5),
+    ("c3", "customer", 6),
+    ("a2", "agent", 9),
+    ("a3", "agent", 10),
+    ("c4", "customer", 12),
+    ("a4", "agent", 15),
+]
+WAITS = {
+    "a1": (None, T0),
+    "a2": (T0 + timedelta(minutes=2), T0 + timedelta(minutes=5)),
+    "a3": (T0 + timedelta(minutes=9), None),
+    "a4": (T0 + timedelta(minutes=10), T0 + timedelta(minutes=12)),
+}
+
+
+def _customer_message(sender: str, moment: datetime, key: str) -> Message:
+    return Message(conversation_id=sender, event_key=key, direction="inbound", author="customer", channel="telegram",
+                   text="customer", sent_at=moment, created_at=moment)  # fmt: skip
+
+
+def _timeline_message(sender: str, key: str, author: str, minutes: int) -> Message:
+    moment = T0 + timedelta(minutes=minutes)
+    build = _agent_message if author == "agent" else _customer_message
+    return build(sender, moment, f"{sender}|{key}")
+
+
+def waits_of(session: Session, sender: str) -> Dict[str, Tuple[Optional[datetime], Optional[datetime]]]:
+    rows = session.execute(
+        select(Message.event_key, Message.previous_agent_at, Message.waiting_since).where(
+            Message.conversation_id == sender, Message.author == "agent"
+        )
+    )
+    return {key.split("|")[-1]: (previous, since) for key, previous, since in rows}
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["c1", "a1", "c2", "c3", "a2", "a3", "c4", "a4"],  # as it happened
+        ["a4", "c4", "a3", "a2", "c3", "c2", "a1", "c1"],  # backwards
+        ["a4", "a1", "c3", "a3", "c1", "a2", "c4", "c2"],  # shuffled
+    ],
+    ids=["in-order", "backwards", "shuffled"],
+)
+def test_agent_messages_keep_the_wait_they_answer_whatever_the_order(url: str, order: List[str]) -> None:
+    """A late customer message joins the wait of the first agent message after it; a late agent message
+    takes the customers since the previous agent message, and the next agent message's wait starts after it."""
+    sender = f"waits-{'-'.join(order[:3])}"
+    _conversation(url, sender)
+    by_key = {key: (author, minutes) for key, author, minutes in TIMELINE}
+    for key in order:
+        with session_scope(url) as session:
+            session.add(_timeline_message(sender, key, *by_key[key]))
+    with Session(get_engine(url), future=True) as session:
+        assert waits_of(session, sender) == WAITS
+
+
+def test_agent_messages_sent_in_the_same_second_are_ordered_by_id(url: str) -> None:
+    """Two agent messages with one sent_at (a1 stored first): the timeline orders them by id, so the second
+    answers nobody and the customer after both waits for a3. (The window functions reply time used before
+    put the second in the next wait, a wait that ended before it began.)"""
+    sender = "waits-same-second"
+    _conversation(url, sender)
+    moment = T0 + timedelta(minutes=1)
+    for message in (
+        _agent_message(sender, T0 + timedelta(minutes=3), f"{sender}|a3"),
+        _customer_message(sender, T0 + timedelta(minutes=2), f"{sender}|c2"),
+        _agent_message(sender, moment, f"{sender}|a1"),
+        _agent_message(sender, moment, f"{sender}|a2"),
+    ):
+        with session_scope(url) as session:
+            session.add(message)
+    with Session(get_engine(url), future=True) as session:
+        waits = waits_of(session, sender)
+        assert waits["a2"] == (moment, None)
+        assert waits["a3"] == (moment, T0 + timedelta(minutes=2))
+
+
+def test_reply_time_rows_are_the_agent_messages_answering_a_wait(url: str) -> None:
+    """reply_rows reads the waits: a2 and a4, not a1 (no agent before it) nor a3 (no customer between); a
+    handoff between a3 and a4 makes a4 the first reply of the handoff (first response time), not a reply."""
+    sender = "waits-rows"
+    _conversation(url, sender)
+    with session_scope(url) as session:
+        session.add_all([_timeline_message(sender, key, author, minutes) for key, author, minutes in TIMELINE])
+    start = T0.replace(tzinfo=timezone.utc)
+    around = MetricFilter(start, start + timedelta(hours=1), Granularity.HOUR, "UTC", channel="telegram")
+    with Session(get_engine(url), future=True) as session:
+        query = units.reply_rows(around, session.bind.dialect.name, around.window_utc)
+        rows = {(r.start, r.stop) for r in session.execute(query) if r.conversation_id == sender}
+        assert rows == {(WAITS["a2"][1], T0 + timedelta(minutes=9)), (WAITS["a4"][1], T0 + timedelta(minutes=15))}
+    with session_scope(url) as session:
+        session.add(_handoff(sender, T0 + timedelta(minutes=11)))
+    with Session(get_engine(url), future=True) as session:
+        query = units.reply_rows(around, session.bind.dialect.name, around.window_utc)
+        assert [r.stop for r in session.execute(query) if r.conversation_id == sender] == [T0 + timedelta(minutes=9)]
+
+
+@pytest.mark.parametrize("agent_first", [True, False])
+def test_a_customer_message_and_the_agent_reply_written_at_once_make_one_wait(url: str, agent_first: bool) -> None:
+    """The agent's reply and the customer message it answers, written by two transactions at once: whichever
+    takes the conversation's row lock second reads the other's message, so the wait begins at the customer's."""
+    sender = f"waits-race-{agent_first}"
+    _conversation(url, sender)
+    with session_scope(url) as session:
+        session.add(_agent_message(sender, T0 + timedelta(minutes=1), f"{sender}|a1"))
+    customer = _customer_message(sender, T0 + timedelta(minutes=2), f"{sender}|c1")
+    answer = _agent_message(sender, T0 + timedelta(minutes=3), f"{sender}|a2")
+    _write_both(url, *((answer, customer) if agent_first else (customer, answer)))
+    with Session(get_engine(url), future=True) as session:
+        assert waits_of(session, sender)["a2"] == (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+
+
+def test_two_agent_messages_written_at_once_split_the_wait(url: str) -> None:
+    """Two agent replies written at once around a customer message: the later one's wait begins after the
+    earlier one, whichever transaction commits first."""
+    sender = "waits-race-agents"
+    _conversation(url, sender)
+    with session_scope(url) as session:
+        session.add(_customer_message(sender, T0, f"{sender}|c1"))
+        session.add(_agent_message(sender, T0 + timedelta(minutes=1), f"{sender}|a1"))
+        session.add(_customer_message(sender, T0 + timedelta(minutes=2), f"{sender}|c2"))
+        session.add(_customer_message(sender, T0 + timedelta(minutes=4), f"{sender}|c3"))
+    late, early = (
+        _agent_message(sender, T0 + timedelta(minutes=5), f"{sender}|a3"),
+        _agent_message(sender, T0 + timedelta(minutes=3), f"{sender}|a2"),
+    )
+    _write_both(url, late, early)
+    with Session(get_engine(url), future=True) as session:
+        waits = waits_of(session, sender)
+        assert waits["a2"] == (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+        assert waits["a3"] == (T0 + timedelta(minutes=3), T0 + timedelta(minutes=4))
+
+
+def test_backfill_computes_the_waits_the_writes_kept(url: str) -> None:
+    """Every conversation this module wrote (in every order, and by concurrent writers): `backfill` of the
+    whole log gives the summary the writes kept, waits included."""
+    with Session(get_engine(url), future=True) as session:
+        kept = snapshot(session)
+        assert any(since for *_, since in kept["labels"])
+        wipe(session)
+        assert snapshot(session) != kept
+        backfill(session.connection())
+        assert snapshot(session) == kept
+        session.rollback()
