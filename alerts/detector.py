@@ -10,7 +10,8 @@ compared with the z-scores this series has shown over about the last week (an an
 ``sensitivity``, then stays silent for ``cooldown_buckets``.
 
 Why this, measured on NAB realTweets (ten Twitter-volume series; benchmarks/results/alerts.md has the figures,
-`python -m benchmarks.alerts` reproduces them; "tuned" = NAB score with settings chosen on all ten files):
+`python -m benchmarks.alerts` reproduces them; "tuned" = NAB score with settings chosen on all ten files; the
+figures of the first five points are the z-score alone, before the likelihood step, whose ablations alerts.md has):
 - Windows, not single buckets: the latest bucket alone scored 61.8 against 77.8. Twitter storms, like complaint
   storms, build over an hour or more, and single-bucket spikes are mostly noise that NAB counts as false
   positives. The 3-hour window catches a storm; the 15-minute one catches a sudden jump early, which NAB rewards
