@@ -220,7 +220,8 @@ def markdown(result: Dict[str, Any]) -> str:
         "`nice -n 19 .venv/bin/python -m benchmarks.analytics`. Cells: p50 / p95 ms, bold when p95 is over the "
         "target.",
         "",
-        "## Indexes and summary tables (migrations 0014_analytics_indexes, 0018_analytics_summary, 0019_summary_products_started, 0020_summary_agent_waits; storage/models.py)",
+        "## Indexes and summary tables (migrations 0014_analytics_indexes, 0018_analytics_summary, "
+        "0019_summary_products_started, 0020_summary_agent_waits; storage/models.py)",
         "",
         *[f"- `{name}` ({size})" for name, size in result.get("index_sizes", {}).items()],
         "",

@@ -48,8 +48,8 @@ def markdown(result: Dict[str, Any], png: str) -> str:
         "| --- | ---: | ---: |" + (" ---: |" if rollback else ""),
         f"| new phrasings right | {_percent(before.get('new_accuracy'))} | {_percent(after.get('new_accuracy'))} |"
         + (f" {rollback['new_accuracy']} % |" if rollback else ""),
-        f"| taught phrasings right | {_percent(before.get('taught_accuracy'))} | {_percent(after.get('taught_accuracy'))} |"
-        + (" |" if rollback else ""),
+        f"| taught phrasings right | {_percent(before.get('taught_accuracy'))} "
+        f"| {_percent(after.get('taught_accuracy'))} |" + (" |" if rollback else ""),
         "",
         f"- Retrain: exit code {retrain.get('exit_code')} ({_retrain_outcome(result)}), "
         f"{retrain.get('seconds')} s including the candidate's training and both models' evaluation.",
