@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional, Text
 
@@ -163,3 +164,9 @@ def warm_up() -> None:
         answerer().warm_up()
     except Exception:
         logger.exception("could not load the past-replies index at start-up")
+
+
+def keep_index_fresh() -> None:
+    """Approved, edited and retired past replies reach the index on a timer, not on the next question; run in a
+    thread of its own by the action server after the warm-up (actions/server.py)."""
+    threading.Thread(target=answerer().keep_fresh, name="past-replies-refresh-timer", daemon=True).start()

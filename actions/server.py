@@ -119,10 +119,12 @@ async def start_warm_ups(app: Sanic, loop: object) -> None:
 
 
 def warm_up_all() -> None:
+    from actions.past_replies import keep_index_fresh
     from actions.past_replies import warm_up as warm_up_past_replies
     from actions.recommend import warm_up_recommender
 
     warm_up_past_replies()
+    keep_index_fresh()
     warm_up_recommender()
 
 

@@ -1,8 +1,8 @@
 """The answerer the bot calls: one index per process, reloaded when a rebuild or import replaces it, and
 refreshed in place from the database (approved agents' replies in, retired replies out) without a rebuild.
 
-Refresh (`PastReplyAnswerer.refresh`, at most every `RETRIEVAL_REFRESH_SECONDS`, started by the next question
-in a thread of its own, so no question waits for it):
+Refresh (`PastReplyAnswerer.refresh`, every `RETRIEVAL_REFRESH_SECONDS` in the action server's own background
+thread (`keep_fresh`), and also started by a question when one is overdue; never in the question's own thread):
 1. apply the customers' 👎 (retrieval/feedback.py): demote or retire replies that keep failing;
 2. under a file lock in the index folder (replicas sharing the folder refresh one at a time), read the
    database: active replies missing from the index or not yet embedded with their current text are
@@ -122,6 +122,22 @@ class PastReplyAnswerer:
         lacks: seconds, during which every question queued behind it)."""
         if self.refresh_due() and not self._refresh_lock.locked():
             threading.Thread(target=self.maybe_refresh, name="past-replies-refresh", daemon=True).start()
+
+    def keep_fresh(self, stop: Optional[threading.Event] = None) -> None:
+        """Refresh every `RETRIEVAL_REFRESH_SECONDS` until `stop` is set. Run by the action server so an approved
+        reply is in the index before the next customer asks: a refresh started by a question came too late for
+        that question (the first customer after an approval got the old index: tests/integration/
+        test_harvest_live.py)."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            self.maybe_refresh()
+            stop.wait(self._seconds_to_next_refresh())
+
+    def _seconds_to_next_refresh(self) -> float:
+        if self._refreshed_at is None:
+            return self.settings.refresh_seconds
+        elapsed = time.monotonic() - self._refreshed_at
+        return max(0.05, self.settings.refresh_seconds - elapsed)
 
     def refresh(self) -> Optional[RefreshReport]:
         """Apply feedback, then add what is new and retire what is withdrawn (module docstring). None when

@@ -357,3 +357,37 @@ def test_a_question_never_waits_for_a_refresh(db_url: str, tmp_path: Path, encod
     answerer.answer("hail dented the roof of my car, is that covered?")  # one refresh at a time
     release.set()
     assert refreshed_in == ["past-replies-refresh"]
+
+
+def test_an_approved_reply_reaches_the_first_customer_who_asks_after_it(
+    db_url: str, agent_id: int, tmp_path: Path, encoder: Encoder
+) -> None:
+    """The action server refreshes on a timer (`keep_fresh`), not only when a question comes in: a refresh
+    started by a question came too late for that question, so the first customer after an approval got the old
+    index (found by tests/integration/test_harvest_live.py)."""
+    import threading
+
+    small_index(db_url, tmp_path / "index", encoder)
+    answerer = answerer_for(db_url, tmp_path / "index", encoder)
+    answerer.settings = dataclasses.replace(answerer.settings, refresh_seconds=0.2)
+    stop = threading.Event()
+    timer = threading.Thread(target=answerer.keep_fresh, args=(stop,), daemon=True)
+    timer.start()
+    try:
+        handoff_answered_by(LiveChat(db_url, SENDER), agent_id, [REPLY])
+        proposal_id = resolve(db_url, agent_id)
+        with session_scope(db_url) as db:
+            harvest.approve(db, proposal_id, agent_id)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # no question is asked while we wait
+            with session_scope(db_url) as db:
+                if not pending_records(db):
+                    break
+            time.sleep(0.1)
+        answerer.settings = dataclasses.replace(answerer.settings, refresh_seconds=3600)  # no refresh by the question
+        answer = answerer.answer(NEW_WORDING)
+    finally:
+        stop.set()
+        timer.join(10)
+    assert answer is not None and answer.record.reply_id == f"inbox-proposal-{proposal_id}"
+    assert not timer.is_alive()
