@@ -8,7 +8,8 @@ from typing import Dict, Optional
 
 from dateutil import parser as date_parser
 
-from retrieval.products import detect_product, keyword_match
+from retrieval.keywords import PLURAL_AND_VERB, compile_table, first_match
+from retrieval.products import detect_product
 
 POLICY_RE = re.compile(r"\bP\s*X\s*[-–_ ]?\s*(\d{5})\b", re.IGNORECASE)
 CLAIM_RE = re.compile(r"\bC\s*L\s*[-–_ ]?\s*(\d{6})\b", re.IGNORECASE)
@@ -24,24 +25,38 @@ INCIDENT_WORDS: Dict[str, tuple] = {
         "rear-ended",
         "rear ended",
         "hit",
+        "hitting",
         "fender",
         "bumped",
         "t-boned",
         "collided",
         "wreck",
     ),
-    "theft": ("theft", "stolen", "stole", "burglar", "break-in", "broke in", "robbed", "robbery", "missing"),
+    "theft": (
+        "theft",
+        "stolen",
+        "stole",
+        "burglar",
+        "break-in",
+        "broke in",
+        "broke into",
+        "broken into",
+        "robbed",
+        "robbery",
+        "missing",
+    ),
     "water_damage": ("water", "leak", "flood", "pipe", "burst", "overflow", "sewer"),
-    "storm": ("storm", "hail", "wind", "tornado", "hurricane", "lightning", "tree fell", "snow"),
+    "storm": ("storm", "hail", "hailstorm", "wind", "tornado", "hurricane", "lightning", "tree fell", "snow"),
     "fire": ("fire", "smoke", "burn", "burned", "burnt", "flames"),
     "vandalism": ("vandal", "graffiti", "keyed", "smashed", "slashed"),
-    "glass": ("glass", "windshield", "windscreen", "window crack", "chip"),
-    "injury": ("injury", "injured", "hurt", "hospital", "medical"),
+    "glass": ("glass", "windshield", "windscreen", "window crack", "chip", "chipped"),
+    "injury": ("injury", "injuries", "injured", "hurt", "hospital", "hospitalized", "hospitalised", "medical"),
     "lost_baggage": ("baggage", "luggage", "suitcase", "bag lost", "lost bag"),
     "trip_cancellation": (
         "cancelled trip",
         "canceled trip",
         "trip cancel",
+        "trip cancelled",
         "cancellation",
         "missed flight",
         "cancelled flight",
@@ -51,11 +66,17 @@ INCIDENT_WORDS: Dict[str, tuple] = {
 }
 
 INFO_FIELD_WORDS: Dict[str, tuple] = {
-    "address": ("address", "moved", "move", "street", "zip"),
-    "phone": ("phone", "cell", "mobile", "number", "tel"),
+    "address": ("address", "moved", "move", "street", "zip", "zipcode", "postcode"),
+    "phone": ("phone", "telephone", "cellphone", "cell", "mobile", "number", "tel"),
     "email": ("email", "e-mail", "mail"),
     "name": ("name", "married", "surname"),
 }
+
+
+# whole words with plural, possessive, -ed and -ing (retrieval/keywords.py): "tell me" is not the phone field, a
+# chipmunk is not a glass claim, a window is not wind; the stems below are meant as stems
+_INCIDENT_PATTERNS = compile_table(INCIDENT_WORDS, PLURAL_AND_VERB, stems={"vandal", "burglar"})
+_INFO_FIELD_PATTERNS = compile_table(INFO_FIELD_WORDS, PLURAL_AND_VERB, exact={"tel"})
 
 
 def policy_number(text: Optional[str]) -> Optional[str]:
@@ -76,11 +97,11 @@ def incident_type(text: Optional[str]) -> Optional[str]:
     lowered = (text or "").strip().lower().replace(" ", "_")
     if lowered in INCIDENT_WORDS:
         return lowered
-    return keyword_match(text, INCIDENT_WORDS)
+    return first_match(text, _INCIDENT_PATTERNS)
 
 
 def info_field(text: Optional[str]) -> Optional[str]:
-    return keyword_match(text, INFO_FIELD_WORDS)
+    return first_match(text, _INFO_FIELD_PATTERNS)
 
 
 def _relative_date(text: str, today: date) -> Optional[date]:

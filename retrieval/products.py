@@ -4,17 +4,19 @@ Shared by the actions (slot filling), retrieval (keeping a travel question away 
 harvest of agent replies (the product a proposed past reply is filed under). Order matters: the first product
 whose word appears wins ("rental car" is auto).
 
-Product words match whole words, with their plural and possessive: "car" must not name "cart", "card" or
-"career", "auto" must not name "automatic" and "term" must not name "termite" or "terms and conditions". A
-message filed under the wrong product is hidden by the product filter from the customers who need it.
+Product words match whole words, with their plural and possessive (retrieval/keywords.py): "car" must not name
+"cart", "card" or "career", "auto" must not name "automatic" and "term" must not name "termite" or "terms and
+conditions". A message filed under the wrong product is hidden by the product filter from the customers who need
+it.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Dict, Optional, Pattern, Tuple
+from typing import Optional
 
-PRODUCT_WORDS: Dict[str, Tuple[str, ...]] = {
+from retrieval.keywords import WordTable, compile_table, first_match
+
+PRODUCT_WORDS: WordTable = {
     "auto": (
         "auto",
         "automobile",
@@ -43,46 +45,15 @@ PRODUCT_WORDS: Dict[str, Tuple[str, ...]] = {
         "flight",
         "journey",
     ),
-    "life": ("life", "term"),
+    "life": ("life", "term", "death benefit", "beneficiary"),
 }
 
-# "terms" is the small print, not term life
-SINGULAR_ONLY = frozenset({"term"})
-# "auto-pay", "auto-renew" and "auto-debit" are billing, not auto insurance
-NOT_BEFORE_HYPHEN = frozenset({"auto"})
-
-_INFLECTION = r"(?:['\u2019]s|s['\u2019]?|es)?"
-
-
-def _form(word: str) -> str:
-    inflection = "" if word in SINGULAR_ONLY else _INFLECTION
-    end = r"(?![\w-])" if word in NOT_BEFORE_HYPHEN else r"\b"
-    return re.escape(word) + inflection + end
-
-
-def _word_pattern(words: Tuple[str, ...]) -> Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(_form(w) for w in words) + ")")
-
-
-def _compile(table: Dict[str, Tuple[str, ...]]) -> Dict[str, Pattern[str]]:
-    return {canonical: _word_pattern(words) for canonical, words in table.items()}
-
-
-_PRODUCT_PATTERNS = _compile(PRODUCT_WORDS)
-
-
-def keyword_match(text: Optional[str], table: Dict[str, Tuple[str, ...]]) -> Optional[str]:
-    """Prefix match, kept for incident types and info fields where stems are the point ("vandal" → vandalised)."""
-    lowered = (text or "").lower()
-    for canonical, words in table.items():
-        if lowered == canonical or any(re.search(rf"\b{re.escape(w)}", lowered) for w in words):
-            return canonical
-    return None
+_PRODUCT_PATTERNS = compile_table(
+    PRODUCT_WORDS,
+    exact={"term"},  # "terms" is the small print, not term life
+    not_before_hyphen={"auto"},  # "auto-pay", "auto-renew" and "auto-debit" are billing, not auto insurance
+)
 
 
 def detect_product(text: Optional[str]) -> Optional[str]:
-    lowered = (text or "").lower().strip()
-    for canonical, pattern in _PRODUCT_PATTERNS.items():
-        if lowered == canonical or pattern.search(lowered):
-            return canonical
-    return None
+    return first_match(text, _PRODUCT_PATTERNS)

@@ -59,6 +59,40 @@ def test_free_text_categories() -> None:
 
 
 @pytest.mark.parametrize(
+    "text, incident",
+    [
+        # the old prefix rule read "windshield" as wind (storm): 41 of nlu_data's messages
+        ("there's a chip in my windshield", "glass"),
+        ("someone smashed my car window", "vandalism"),
+        ("the window he gave me was two hours", None),
+        ("a chipmunk chewed the wiring", None),
+        ("non smoker, 35", None),
+        ("hitting a deer", "collision"),
+        ("somebody broke into my apartment", "theft"),
+        ("the basement flooded", "water_damage"),
+        ("kids vandalised the mailbox", "vandalism"),
+        ("our trip cancelled by the airline", "trip_cancellation"),
+    ],
+)
+def test_incident_words_match_whole_words(text: str, incident: str) -> None:
+    assert parsing.incident_type(text) == incident
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("can you tell me how to change my email", "email"),  # "tel" once named the phone field here
+        ("found you on telegram, what's your email", "email"),
+        ("my new cell number", "phone"),
+        ("we moved last week", "address"),
+        ("is my claim moving along", None),
+    ],
+)
+def test_info_field_words_match_whole_words(text: str, field: str) -> None:
+    assert parsing.info_field(text) == field
+
+
+@pytest.mark.parametrize(
     "text, expected",
     [
         ("my cars' windows", "auto"),
