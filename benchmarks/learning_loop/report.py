@@ -57,6 +57,7 @@ def markdown(result: Dict[str, Any], png: str) -> str:
         f"`{Path(str(before.get('model_file'))).name}`, after `{Path(str(after.get('model_file'))).name}`.",
         f"- Annotated messages that the review queue offered: {result.get('taught_in_review_queue')} of "
         f"{result.get('annotated')}.",
+        f"- Held-out probe messages that parse to another intent after the retrain: {after.get('probe_changed')}.",
     ]
     if result.get("note"):
         lines += ["", f"**Outcome.** {result['note']}"]
