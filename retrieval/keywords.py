@@ -10,9 +10,11 @@ is declared as one.
 from __future__ import annotations
 
 import re
-from typing import Collection, Dict, Optional, Pattern, Tuple
+from typing import Collection, Dict, Mapping, Optional, Pattern, Tuple
 
 WordTable = Dict[str, Tuple[str, ...]]
+# word -> the words that, right before (or after) it, make it mean something else: "back home", "home address"
+Contexts = Mapping[str, Tuple[str, ...]]
 
 PLURAL = r"(?:['\u2019]s|s['\u2019]?|es)?"
 PLURAL_AND_VERB = r"(?:['\u2019]s|s['\u2019]?|es|ed|ing)?"
@@ -24,15 +26,23 @@ def compile_table(
     stems: Collection[str] = (),
     exact: Collection[str] = (),
     not_before_hyphen: Collection[str] = (),
+    not_after: Optional[Contexts] = None,
+    not_before: Optional[Contexts] = None,
 ) -> Dict[str, Pattern[str]]:
     """One pattern per entry. `stems` match as prefixes, `exact` words take no inflection, and the words in
-    `not_before_hyphen` do not match as the first half of a hyphenated word ("auto-pay" is not auto)."""
+    `not_before_hyphen` do not match as the first half of a hyphenated word ("auto-pay" is not auto). A word in
+    `not_after` does not match right after one of its listed words, nor one in `not_before` right before one
+    ("back home" and "home address" say nothing about home insurance, a "flat tire" is not a flat)."""
+
+    not_after, not_before = not_after or {}, not_before or {}
 
     def form(word: str) -> str:
         if word in stems:
             return re.escape(word)
         ending = r"(?![\w-])" if word in not_before_hyphen else r"\b"
-        return re.escape(word) + ("" if word in exact else inflection) + ending
+        before = "".join(rf"(?<!\b{re.escape(w)} )" for w in not_after.get(word, ()))
+        after = "".join(rf"(?! {re.escape(w)}\b)" for w in not_before.get(word, ()))
+        return before + re.escape(word) + ("" if word in exact else inflection) + ending + after
 
     return {key: re.compile(r"\b(?:" + "|".join(form(w) for w in words) + ")") for key, words in table.items()}
 

@@ -129,3 +129,28 @@ def test_product_words_match_with_their_plural_and_possessive(text: str, expecte
 )
 def test_a_word_that_only_starts_with_a_product_word_names_no_product(text: str, expected: str) -> None:
     assert parsing.product(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # "home" as a place, not the insured building: the product named elsewhere wins, or none is guessed
+        ("I need cover for my apartment back home", "renters"),
+        ("i was mugged walking home, phone wallet and laptop taken. how do I claim on my renters", "renters"),
+        ("hit a deer on the way home tonight, front end is smashed, need to file", None),
+        ("when I get home I'll send the photos of the car", "auto"),
+        ("we had to fly home early from our trip when my dad was admitted to hospital", "travel"),
+        ("Moving next month, how do I change my home address?", None),
+        # a puncture is auto, not a flat to rent; glass and tyres are cars
+        ("flat tire on I-95 near exit 12, what's the roadside number", "auto"),
+        ("I rent a flat in town", "renters"),
+        ("rock hit my windshield and now it's cracked", "auto"),
+        ("is there a how-to for checking my tyres before winter", "auto"),
+        # still home
+        ("what does my home policy cover", "home"),
+        ("my home was burgled while we were away", "home"),
+        ("we left home for the holidays and a pipe burst", "home"),
+    ],
+)
+def test_a_product_word_in_a_phrase_that_means_something_else_is_skipped(text: str, expected: str) -> None:
+    assert parsing.product(text) == expected
