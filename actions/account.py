@@ -16,6 +16,7 @@ from actions import parsing
 from actions.base import CoverlineAction, clear_slots, money
 from actions.demo_data import insurer
 from actions.form_handoff import HandsOverWhenUpset
+from actions.form_prefill import prefill
 from actions.verification import not_on_your_account, require_verified_customer, verified_customer
 from storage.engine import session_scope
 from storage.models import ChangeRequest
@@ -73,6 +74,11 @@ class ActionCheckBalance(CoverlineAction):
 class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
     def name(self) -> Text:
         return "validate_update_info_form"
+
+    def extract_info_field(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return prefill(tracker, "update_info_form", "update_personal_info", "info_field", parsing.info_field)
 
     def validate_policy_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -18,6 +18,7 @@ from actions import parsing
 from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer
 from actions.form_handoff import HandsOverWhenUpset
+from actions.form_prefill import prefill
 from actions.recommend import offer_content
 from actions.verification import REQUEST_SLOT, not_on_your_account, require_verified_customer, verified_customer
 from storage.engine import session_scope
@@ -63,6 +64,16 @@ def verified_policy(tracker: Tracker, number: Optional[str]) -> Tuple[bool, Opti
 class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_form"
+
+    def extract_incident_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return prefill(tracker, "claim_form", "file_claim", "incident_type", parsing.incident_type)
+
+    def extract_incident_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return prefill(tracker, "claim_form", "file_claim", "incident_date", parsing.date_in_passing)
 
     def validate_policy_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -104,7 +104,7 @@ def info_field(text: Optional[str]) -> Optional[str]:
     return first_match(text, _INFO_FIELD_PATTERNS)
 
 
-def _relative_date(text: str, today: date) -> Optional[date]:
+def _relative_date(text: str, today: date, short_weekdays: bool = True) -> Optional[date]:
     if re.search(r"\btoday\b|\bthis morning\b|\btonight\b|\bjust now\b", text):
         return today
     if re.search(r"\byesterday\b|\blast night\b", text):
@@ -116,7 +116,7 @@ def _relative_date(text: str, today: date) -> Optional[date]:
         days = {"day": 1, "week": 7, "month": 30}[ago.group(2)]
         return today - timedelta(days=n * days)
     for index, name in enumerate(WEEKDAYS):
-        if re.search(rf"\b{name[:3]}(?:{name[3:]})?\b", text):
+        if re.search(rf"\b{name[:3]}(?:{name[3:]})?\b" if short_weekdays else rf"\b{name}\b", text):
             back = (today.weekday() - index) % 7 or 7
             return today - timedelta(days=back)
     return None
@@ -145,6 +145,14 @@ def incident_date(text: Optional[str], today: Optional[date] = None) -> Optional
     if not has_year and parsed > today:
         parsed = parsed.replace(year=parsed.year - 1)
     return parsed
+
+
+def date_in_passing(text: Optional[str], today: Optional[date] = None) -> Optional[str]:
+    """The day an account of events names in passing ("yesterday a deer hit my car", "on Saturday night"), as
+    ISO, or None. Only words that say a day: no numbers ("hit 2 cars" is not the 2nd) and no short weekday
+    names ("I sat in the car", "sun damage"), which `incident_date` accepts as the answer to "when?"."""
+    found = _relative_date((text or "").lower(), today or date.today(), short_weekdays=False)
+    return found.isoformat() if found else None
 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
