@@ -80,6 +80,20 @@ class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
     ) -> Dict[Text, Any]:
         return prefill(tracker, "update_info_form", "update_personal_info", "info_field", parsing.info_field)
 
+    def extract_new_value(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """An email address or phone number typed alone is the answer, whatever intent the model gave it.
+
+        The form takes no text answer from a message read as a greeting or a thank-you (ignored_intents) or
+        as a refusal, and the classifier reads some addresses that way: "hi@coverline.io" as greet (0.999),
+        "jo.okafor@newmail.example" as greet (0.92). The customer was greeted and asked again, forever."""
+        if tracker.get_slot("requested_slot") != "new_value" or tracker.get_slot("new_value") is not None:
+            return {}
+        text = str((tracker.latest_message or {}).get("text") or "").strip()
+        value = parsing.contact_value(tracker.get_slot("info_field"), text)
+        return {"new_value": value} if value else {}
+
     def validate_policy_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:

@@ -197,6 +197,17 @@ def email(text: Optional[str]) -> Optional[str]:
     return None
 
 
+def contact_value(field: Optional[str], text: Optional[str]) -> Optional[str]:
+    """`text` when the whole message is an email address (field "email") or a phone number (field "phone"):
+    a shape no other answer has. None for anything else, and for free-text fields (address, name)."""
+    stripped = (text or "").strip().rstrip(".")
+    if field == "email" and EMAIL_RE.match(stripped):
+        return stripped
+    if field == "phone" and re.fullmatch(r"[+\d\s().-]{10,20}", stripped) and phone(stripped):
+        return stripped
+    return None
+
+
 def phone(text: Optional[str]) -> Optional[str]:
     digits = re.sub(r"\D", "", text or "")
     if len(digits) == 11 and digits.startswith("1"):

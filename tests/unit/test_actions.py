@@ -144,6 +144,33 @@ def test_new_contact_details_are_checked(field: str, value: str, cleaned: Option
     assert validate(ValidateUpdateInfoForm(), "new_value", value, {"info_field": field})[0] == cleaned
 
 
+UPDATE_FORM_DOMAIN = {"forms": {"update_info_form": {"required_slots": ["policy_number", "info_field", "new_value"]}}}
+
+
+@pytest.mark.parametrize(
+    "field, text, intent, taken",
+    [
+        # read as greet by the shipped model (found live, 2026-12-06): greeted and asked again, forever
+        ("email", "hi@coverline.io", "greet", "hi@coverline.io"),
+        ("email", "jo.okafor@newmail.example", "greet", "jo.okafor@newmail.example"),
+        ("phone", "(617) 555-0134", "thank_you", "617-555-0134"),
+        ("email", "hi there", "greet", None),  # a real greeting is not an address
+        ("phone", "hi@coverline.io", "greet", None),  # the wrong shape for the field asked
+        ("name", "Hi Jo", "greet", None),  # free-text fields are left to the form
+    ],
+)
+def test_an_address_or_number_typed_alone_is_the_answer_whatever_its_intent(
+    field: str, text: str, intent: str, taken: Optional[str]
+) -> None:
+    events = [{"event": "active_loop", "name": "update_info_form"}, {"event": "user", "text": text}]
+    slots = {"policy_number": "PX-40211", "info_field": field, "requested_slot": "new_value"}
+    t = tracker(slots, intent=intent, text=text, events=events, sender=verified("mover-2", "PX-40211"))
+    t.active_loop = {"name": "update_info_form"}
+    _, events_out = run(ValidateUpdateInfoForm(), t, UPDATE_FORM_DOMAIN)
+    values = {e["name"]: e["value"] for e in events_out if e.get("event") == "slot"}
+    assert values.get("new_value") == taken
+
+
 def test_info_update_is_recorded_as_a_pending_request() -> None:
     slots = {"policy_number": "PX-40211", "info_field": "email", "new_value": "j.okafor@newmail.example"}
     dispatcher, _ = run(ActionSubmitInfoUpdate(), tracker(slots, sender=verified("mover-1", "PX-40211")))
