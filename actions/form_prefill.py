@@ -42,7 +42,8 @@ def prefill(tracker: Tracker, form: str, trigger_intent: str, slot: Text, read: 
     if (tracker.active_loop or {}).get("name") == form:
         message = opening_message(tracker.events or [], form)
     else:  # being activated by the newest message
-        message = {"text": tracker.latest_message.get("text"), "parse_data": tracker.latest_message}
+        latest = tracker.latest_message or {}
+        message = {"text": latest.get("text"), "parse_data": latest}
     if message is None:
         return {}
     intent = ((message.get("parse_data") or {}).get("intent") or {}).get("name")
