@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 
 SENTIMENT = "sentiment"
 # bump when the model code changes in a way that should retrain cached models
-MODEL_CODE_VERSION = "4"  # 3: int8 serving encoder, calibrated quantised; 4: shouting marked
+# 3: int8 serving encoder, calibrated quantised; 4: shouting marked; 5: emails masked, emoji spelled
+MODEL_CODE_VERSION = "5"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)

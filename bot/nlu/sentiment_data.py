@@ -17,12 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import emoji
+
 SENTIMENTS: Tuple[str, ...] = ("negative", "neutral", "positive")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 HELDOUT_PERCENT = 20
 
-_MENTION = re.compile(r"@\w+")
+# a mention starts a word: the "@coverline" inside "hi@coverline.io" is not one (it was read as "hi @user",
+# a greeting); an email address is written one way, so the words around it decide the intent, not its letters
+_MENTION = re.compile(r"(?<![\w.+-])@\w+")
 _URL = re.compile(r"https?://\S+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL_TOKEN = "name@example.com"
+# skin tones change no meaning; an emoji's name is written between these two marks, then as words
+_SKIN_TONE = re.compile("[\U0001f3fb-\U0001f3ff]")
+_EMOJI_NAME = re.compile("\x02([^\x03]*)\x03")
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,22 @@ def mark_shouting(text: str) -> str:
 
 def normalise_social_text(text: str) -> str:
     """Mentions and links carry no sentiment but differ between platforms; TweetEval writes them the
-    same way (@user, http), so training and inference see one form. Shouting is marked (mark_shouting)."""
-    return mark_shouting(_URL.sub("http", _MENTION.sub("@user", text)).strip())
+    same way (@user, http), so training and inference see one form. Email addresses become one address
+    (the letters of "hi@…" or "thanks.jo@…" said "greet" and "thank_you"). Shouting is marked (mark_shouting)."""
+    text = _EMAIL.sub(EMAIL_TOKEN, _URL.sub("http", text))
+    return spell_emoji(mark_shouting(_MENTION.sub("@user", text).strip()))
+
+
+def spell_emoji(text: str) -> str:
+    """The encoder's vocabulary has no emoji: 👍, 👎, 😡 and 🙏 were all one [UNK] token, so "👍" alone
+    fell to out_of_scope and an angry row of 😡 said nothing. Each becomes its CLDR name in words
+    ("thumbs up", "enraged face"), which the pretrained encoder can read. After the shouting mark: the names'
+    lower-case letters must not hide capitals."""
+    if text.isascii():
+        return text
+    named = emoji.demojize(_SKIN_TONE.sub("", text), delimiters=("\x02", "\x03"))
+    spelled = _EMOJI_NAME.sub(lambda match: " " + match.group(1).replace("_", " ") + " ", named)
+    return _SPACES.sub(" ", spelled).strip()
 
 
 def _is_heldout(tweet_id: str) -> bool:

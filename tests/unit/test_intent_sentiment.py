@@ -235,7 +235,7 @@ def test_shouting_is_marked_because_the_encoder_cannot_see_capitals() -> None:
         normalise_social_text("WHY IS THERE A LATE FEE ON MY ACCOUNT")
         == "all caps: WHY IS THERE A LATE FEE ON MY ACCOUNT"
     )
-    assert normalise_social_text("THANK YOU SO MUCH 🙌") == "all caps: THANK YOU SO MUCH 🙌"
+    assert normalise_social_text("THANK YOU SO MUCH 🙌") == "all caps: THANK YOU SO MUCH raising hands"
     # an acronym or a policy number is not shouting, and marking twice changes nothing
     assert normalise_social_text("is PX-88123 active? need it for the DMV") == "is PX-88123 active? need it for the DMV"
     assert normalise_social_text("OK") == "OK"
@@ -292,3 +292,28 @@ def test_a_model_saved_before_quantisation_is_served_in_float32(trained: Dict[st
     old = IntentSentimentModel.load(tmp_path / "old")
     assert old.serving_encoder is None
     assert old.predict(["how do I pay my premium"])[0].intent_ranking[0][0] == "pay_premium"
+
+
+def test_an_email_address_is_one_address_not_a_mention_or_a_greeting() -> None:
+    # "hi@coverline.io" was "hi@user.io" to the model, read as a greeting (greet 0.999) in the update form
+    assert normalise_social_text("hi@coverline.io") == "name@example.com"
+    assert normalise_social_text("my new email is thanks.jo@gmail.com") == "my new email is name@example.com"
+    assert normalise_social_text("@HarborMutual mail maria.lopez+ins@work-mail.co.uk pls") == (
+        "@user mail name@example.com pls"
+    )
+    # a mention still becomes @user, a link http, and an @ inside a link is the link's
+    assert normalise_social_text("@HarborMutual see https://x.co/u@abc") == "@user see http"
+    assert normalise_social_text("cc @jo_smith and @ann") == "cc @user and @user"
+
+
+def test_emoji_are_spelled_because_the_encoder_reads_every_emoji_as_one_unknown_token() -> None:
+    # 👍 and 👎 were the same [UNK] to the encoder: "👍" alone fell to out_of_scope
+    assert normalise_social_text("👍") == "thumbs up"
+    assert normalise_social_text("👎") == "thumbs down"
+    assert normalise_social_text("thanks 🙏🏽") == "thanks folded hands"  # a skin tone changes no meaning
+    assert normalise_social_text("🚗💥 need to file a claim") == "automobile collision need to file a claim"
+    # capitals are judged before the names' lower-case letters are added; spelling twice changes nothing
+    shouted = normalise_social_text("WORST SERVICE EVER 😡😡")
+    assert shouted == "all caps: WORST SERVICE EVER enraged face enraged face"
+    assert normalise_social_text(shouted) == shouted
+    assert normalise_social_text("café ok") == "café ok"  # letters outside ASCII are not emoji
