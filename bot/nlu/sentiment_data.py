@@ -89,7 +89,8 @@ def spell_emoji(text: str) -> str:
     lower-case letters must not hide capitals."""
     if text.isascii():
         return text
-    named = emoji.demojize(_SKIN_TONE.sub("", text), delimiters=("\x02", "\x03"))
+    text = _SKIN_TONE.sub("", text.replace("\x02", " ").replace("\x03", " "))  # the marks are ours alone
+    named = emoji.demojize(text, delimiters=("\x02", "\x03"))
     spelled = _EMOJI_NAME.sub(lambda match: " " + match.group(1).replace("_", " ") + " ", named)
     return _SPACES.sub(" ", spelled).strip()
 

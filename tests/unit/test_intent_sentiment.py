@@ -317,3 +317,4 @@ def test_emoji_are_spelled_because_the_encoder_reads_every_emoji_as_one_unknown_
     assert shouted == "all caps: WORST SERVICE EVER enraged face enraged face"
     assert normalise_social_text(shouted) == shouted
     assert normalise_social_text("café ok") == "café ok"  # letters outside ASCII are not emoji
+    assert normalise_social_text("a\x02not_an_emoji\x03 😊") == "a not_an_emoji smiling face with smiling eyes"
