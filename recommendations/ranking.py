@@ -49,6 +49,7 @@ class Feedback:
     customer: Customer
     item: Item
     positive: bool = True
+    strength: float = 1.0  # how much of a positive the customer holds (a premium band, a policy count); > 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ class _Signals:
 class _History:
     positives: np.ndarray  # item indices
     negatives: np.ndarray  # item indices
+    strengths: Optional[np.ndarray] = None  # aligned with positives; None: every positive 1.0
+
+    def __post_init__(self) -> None:
+        if self.strengths is None:
+            self.strengths = np.ones(len(self.positives))
+
+    def without_positive(self, item: int) -> "_History":
+        keep = self.positives != item
+        return _History(self.positives[keep], self.negatives, self.strengths[keep])
 
 
 @dataclass
@@ -105,6 +115,7 @@ class Ranker:
     _signals: Optional[_Signals] = field(default=None, repr=False)
     _model: Optional[HistGradientBoostingClassifier] = field(default=None, repr=False)
     _rankable: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _graded: bool = field(default=False, repr=False)  # some positive had a strength other than 1.0
 
     # ---- fitting -------------------------------------------------------------------------------------------
 
@@ -130,6 +141,7 @@ class Ranker:
         self._features = {c: np.asarray(v, dtype=np.float64) for c, v in (customer_features or {}).items()}
         self.feature_count = _feature_width(self._features)
         self._histories = _histories(events, self._item_index)
+        self._graded = any(not np.all(h.strengths == 1.0) for h in self._histories.values())
         customers = list(self._histories)
         positives, negatives = _matrices(customers, self._histories, len(self.items))
         with _threads().limit(limits=1):
@@ -181,7 +193,7 @@ class Ranker:
             history = self._histories[customer]
             hideable = self._hideable(history)
             for hidden in hideable:
-                visible = _History(history.positives[history.positives != hidden], history.negatives)
+                visible = history.without_positive(hidden)
                 rows.append(self._conditional_input(visible, self._features_of(customer, None)))
                 targets.append(int(hidden))
                 weights.append(1.0 / len(hideable))
@@ -196,7 +208,11 @@ class Ranker:
     def _conditional_input(self, history: _History, vector: np.ndarray) -> np.ndarray:
         held = np.zeros(len(self.items))
         held[history.positives] = 1.0
-        return np.concatenate([held, vector])
+        if not self._graded:
+            return np.concatenate([held, vector])
+        strength = np.zeros(len(self.items))
+        strength[history.positives] = history.strengths
+        return np.concatenate([held, strength, vector])
 
     def _hideable(self, history: _History) -> np.ndarray:
         """Positives a training case may hide: rankable ones, leaving ``min_history`` positives visible."""
@@ -261,12 +277,12 @@ class Ranker:
             sample = untaken
             if len(untaken) > self.config.negatives_per_case:
                 sample = rng.choice(untaken, self.config.negatives_per_case, replace=False)
-            visible = _History(history.positives[history.positives != hidden], history.negatives)
+            visible = history.without_positive(hidden)
             items = np.concatenate([[hidden], sample])
             # each customer weighs one hidden item in all, as when one held item is hidden at random
             cases.add(visible, vector, items, [1.0] + [0.0] * len(sample), weight=1.0 / len(hides))
         for dismissed in history.negatives:
-            visible = _History(history.positives, history.negatives[history.negatives != dismissed])
+            visible = _History(history.positives, history.negatives[history.negatives != dismissed], history.strengths)
             cases.add(visible, vector, np.array([dismissed]), [0.0])
 
     # ---- scoring -------------------------------------------------------------------------------------------
@@ -276,14 +292,15 @@ class Ranker:
         customer: Optional[Customer],
         candidates: Sequence[Item],
         *,
-        positives: Optional[Sequence[Item]] = None,
+        positives: Optional[Sequence[Item] | Mapping[Item, float]] = None,
         negatives: Optional[Sequence[Item]] = None,
         features: Optional[Sequence[float]] = None,
     ) -> np.ndarray:
         """Scores in ``candidates`` order, higher is better.
 
         ``positives`` / ``negatives`` / ``features`` override what was learnt about ``customer`` at fit time
-        (pass them for a customer the ranker has not seen, or whose profile changed since the fit).
+        (pass them for a customer the ranker has not seen, or whose profile changed since the fit). ``positives``
+        may map each item to its strength, as :class:`Feedback` carries it; a plain sequence means 1.0 each.
         """
         if self._signals is None:
             raise RuntimeError("fit the ranker before scoring")
@@ -337,7 +354,10 @@ class Ranker:
     # ---- internals -----------------------------------------------------------------------------------------
 
     def _history_of(
-        self, customer: Optional[Customer], positives: Optional[Sequence[Item]], negatives: Optional[Sequence[Item]]
+        self,
+        customer: Optional[Customer],
+        positives: Optional[Sequence[Item] | Mapping[Item, float]],
+        negatives: Optional[Sequence[Item]],
     ) -> _History:
         learnt = self._histories.get(customer) if customer is not None else None
         empty = np.zeros(0, dtype=np.int64)
@@ -347,10 +367,14 @@ class Ranker:
                 return fallback
             return np.array(sorted({self._item_index[i] for i in given if i in self._item_index}), dtype=np.int64)
 
-        return _History(
-            indices(positives, learnt.positives if learnt else empty),
-            indices(negatives, learnt.negatives if learnt else empty),
-        )
+        negative = indices(negatives, learnt.negatives if learnt else empty)
+        if positives is None:
+            return _History(learnt.positives, negative, learnt.strengths) if learnt else _History(empty, negative)
+        positive = indices(list(positives), empty)
+        if not isinstance(positives, Mapping):
+            return _History(positive, negative)
+        strength = {self._item_index[i]: float(v) for i, v in positives.items() if i in self._item_index}
+        return _History(positive, negative, np.array([strength[i] for i in positive]))
 
     def _features_of(self, customer: Optional[Customer], given: Optional[Sequence[float]]) -> np.ndarray:
         if given is not None:
@@ -367,13 +391,15 @@ class Ranker:
         signals: _Signals,
         positives: sp.csr_matrix,
         negatives: sp.csr_matrix,
+        strengths: sp.csr_matrix,
         vectors: np.ndarray,
         pair_case: np.ndarray,
         pair_item: np.ndarray,
     ) -> np.ndarray:
         """One row per (case, item) pair: similarity to what the case's customer took and dismissed, popularity,
         dismissal rate, ALS affinity, how much the customer took and dismissed, the item's ALS factors and the
-        customer's features. Cases are customers at a moment (rows of ``positives``/``negatives``/``vectors``).
+        customer's features; in small catalogues also what the customer holds, item by item (and how much, when
+        the feedback is graded). Cases are customers at a moment (rows of ``positives``/``negatives``/``vectors``).
         Sparse products over every case at once, so training and serving share this one code path."""
         similarity = signals.similarity
         to_positives = _gather(positives @ similarity, pair_case, pair_item)
@@ -398,13 +424,14 @@ class Ranker:
         blocks = [np.column_stack(columns), signals.item_factors[pair_item], vectors[pair_case]]
         if self._small:
             held = positives.toarray()
+            history = np.hstack([held, strengths.toarray()]) if self._graded else held
             conditional = np.zeros(len(pair_case))
             if signals.conditional is not None:
-                proba = signals.conditional.predict_proba(np.hstack([held, vectors]))
+                proba = signals.conditional.predict_proba(np.hstack([history, vectors]))
                 full = np.full((len(held), len(self.items)), 1e-6)
                 full[:, signals.conditional.classes_] = np.maximum(proba, 1e-6)
                 conditional = np.log(full[pair_case, pair_item])
-            blocks += [conditional[:, None], held[pair_case], pair_item[:, None].astype(np.float64)]
+            blocks += [conditional[:, None], history[pair_case], pair_item[:, None].astype(np.float64)]
         return np.hstack(blocks)
 
 
@@ -414,6 +441,7 @@ class _Cases:
 
     positive_rows: List[np.ndarray] = field(default_factory=list)
     negative_rows: List[np.ndarray] = field(default_factory=list)
+    strength_rows: List[np.ndarray] = field(default_factory=list)
     vectors: List[np.ndarray] = field(default_factory=list)
     pair_case: List[np.ndarray] = field(default_factory=list)
     pair_item: List[np.ndarray] = field(default_factory=list)
@@ -426,6 +454,7 @@ class _Cases:
         case = len(self.vectors)
         self.positive_rows.append(history.positives)
         self.negative_rows.append(history.negatives)
+        self.strength_rows.append(history.strengths)
         self.vectors.append(vector)
         self.pair_case.append(np.full(len(items), case, dtype=np.int64))
         self.pair_item.append(np.asarray(items, dtype=np.int64))
@@ -434,21 +463,25 @@ class _Cases:
 
     def arrays(
         self, n_items: int, n_features: int
-    ) -> Tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> Tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
         vectors = np.vstack(self.vectors) if n_features else np.zeros((len(self.vectors), 0))
         return (
             _rows_matrix(self.positive_rows, n_items),
             _rows_matrix(self.negative_rows, n_items),
+            _rows_matrix(self.positive_rows, n_items, self.strength_rows),
             vectors,
             np.concatenate(self.pair_case),
             np.concatenate(self.pair_item),
         )
 
 
-def _rows_matrix(rows: Sequence[np.ndarray], n_items: int) -> sp.csr_matrix:
+def _rows_matrix(
+    rows: Sequence[np.ndarray], n_items: int, values: Optional[Sequence[np.ndarray]] = None
+) -> sp.csr_matrix:
     indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
     indices = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    return sp.csr_matrix((np.ones(len(indices)), indices, indptr), shape=(len(rows), n_items))
+    data = np.concatenate(values) if values else np.ones(len(indices))
+    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_items))
 
 
 def _gather(matrix: sp.spmatrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -480,19 +513,28 @@ def _feature_width(features: Mapping[Customer, np.ndarray]) -> int:
 
 
 def _histories(events: Sequence[Feedback], item_index: Mapping[Item, int]) -> Dict[Customer, _History]:
-    """Per customer: positives, and dismissals of items the customer never took (a held item stays held)."""
-    positive: Dict[Customer, set] = {}
+    """Per customer: positives with their strength (the largest given), and dismissals of items the customer never
+    took (a held item stays held)."""
+    positive: Dict[Customer, Dict[int, float]] = {}
     negative: Dict[Customer, set] = {}
     for event in events:
-        (positive if event.positive else negative).setdefault(event.customer, set()).add(item_index[event.item])
-        positive.setdefault(event.customer, set())
-    return {
-        c: _History(
-            np.array(sorted(p), dtype=np.int64),
-            np.array(sorted(negative.get(c, set()) - p), dtype=np.int64),
+        held = positive.setdefault(event.customer, {})
+        index = item_index[event.item]
+        if event.positive:
+            if not event.strength > 0:
+                raise ValueError(f"a positive's strength must be above 0, got {event.strength!r}")
+            held[index] = max(held.get(index, 0.0), float(event.strength))
+        else:
+            negative.setdefault(event.customer, set()).add(index)
+    histories = {}
+    for c, p in positive.items():
+        items = np.array(sorted(p), dtype=np.int64)
+        histories[c] = _History(
+            items,
+            np.array(sorted(negative.get(c, set()) - set(p)), dtype=np.int64),
+            np.array([p[i] for i in items], dtype=np.float64),
         )
-        for c, p in positive.items()
-    }
+    return histories
 
 
 def _matrices(

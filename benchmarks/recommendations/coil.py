@@ -23,7 +23,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,9 @@ NEXT_PRODUCT_CONFIG = {
     "max_leaf_nodes": 7,
     "l2_regularization": 5.0,
 }
+# How much of each held product the ranker is told a customer holds (history_strength): None (held or not),
+# "contribution" or "policies"; chosen on inner folds (coil_inner.py), see CHOICES.
+HISTORY_STRENGTH: Optional[str] = None
 # CARAVAN is scored for every hold-out customer, also those holding no other product: no minimum history.
 CARAVAN_CONFIG = {"min_history": 0}
 
@@ -84,8 +87,36 @@ def customer_id(row: int) -> str:
     return f"c{row}"
 
 
-def feedback(held: np.ndarray, rows: Sequence[int], products: Sequence[str]) -> List[Feedback]:
-    return [Feedback(customer_id(r), products[j]) for r in rows for j in np.flatnonzero(held[r])]
+def feedback(
+    held: np.ndarray, rows: Sequence[int], products: Sequence[str], strength: Optional[np.ndarray] = None
+) -> List[Feedback]:
+    return [
+        Feedback(customer_id(r), products[j], strength=1.0 if strength is None else float(strength[r, j]))
+        for r in rows
+        for j in np.flatnonzero(held[r])
+    ]
+
+
+def history_strength(coil: Coil, kind: Optional[str]) -> Optional[np.ndarray]:
+    """How much of each held product a customer holds, as the ranker's graded feedback: its contribution level
+    (the P… column, at least 1 when held: a few customers hold a policy at level 0) or its number of policies."""
+    if kind is None:
+        return None
+    if kind == "contribution":
+        return np.where(coil.held, np.maximum(coil.contributions, 1), 0).astype(float)
+    if kind == "policies":
+        return coil.policies.astype(float)
+    raise ValueError(f"unknown history strength {kind!r}")
+
+
+def visible_history(
+    case_row: int, visible: np.ndarray, products: Sequence[str], strength: Optional[np.ndarray]
+) -> List[str] | Dict[str, float]:
+    """What the ranker is told the customer holds: the visible products, with their strength when graded."""
+    held = [products[j] for j in np.flatnonzero(visible)]
+    if strength is None:
+        return held
+    return {products[j]: float(strength[case_row, j]) for j in np.flatnonzero(visible)}
 
 
 def fit_ranker(
@@ -96,19 +127,29 @@ def fit_ranker(
     seed: int,
     settings: Dict[str, Any],
     exclude: Sequence[int] = (),
+    strength: Optional[np.ndarray] = None,
 ) -> Ranker:
     """Products in ``exclude`` stay history only: the ranker is trained to choose among the others, as asked."""
     features = {customer_id(r): coil.demographics[r].astype(float) for r in rows}
     rankable = [p for j, p in enumerate(products) if j not in exclude]
     return Ranker(RankerConfig(seed=seed, **settings)).fit(
-        feedback(held, rows, products), features, items=products, rankable=rankable
+        feedback(held, rows, products, strength), features, items=products, rankable=rankable
     )
 
 
-def ours(coil: Coil, train: np.ndarray, seed: int, exclude: Sequence[int] = ()) -> Scorer:
+def ours(
+    coil: Coil,
+    train: np.ndarray,
+    seed: int,
+    exclude: Sequence[int] = (),
+    settings: Optional[Dict[str, Any]] = None,
+    strength_kind: Optional[str] = HISTORY_STRENGTH,
+) -> Scorer:
     """A ranker per variant, fitted on the training folds' hide-one cases of that variant."""
     products = list(PRODUCTS)
-    ranker = fit_ranker(coil, train, coil.held, products, seed, NEXT_PRODUCT_CONFIG, exclude)
+    strength = history_strength(coil, strength_kind)
+    config = NEXT_PRODUCT_CONFIG if settings is None else settings
+    ranker = fit_ranker(coil, train, coil.held, products, seed, config, exclude, strength)
 
     def score(cases: Sequence[HiddenCase]) -> np.ndarray:
         out = np.zeros((len(cases), len(products)))
@@ -117,7 +158,7 @@ def ours(coil: Coil, train: np.ndarray, seed: int, exclude: Sequence[int] = ()) 
             out[i, case.candidates] = ranker.score(
                 None,
                 candidates,
-                positives=[products[j] for j in np.flatnonzero(case.visible)],
+                positives=visible_history(case.row, case.visible, products, strength),
                 features=coil.demographics[case.row].astype(float),
             )
             out[i, case.candidates] += 2.0  # above every product that is not a candidate

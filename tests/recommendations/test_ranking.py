@@ -152,3 +152,39 @@ def test_a_ranker_trained_on_the_offered_items_only_still_learns_who_takes_what(
     ]
     assert set(driver) <= set(DRIVER), driver
     assert set(home) <= set(HOME), home
+
+
+def graded_population(seed: int = 11, customers: int = 400) -> List[Feedback]:
+    """Everyone holds item0; how much of it (strength 1-9) decides what else they take: a large holder takes
+    item1, a small one item2. Held or not, the two kinds look the same; only the strength tells them apart."""
+    rng = np.random.default_rng(seed)
+    feedback: List[Feedback] = []
+    for n in range(customers):
+        customer = f"g{n}"
+        strength = float(rng.integers(1, 10))
+        feedback.append(Feedback(customer, "item0", strength=strength))
+        feedback.append(Feedback(customer, "item1" if strength >= 5 else "item2"))
+        if rng.random() < 0.5:
+            feedback.append(Feedback(customer, str(rng.choice(GENERAL))))
+    return feedback
+
+
+def test_how_much_a_customer_holds_steers_the_ranking() -> None:
+    ranker = Ranker(SMALL).fit(graded_population(), items=ITEMS)
+    big = top(ranker, 1, positives={"item0": 8.0}, exclude=["item0"])
+    small = top(ranker, 1, positives={"item0": 2.0}, exclude=["item0"])
+    assert (big, small) == (["item1"], ["item2"])
+    # a known customer is scored with the strengths learnt for them
+    held: Dict[str, Dict[str, float]] = {}
+    for f in graded_population():
+        held.setdefault(f.customer, {})[f.item] = f.strength
+    for customer in ("g0", "g1", "g2"):
+        assert np.allclose(ranker.score(customer, ITEMS), ranker.score(None, ITEMS, positives=held[customer]))
+    # a plain list is strength 1 each: a small holder
+    assert top(ranker, 1, positives=["item0"], exclude=["item0"]) == ["item2"]
+
+
+def test_a_positive_without_strength_is_refused() -> None:
+    for strength in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="strength must be above 0"):
+            Ranker(SMALL).fit([Feedback("a", "item0", strength=strength)], items=ITEMS)
