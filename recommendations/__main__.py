@@ -3,6 +3,7 @@
 python -m recommendations check demo_data/content          # validate only: every problem, with file, item, field
 python -m recommendations import demo_data/content [more.csv]   # upsert by id, retire what left the files
 python -m recommendations list [--on 2027-01-15]            # the items valid on a day
+python -m recommendations learn [--days 180]                # fit the ranker on opens and dismissals (daily)
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from datetime import date
 from pathlib import Path
 from typing import List, Optional
 
+from recommendations import learned
 from recommendations.library import LibraryError, import_library, load_library, valid_items
 from settings import load_at_startup
 from storage.engine import session_scope
 from storage.migrate import upgrade
+from storage.models import RecommenderModel
 from storage.settings import database_url
 
 
@@ -64,6 +67,31 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _days(text: str) -> int:
+    days = int(text) if text.isdigit() else 0
+    if not 1 <= days <= 3650:
+        raise argparse.ArgumentTypeError(f"expected a whole number of days from 1 to 3650, got {text!r}")
+    return days
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    upgrade()
+    with session_scope() as session:
+        model_id = learned.learn(session, days=args.days)
+        row = session.get(RecommenderModel, model_id) if model_id is not None else None
+        if row is None:
+            print(
+                f"too little feedback to learn from (fewer than {learned.MIN_LEARNERS} customers opened anything "
+                f"in {args.days} days): recommendations keep the popularity prior"
+            )
+            return 0
+        print(
+            f"recommender model {row.id}: {row.events} events of {row.customers} customers, {row.items} items, "
+            f"fitted in {row.seconds:.1f} s; action servers load it within a minute"
+        )
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recommendations", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +105,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("list", help="the items valid on a day (default: today)")
     p.add_argument("--on", type=date.fromisoformat, default=None)
     p.set_defaults(func=cmd_list)
+    p = sub.add_parser("learn", help="fit the content ranker on the opens and dismissals in the database")
+    p.add_argument("--days", type=_days, default=learned.LEARN_DAYS, help="how far back feedback counts")
+    p.set_defaults(func=cmd_learn)
     args = parser.parse_args(argv)
     load_at_startup("recommendations")
     return int(args.func(args) or 0)

@@ -25,7 +25,7 @@ Items the customer dismissed are pushed down (the recommender's constraints remo
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Hashable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -342,6 +342,32 @@ class Ranker:
         scores = self.score(customer, kept, **profile)  # type: ignore[arg-type]
         order = np.argsort(-scores, kind="stable")[:k]
         return [(kept[i], float(scores[i])) for i in order]
+
+    def for_serving(self) -> "Ranker":
+        """The same scores for histories passed to :meth:`score`, without what was learnt per customer (the
+        largest part of a fitted ranker with many customers; a server is given each profile as it is now)."""
+        return replace(self, _histories={}, _features={})
+
+    def neighbours(self, positives: Sequence[Item], k: int) -> List[Item]:
+        """Up to ``k`` offerable items most similar (item-kNN) to ``positives``, best first, none of them: the
+        learned candidates, a sparse row sum, cheap enough for every request of a 10,000-item catalogue."""
+        if self._signals is None:
+            raise RuntimeError("fit the ranker before asking for neighbours")
+        held = [self._item_index[i] for i in positives if i in self._item_index]
+        if not held or k <= 0:
+            return []
+        closeness = np.asarray(self._signals.similarity[held].sum(axis=0)).ravel()
+        closeness[~self._rankable] = 0.0
+        closeness[held] = 0.0
+        found = np.flatnonzero(closeness > 0)
+        if len(found) > k:
+            found = found[np.argpartition(-closeness[found], k - 1)[:k]]
+        order = found[np.argsort(-closeness[found], kind="stable")]
+        return [self.items[i] for i in order]
+
+    def known(self, items: Iterable[Item]) -> List[Item]:
+        """The given items the ranker learnt about (others cannot steer a score)."""
+        return [item for item in items if item in self._item_index]
 
     def popularity(self, candidates: Sequence[Item]) -> np.ndarray:
         """The cold-start order on its own (unknown items −1)."""

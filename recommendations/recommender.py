@@ -1,6 +1,7 @@
 """The recommender: the items for one customer at one moment, best first, each with the reasons behind it.
 
     score = rule weight × rule priority + similarity weight × similarity + prior + product fit + season
+            + learned
 
 - rule priority: recommendations/candidates.py (claim checklist 3 ... seasonal tip 0.5);
 - similarity: cosine of the recent questions to the item (MiniLM), counted when positive;
@@ -8,10 +9,14 @@
   the library's editorial order (0..0.05), a tie-breaker only;
 - product fit: +0.2 for an item about a product line the customer holds, claims on or was quoted, −0.2 for one
   about only other lines (known customers; anonymous ones are not judged on it);
-- season: −0.5 for an item out of its months that no rule asked for.
+- season: −0.5 for an item out of its months that no rule asked for;
+- learned: 0..0.3, how strongly customers like this one (what they opened, dismissed and hold) took the item,
+  from the ranker fitted on content_events (recommendations/learned.py); the best candidate gets 0.3. Zero for a
+  customer the model knows nothing of, and when there is no model yet (too little feedback).
 The moment sets the two weights: when the customer has just asked something (an answer, a request), their words
 lead; after a claim, a quote or a greeting, what the insurer knows leads. The weights come from that reasoning,
-not from fitting: the Harbor judged set is an acceptance test only.
+not from fitting: the Harbor judged set is an acceptance test only. The learned term shares popularity's scale:
+what other customers did reorders items that are about as relevant, and never outweighs a rule or a question.
 
 Constraints (recommendations/constraints.py) are applied before scoring (what may never be shown) and after
 (daily cap, variety), so no score can override them.
@@ -24,7 +29,7 @@ import math
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from sqlalchemy import func, select
@@ -41,6 +46,7 @@ from recommendations.candidates import (
 )
 from recommendations.constraints import diverse_top, permitted, room_today
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
+from recommendations.learned import LearnedRanker, served_model
 from recommendations.profile import CustomerProfile, Said, load_profile
 from storage.models import ContentEvent, ContentItem, utcnow
 
@@ -58,6 +64,10 @@ MOMENT_WEIGHTS: Dict[str, Tuple[float, float]] = {
     "on_request": (0.5, 3.0),
 }
 POPULARITY_WEIGHT, EDITORIAL_WEIGHT = 0.3, 0.05
+LEARNED_WEIGHT = 0.3
+LEARNED_CANDIDATES = 10  # items that customers who took the same things took join the candidates
+LEARNED_REASON = 0.5  # a learned score (best = 1) at least this high is said: "customers like you opened it"
+LIKE_YOU = "opened by customers like you"
 FIT_BONUS, OUT_OF_SEASON = 0.2, -0.5
 SIMILAR_CANDIDATES = 20  # the most similar items join the rule candidates
 SIMILAR_REASON = 0.35  # cosine above which "close to what you asked" is worth saying
@@ -142,6 +152,7 @@ def recommend(
     today: Optional[date] = None,
     vectors: Optional[ItemVectors] = None,
     prior: Optional[Prior] = None,
+    learned: Optional[LearnedRanker] = None,
 ) -> List[Recommendation]:
     """The best `k` items for this customer at this moment, never breaking a constraint; fewer (or none) when
     the daily cap is reached or too few items are allowed.
@@ -160,6 +171,8 @@ def recommend(
     priority = rule_priorities(profile, moment, library, today, allowed_mask)
     cosine = similarities(profile, library, vectors)
     similar = _most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES)
+    if learned is not None:
+        similar += learned.candidates(profile, library, allowed_mask, LEARNED_CANDIDATES)
     pool = np.union1d(np.flatnonzero(priority > 0), np.array(similar, dtype=np.int64)).astype(np.int64)
     similarity = cosine[pool].astype(np.float64)
     season = np.where((priority[pool] > 0) | _in_season(library, today)[pool], 0.0, OUT_OF_SEASON)
@@ -170,6 +183,10 @@ def recommend(
         + _fits(library, profile)[pool]
         + season
     )
+    taste = learned.scores(profile, library, pool) if learned is not None else np.zeros(len(pool))
+    if learned is not None:
+        scores = scores + LEARNED_WEIGHT * taste
+    liked = {int(p) for p, t in zip(pool, taste, strict=True) if t >= LEARNED_REASON}
     order = np.argsort(-scores, kind="stable")
     # (item, (position, score, reason when the prior filled it in))
     scored: List[Tuple[LibraryItem, Tuple[int, float, Optional[str]]]] = [
@@ -187,7 +204,7 @@ def recommend(
                 filled.append((item, (int(position), prior.score(library, int(position)), reason)))
         scored = sorted(scored + filled, key=lambda entry: -entry[1][1])
     top = diverse_top(scored, room)
-    return [_recommendation(profile, moment, today, cosine, entry) for entry in top]
+    return [_recommendation(profile, moment, today, cosine, entry, liked) for entry in top]
 
 
 def _recommendation(
@@ -196,6 +213,7 @@ def _recommendation(
     today: date,
     cosine: np.ndarray,
     entry: Tuple[LibraryItem, Tuple[int, float, Optional[str]]],
+    liked: Set[int] = frozenset(),
 ) -> Recommendation:
     item, (position, score, filled_reason) = entry
     if filled_reason is not None:
@@ -203,8 +221,12 @@ def _recommendation(
     else:
         candidate = rule_reasons(profile, moment, item, today)
         candidate.similarity = float(cosine[position])
-        if candidate.similarity >= SIMILAR_REASON or not candidate.reasons:
-            candidate.reasons.append("close to what you asked" if candidate.similarity >= SIMILAR_REASON else RELATED)
+        if candidate.similarity >= SIMILAR_REASON:
+            candidate.reasons.append("close to what you asked")
+        if position in liked:
+            candidate.reasons.append(LIKE_YOU)
+        if not candidate.reasons:
+            candidate.reasons.append(RELATED)
         reasons = candidate.reasons
     return Recommendation(
         slug=item.slug,
@@ -320,10 +342,11 @@ def recommend_for_conversation(
     profile = profile or load_profile(session, conversation_id, now, latest)
     vectors = shared_item_vectors()
     library, prior = _library(session), popularity_prior(session, now)
+    learned = served_model(session, now)
     try:
-        return recommend(profile, moment, library, k, now.date(), vectors=vectors, prior=prior)
+        return recommend(profile, moment, library, k, now.date(), vectors=vectors, prior=prior, learned=learned)
     except (OSError, RuntimeError):
         if vectors is None:
             raise
         logger.exception("content similarity failed: recommending from rules and popularity alone")
-        return recommend(profile, moment, library, k, now.date(), prior=prior)
+        return recommend(profile, moment, library, k, now.date(), prior=prior, learned=learned)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -923,6 +924,25 @@ class ContentEvent(Base):
     channel = Column(String(40), nullable=False)
     detail = Column(JSON)  # e.g. a conversion's quote and policy references
     at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class RecommenderModel(Base):
+    """A fitted content ranker (recommendations/learned.py): what customers' opens and dismissals taught, kept in
+    SQL so every action server reads the same one. The blob is a pickle, signed with HMAC-SHA256 under the
+    tracking secret, and is unpickled only when the signature holds: the table is not a way into the action
+    server's process for whoever can write one row."""
+
+    __tablename__ = "recommender_models"
+
+    id = Column(Integer, primary_key=True)
+    fitted_at = Column(DateTime, nullable=False, default=utcnow)
+    since = Column(DateTime, nullable=False)  # the oldest event it learned from
+    events = Column(Integer, nullable=False)  # opens, conversions and dismissals read
+    customers = Column(Integer, nullable=False)  # customers (or anonymous conversations) with any of them
+    items = Column(Integer, nullable=False)  # content items and held product lines it knows
+    seconds = Column(Float, nullable=False)  # how long the fit took
+    blob = Column(LargeBinary, nullable=False)
+    signature = Column(String(64), nullable=False)  # hex HMAC-SHA256 of the blob
 
 
 # Every write of a message, handoff or rating keeps the conversation summary (storage/summary.py). Imported with

@@ -188,3 +188,20 @@ def test_a_positive_without_strength_is_refused() -> None:
     for strength in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="strength must be above 0"):
             Ranker(SMALL).fit([Feedback("a", "item0", strength=strength)], items=ITEMS)
+
+
+def test_neighbours_are_the_offerable_items_customers_who_took_the_same_took(ranker: Ranker) -> None:
+    near = ranker.neighbours(["item0", "item1"], 3)
+    assert set(near[:2]) <= set(DRIVER) - {"item0", "item1"}, near
+    assert "item0" not in near and "item1" not in near
+    assert ranker.neighbours(["unknown-item"], 3) == [] and ranker.neighbours(["item0"], 0) == []
+    offered_only = Ranker(SMALL).fit(population()[0], items=ITEMS, rankable=HOME)
+    assert set(offered_only.neighbours(["item0", "item4"], 5)) <= set(HOME)
+
+
+def test_a_ranker_for_serving_scores_a_given_history_alike_and_keeps_no_customer(ranker: Ranker) -> None:
+    served = ranker.for_serving()
+    profile = {"positives": ["item0", "item8"], "negatives": ["item5"], "features": [1.0, 0.3]}
+    assert np.array_equal(served.score(None, ITEMS, **profile), ranker.score(None, ITEMS, **profile))
+    assert served._histories == {} and served._features == {}
+    assert ranker._histories  # the fitted one is untouched

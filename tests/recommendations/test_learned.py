@@ -1,0 +1,183 @@
+"""The recommender learns from what customers open and dismiss (issue 16), on a real migrated database (SQLite,
+and PostgreSQL when a server answers): after `learn`, a visitor is offered what visitors who opened the same
+things opened, with the reason said; a model row whose signature does not hold is never loaded; too little
+feedback keeps popularity alone; the stored model names no customer or conversation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select, update
+
+from recommendations import learned
+from recommendations.__main__ import main as recommendations_cli
+from recommendations.library import DEMO_LIBRARY, import_library, item_by_slug
+from recommendations.recommender import LIKE_YOU, Recommendation, recommend_for_conversation
+from storage.engine import session_scope
+from storage.migrate import upgrade
+from storage.models import ContentEvent, ContentImpression, Conversation, RecommenderModel, utcnow
+from storage.seed import seed
+from tests.support.databases import migrated_sqlite
+
+# two tastes among the demo library's all-year items, and one item everybody opens (the popularity prior's top)
+HOME = ("tip-home-inventory", "tip-water-leak-sensors", "explainer-valuables")
+CAR = ("tip-car-theft-prevention", "tip-teen-drivers", "explainer-roadside")
+EVERYONE = "howto-paperless"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = migrated_sqlite(tmp_path / "coverline.db")
+    else:
+        url = request.getfixturevalue("fresh_postgres_url")
+        upgrade(url)
+        with session_scope(url) as session:
+            seed(session)
+    with session_scope(url) as session:
+        import_library(session, [DEMO_LIBRARY])
+    learned.forget_served()
+    yield url
+    learned.forget_served()
+
+
+def event(session, kind: str, slug: str, conversation_id: str, at: datetime, customer_id: Optional[int] = None) -> None:
+    """An impression of ``slug`` and what the customer did with it, as the tracking redirect and the
+    "not for me" button record them."""
+    channel = conversation_id.split(":")[0]
+    impression = ContentImpression(
+        content_item_id=item_by_slug(session, slug).id,
+        customer_id=customer_id,
+        conversation_id=conversation_id,
+        channel=channel,
+        moment="answer_given",
+        shown_at=at - timedelta(minutes=1),
+    )
+    session.add(impression)
+    session.flush()
+    session.add(
+        ContentEvent(
+            kind=kind,
+            content_item_id=impression.content_item_id,
+            impression_id=impression.id,
+            customer_id=customer_id,
+            conversation_id=conversation_id,
+            channel=channel,
+            at=at,
+        )
+    )
+
+
+def visitor(n: int) -> str:
+    """Real shapes of the channels' ids: WhatsApp numbers, Telegram chat ids, web chat socket sessions."""
+    kind = n % 3
+    if kind == 0:
+        return f"whatsapp:1555{n:07d}"
+    if kind == 1:
+        return f"telegram:{700000000 + n}"
+    return f"{n:032x}"
+
+
+def crowd(session, now: datetime, tastes: int = 24, everyone: int = 30) -> None:
+    """``tastes`` visitors of each taste open two of its items; ``everyone`` others open the all-round how-to."""
+    rng = np.random.default_rng(5)
+    n = 0
+    for taste in (HOME, CAR):
+        for _ in range(tastes):
+            for slug in rng.choice(taste, size=2, replace=False):
+                event(session, "open", str(slug), visitor(n), now - timedelta(days=int(rng.integers(1, 60))))
+            n += 1
+    for _ in range(everyone):
+        event(session, "open", EVERYONE, visitor(n), now - timedelta(days=int(rng.integers(1, 60))))
+        n += 1
+
+
+def arrives(session, conversation_id: str, opened: str, now: datetime) -> None:
+    session.add(Conversation(id=conversation_id, channel=conversation_id.split(":")[0], customer_identity="x"))
+    session.flush()
+    event(session, "open", opened, conversation_id, now - timedelta(minutes=30))
+
+
+def shown(db_url: str, conversation_id: str, now: datetime) -> List[Recommendation]:
+    with session_scope(db_url) as session:
+        return recommend_for_conversation(session, conversation_id, "answer_given", k=3, now=now)
+
+
+def slugs(recommendations: List[Recommendation]) -> List[str]:
+    return [r.slug for r in recommendations]
+
+
+def test_after_learning_a_visitor_is_offered_what_visitors_like_them_opened(db_url: str) -> None:
+    now = utcnow()
+    home, car = "whatsapp:15550001111", "telegram:123456789"
+    with session_scope(db_url) as session:
+        crowd(session, now)
+        arrives(session, home, HOME[0], now)
+        arrives(session, car, CAR[0], now)
+    before: Dict[str, List[str]] = {c: slugs(shown(db_url, c, now)) for c in (home, car)}
+    # popularity alone: both are offered the same things, whatever they opened
+    assert before[home] == before[car], before
+    with session_scope(db_url) as session:
+        model_id = learned.learn(session, now=now)
+    assert model_id is not None
+    later = now + learned.CHECK_EVERY + timedelta(seconds=1)  # action servers look for a new model once a minute
+    after = {c: shown(db_url, c, later) for c in (home, car)}
+    assert set(slugs(after[home])[:2]) == set(HOME[1:]), slugs(after[home])
+    assert set(slugs(after[car])[:2]) == set(CAR[1:]), slugs(after[car])
+    assert all(r.reasons == (LIKE_YOU,) for r in after[home][:2] + after[car][:2])  # no other reason applies
+
+
+def test_a_model_row_whose_signature_does_not_hold_is_never_loaded(db_url: str, caplog) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        crowd(session, now)
+        arrives(session, "whatsapp:15550001111", HOME[0], now)
+        model_id = learned.learn(session, now=now)
+        before = recommend_for_conversation(session, "whatsapp:15550001111", "answer_given", k=3, now=now)
+        # someone who can write to the database but does not hold the tracking secret swaps the blob
+        session.execute(
+            update(RecommenderModel).where(RecommenderModel.id == model_id).values(blob=b"cos\nsystem\n(S'id'\ntR.")
+        )
+    learned.forget_served()
+    with caplog.at_level(logging.ERROR, logger="recommendations.learned"), session_scope(db_url) as session:
+        assert learned.served_model(session, now) is None
+        after = recommend_for_conversation(session, "whatsapp:15550001111", "answer_given", k=3, now=now)
+    assert "bad signature" in caplog.text
+    assert LIKE_YOU in before[0].reasons and all(LIKE_YOU not in r.reasons for r in after)
+
+
+def test_too_little_feedback_keeps_popularity_alone(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    now = utcnow()
+    with session_scope(db_url) as session:
+        crowd(session, now, tastes=5, everyone=10)  # 20 learners, fewer than MIN_LEARNERS
+        assert learned.learn(session, now=now) is None
+        assert session.scalar(select(func.count()).select_from(RecommenderModel)) == 0
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert recommendations_cli(["learn"]) == 0
+    assert "too little feedback" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        recommendations_cli(["learn", "--days", "0"])
+    assert "whole number of days" in capsys.readouterr().err
+
+
+def test_the_cli_fits_keeps_the_last_three_and_the_model_names_nobody(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    with session_scope(db_url) as session:
+        crowd(session, utcnow())
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for _ in range(learned.KEEP_MODELS + 1):
+        assert recommendations_cli(["learn"]) == 0
+    out = capsys.readouterr().out
+    assert "126 events of 78 customers" in out and "action servers load it within a minute" in out
+    with session_scope(db_url) as session:
+        rows = session.scalars(select(RecommenderModel).order_by(RecommenderModel.id)).all()
+        assert len(rows) == learned.KEEP_MODELS
+        for row in rows:
+            assert b"whatsapp" not in row.blob and b"telegram" not in row.blob and b"conversation:" not in row.blob
+            assert visitor(2).encode() not in row.blob
