@@ -1,4 +1,5 @@
-"""The learning worker (`python -m learning worker`): runs the inbox's retrain and rollback jobs.
+"""The learning worker (`python -m learning worker`): runs the inbox's retrain and rollback jobs, and once a day
+fits the content recommender on the day's opens and dismissals (recommendations/learned.py).
 
 A process of its own (the runner starts it beside the inbox), so a job outlives an inbox restart and the
 web process never trains. It runs exactly what `make retrain` and `make rollback` run
@@ -15,17 +16,21 @@ import queue
 import threading
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Dict, List, Optional
+
+from sqlalchemy import func, select
 
 from learning import jobs, registry
 from learning.jobs import JobResult
 from learning.registry import ModelLoader, RegistryError
 from storage.engine import session_scope
-from storage.models import RetrainJob
+from storage.models import RecommenderModel, RetrainJob, utcnow
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+RECOMMENDER_REFIT = timedelta(hours=24)
 
 
 @dataclass
@@ -38,6 +43,7 @@ class Worker:
     retrain_options: Dict[str, Any] = field(default_factory=dict)
     name: str = field(default_factory=jobs.worker_name)
     heartbeat_seconds: float = jobs.HEARTBEAT_SECONDS
+    _recommender_checked: Optional[datetime] = field(default=None, repr=False)
 
     def sweep(self) -> None:
         """Fail the running jobs whose worker is gone (ours from before a crash, or another's)."""
@@ -74,7 +80,33 @@ class Worker:
                 log.exception("the learning worker could not read its queue; trying again")
                 ran = None
             if ran is None:
+                self._refit_recommender_safely()
                 stop.wait(poll_seconds)
+
+    def refit_recommender(self, now: Optional[datetime] = None) -> Optional[int]:
+        """Fit the content ranker when the newest one is a day old (or there is none and a day passed since the
+        last try); the new model's id, else None. Several workers may race: one more row, which is harmless."""
+        from recommendations import learned  # the recommender's code only in a worker that gets to it
+
+        now = now or utcnow()
+        checked = self._recommender_checked
+        if checked is not None and timedelta(0) <= now - checked < RECOMMENDER_REFIT:
+            return None
+        with session_scope(self.db_url) as session:
+            newest = session.scalar(select(func.max(RecommenderModel.fitted_at)))
+            if newest is not None and timedelta(0) <= now - newest < RECOMMENDER_REFIT:
+                self._recommender_checked = newest
+                return None
+            self._recommender_checked = now
+            model_id = learned.learn(session, now=now)
+        log.info("content recommender: %s", f"model {model_id} fitted" if model_id else "too little feedback yet")
+        return model_id
+
+    def _refit_recommender_safely(self) -> None:
+        try:
+            self.refit_recommender()
+        except Exception:  # the next try is a day later; retrain and rollback jobs go on meanwhile
+            log.exception("the content recommender could not be fitted")
 
     def _run(self, reporter: "Reporter", kind: str, target: Optional[str], asked_by: Optional[int]) -> JobResult:
         try:

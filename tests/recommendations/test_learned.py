@@ -181,3 +181,19 @@ def test_the_cli_fits_keeps_the_last_three_and_the_model_names_nobody(
         for row in rows:
             assert b"whatsapp" not in row.blob and b"telegram" not in row.blob and b"conversation:" not in row.blob
             assert visitor(2).encode() not in row.blob
+
+
+def test_the_learning_worker_refits_the_recommender_once_a_day(db_url: str) -> None:
+    from learning.worker import RECOMMENDER_REFIT, Worker
+
+    now = utcnow()
+    with session_scope(db_url) as session:
+        crowd(session, now)
+    worker = Worker(db_url, loader=None)  # type: ignore[arg-type]  (retrain jobs are not what this test runs)
+    first = worker.refit_recommender(now)
+    assert first is not None
+    assert worker.refit_recommender(now + timedelta(hours=23)) is None
+    # another worker (a restart) asks the database, not its memory
+    assert Worker(db_url, loader=None).refit_recommender(now + timedelta(hours=1)) is None  # type: ignore[arg-type]
+    second = worker.refit_recommender(now + RECOMMENDER_REFIT + timedelta(minutes=1))
+    assert second is not None and second > first
