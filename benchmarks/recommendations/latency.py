@@ -69,19 +69,21 @@ from sqlalchemy import func, select, text
 from threadpoolctl import threadpool_info
 
 import recommendations.candidates as candidates_module
+import recommendations.learned as learned_module
 import recommendations.profile as profile_module
 import recommendations.recommender as recommender_module
 from actions.server import limit_native_threads
 from benchmarks.recommendations.latency_data import Book, Sizes, conversation_id, fill, is_verified
 from recommendations.constraints import permitted, room_today
 from recommendations.items import Library
+from recommendations.learned import learn
 from recommendations.profile import load_profile
 from recommendations.recommender import Prior, popularity_prior, recommend_for_conversation, shared_item_vectors
 from recommendations.vocabulary import MOMENTS
 from settings import current
 from storage.engine import dispose_engines, session_scope
 from storage.migrate import upgrade
-from storage.models import Customer, utcnow
+from storage.models import Customer, RecommenderModel, utcnow
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 NAME = "recommendations_latency"
@@ -263,6 +265,9 @@ STAGE_WRAPS: Tuple[Tuple[ModuleType, str, str], ...] = (
     (recommender_module, "rule_priorities", "rule_candidates"),  # the same rules as arrays, from 17e01aa on
     (recommender_module, "similarities", "similarities"),
     (candidates_module.ItemVectors, "query", "encode_question"),
+    (recommender_module, "served_model", "learned_cache"),
+    (learned_module.LearnedRanker, "candidates", "learned"),
+    (learned_module.LearnedRanker, "scores", "learned"),
 )
 PROFILE_PARTS = (
     "verified_customer_id",
@@ -282,6 +287,7 @@ STAGES = (
     "library + prior caches",
     "constraints",
     "rule candidates",
+    "learned ranker (candidates + scores)",
     "question embedding (MiniLM)",
     "similarity (10,000 × 384)",
     "scoring + ordering",
@@ -337,14 +343,15 @@ def exclusive_stages(spent: Dict[str, float], total: float) -> Dict[str, float]:
     constraints = s("permitted") + s("room_today") + s("diverse_top")
     stages = {
         "profile read (SQL)": s("load_profile"),
-        "library + prior caches": s("library") + s("prior"),
+        "library + prior caches": s("library") + s("prior") + s("learned_cache"),
         "constraints": constraints,
         "rule candidates": s("rule_candidates"),
+        "learned ranker (candidates + scores)": s("learned"),
         "question embedding (MiniLM)": s("encode_question"),
         "similarity (10,000 × 384)": s("similarities") - s("encode_question"),
-        "scoring + ordering": s("recommend") - constraints - s("rule_candidates") - s("similarities"),
+        "scoring + ordering": s("recommend") - constraints - s("rule_candidates") - s("similarities") - s("learned"),
     }
-    outer = s("load_profile") + s("library") + s("prior") + s("vectors") + s("recommend")
+    outer = s("load_profile") + s("library") + s("prior") + s("learned_cache") + s("vectors") + s("recommend")
     stages["session open/commit, other"] = total - outer
     stages.update({name: value for name, value in spent.items() if name.startswith("profile:")})
     return stages
@@ -489,7 +496,8 @@ def markdown(results: Dict[str, Any]) -> str:
         + (f"; filled in {results['fill_seconds']:.0f} s." if results.get("fill_seconds") else ".")
         + f" {results['draws']} random (conversation, moment) draws, each timed with both recommenders in "
         f"alternating order, after a {results['warm_up_seconds']:.1f} s warm-up ({WARM_UP} calls each: "
-        "encoder loaded, library read and embedded). Every call embeds its question.",
+        "encoder loaded, library read and embedded). Every call embeds its question."
+        + learned_sentence(results.get("learned_model")),
         "",
         f"Target: p95 ≤ {TARGET_MS:.0f} ms. **Coverline p95 {ours['overall']['p95_ms']:.1f} ms: "
         + ("met**." if met else "not met**."),
@@ -633,6 +641,37 @@ def prepare(path: Path, sizes: Sizes) -> Tuple[str, List[str], datetime, Optiona
     return url, book.conversations, now, seconds
 
 
+def ensure_learned_model(url: str, now: datetime) -> Optional[Dict[str, Any]]:
+    """The content ranker fitted on the book's opens and dismissals (`python -m recommendations learn`), as a
+    running service has one, so every timed call scores its learned term and candidates; fitted once per file."""
+    with session_scope(url) as session:
+        row = session.scalars(select(RecommenderModel).order_by(RecommenderModel.id.desc()).limit(1)).first()
+        if row is None:
+            log("fitting the content ranker on the book's opens and dismissals")
+            model_id = learn(session, now=now)
+            row = session.get(RecommenderModel, model_id) if model_id is not None else None
+        if row is None:
+            return None
+        return {
+            "id": row.id,
+            "events": row.events,
+            "customers": row.customers,
+            "items": row.items,
+            "fit_seconds": row.seconds,
+            "blob_mb": round(len(row.blob) / 2**20, 1),
+        }
+
+
+def learned_sentence(model: Optional[Dict[str, Any]]) -> str:
+    if not model:
+        return " No learned ranker (too little feedback): the learned term is zero."
+    return (
+        f" The learned ranker (`python -m recommendations learn`) was fitted on {model['events']:,} opens and "
+        f"dismissals of {model['customers']:,} customers over {model['items']:,} items in {model['fit_seconds']:.0f} s "
+        f"({model['blob_mb']} MB stored); every Coverline call scores its candidates and learned term."
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--db", type=Path, help="keep the filled SQLite file here and reuse it when it exists")
@@ -653,6 +692,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     load_start = load_average()
     path = args.db or Path(tempfile.mkdtemp(prefix="coverline-reco-latency-")) / "latency.db"
     url, conversations, base, fill_seconds = prepare(path, Sizes(customers=args.customers, items=args.items))
+    learned_model = ensure_learned_model(url, base)
     dispose_engines()
     clock = Clock(base)
     log("warming up")
@@ -675,6 +715,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
         "thread_pools": pools,
         "counts": counts(url),
         "fill_seconds": fill_seconds,
+        "learned_model": learned_model,
         "warm_up_seconds": warm,
         "draws": args.calls,
         **summaries(calls),
