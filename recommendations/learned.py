@@ -61,24 +61,27 @@ class LearnedRanker:
 
     def candidates(self, profile: CustomerProfile, library: Library, allowed: np.ndarray, count: int) -> List[int]:
         """Library positions of up to ``count`` allowed items that customers who took the same things took."""
-        history = self.history(profile)
-        if not history:
+        try:
+            history = self.history(profile)
+            neighbours = self.ranker.neighbours(history, count * 3) if history else []
+        except Exception:  # a model pickled by another version of the code: serve without it, say why
+            logger.exception("learned ranker %s could not propose candidates: recommending without it", self.model_id)
             return []
-        positions = (library.position.get(slug) for slug in self.ranker.neighbours(history, count * 3))
+        positions = (library.position.get(slug) for slug in neighbours)
         return [p for p in positions if p is not None and allowed[p]][:count]
 
     def scores(self, profile: CustomerProfile, library: Library, positions: np.ndarray) -> np.ndarray:
         """How strongly customers like this one took each item at ``positions``, scaled so the best is 1.0; all
         zeros when nothing this customer did is known to the model (popularity already speaks for the cold)."""
         out = np.zeros(len(positions))
-        positives = self.history(profile)
-        negatives = self.ranker.known(profile.dismissed)
-        if not positives or len(positions) == 0:
-            return out
-        slugs = [library.items[int(i)].slug for i in positions]
         try:
+            positives = self.history(profile)
+            if not positives or len(positions) == 0:
+                return out
+            slugs = [library.items[int(i)].slug for i in positions]
+            negatives = self.ranker.known(profile.dismissed)
             raw = self.ranker.score(None, slugs, positives=positives, negatives=negatives)
-        except (ValueError, RuntimeError):  # a model from another code version: serve without it, say why
+        except Exception:  # a model pickled by another version of the code: serve without it, say why
             logger.exception("learned ranker %s could not score: recommending without it", self.model_id)
             return out
         raw = np.clip(raw, 0.0, None)

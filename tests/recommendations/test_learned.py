@@ -197,3 +197,28 @@ def test_the_learning_worker_refits_the_recommender_once_a_day(db_url: str) -> N
     assert Worker(db_url, loader=None).refit_recommender(now + timedelta(hours=1)) is None  # type: ignore[arg-type]
     second = worker.refit_recommender(now + RECOMMENDER_REFIT + timedelta(minutes=1))
     assert second is not None and second > first
+
+
+def test_a_model_that_cannot_score_leaves_the_recommendations_as_they_were(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """A model pickled by another version of the code fails inside the action: the customer still gets the
+    recommendations popularity gives, and the log says why."""
+    import recommendations.recommender as recommender_module
+    from recommendations.ranking import Ranker
+
+    now = utcnow()
+    with session_scope(db_url) as session:
+        crowd(session, now)
+        arrives(session, "whatsapp:15550001111", HOME[0], now)
+    without = slugs(shown(db_url, "whatsapp:15550001111", now))
+    with session_scope(db_url) as session:
+        feedback, _ = learned.collect_feedback(session, now)
+    ranker = learned.fit(feedback, [*HOME, *CAR, EVERYONE])
+    assert isinstance(ranker, Ranker)
+    del ranker._signals  # as an object pickled before a field was added or renamed reads
+    broken = learned.LearnedRanker(ranker, model_id=7, fitted_at=now)
+    monkeypatch.setattr(recommender_module, "served_model", lambda session, now=None: broken)
+    with caplog.at_level(logging.ERROR, logger="recommendations.learned"):
+        assert slugs(shown(db_url, "whatsapp:15550001111", now)) == without
+    assert "learned ranker 7 could not" in caplog.text
