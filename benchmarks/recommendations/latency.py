@@ -31,9 +31,11 @@ left at one thread per core, OpenBLAS's idle worker spun after every similarity 
 about twice the CPU time of the work. The report gives the CPU time per call of all the process's threads, and
 how much of it was not the calling thread's (spinning pools show there).
 
-Side by side, on the same (conversation, moment) draws in alternating order: **most-popular**, the same profile
-read, library, prior and constraints, then the most-opened permitted items: what a recommendation costs without
-candidates, the encoder, similarity and ranking.
+Side by side, on the same (conversation, moment) draws, taking turns at going first: **Coverline without the learned
+ranker** (no stored model served: what the learned candidates and term cost), and **most-popular**, the same
+profile read, library, prior and constraints, then the most-opened permitted items: what a recommendation costs
+without candidates, the encoder, similarity and ranking. The learned ranker is fitted on the book's opens and
+dismissals before measuring (`python -m recommendations learn`'s code), once per database file.
 
 A second pass times each stage with wrappers around the recommender's own functions (benchmark-side, nothing in
 the shipped code): profile (and each of its queries), library and prior caches, constraints, rule candidates,
@@ -104,8 +106,12 @@ TABLES = (
     "content_impressions",
     "content_events",
 )
-RECOMMENDERS = ("coverline", "most_popular")
-LABELS = {"coverline": "Coverline (recommend_for_conversation)", "most_popular": "most-popular (same reads)"}
+RECOMMENDERS = ("coverline", "coverline_unlearned", "most_popular")
+LABELS = {
+    "coverline": "Coverline (recommend_for_conversation)",
+    "coverline_unlearned": "Coverline without the learned ranker",
+    "most_popular": "most-popular (same reads)",
+}
 
 
 def log(message: str) -> None:
@@ -150,6 +156,17 @@ def coverline(url: str, conversation: str, moment: str, now: datetime) -> int:
         return len(recommend_for_conversation(session, conversation, moment, k=K, now=now))
 
 
+def coverline_unlearned(url: str, conversation: str, moment: str, now: datetime) -> int:
+    """The same call with no stored ranker served (as before the recommender learned, or with too little
+    feedback): what the learned candidates and term cost, side by side in the same draws."""
+    served = recommender_module.served_model
+    recommender_module.served_model = lambda session, now=None: None  # type: ignore[assignment]
+    try:
+        return coverline(url, conversation, moment, now)
+    finally:
+        recommender_module.served_model = served  # type: ignore[assignment]
+
+
 _popular_orders: Dict[Tuple[int, int], np.ndarray] = {}
 
 
@@ -176,7 +193,11 @@ def most_popular(url: str, conversation: str, moment: str, now: datetime) -> int
         return len([library.items[p] for p in allowed[:room]])
 
 
-CALLERS: Dict[str, Callable[[str, str, str, datetime], int]] = {"coverline": coverline, "most_popular": most_popular}
+CALLERS: Dict[str, Callable[[str, str, str, datetime], int]] = {
+    "coverline": coverline,
+    "coverline_unlearned": coverline_unlearned,
+    "most_popular": most_popular,
+}
 
 
 # -- timing ------------------------------------------------------------------------------------------------------
@@ -239,10 +260,11 @@ def warm_up(url: str, conversations: Sequence[str], clock: Clock) -> float:
 
 
 def measure(url: str, conversations: Sequence[str], clock: Clock, calls: int, seed: int) -> List[Call]:
-    """Both recommenders on the same draws, alternating which goes first, so the neighbours' load hits both."""
+    """Every recommender on the same draws, taking turns at going first, so the neighbours' load hits all."""
     results: List[Call] = []
     for n, (number, moment) in enumerate(draws(conversations, calls, seed)):
-        order = RECOMMENDERS if n % 2 == 0 else RECOMMENDERS[::-1]
+        turn = n % len(RECOMMENDERS)
+        order = RECOMMENDERS[turn:] + RECOMMENDERS[:turn]
         for recommender in order:
             results.append(timed(recommender, url, conversations, number, moment, clock))
         if (n + 1) % 200 == 0:
@@ -494,8 +516,8 @@ def markdown(results: Dict[str, Any]) -> str:
         f"{c['escalations']:,} open escalations, **{c['content_items']:,} content items**, "
         f"{c['content_impressions']:,} impressions, {c['content_events']:,} opens/dismissals"
         + (f"; filled in {results['fill_seconds']:.0f} s." if results.get("fill_seconds") else ".")
-        + f" {results['draws']} random (conversation, moment) draws, each timed with both recommenders in "
-        f"alternating order, after a {results['warm_up_seconds']:.1f} s warm-up ({WARM_UP} calls each: "
+        + f" {results['draws']} random (conversation, moment) draws, each timed with every recommender, "
+        f"taking turns at going first, after a {results['warm_up_seconds']:.1f} s warm-up ({WARM_UP} calls each: "
         "encoder loaded, library read and embedded). Every call embeds its question."
         + learned_sentence(results.get("learned_model")),
         "",
@@ -505,6 +527,7 @@ def markdown(results: Dict[str, Any]) -> str:
         "| recommender | calls | p50 ms | p95 ms | p99 ms | CPU per call p50 / p95 ms | over 30 ms | items |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         _row(LABELS["coverline"], ours["overall"]),
+        _row(LABELS["coverline_unlearned"], results["coverline_unlearned"]["overall"]),
         _row(LABELS["most_popular"], popular["overall"]),
         _row("Coverline, verified customers", ours["verified"]),
         _row("Coverline, anonymous conversations", ours["anonymous"]),
@@ -588,12 +611,16 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     positions, data, colours = [], [], []
     for n, moment in enumerate(MOMENTS):
-        for offset, recommender, colour in ((-0.2, "coverline", "#2b6cb0"), (0.2, "most_popular", "#a0aec0")):
+        for offset, recommender, colour in (
+            (-0.27, "coverline", "#2b6cb0"),
+            (0.0, "coverline_unlearned", "#90cdf4"),
+            (0.27, "most_popular", "#a0aec0"),
+        ):
             mine = results[recommender]
             data.append([ms for ms, m in zip(mine["latencies_ms"], mine["moments"], strict=True) if m == moment])
             positions.append(n + offset)
             colours.append(colour)
-    boxes = left.boxplot(data, positions=positions, widths=0.35, whis=(5, 95), showfliers=False, patch_artist=True)
+    boxes = left.boxplot(data, positions=positions, widths=0.24, whis=(5, 95), showfliers=False, patch_artist=True)
     for patch, colour in zip(boxes["boxes"], colours, strict=True):
         patch.set_facecolor(colour)
     left.axhline(TARGET_MS, color="#c53030", linestyle="--", linewidth=1)
@@ -603,7 +630,7 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     left.set_xticks(range(len(MOMENTS)))
     left.set_xticklabels(MOMENTS, fontsize=8)
     left.set_ylabel("ms per recommendation (box: p25-p75, whiskers: p5-p95)")
-    left.set_title("Latency per moment: Coverline (blue) vs most-popular (grey)")
+    left.set_title("Latency per moment: Coverline (blue), without the learned ranker (light), most-popular (grey)")
     top = max(TARGET_MS * 1.3, max(max(d) for d in data if d) * 1.05) if any(data) else TARGET_MS * 1.3
     left.set_ylim(0, min(top, max(TARGET_MS * 3, results["coverline"]["overall"]["p99_ms"] * 1.2)))
     stages = results["breakdown"]["stages"]
