@@ -66,6 +66,7 @@ MOMENT_WEIGHTS: Dict[str, Tuple[float, float]] = {
 POPULARITY_WEIGHT, EDITORIAL_WEIGHT = 0.3, 0.05
 LEARNED_WEIGHT = 0.3
 LEARNED_CANDIDATES = 10  # items that customers who took the same things took join the candidates
+LEARNED_SCORED = 50  # the learned ranker judges its candidates and at most this many of the best others
 LEARNED_REASON = 0.5  # a learned score (best = 1) at least this high is said: "customers like you opened it"
 LIKE_YOU = "opened by customers like you"
 FIT_BONUS, OUT_OF_SEASON = 0.2, -0.5
@@ -171,8 +172,8 @@ def recommend(
     priority = rule_priorities(profile, moment, library, today, allowed_mask)
     cosine = similarities(profile, library, vectors)
     similar = _most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES)
-    if learned is not None:
-        similar += learned.candidates(profile, library, allowed_mask, LEARNED_CANDIDATES)
+    liked_candidates = learned.candidates(profile, library, allowed_mask, LEARNED_CANDIDATES) if learned else []
+    similar += liked_candidates
     pool = np.union1d(np.flatnonzero(priority > 0), np.array(similar, dtype=np.int64)).astype(np.int64)
     similarity = cosine[pool].astype(np.float64)
     season = np.where((priority[pool] > 0) | _in_season(library, today)[pool], 0.0, OUT_OF_SEASON)
@@ -183,8 +184,10 @@ def recommend(
         + _fits(library, profile)[pool]
         + season
     )
-    taste = learned.scores(profile, library, pool) if learned is not None else np.zeros(len(pool))
+    taste = np.zeros(len(pool))
     if learned is not None:
+        judged = _worth_a_learned_score(scores, pool, liked_candidates)
+        taste[judged] = learned.scores(profile, library, pool[judged])
         scores = scores + LEARNED_WEIGHT * taste
     liked = {int(p) for p, t in zip(pool, taste, strict=True) if t >= LEARNED_REASON}
     order = np.argsort(-scores, kind="stable")
@@ -238,6 +241,19 @@ def _recommendation(
         reasons=tuple(reasons),
         item_id=item.item_id,
     )
+
+
+def _worth_a_learned_score(scores: np.ndarray, pool: np.ndarray, liked: Sequence[int]) -> np.ndarray:
+    """Indices into ``pool`` the learned ranker scores: its own candidates and the LEARNED_SCORED best by the
+    other terms. A library of a few hundred items has a smaller pool (every item judged); in one of 10,000, a
+    seasonal rule can put a thousand tips in it, and the ranker's trees over all of them cost more than the rest
+    of the recommendation (benchmarks/results/recommendations_latency.md), for items the learned 0.3 would have
+    to lift over fifty others."""
+    if len(pool) <= LEARNED_SCORED:
+        return np.arange(len(pool))
+    best = np.argpartition(-scores, LEARNED_SCORED - 1)[:LEARNED_SCORED]
+    own = np.flatnonzero(np.isin(pool, np.asarray(liked, dtype=np.int64)))
+    return np.union1d(best, own)
 
 
 def _in_season(library: Library, today: date) -> np.ndarray:

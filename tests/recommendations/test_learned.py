@@ -222,3 +222,15 @@ def test_a_model_that_cannot_score_leaves_the_recommendations_as_they_were(
     with caplog.at_level(logging.ERROR, logger="recommendations.learned"):
         assert slugs(shown(db_url, "whatsapp:15550001111", now)) == without
     assert "learned ranker 7 could not" in caplog.text
+
+
+def test_the_learned_ranker_judges_its_own_candidates_and_the_best_fifty() -> None:
+    from recommendations.recommender import LEARNED_SCORED, _worth_a_learned_score
+
+    small = np.arange(30)
+    assert list(_worth_a_learned_score(np.linspace(1, 0, 30), small, [])) == list(range(30))
+    pool = np.arange(1000, 2000)  # library positions
+    scores = np.random.default_rng(3).random(1000)
+    judged = _worth_a_learned_score(scores, pool, liked=[1999, 1000])
+    best = set(np.argsort(-scores)[:LEARNED_SCORED].tolist())
+    assert set(judged.tolist()) == best | {999, 0}
