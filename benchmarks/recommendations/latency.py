@@ -630,7 +630,7 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     left.set_xticks(range(len(MOMENTS)))
     left.set_xticklabels(MOMENTS, fontsize=8)
     left.set_ylabel("ms per recommendation (box: p25-p75, whiskers: p5-p95)")
-    left.set_title("Latency per moment: Coverline (blue), without the learned ranker (light), most-popular (grey)")
+    left.set_title("Per moment: Coverline (dark), no learned ranker (light), most-popular (grey)", fontsize=10)
     top = max(TARGET_MS * 1.3, max(max(d) for d in data if d) * 1.05) if any(data) else TARGET_MS * 1.3
     left.set_ylim(0, min(top, max(TARGET_MS * 3, results["coverline"]["overall"]["p99_ms"] * 1.2)))
     stages = results["breakdown"]["stages"]
