@@ -36,6 +36,7 @@ class Metric(str, Enum):
     FALLBACK = "fallback"
     PAST_REPLY = "past_reply"
     PAST_REPLY_HELPFUL = "past_reply_helpful"
+    RECOMMENDATION_OPENS = "recommendation_opens"
     SENTIMENT = "sentiment"
 
     def __str__(self) -> str:
@@ -89,6 +90,8 @@ def _rows(
         return units.answered_rows(filt, dialect, window, AnswerSource.RETRIEVAL)
     if metric is Metric.PAST_REPLY_HELPFUL:
         return units.past_reply_feedback_rows(filt, dialect, window)
+    if metric is Metric.RECOMMENDATION_OPENS:
+        return units.recommendation_open_rows(filt, dialect, window)
     return units.sentiment_rows(filt, dialect, window)
 
 

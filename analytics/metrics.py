@@ -169,6 +169,11 @@ def past_reply_helpful_rate(session: Session, filt: MetricFilter) -> Series[Rate
     return _rates(session, filt, units.past_reply_feedback_rows(filt, dialect_of(session), filt.window_utc))
 
 
+def recommendation_open_rate(session: Session, filt: MetricFilter) -> Series[Rate]:
+    """Recommendations opened through their tracked link ÷ recommendations shown, by when they were shown."""
+    return _rates(session, filt, units.recommendation_open_rows(filt, dialect_of(session), filt.window_utc))
+
+
 # -- people ----------------------------------------------------------------------------------------------
 
 

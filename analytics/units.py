@@ -33,6 +33,8 @@ from conversations.answers import AnswerSource
 from storage.models import (
     AnswerFeedback,
     AnswerHour,
+    ContentEvent,
+    ContentImpression,
     Conversation,
     ConversationProduct,
     Escalation,
@@ -446,6 +448,20 @@ def past_reply_feedback_rows(filt: MetricFilter, dialect: str, window: Window) -
         )
     )
     return _where(query, *conversation_scope(Message.conversation_id, Message.channel, filt, dialect, window))
+
+
+def recommendation_open_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:
+    """Recommendations shown in the window, one row per impression, by when it was shown; `hit`: the customer
+    opened it through its tracked link (an item shown again in the same conversation is the same impression).
+    A dismissal is not an open; an open is counted once however often the link is followed."""
+    opened = exists().where(ContentEvent.impression_id == ContentImpression.id, ContentEvent.kind == "open")
+    query = select(
+        ContentImpression.conversation_id.label("conversation_id"),
+        ContentImpression.shown_at.label("at"),
+        _flag(opened).label("hit"),
+    ).where(_within(ContentImpression.shown_at, window))
+    scope = conversation_scope(ContentImpression.conversation_id, ContentImpression.channel, filt, dialect, window)
+    return _where(query, *scope)
 
 
 def sentiment_rows(filt: MetricFilter, dialect: str, window: Window) -> Select:

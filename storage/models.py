@@ -889,6 +889,7 @@ class ContentImpression(Base):
         Index("ix_content_impressions_customer_shown", "customer_id", "shown_at"),
         Index("ix_content_impressions_conversation_shown", "conversation_id", "shown_at"),
         Index("ix_content_impressions_item", "content_item_id"),
+        Index("ix_content_impressions_shown_at", "shown_at"),  # the open rate's period (migration 0022)
     )
 
     id = Column(Integer, primary_key=True)
@@ -913,6 +914,7 @@ class ContentEvent(Base):
         Index("ix_content_events_customer_kind", "customer_id", "kind", "content_item_id"),
         Index("ix_content_events_conversation_kind", "conversation_id", "kind", "content_item_id"),
         Index("ix_content_events_item_kind_at", "content_item_id", "kind", "at"),
+        Index("ix_content_events_impression_kind", "impression_id", "kind"),  # was it opened (0022)
     )
 
     id = Column(Integer, primary_key=True)

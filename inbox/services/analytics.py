@@ -109,6 +109,9 @@ METRICS: Dict[Metric, MetricInfo] = {
     Metric.PAST_REPLY_HELPFUL: MetricInfo(
         "Past-reply 👍 rate", Kind.RATE, "past-reply answers rated 👍 ÷ past-reply answers rated"
     ),
+    Metric.RECOMMENDATION_OPENS: MetricInfo(
+        "Recommendation opens", Kind.RATE, "recommendations opened through their link ÷ recommendations shown"
+    ),
     Metric.SENTIMENT: MetricInfo(
         "Sentiment share", Kind.RATE, "customer messages with each sentiment ÷ customer messages", categories="label"
     ),
@@ -226,6 +229,7 @@ def compute(
         Metric.FALLBACK: lambda: analytics.fallback_rate(db, filt),
         Metric.PAST_REPLY: lambda: analytics.past_reply_rate(db, filt),
         Metric.PAST_REPLY_HELPFUL: lambda: analytics.past_reply_helpful_rate(db, filt),
+        Metric.RECOMMENDATION_OPENS: lambda: analytics.recommendation_open_rate(db, filt),
         Metric.SENTIMENT: lambda: analytics.sentiment_share(db, filt),
     }
     return _as_breakdown(calls[metric]())

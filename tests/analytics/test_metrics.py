@@ -33,6 +33,7 @@ from analytics import (
     message_volume,
     past_reply_helpful_rate,
     past_reply_rate,
+    recommendation_open_rate,
     reply_time,
     resolution_time,
     sentiment_share,
@@ -232,6 +233,17 @@ def test_fallback_and_past_reply_rates(db: Session) -> None:
     assert values(past_reply_rate(db, days())) == rates((1, 4), (0, 2), (1, 4), (1, 4))
     assert values(past_reply_helpful_rate(db, days())) == rates((1, 1), (0, 0), (1, 1), (0, 1))
     assert values(fallback_rate(db, days(intent="nlu_fallback"))) == rates((0, 0), (1, 2), (0, 0), (0, 0))
+
+
+def test_recommendation_open_rate_and_the_conversations_behind_it(db: Session) -> None:
+    # shown per day: 2 (C1: one opened, twice; one dismissed), 1 (C3), 1 (C4), 2 (C6: one opened); C0's is before
+    assert values(recommendation_open_rate(db, days())) == rates((1, 2), (0, 1), (0, 1), (1, 2))
+    assert values(recommendation_open_rate(db, days(channel="whatsapp"))) == rates((1, 2), (0, 0), (0, 1), (0, 0))
+    assert values(recommendation_open_rate(db, days(product="renters"))) == rates((0, 0), (0, 0), (0, 0), (1, 2))
+    d7, d8, d9, d10 = days().buckets
+    assert conversation_ids(db, Metric.RECOMMENDATION_OPENS, d10, days(), Part.HITS) == [C6]
+    assert conversation_ids(db, Metric.RECOMMENDATION_OPENS, d7, days(), Part.MISSES) == [C1]
+    assert conversation_ids(db, Metric.RECOMMENDATION_OPENS, d8, days()) == [C3]
 
 
 def test_csat_is_the_thumbs_up_share_and_the_survey_is_not_there_yet(db: Session) -> None:

@@ -29,7 +29,16 @@ from typing import Dict, List, Optional
 
 from sqlalchemy.orm import Session
 
-from storage.models import AnswerFeedback, Conversation, Escalation, Message, PastReply
+from storage.models import (
+    AnswerFeedback,
+    ContentEvent,
+    ContentImpression,
+    ContentItem,
+    Conversation,
+    Escalation,
+    Message,
+    PastReply,
+)
 
 ZONE = "America/New_York"
 AS_OF = datetime(2026, 3, 11, 12, 0)  # "now" for the bot-resolution silence and the SLA clocks
@@ -315,8 +324,55 @@ def write_chat(session: Session, chat: Chat) -> None:
     session.flush()
 
 
+# Recommendations shown (impressions) and what became of them: (conversation, shown at, item, events (kind, at)).
+# Per day: D7 C1 two shown, one opened (its link followed twice), the other dismissed; D8 C3 one shown (Sun 23:30
+# EDT); D9 C4 one shown; D10 C6 two shown, one opened. C0's is before the period.
+RECOMMENDATIONS = [
+    (C0, "2026-03-06 12:01:00", "tip-a", [("open", "2026-03-06 12:02:00")]),
+    (C1, "2026-03-07 14:02:00", "tip-a", [("open", "2026-03-07 14:05:00"), ("open", "2026-03-07 14:10:00")]),
+    (C1, "2026-03-07 14:02:00", "guide-b", [("dismiss", "2026-03-07 14:06:00")]),
+    (C3, "2026-03-09 03:30:00", "guide-b", []),
+    (C4, "2026-03-09 15:05:00", "tip-a", []),
+    (C6, "2026-03-10 13:05:00", "tip-a", [("open", "2026-03-10 13:07:00")]),
+    (C6, "2026-03-10 13:05:00", "guide-b", []),
+]
+
+
+def _recommendations(session: Session) -> None:
+    items = {}
+    for slug, category in (("tip-a", "safety_tip"), ("guide-b", "claim_guide")):
+        item = ContentItem(slug=slug, category=category, title=slug, summary=slug, body=slug, content_hash=slug)
+        session.add(item)
+        session.flush()
+        items[slug] = item.id
+    for conversation_id, shown_at, slug, events in RECOMMENDATIONS:
+        channel = conversation_id.split(":")[0]
+        impression = ContentImpression(
+            content_item_id=items[slug],
+            conversation_id=conversation_id,
+            channel=channel,
+            moment="answer_given",
+            shown_at=at(shown_at),
+        )
+        session.add(impression)
+        session.flush()
+        for kind, when in [("impression", shown_at), *events]:
+            session.add(
+                ContentEvent(
+                    kind=kind,
+                    content_item_id=items[slug],
+                    impression_id=impression.id,
+                    conversation_id=conversation_id,
+                    channel=channel,
+                    at=at(when),
+                )
+            )
+    session.flush()
+
+
 def write_fixture(session: Session) -> None:
     """The whole log above, into a migrated database with no conversations yet."""
     _past_replies(session)
     for chat in CHATS:
         write_chat(session, chat)
+    _recommendations(session)
