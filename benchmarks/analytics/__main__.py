@@ -95,9 +95,11 @@ QUERIES: Dict[str, Query] = {
     "past-reply rate": lambda db, f: analytics.past_reply_rate(db, f),
     "past-reply 👍 rate": lambda db, f: analytics.past_reply_helpful_rate(db, f),
     "sentiment share": lambda db, f: analytics.sentiment_share(db, f),
+    "recommendation opens": lambda db, f: analytics.recommendation_open_rate(db, f),
     "drill-down: containment misses": _drill(Metric.CONTAINMENT, Part.MISSES),
     "drill-down: SLA misses": _drill(Metric.SLA, Part.MISSES),
     "drill-down: negative messages": _drill(Metric.SENTIMENT),
+    "drill-down: recommendations opened": _drill(Metric.RECOMMENDATION_OPENS, Part.HITS),
 }
 
 
@@ -213,7 +215,8 @@ def markdown(result: Dict[str, Any]) -> str:
         f"# Analytics queries over {sizes['messages']:,} messages (PostgreSQL)",
         "",
         f"{sizes['messages']:,} messages, {sizes['conversations']:,} conversations, {sizes['escalations']:,} "
-        f"handoffs, {sizes['answer_feedback']:,} ratings (benchmarks/analytics/generate.py, filled in "
+        f"handoffs, {sizes['answer_feedback']:,} ratings, {sizes.get('content_impressions', 0):,} recommendations "
+        f"shown (benchmarks/analytics/generate.py, filled in "
         f"{result['fill_seconds']} s); {result['repeats']} timed runs per query after one warm-up; "
         f"{result['machine']}; load average {result.get('load', '?')} at the start; code at "
         f"{result.get('commit', '?')}, {result['when']}. Target: p95 ≤ {TARGET_MS:.0f} ms. Command: "
@@ -221,7 +224,7 @@ def markdown(result: Dict[str, Any]) -> str:
         "target.",
         "",
         "## Indexes and summary tables (migrations 0014_analytics_indexes, 0018_analytics_summary, "
-        "0019_summary_products_started, 0020_summary_agent_waits; storage/models.py)",
+        "0019_summary_products_started, 0020_summary_agent_waits, 0022_content_event_impression; storage/models.py)",
         "",
         *[f"- `{name}` ({size})" for name, size in result.get("index_sizes", {}).items()],
         "",

@@ -4,8 +4,10 @@ the benchmark spends its time on the analytics queries and not on inserting rows
 200,000 conversations over 92 days (2026-08-01 to 2026-11-01 UTC) with a daily rhythm, seven channels,
 2-8 messages each (mean 5): customer and bot turns; every tenth conversation is handed over (reason,
 priority, an agent's replies, resolved or handed back, or still open); 15 % of bot replies come from past
-replies, half of those rated 👍/👎; 30 % of customer messages name a product. The shapes are those the
-projection writes (conversations/projection.py): entities a JSON list, sentiment {"label", "confidence"}.
+replies, half of those rated 👍/👎; 30 % of customer messages name a product; every second conversation is
+shown three of 100 content items a minute in (300,000 impressions), 12 % of them opened and 3 % dismissed.
+The shapes are those the projection writes (conversations/projection.py): entities a JSON list, sentiment
+{"label", "confidence"}.
 
 The rows are inserted by SQL, not through the ORM, so the summary that storage/summary.py keeps with every
 write is then computed by its `backfill` (what migration 0018 does for an existing log): the benchmark reads
@@ -120,6 +122,32 @@ _STATEMENTS: List[str] = [
     SELECT conversation_id, past_reply_id, id, random() < 0.7, sent_at + interval '30 seconds'
     FROM messages WHERE answer_source = 'retrieval' AND random() < 0.5
     """,
+    """
+    INSERT INTO content_items (id, slug, category, title, summary, body, product_lines, life_events, claim_stages,
+                               incident_types, months, marketing, locale, content_hash, created_at, updated_at)
+    SELECT g, 'bench-item-' || g, 'safety_tip', 'item ' || g, 'summary', 'body', '[]'::json, '[]'::json,
+           '[]'::json, '[]'::json, '[]'::json, false, 'en-US', md5(g::text), now(), now()
+    FROM generate_series(1, 100) AS g
+    """,
+    """
+    INSERT INTO content_impressions (id, content_item_id, conversation_id, channel, moment, position, score,
+                                     shown_at)
+    SELECT c * 3 + p, 1 + (c * 7 + p) % 100, {CHANNEL} || ':' || (1000000 + c), {CHANNEL}, 'answer_given', p,
+           1.0, {STARTED} + interval '1 minute'
+    FROM generate_series(2, {CONVERSATIONS}, 2) AS c CROSS JOIN generate_series(0, 2) AS p
+    """,
+    """
+    INSERT INTO content_events (kind, content_item_id, impression_id, conversation_id, channel, at)
+    SELECT k.kind, s.content_item_id, s.id, s.conversation_id, s.channel, s.shown_at + k.after
+    FROM (SELECT i.*, random() AS r FROM content_impressions AS i) AS s
+    CROSS JOIN LATERAL (
+        SELECT 'impression' AS kind, interval '0' AS after
+        UNION ALL SELECT 'open', interval '2 minutes' WHERE s.r < 0.12
+        UNION ALL SELECT 'dismiss', interval '1 minute' WHERE s.r >= 0.12 AND s.r < 0.15
+    ) AS k
+    """,
+    "SELECT setval('content_items_id_seq', 100)",
+    "SELECT setval('content_impressions_id_seq', (SELECT max(id) FROM content_impressions))",
     "SELECT setval('messages_id_seq', (SELECT max(id) FROM messages))",
     "SELECT setval('past_replies_id_seq', 100)",
 ]
@@ -128,8 +156,8 @@ _STATEMENTS: List[str] = [
 # run inside a transaction.
 MAINTENANCE = "VACUUM ANALYZE"
 
-# The analytics indexes of migrations 0014, 0018, 0019 and 0020 (storage/models.py): dropped once to time the queries
-# without them.
+# The analytics indexes of migrations 0014, 0018, 0019, 0020 and 0022 (storage/models.py): dropped once to time
+# the queries without them.
 ANALYTICS_INDEXES: List[str] = [
     "ix_conversations_created_at",
     "ix_conversation_products_last_named_at",
@@ -143,6 +171,8 @@ ANALYTICS_INDEXES: List[str] = [
     "ix_escalations_resolved_at",
     "ix_answer_feedback_created_at",
     "ix_answer_feedback_message_id",
+    "ix_content_impressions_shown_at",
+    "ix_content_events_impression_kind",
 ]
 
 
@@ -176,5 +206,5 @@ def fill(connection: Connection, conversations: int = CONVERSATIONS) -> None:
 
 
 def counts(connection: Connection) -> dict:
-    tables = ("conversations", "messages", "escalations", "answer_feedback")
+    tables = ("conversations", "messages", "escalations", "answer_feedback", "content_impressions", "content_events")
     return {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in tables}
