@@ -914,7 +914,8 @@ class ContentEvent(Base):
         Index("ix_content_events_customer_kind", "customer_id", "kind", "content_item_id"),
         Index("ix_content_events_conversation_kind", "conversation_id", "kind", "content_item_id"),
         Index("ix_content_events_item_kind_at", "content_item_id", "kind", "at"),
-        Index("ix_content_events_impression_kind", "impression_id", "kind"),  # was it opened (0022)
+        # the opens of a period and the impressions they name (the open rate, migration 0022)
+        Index("ix_content_events_kind_at", "kind", "at", postgresql_include=["impression_id"]),
     )
 
     id = Column(Integer, primary_key=True)

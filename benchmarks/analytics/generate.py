@@ -172,7 +172,7 @@ ANALYTICS_INDEXES: List[str] = [
     "ix_answer_feedback_created_at",
     "ix_answer_feedback_message_id",
     "ix_content_impressions_shown_at",
-    "ix_content_events_impression_kind",
+    "ix_content_events_kind_at",
 ]
 
 

@@ -15,10 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_content_events_impression_kind", "content_events", ["impression_id", "kind"])
+    op.create_index(
+        "ix_content_events_kind_at", "content_events", ["kind", "at"], postgresql_include=["impression_id"]
+    )
     op.create_index("ix_content_impressions_shown_at", "content_impressions", ["shown_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_content_impressions_shown_at", table_name="content_impressions")
-    op.drop_index("ix_content_events_impression_kind", table_name="content_events")
+    op.drop_index("ix_content_events_kind_at", table_name="content_events")
