@@ -43,6 +43,7 @@ CHARTS = [
     "sentiment",
     "csat",
     "fallback",
+    "recommendation_opens",
 ]
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -137,7 +138,7 @@ def test_the_analytics_page_charts_a_month_and_drills_down(server_url: str, mont
                 assert state is not None, metric
                 assert state["labels"] == 30, (metric, state)
                 assert max(state["sets"]) >= 20, (metric, state)  # a point on (nearly) every day
-            assert page.locator("canvas").count() == 9
+            assert page.locator("canvas").count() == len(CHARTS)
 
             # a click on the busiest day's containment point lists exactly the conversations it counted
             point = busiest_point(page, "containment")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from sqlalchemy.orm import Session
 
@@ -338,14 +338,16 @@ RECOMMENDATIONS = [
 ]
 
 
-def _recommendations(session: Session) -> None:
+def write_recommendations(session: Session, shown: List[Tuple[str, str, str, List[Tuple[str, str]]]]) -> None:
+    """Impressions and their events as `render_recommendations` and the `/r/<token>` redirect write them, of two
+    content items made here: (conversation, shown at, item, [(event kind, at)])."""
     items = {}
     for slug, category in (("tip-a", "safety_tip"), ("guide-b", "claim_guide")):
         item = ContentItem(slug=slug, category=category, title=slug, summary=slug, body=slug, content_hash=slug)
         session.add(item)
         session.flush()
         items[slug] = item.id
-    for conversation_id, shown_at, slug, events in RECOMMENDATIONS:
+    for conversation_id, shown_at, slug, events in shown:
         channel = conversation_id.split(":")[0]
         impression = ContentImpression(
             content_item_id=items[slug],
@@ -375,4 +377,4 @@ def write_fixture(session: Session) -> None:
     _past_replies(session)
     for chat in CHATS:
         write_chat(session, chat)
-    _recommendations(session)
+    write_recommendations(session, RECOMMENDATIONS)

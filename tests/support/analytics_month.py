@@ -17,7 +17,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from tests.support.analytics_fixtures import Chat, Handoff, Said, _past_replies, agent, bot, customer, write_chat
+from tests.support.analytics_fixtures import (
+    Chat,
+    Handoff,
+    Said,
+    _past_replies,
+    agent,
+    bot,
+    customer,
+    write_chat,
+    write_recommendations,
+)
 
 CHANNELS = (("whatsapp", 0.34), ("facebook", 0.18), ("instagram", 0.14), ("telegram", 0.12), ("twitter", 0.12),
             ("socketio", 0.10))  # fmt: skip
@@ -127,7 +137,14 @@ def month_of_traffic(last_day: date, zone_name: str, days: int = 30, seed: int =
 
 
 def write_month(session: Session, chats: List[Chat]) -> None:
-    """Into a migrated database; the two past replies the bot quotes come first (as the fixture's do)."""
+    """Into a migrated database; the two past replies the bot quotes come first (as the fixture's do). Every
+    third conversation is shown two recommendations a minute after it starts, and opens one in three."""
     _past_replies(session)
     for chat in chats:
         write_chat(session, chat)
+    shown = []
+    for n, chat in enumerate(chats[::3]):
+        at = datetime.fromisoformat(chat.messages[0].sent_at) + timedelta(minutes=1)
+        opened = [("open", (at + timedelta(minutes=2)).isoformat(sep=" "))] if n % 3 == 0 else []
+        shown += [(chat.id, at.isoformat(sep=" "), "tip-a", opened), (chat.id, at.isoformat(sep=" "), "guide-b", [])]
+    write_recommendations(session, shown)

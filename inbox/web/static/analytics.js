@@ -16,6 +16,7 @@
     sla: ["handoffs decided", "SLA met", "SLA breached"],
     csat: ["rated", "thumbs up", "thumbs down"],
     fallback: ["answered", "fallback answers", "other answers"],
+    recommendation_opens: ["recommendations shown", "opened", "not opened"],
   };
   const CHARTS = [
     { metric: "conversations", by: "channel", type: "bar", stacked: true, title: "Conversations by channel" },
@@ -27,6 +28,7 @@
     { metric: "sentiment", type: "bar", stacked: true, percent: true, title: "Customer sentiment" },
     { metric: "csat", type: "line", percent: true, title: "CSAT (thumbs-up share)" },
     { metric: "fallback", type: "line", percent: true, title: "Fallback rate" },
+    { metric: "recommendation_opens", type: "line", percent: true, title: "Recommendation opens" },
   ];
   const FILTERS = ["from", "to", "granularity", "channel", "product", "intent"];
   const ZONE = document.getElementById("analytics").dataset.timezone;
