@@ -19,10 +19,8 @@ from recommendations.__main__ import main as recommendations_cli
 from recommendations.library import DEMO_LIBRARY, import_library, item_by_slug
 from recommendations.recommender import LIKE_YOU, Recommendation, recommend_for_conversation
 from storage.engine import session_scope
-from storage.migrate import upgrade
 from storage.models import ContentEvent, ContentImpression, Conversation, RecommenderModel, utcnow
-from storage.seed import seed
-from tests.support.databases import migrated_sqlite
+from tests.support.databases import migrated_seeded
 
 # two tastes among the demo library's all-year items, and one item everybody opens (the popularity prior's top)
 HOME = ("tip-home-inventory", "tip-water-leak-sensors", "explainer-valuables")
@@ -32,18 +30,13 @@ EVERYONE = "howto-paperless"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = migrated_sqlite(tmp_path / "coverline.db")
-    else:
-        url = request.getfixturevalue("fresh_postgres_url")
-        upgrade(url)
+    """A migrated database seeded with the demo book and the demo content library; no model served yet."""
+    for url in migrated_seeded(request.param, tmp_path):
         with session_scope(url) as session:
-            seed(session)
-    with session_scope(url) as session:
-        import_library(session, [DEMO_LIBRARY])
-    learned.forget_served()
-    yield url
-    learned.forget_served()
+            import_library(session, [DEMO_LIBRARY])
+        learned.forget_served()
+        yield url
+        learned.forget_served()
 
 
 def event(session, kind: str, slug: str, conversation_id: str, at: datetime, customer_id: Optional[int] = None) -> None:

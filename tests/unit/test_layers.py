@@ -22,7 +22,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "storage": {"settings"},
     "conversations": {"settings", "storage"},
     "retrieval": {"settings", "storage"},
-    "learning": {"settings", "storage", "conversations", "retrieval"},
+    "learning": {"settings", "storage", "conversations", "retrieval", "recommendations"},
     "actions": {"settings", "storage", "conversations", "retrieval", "recommendations"},
     "bot": {"settings", "storage", "conversations", "retrieval"},
     "analytics": {"settings", "storage", "conversations"},
