@@ -16,7 +16,8 @@
 The moment sets the two weights: when the customer has just asked something (an answer, a request), their words
 lead; after a claim, a quote or a greeting, what the insurer knows leads. The weights come from that reasoning,
 not from fitting: the Harbor judged set is an acceptance test only. The learned term shares popularity's scale:
-what other customers did reorders items that are about as relevant, and never outweighs a rule or a question.
+what other customers did reorders items whose other terms are within 0.3 of each other (a rule's priority or a
+close question usually counts for more).
 
 Constraints (recommendations/constraints.py) are applied before scoring (what may never be shown) and after
 (daily cap, variety), so no score can override them.
@@ -184,12 +185,13 @@ def recommend(
         + _fits(library, profile)[pool]
         + season
     )
-    taste = np.zeros(len(pool))
+    liked: Set[int] = set()
     if learned is not None:
         judged = _worth_a_learned_score(scores, pool, liked_candidates)
+        taste = np.zeros(len(pool))
         taste[judged] = learned.scores(profile, library, pool[judged])
         scores = scores + LEARNED_WEIGHT * taste
-    liked = {int(p) for p, t in zip(pool, taste, strict=True) if t >= LEARNED_REASON}
+        liked = {int(pool[i]) for i in judged if taste[i] >= LEARNED_REASON}
     order = np.argsort(-scores, kind="stable")
     # (item, (position, score, reason when the prior filled it in))
     scored: List[Tuple[LibraryItem, Tuple[int, float, Optional[str]]]] = [
