@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from functools import cached_property
 from importlib import resources
@@ -45,6 +46,9 @@ class Encoder:
         # second thread to be scheduled (benchmarks/results/load.md: ~107 ms of CPU per question, against a
         # few ms for the same model in the Rasa process, which uses one thread).
         self.threads = threads
+        # One forward at a time per instance: the fast tokenizer is not safe to call from two threads at once
+        # ("Already borrowed"), and the recommender embeds questions on a thread of its own.
+        self._lock = threading.Lock()
 
     @cached_property
     def model(self):  # type: ignore[no-untyped-def]
@@ -64,13 +68,15 @@ class Encoder:
 
             if torch.get_num_threads() != self.threads:
                 torch.set_num_threads(self.threads)  # process-wide: only servers ask for it
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
+        model = self.model
+        with self._lock:
+            vectors = model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_one(self, text: str) -> np.ndarray:
