@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -289,7 +290,17 @@ _lock = threading.Lock()
 # little more than the embedding alone, where one after the other they took the sum
 # (benchmarks/results/recommendations_latency.md). One worker: a second question waits for the first, as it
 # would for the encoder's one thread anyway.
-_embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recommender-embedding")
+_embedders: Dict[int, ThreadPoolExecutor] = {}
+
+
+def _embedder() -> ThreadPoolExecutor:
+    """This process's embedding thread: a process forked after one was started would inherit a pool whose thread
+    it does not have, and wait on it for ever."""
+    pid = os.getpid()
+    with _lock:
+        if pid not in _embedders:
+            _embedders[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recommender-embedding")
+        return _embedders[pid]
 
 
 def _database_key(session: Session) -> str:
@@ -359,7 +370,7 @@ def embed_beside(vectors: Optional[ItemVectors], text: str) -> None:
     """Start the question's embedding on the embedding thread; `recommend` waits for it where similarity needs
     it (and meets its failure there, recommending from rules and popularity)."""
     if vectors is not None and text:
-        vectors.start(text, _embedder)
+        vectors.start(text, _embedder())
 
 
 def recommend_for_conversation(

@@ -5,6 +5,7 @@ popularity to answer. Real migrated SQLite, the real int8 encoder, real channel 
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -122,3 +123,21 @@ def test_an_encoder_failing_on_its_thread_leaves_rules_and_popularity_to_answer(
     found = slugs(db_url, WHATSAPP)
     assert len(found) == 3  # the customer is still offered something
     assert "content similarity failed" in caplog.text
+
+
+def _recommend_in_child(url: str, conversation_id: str) -> List[str]:
+    from storage.engine import dispose_engines
+
+    dispose_engines()  # the parent's connections are not this process's
+    return slugs(url, conversation_id)
+
+
+def test_a_process_forked_after_a_recommendation_embeds_on_a_thread_of_its_own(db_url: str) -> None:
+    """A server that forks workers after a recommendation (a test run, a pre-fork warm-up) must not hand its
+    children a pool whose thread they do not have: they would wait for the vector for ever."""
+    customer_said(db_url, WHATSAPP, ["any tips for winter driving?"])
+    customer_said(db_url, TELEGRAM, ["how do I keep my pipes from freezing?"])
+    assert slugs(db_url, WHATSAPP)  # this process's embedding thread is running now
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        found = pool.apply_async(_recommend_in_child, (db_url, TELEGRAM)).get(timeout=120)
+    assert len(found) == 3
