@@ -916,6 +916,8 @@ class ContentEvent(Base):
         Index("ix_content_events_item_kind_at", "content_item_id", "kind", "at"),
         # the opens of a period and the impressions they name (the open rate, migration 0022)
         Index("ix_content_events_kind_at", "kind", "at", postgresql_include=["impression_id"]),
+        # an impression's earlier event of a kind, looked for before recording an open or a dismissal (0023)
+        Index("ix_content_events_impression_kind", "impression_id", "kind"),
     )
 
     id = Column(Integer, primary_key=True)
