@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import threading
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Dict, Iterable, List, Optional, Protocol, Sequence, Tuple
@@ -284,7 +283,6 @@ class ItemVectors:
         self._lock = threading.Lock()
         self._by_text: Dict[str, np.ndarray] = {}
         self._queries: Dict[str, np.ndarray] = {}
-        self._pending: Dict[str, Future] = {}
 
     def _compute(self, items: Sequence[LibraryItem]) -> np.ndarray:
         texts = [item.text for item in items]
@@ -303,33 +301,14 @@ class ItemVectors:
         with self._lock:
             self._queries.clear()
 
-    def start(self, text: str, pool: Executor) -> None:
-        """Begin embedding the question on `pool` (unless its vector is kept or under way): `query` then waits
-        for that embedding instead of starting its own."""
-        with self._lock:
-            if text in self._queries or text in self._pending:
-                return
-            self._pending[text] = pool.submit(self._embed, text)
-
     def query(self, text: str) -> np.ndarray:
         """The question's vector; the last few thousand are kept, since one turn often recommends twice (after an
-        answer, then on request) from the same recent questions. An embedding `start`ed for it is waited for (its
-        failure raised here, to the caller who can recommend without it)."""
+        answer, then on request) from the same recent questions."""
         with self._lock:
             cached = self._queries.get(text)
-            pending = self._pending.get(text)
         if cached is not None:
             return cached
-        if pending is not None:
-            return pending.result()
-        return self._embed(text)
-
-    def _embed(self, text: str) -> np.ndarray:
-        try:
-            vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)[0]
-        finally:
-            with self._lock:
-                self._pending.pop(text, None)  # a failed one is tried again by the next call
+        vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)[0]
         with self._lock:
             if len(self._queries) >= QUERY_CACHE:
                 self._queries.pop(next(iter(self._queries)))
@@ -339,11 +318,7 @@ class ItemVectors:
 
 def question_text(profile: CustomerProfile) -> str:
     """The customer's recent questions as one text (at most three)."""
-    return joined_questions(profile.recent_questions)
-
-
-def joined_questions(questions: Sequence[str]) -> str:
-    return " ".join(questions[:3]).strip()
+    return " ".join(profile.recent_questions[:3]).strip()
 
 
 def similarities(profile: CustomerProfile, library: Library, vectors: Optional[ItemVectors]) -> np.ndarray:

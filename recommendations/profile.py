@@ -260,33 +260,17 @@ def with_latest(messages: List[Said], latest: Optional[Said]) -> List[Said]:
     return [latest, *messages][:RECENT_MESSAGES]
 
 
-def recent_said(session: Session, conversation_id: str, latest: Optional[Said] = None) -> List[Said]:
-    """The customer's last messages with the one being answered, newest first: read before the rest of the profile
-    when the caller wants to start on the questions' embedding while the rest is read (recommender.py)."""
-    return with_latest(_recent_messages(session, conversation_id), latest)
-
-
-def questions_of(messages: Sequence[Said]) -> Tuple[str, ...]:
-    return tuple(m.text for m in messages if m.text and m.text.strip())
-
-
 def load_profile(
-    session: Session,
-    conversation_id: str,
-    now: Optional[datetime] = None,
-    latest: Optional[Said] = None,
-    messages: Optional[List[Said]] = None,
+    session: Session, conversation_id: str, now: Optional[datetime] = None, latest: Optional[Said] = None
 ) -> CustomerProfile:
     """The profile of the customer in this conversation now (UTC, naive like the stored timestamps).
-    `latest`: the customer's message the caller is answering, from the tracker; `messages`: `recent_said`'s
-    answer when the caller has already read it (then `latest` is in it)."""
+    `latest`: the customer's message the caller is answering, from the tracker."""
     now = now or utcnow()
     today = now.date()
     conversation = session.get(Conversation, conversation_id)
     customer_id = verified_customer_id(session, conversation_id, now)
     conversations = _customer_conversations(session, customer_id, conversation_id)
-    if messages is None:
-        messages = recent_said(session, conversation_id, latest)
+    messages = with_latest(_recent_messages(session, conversation_id), latest)
     policies: Tuple[HeldPolicy, ...] = ()
     claims: Tuple[ClaimState, ...] = ()
     overdue = 0
@@ -300,7 +284,7 @@ def load_profile(
         claims=claims,
         quotes=_quotes(session, conversations, now),
         recent_intents=tuple(m.intent for m in messages if m.intent),
-        recent_questions=questions_of(messages),
+        recent_questions=tuple(m.text for m in messages if m.text and m.text.strip()),
         sentiment=_sentiment(messages),
         channel=channel_of(conversation_id, conversation),
         marketing_consent=_consented(session, customer_id),

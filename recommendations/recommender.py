@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Set, Tuple
@@ -42,8 +40,6 @@ from recommendations.candidates import (
     ItemVectors,
     TextEncoder,
     in_season,
-    joined_questions,
-    question_text,
     rule_features,
     rule_priorities,
     rule_reasons,
@@ -52,7 +48,7 @@ from recommendations.candidates import (
 from recommendations.constraints import diverse_top, permitted, room_today
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
 from recommendations.learned import LearnedRanker, served_model
-from recommendations.profile import CustomerProfile, Said, load_profile, questions_of, recent_said
+from recommendations.profile import CustomerProfile, Said, load_profile
 from storage.models import ContentEvent, ContentItem, utcnow
 
 if TYPE_CHECKING:
@@ -174,20 +170,19 @@ def recommend(
     if room == 0 or not allowed_mask.any():
         return []
     rule_weight, similarity_weight = MOMENT_WEIGHTS.get(moment, (1.0, 1.5))
-    # everything that does not need the question's vector first: it may still be embedding on its own thread
     priority = rule_priorities(profile, moment, library, today, allowed_mask)
-    liked_candidates = learned.candidates(profile, library, allowed_mask, LEARNED_CANDIDATES) if learned else []
-    popular, fits, seasonal = prior.scores(library), _fits(library, profile), _in_season(library, today)
     cosine = similarities(profile, library, vectors)
-    similar = _most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES) + liked_candidates
+    similar = _most_similar(cosine, allowed_mask, SIMILAR_CANDIDATES)
+    liked_candidates = learned.candidates(profile, library, allowed_mask, LEARNED_CANDIDATES) if learned else []
+    similar += liked_candidates
     pool = np.union1d(np.flatnonzero(priority > 0), np.array(similar, dtype=np.int64)).astype(np.int64)
     similarity = cosine[pool].astype(np.float64)
-    season = np.where((priority[pool] > 0) | seasonal[pool], 0.0, OUT_OF_SEASON)
+    season = np.where((priority[pool] > 0) | _in_season(library, today)[pool], 0.0, OUT_OF_SEASON)
     scores = (
         rule_weight * priority[pool]
         + similarity_weight * np.maximum(similarity, 0.0)
-        + popular[pool]
-        + fits[pool]
+        + prior.scores(library)[pool]
+        + _fits(library, profile)[pool]
         + season
     )
     liked: Set[int] = set()
@@ -284,23 +279,6 @@ _caches: Dict[str, LibraryCache] = {}
 _vectors: List[ItemVectors] = []
 _priors: Dict[str, Tuple[datetime, Prior]] = {}
 _lock = threading.Lock()
-# One thread embeds the question while the calling one reads the rest of the profile and the caches, applies the
-# constraints and rules and proposes the learned candidates: only similarity needs the vector. The encoder runs on
-# one core (retrieval/encoder.py), mostly outside the GIL; the reads are SQL and Python. Side by side they take
-# little more than the embedding alone, where one after the other they took the sum
-# (benchmarks/results/recommendations_latency.md). One worker: a second question waits for the first, as it
-# would for the encoder's one thread anyway.
-_embedders: Dict[int, ThreadPoolExecutor] = {}
-
-
-def _embedder() -> ThreadPoolExecutor:
-    """This process's embedding thread: a process forked after one was started would inherit a pool whose thread
-    it does not have, and wait on it for ever."""
-    pid = os.getpid()
-    with _lock:
-        if pid not in _embedders:
-            _embedders[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recommender-embedding")
-        return _embedders[pid]
 
 
 def _database_key(session: Session) -> str:
@@ -340,7 +318,7 @@ def recommendation_encoder() -> "Encoder":
     more per process."""
     from retrieval.encoder import Encoder
 
-    return Encoder(threads=1, int8=True)
+    return Encoder(threads=1, int8=True, traced=True)
 
 
 def shared_item_vectors(encoder: Optional[TextEncoder] = None) -> Optional[ItemVectors]:
@@ -366,13 +344,6 @@ def warm_up() -> None:
         vectors.encoder.encode(["warm up"])
 
 
-def embed_beside(vectors: Optional[ItemVectors], text: str) -> None:
-    """Start the question's embedding on the embedding thread; `recommend` waits for it where similarity needs
-    it (and meets its failure there, recommending from rules and popularity)."""
-    if vectors is not None and text:
-        vectors.start(text, _embedder())
-
-
 def recommend_for_conversation(
     session: Session,
     conversation_id: str,
@@ -386,13 +357,8 @@ def recommend_for_conversation(
     `latest`: the message being answered (the action's tracker has it before the interaction log does);
     `profile`: one the caller has just read for this conversation (the greeting decides on it first)."""
     now = now or utcnow()
+    profile = profile or load_profile(session, conversation_id, now, latest)
     vectors = shared_item_vectors()
-    if profile is None:
-        messages = recent_said(session, conversation_id, latest)
-        embed_beside(vectors, joined_questions(questions_of(messages)))
-        profile = load_profile(session, conversation_id, now, messages=messages)
-    else:
-        embed_beside(vectors, question_text(profile))
     library, prior = _library(session), popularity_prior(session, now)
     learned = served_model(session, now)
     try:

@@ -31,11 +31,8 @@ left at one thread per core, OpenBLAS's idle worker spun after every similarity 
 about twice the CPU time of the work. The report gives the CPU time per call of all the process's threads, and
 how much of it was not the calling thread's (spinning pools show there).
 
-The recommender embeds the question on a thread of its own while the calling thread reads the rest of the profile
-and the caches (recommendations/recommender.py `embed_beside`). Side by side, on the same (conversation, moment)
-draws, taking turns at going first: **Coverline without the learned ranker** (no stored model served: what the
-learned candidates and term cost), **Coverline with the question embedded after the reads** on the calling
-thread (as before the embedding thread: what running them side by side saves), and **most-popular**, the same
+Side by side, on the same (conversation, moment) draws, taking turns at going first: **Coverline without the learned
+ranker** (no stored model served: what the learned candidates and term cost), and **most-popular**, the same
 profile read, library, prior and constraints, then the most-opened permitted items: what a recommendation costs
 without candidates, the encoder, similarity and ranking. The learned ranker is fitted on the book's opens and
 dismissals before measuring (`python -m recommendations learn`'s code), once per database file.
@@ -61,7 +58,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -110,11 +106,10 @@ TABLES = (
     "content_impressions",
     "content_events",
 )
-RECOMMENDERS = ("coverline", "coverline_unlearned", "coverline_serial", "most_popular")
+RECOMMENDERS = ("coverline", "coverline_unlearned", "most_popular")
 LABELS = {
     "coverline": "Coverline (recommend_for_conversation)",
     "coverline_unlearned": "Coverline without the learned ranker",
-    "coverline_serial": "Coverline, question embedded after the reads (one thread)",
     "most_popular": "most-popular (same reads)",
 }
 
@@ -184,17 +179,6 @@ def _popular_order(prior: Prior, library: Library) -> np.ndarray:
     return _popular_orders[key]
 
 
-def coverline_serial(url: str, conversation: str, moment: str, now: datetime) -> int:
-    """The same call with the question embedded after the reads, on the calling thread (as before the embedding
-    thread): what running the two side by side saves, in the same draws."""
-    beside = recommender_module.embed_beside
-    recommender_module.embed_beside = lambda vectors, text: None  # type: ignore[assignment]
-    try:
-        return coverline(url, conversation, moment, now)
-    finally:
-        recommender_module.embed_beside = beside  # type: ignore[assignment]
-
-
 def most_popular(url: str, conversation: str, moment: str, now: datetime) -> int:
     """Baseline: the same profile read, library, prior and constraints; then the most-opened permitted items."""
     with session_scope(url) as session:
@@ -212,7 +196,6 @@ def most_popular(url: str, conversation: str, moment: str, now: datetime) -> int
 CALLERS: Dict[str, Callable[[str, str, str, datetime], int]] = {
     "coverline": coverline,
     "coverline_unlearned": coverline_unlearned,
-    "coverline_serial": coverline_serial,
     "most_popular": most_popular,
 }
 
@@ -293,7 +276,6 @@ def measure(url: str, conversations: Sequence[str], clock: Clock, calls: int, se
 
 STAGE_WRAPS: Tuple[Tuple[ModuleType, str, str], ...] = (
     (recommender_module, "load_profile", "load_profile"),
-    (recommender_module, "recent_said", "recent_said"),
     (recommender_module, "_library", "library"),
     (recommender_module, "popularity_prior", "prior"),
     (recommender_module, "shared_item_vectors", "vectors"),
@@ -304,6 +286,7 @@ STAGE_WRAPS: Tuple[Tuple[ModuleType, str, str], ...] = (
     (recommender_module, "rule_candidates", "rule_candidates"),  # the per-item rules, before 17e01aa
     (recommender_module, "rule_priorities", "rule_candidates"),  # the same rules as arrays, from 17e01aa on
     (recommender_module, "similarities", "similarities"),
+    (candidates_module.ItemVectors, "query", "encode_question"),
     (recommender_module, "served_model", "learned_cache"),
     (learned_module.LearnedRanker, "candidates", "learned"),
     (learned_module.LearnedRanker, "scores", "learned"),
@@ -327,13 +310,11 @@ STAGES = (
     "constraints",
     "rule candidates",
     "learned ranker (candidates + scores)",
-    "waiting for the question's embedding",
+    "question embedding (MiniLM)",
     "similarity (10,000 × 384)",
     "scoring + ordering",
     "session open/commit, other",
 )
-BESIDE = "question embedding (MiniLM), on its own thread"  # beside the stages above: not part of their sum
-EMBEDDING_THREAD = "recommender-embedding"
 
 
 class Stopwatch:
@@ -365,25 +346,7 @@ class Stopwatch:
         for name in PROFILE_PARTS:
             self.wrap(profile_module, name, f"profile:{name.lstrip('_')}")
         self.wrap(profile_module.Session, "get", "profile:conversation_row")
-        self._wrap_query()
         return self
-
-    def _wrap_query(self) -> None:
-        """`ItemVectors.query` on the embedding thread (the embedding, beside the reads) and on the calling one
-        (a kept vector, or the whole embedding when nothing was started beside)."""
-        owner, original = candidates_module.ItemVectors, candidates_module.ItemVectors.query
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                beside = threading.current_thread().name.startswith(EMBEDDING_THREAD)
-                self.spent["encode_beside" if beside else "encode_question"] += (time.perf_counter() - began) * 1000
-
-        owner.query = wrapper
-        self._undo.append((owner, "query", original))
 
     def __exit__(self, *_: object) -> None:
         for owner, name, original in reversed(self._undo):
@@ -401,28 +364,17 @@ def exclusive_stages(spent: Dict[str, float], total: float) -> Dict[str, float]:
 
     constraints = s("permitted") + s("room_today") + s("diverse_top")
     stages = {
-        "profile read (SQL)": s("load_profile") + s("recent_said"),
+        "profile read (SQL)": s("load_profile"),
         "library + prior caches": s("library") + s("prior") + s("learned_cache"),
-        # the calling thread's wait in `similarities` for the vector started beside the reads (the whole
-        # embedding when nothing was started)
-        "waiting for the question's embedding": s("encode_question"),
         "constraints": constraints,
         "rule candidates": s("rule_candidates"),
         "learned ranker (candidates + scores)": s("learned"),
+        "question embedding (MiniLM)": s("encode_question"),
         "similarity (10,000 × 384)": s("similarities") - s("encode_question"),
         "scoring + ordering": s("recommend") - constraints - s("rule_candidates") - s("similarities") - s("learned"),
     }
-    outer = (
-        s("load_profile")
-        + s("recent_said")
-        + s("library")
-        + s("prior")
-        + s("learned_cache")
-        + s("vectors")
-        + s("recommend")
-    )
+    outer = s("load_profile") + s("library") + s("prior") + s("learned_cache") + s("vectors") + s("recommend")
     stages["session open/commit, other"] = total - outer
-    stages[BESIDE] = s("encode_beside")
     stages.update({name: value for name, value in spent.items() if name.startswith("profile:")})
     return stages
 
@@ -576,11 +528,6 @@ def markdown(results: Dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         _row(LABELS["coverline"], ours["overall"]),
         _row(LABELS["coverline_unlearned"], results["coverline_unlearned"]["overall"]),
-        *(
-            [_row(LABELS["coverline_serial"], results["coverline_serial"]["overall"])]
-            if "coverline_serial" in results
-            else []
-        ),
         _row(LABELS["most_popular"], popular["overall"]),
         _row("Coverline, verified customers", ours["verified"]),
         _row("Coverline, anonymous conversations", ours["anonymous"]),
@@ -607,15 +554,6 @@ def markdown(results: Dict[str, Any]) -> str:
     for name in STAGES:
         s = stages[name]
         lines.append(f"| {name} | {s['mean_ms']:.2f} | {s['p50_ms']:.2f} | {s['p95_ms']:.2f} |")
-    if BESIDE in stages:
-        s = stages[BESIDE]
-        lines.append(f"| *{BESIDE}* | *{s['mean_ms']:.2f}* | *{s['p50_ms']:.2f}* | *{s['p95_ms']:.2f}* |")
-        lines += [
-            "",
-            "The embedding (last row, in italics) runs on the recommender's embedding thread while the calling "
-            "thread reads the profile and the caches; the rows above it add up to the call, and the wait is what "
-            "the embedding took beyond the reads.",
-        ]
     lines += [
         "",
         "The profile read, query by query:",
@@ -643,15 +581,7 @@ def markdown(results: Dict[str, Any]) -> str:
         "Notes:",
         "- Wall-clock times include waiting for a core; the CPU time per call (all threads of the process) is "
         "the figure the neighbours' load moves least. Of it, threads other than the calling one: Coverline "
-        f"{_other_threads(ours)} ms, most-popular {_other_threads(popular)} ms per call on average"
-        + (
-            f", Coverline one-thread {_other_threads(results['coverline_serial'])} ms"
-            if "coverline_serial" in results
-            else ""
-        )
-        + ". Coverline's other thread is its embedding thread: the two together use two cores for part of a "
-        "call, so on a server whose cores are all busy the side-by-side saving shrinks towards the one-thread "
-        "figure (the CPU per call is the same).",
+        f"{_other_threads(ours)} ms, most-popular {_other_threads(popular)} ms per call on average.",
         f"- Native thread pools capped at {_threads(results.get('native_threads'))} per pool, as the action server "
         "caps them (ACTIONS_NATIVE_THREADS, actions/server.py `limit_native_threads`): "
         + ("; ".join(results.get("thread_pools") or []) or "none loaded")
@@ -682,16 +612,15 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     positions, data, colours = [], [], []
     for n, moment in enumerate(MOMENTS):
         for offset, recommender, colour in (
-            (-0.3, "coverline", "#2b6cb0"),
-            (-0.1, "coverline_unlearned", "#90cdf4"),
-            (0.1, "coverline_serial", "#d69e2e"),
-            (0.3, "most_popular", "#a0aec0"),
+            (-0.27, "coverline", "#2b6cb0"),
+            (0.0, "coverline_unlearned", "#90cdf4"),
+            (0.27, "most_popular", "#a0aec0"),
         ):
             mine = results[recommender]
             data.append([ms for ms, m in zip(mine["latencies_ms"], mine["moments"], strict=True) if m == moment])
             positions.append(n + offset)
             colours.append(colour)
-    boxes = left.boxplot(data, positions=positions, widths=0.18, whis=(5, 95), showfliers=False, patch_artist=True)
+    boxes = left.boxplot(data, positions=positions, widths=0.24, whis=(5, 95), showfliers=False, patch_artist=True)
     for patch, colour in zip(boxes["boxes"], colours, strict=True):
         patch.set_facecolor(colour)
     left.axhline(TARGET_MS, color="#c53030", linestyle="--", linewidth=1)
@@ -701,10 +630,7 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     left.set_xticks(range(len(MOMENTS)))
     left.set_xticklabels(MOMENTS, fontsize=8)
     left.set_ylabel("ms per recommendation (box: p25-p75, whiskers: p5-p95)")
-    left.set_title(
-        "Per moment: Coverline (dark blue), no learned ranker (light blue), one thread (amber), most-popular (grey)",
-        fontsize=9,
-    )
+    left.set_title("Per moment: Coverline (dark), no learned ranker (light), most-popular (grey)", fontsize=10)
     top = max(TARGET_MS * 1.3, max(max(d) for d in data if d) * 1.05) if any(data) else TARGET_MS * 1.3
     left.set_ylim(0, min(top, max(TARGET_MS * 3, results["coverline"]["overall"]["p99_ms"] * 1.2)))
     stages = results["breakdown"]["stages"]
