@@ -15,8 +15,8 @@ Timed: `recommend_for_conversation(session, conversation, moment, k=3)` inside `
 the library and embeds it (once per process in the action server too). The clock passed as `now` advances with
 real time, so the popularity prior is re-read once a minute as in the server. Every call embeds its question
 (the kept question vectors are forgotten before each call: a new customer's words are new), with the recommender's
-own encoder (`recommendation_encoder()`: MiniLM with int8 linear layers, one thread, a separate instance from the
-retrieval answerer's float one).
+own encoder (`recommendation_encoder()`: MiniLM with int8 linear layers run as a TorchScript trace, one thread, a
+separate instance from the retrieval answerer's float one).
 
 Only this cold mode is measured. A "warm" mode (earlier questions embedded in earlier turns) would matter only if
 the recommender kept a vector per message; it embeds the last three questions joined into one text, which a new
@@ -32,7 +32,9 @@ about twice the CPU time of the work. The report gives the CPU time per call of 
 how much of it was not the calling thread's (spinning pools show there).
 
 Side by side, on the same (conversation, moment) draws, taking turns at going first: **Coverline without the learned
-ranker** (no stored model served: what the learned candidates and term cost), and **most-popular**, the same
+ranker** (no stored model served: what the learned candidates and term cost), **Coverline with the eager encoder**
+(the int8 MiniLM's layers called from Python instead of its TorchScript trace, the same vectors: what the trace
+saves), and **most-popular**, the same
 profile read, library, prior and constraints, then the most-opened permitted items: what a recommendation costs
 without candidates, the encoder, similarity and ranking. The learned ranker is fitted on the book's opens and
 dismissals before measuring (`python -m recommendations learn`'s code), once per database file.
@@ -106,10 +108,11 @@ TABLES = (
     "content_impressions",
     "content_events",
 )
-RECOMMENDERS = ("coverline", "coverline_unlearned", "most_popular")
+RECOMMENDERS = ("coverline", "coverline_unlearned", "coverline_eager", "most_popular")
 LABELS = {
     "coverline": "Coverline (recommend_for_conversation)",
     "coverline_unlearned": "Coverline without the learned ranker",
+    "coverline_eager": "Coverline with the eager (untraced) encoder",
     "most_popular": "most-popular (same reads)",
 }
 
@@ -167,6 +170,24 @@ def coverline_unlearned(url: str, conversation: str, moment: str, now: datetime)
         recommender_module.served_model = served  # type: ignore[assignment]
 
 
+_eager_vectors: List[candidates_module.ItemVectors] = []
+
+
+def coverline_eager(url: str, conversation: str, moment: str, now: datetime) -> int:
+    """The same call with the int8 encoder's eager forward (Python calling each layer) instead of its TorchScript
+    trace: what the trace saves, side by side in the same draws. Same vectors (retrieval/encoder.py checks)."""
+    if not _eager_vectors:
+        from retrieval.encoder import Encoder
+
+        _eager_vectors.append(candidates_module.ItemVectors(Encoder(threads=1, int8=True)))
+    shared = recommender_module.shared_item_vectors
+    recommender_module.shared_item_vectors = lambda encoder=None: _eager_vectors[0]  # type: ignore[assignment]
+    try:
+        return coverline(url, conversation, moment, now)
+    finally:
+        recommender_module.shared_item_vectors = shared  # type: ignore[assignment]
+
+
 _popular_orders: Dict[Tuple[int, int], np.ndarray] = {}
 
 
@@ -196,6 +217,7 @@ def most_popular(url: str, conversation: str, moment: str, now: datetime) -> int
 CALLERS: Dict[str, Callable[[str, str, str, datetime], int]] = {
     "coverline": coverline,
     "coverline_unlearned": coverline_unlearned,
+    "coverline_eager": coverline_eager,
     "most_popular": most_popular,
 }
 
@@ -232,9 +254,9 @@ def draws(book_conversations: Sequence[str], calls: int, seed: int) -> List[Tupl
 
 
 def timed(recommender: str, url: str, conversations: Sequence[str], number: int, moment: str, clock: Clock) -> Call:
-    vectors = shared_item_vectors()
-    if vectors is not None:
-        vectors.forget_queries()  # every call embeds its question, as a new question in the action would
+    for vectors in (shared_item_vectors(), *_eager_vectors):
+        if vectors is not None:
+            vectors.forget_queries()  # every call embeds its question, as a new question in the action would
     began, began_cpu, began_thread = time.perf_counter(), time.process_time(), time.thread_time()
     returned = CALLERS[recommender](url, conversations[number], moment, clock.now())
     return Call(
@@ -528,6 +550,11 @@ def markdown(results: Dict[str, Any]) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         _row(LABELS["coverline"], ours["overall"]),
         _row(LABELS["coverline_unlearned"], results["coverline_unlearned"]["overall"]),
+        *(
+            [_row(LABELS["coverline_eager"], results["coverline_eager"]["overall"])]
+            if "coverline_eager" in results
+            else []
+        ),
         _row(LABELS["most_popular"], popular["overall"]),
         _row("Coverline, verified customers", ours["verified"]),
         _row("Coverline, anonymous conversations", ours["anonymous"]),
@@ -612,15 +639,16 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     positions, data, colours = [], [], []
     for n, moment in enumerate(MOMENTS):
         for offset, recommender, colour in (
-            (-0.27, "coverline", "#2b6cb0"),
-            (0.0, "coverline_unlearned", "#90cdf4"),
-            (0.27, "most_popular", "#a0aec0"),
+            (-0.3, "coverline", "#2b6cb0"),
+            (-0.1, "coverline_unlearned", "#90cdf4"),
+            (0.1, "coverline_eager", "#d69e2e"),
+            (0.3, "most_popular", "#a0aec0"),
         ):
             mine = results[recommender]
             data.append([ms for ms, m in zip(mine["latencies_ms"], mine["moments"], strict=True) if m == moment])
             positions.append(n + offset)
             colours.append(colour)
-    boxes = left.boxplot(data, positions=positions, widths=0.24, whis=(5, 95), showfliers=False, patch_artist=True)
+    boxes = left.boxplot(data, positions=positions, widths=0.18, whis=(5, 95), showfliers=False, patch_artist=True)
     for patch, colour in zip(boxes["boxes"], colours, strict=True):
         patch.set_facecolor(colour)
     left.axhline(TARGET_MS, color="#c53030", linestyle="--", linewidth=1)
@@ -630,7 +658,10 @@ def chart(results: Dict[str, Any], path: Path) -> None:
     left.set_xticks(range(len(MOMENTS)))
     left.set_xticklabels(MOMENTS, fontsize=8)
     left.set_ylabel("ms per recommendation (box: p25-p75, whiskers: p5-p95)")
-    left.set_title("Per moment: Coverline (dark), no learned ranker (light), most-popular (grey)", fontsize=10)
+    left.set_title(
+        "Per moment: Coverline (dark blue), no learned ranker (light blue), eager encoder (amber), most-popular (grey)",
+        fontsize=9,
+    )
     top = max(TARGET_MS * 1.3, max(max(d) for d in data if d) * 1.05) if any(data) else TARGET_MS * 1.3
     left.set_ylim(0, min(top, max(TARGET_MS * 3, results["coverline"]["overall"]["p99_ms"] * 1.2)))
     stages = results["breakdown"]["stages"]
