@@ -3,7 +3,8 @@
 Rasa reads any text of the form `/intent{entities}` as that intent with confidence 1, whoever typed it,
 and the web chat sends the payload of a tapped button the same way it sends typed text. So a payload
 is only taken as one when the bot offered it as a button in its reply to the customer's previous
-message, or is one of the few the page itself sends (the `/greet` that opens a session); any other text
+message or on a carousel card of the conversation (cards keep their buttons on the page), or is one of the
+few the page itself sends (the `/greet` that opens a session); any other text
 starting with "/" loses its leading slashes and is read as words, as on the social channels
 (bot/channels/webhooks.py). Metadata keys that only our own connectors may set (attachments, the
 customer's identity) are dropped from what the browser sends, so nobody can plant a "photo" link in an
@@ -33,15 +34,23 @@ TRUSTED_METADATA_KEYS = ("attachments", "channel_identity", "button_payload", "o
 
 
 def offered_payloads(events: Iterable[Any]) -> Set[Text]:
-    """Button payloads of the bot's messages since the customer's last message: what the web chat
-    shows as tappable right now (rasa-webchat only keeps the latest message's buttons)."""
+    """What the web chat shows as tappable right now: the buttons of the bot's messages since the customer's
+    last message (rasa-webchat only keeps the latest message's quick replies), and the postbacks on every
+    carousel card of the conversation. Cards stay on the page with their buttons live: a customer who taps
+    "Not for me" on one card and then on another, or after asking something else, taps an older message's
+    button, which read as typed words was taken for an upset customer and handed to a person. A card's only
+    postback is its "not for me", whose action accepts an impression of this conversation alone."""
     offered: Set[Text] = set()
+    latest = True
     for event in reversed(list(events)):
         if isinstance(event, UserUttered):
-            break
-        if isinstance(event, BotUttered):
+            latest = False
+        elif isinstance(event, BotUttered):
             data = event.data or {}
-            for button in (data.get("buttons") or []) + (data.get("quick_replies") or []) + _card_buttons(data):
+            buttons = _card_buttons(data)
+            if latest:
+                buttons = (data.get("buttons") or []) + (data.get("quick_replies") or []) + buttons
+            for button in buttons:
                 if isinstance(button, dict) and button.get("payload"):
                     offered.add(str(button["payload"]))
     return offered

@@ -150,3 +150,34 @@ def test_every_button_coverline_offers_sends_a_slash_payload() -> None:
     in_actions = _payloads_in_actions()
     assert in_domain and in_actions  # the scan sees them
     assert [p for p in in_domain + in_actions if not p.startswith(PAYLOAD_PREFIX)] == []
+
+
+def test_a_carousel_cards_not_for_me_stays_on_offer_after_the_customer_writes_again() -> None:
+    """rasa-webchat keeps carousel cards on the page with their buttons live: tapping "Not for me" on a second
+    card, or after asking something else, must reach the dismiss action, not be read as the words
+    "dismiss_content ..." (which the sentiment model took for an upset customer and handed to a person)."""
+    from recommendations.events import dismiss_payload
+    from recommendations.rendering import Card, web_chat_carousel
+
+    cards = [
+        Card(n, f"Guide {n}", "what to do next", f"https://bot.example/r/{n}", dismiss_payload(n)) for n in (41, 42, 43)
+    ]
+    carousel = web_chat_carousel(cards, "You might find these helpful:")[0]
+    tracker = conversation(
+        UserUttered("I need to file a claim"),
+        BotUttered("Your claim number is CL-100200.", {"buttons": [{"title": "Yes", "payload": "/affirm"}]}),
+        BotUttered(carousel["text"], {"attachment": carousel["attachment"]}),
+        UserUttered(dismiss_payload(41)),  # the first card's "Not for me"
+        BotUttered("Got it, I won't suggest that again. Anything else I can help with?"),
+        UserUttered("how long until an adjuster calls?"),
+        BotUttered("Within one business day.", INCIDENT_BUTTONS),
+    )
+
+    offered = offered_payloads(tracker.events)
+    assert {dismiss_payload(42), dismiss_payload(43)} <= offered  # the other cards, still on the page
+    assert "/affirm" not in offered  # an earlier message's quick replies are gone from the page
+    assert COLLISION in offered
+    tapped = screen(message(dismiss_payload(42)), offered)
+    assert (tapped.text, tapped.metadata) == (dismiss_payload(42), {"button_payload": True})
+    other_conversation = screen(message(dismiss_payload(99)), offered)  # typed: someone else's impression
+    assert other_conversation.text == dismiss_payload(99).lstrip("/")
