@@ -291,8 +291,10 @@ def numbered_text(cards: List[Card], intro: str, with_buttons: bool) -> List[Dic
     lines = [f"{index}. {card.title}: {card.summary}\n{card.url}" for index, card in enumerate(cards, 1)]
     message: Dict[str, Any] = {"text": "\n\n".join([intro] + lines)}
     if with_buttons:
+        # "lasting": still a tap after the customer wrote again (bot/channels/untrusted.py LASTING): a client may
+        # keep all three on screen, and a second "Not for me" read as typed words went to a person as "upset"
         message["buttons"] = [
-            {"title": f"{DISMISS_LABEL}: {index}", "payload": card.dismiss_payload}
+            {"title": f"{DISMISS_LABEL}: {index}", "payload": card.dismiss_payload, "lasting": True}
             for index, card in enumerate(cards, 1)
         ]
     return [message]

@@ -31,15 +31,20 @@ DEFAULT_ALLOWED_PAYLOADS = frozenset({"/greet"})  # webchat/index.html's initPay
 # the tracker is not read (a second full read of the conversation per message, benchmarks/results/load.md).
 PAYLOAD_PREFIX = "/"
 TRUSTED_METADATA_KEYS = ("attachments", "channel_identity", "button_payload", "original_text")
+# A button marked `"lasting": true` stays on offer after the customer writes again: a client that keeps it on
+# screen (a REST app's list of "Not for me: 1 / 2 / 3") may send it later. Only buttons whose action checks what
+# they name carry it (recommendations/rendering.py: "not for me", accepted for this conversation's impressions).
+LASTING = "lasting"
 
 
 def offered_payloads(events: Iterable[Any]) -> Set[Text]:
     """What the web chat shows as tappable right now: the buttons of the bot's messages since the customer's
     last message (rasa-webchat only keeps the latest message's quick replies), and the postbacks on every
-    carousel card of the conversation. Cards stay on the page with their buttons live: a customer who taps
-    "Not for me" on one card and then on another, or after asking something else, taps an older message's
-    button, which read as typed words was taken for an upset customer and handed to a person. A card's only
-    postback is its "not for me", whose action accepts an impression of this conversation alone."""
+    carousel card and every `lasting` button of the conversation. Cards stay on the page with their buttons
+    live: a customer who taps "Not for me" on one card and then on another, or after asking something else,
+    taps an older message's button, which read as typed words was taken for an upset customer and handed to a
+    person. A card's only postback is its "not for me", whose action accepts an impression of this
+    conversation alone."""
     offered: Set[Text] = set()
     latest = True
     for event in reversed(list(events)):
@@ -48,8 +53,11 @@ def offered_payloads(events: Iterable[Any]) -> Set[Text]:
         elif isinstance(event, BotUttered):
             data = event.data or {}
             buttons = _card_buttons(data)
+            replies = (data.get("buttons") or []) + (data.get("quick_replies") or [])
             if latest:
-                buttons = (data.get("buttons") or []) + (data.get("quick_replies") or []) + buttons
+                buttons = replies + buttons
+            else:
+                buttons = [b for b in replies if isinstance(b, dict) and b.get(LASTING) is True] + buttons
             for button in buttons:
                 if isinstance(button, dict) and button.get("payload"):
                     offered.add(str(button["payload"]))

@@ -16,7 +16,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.socketio import PersistentSocketIOInput
-from bot.channels.untrusted import PAYLOAD_PREFIX, offered_payloads, payloads_on_offer, screen, screened
+from bot.channels.untrusted import LASTING, PAYLOAD_PREFIX, offered_payloads, payloads_on_offer, screen, screened
 from storage.settings import PROJECT_ROOT
 
 COLLISION = '/inform{"incident_type": "collision"}'
@@ -181,3 +181,27 @@ def test_a_carousel_cards_not_for_me_stays_on_offer_after_the_customer_writes_ag
     assert (tapped.text, tapped.metadata) == (dismiss_payload(42), {"button_payload": True})
     other_conversation = screen(message(dismiss_payload(99)), offered)  # typed: someone else's impression
     assert other_conversation.text == dismiss_payload(99).lstrip("/")
+
+
+def test_a_rest_apps_numbered_not_for_me_buttons_stay_on_offer_and_nothing_else_lasts() -> None:
+    """The numbered-text form (REST and other button channels) sends three "Not for me: N" buttons marked
+    lasting: the second tap, after the first was answered, is still a tap; an earlier form's quick replies are not."""
+    from recommendations.events import dismiss_payload
+    from recommendations.rendering import Card, numbered_text
+
+    cards = [
+        Card(n, f"Guide {n}", "what to do next", f"https://bot.example/r/{n}", dismiss_payload(n)) for n in (7, 8, 9)
+    ]
+    listed = numbered_text(cards, "You might find these helpful:", with_buttons=True)[0]
+    assert all(button[LASTING] is True for button in listed["buttons"])
+    tracker = conversation(
+        UserUttered("hi"),
+        BotUttered("Are you a customer?", {"buttons": [{"title": "Yes", "payload": "/affirm"}]}),
+        UserUttered("yes"),
+        BotUttered(listed["text"], {"buttons": listed["buttons"]}),
+        UserUttered(dismiss_payload(7)),
+        BotUttered("Got it, I won't suggest that again. Anything else I can help with?"),
+    )
+
+    offered = offered_payloads(tracker.events)
+    assert offered == {dismiss_payload(7), dismiss_payload(8), dismiss_payload(9)}

@@ -81,9 +81,14 @@ def test_not_for_me_and_it_never_comes_back(servers: ServerSet) -> None:
     answer = joined(say(servers.rasa_url, sender, first["dismiss"][0]))
     assert "won't suggest that again" in answer, answer
     assert event_count(servers.db_url, "dismiss", sender) == 1
+    # the app keeps the other "Not for me: N" buttons on screen: a second one, after the first was answered, is a
+    # tap too (read as typed words, it was taken for an upset customer and handed to a person)
+    answer = joined(say(servers.rasa_url, sender, first["dismiss"][1]))
+    assert "won't suggest that again" in answer and "a person" not in answer, answer
+    assert event_count(servers.db_url, "dismiss", sender) == 2
 
     # a second collision claim in the same conversation: something is offered, never the dismissed item (an item
     # shown again in a conversation keeps its impression, so it would come back with the same payload)
     again = offered(claim_over_rest(servers, sender, AISHA_RAHMAN))
     assert again["dismiss"], "nothing offered after the second claim"
-    assert first["dismiss"][0] not in again["dismiss"]
+    assert not set(first["dismiss"][:2]) & set(again["dismiss"])
