@@ -3,9 +3,9 @@
 Rasa reads any text of the form `/intent{entities}` as that intent with confidence 1, whoever typed it,
 and the web chat sends the payload of a tapped button the same way it sends typed text. So a payload
 is only taken as one when the bot offered it as a button in its reply to the customer's previous
-message or on a carousel card of the conversation (cards keep their buttons on the page), or is one of the
-few the page itself sends (the `/greet` that opens a session); any other text
-starting with "/" loses its leading slashes and is read as words, as on the social channels
+message, on a carousel card of the conversation or on a button marked `lasting` (both stay on screen: the
+"not for me" of a recommendation), or is one of the few the page itself sends (the `/greet` that opens a
+session); any other text starting with "/" loses its leading slashes and is read as words, as on the social channels
 (bot/channels/webhooks.py). Metadata keys that only our own connectors may set (attachments, the
 customer's identity) are dropped from what the browser sends, so nobody can plant a "photo" link in an
 agent's transcript or pose as someone else.
