@@ -33,7 +33,6 @@ from conversations.answers import AnswerSource
 from storage.models import (
     AnswerFeedback,
     AnswerHour,
-    ContentEvent,
     ContentImpression,
     Conversation,
     ConversationProduct,
@@ -454,23 +453,13 @@ def recommendation_open_rows(filt: MetricFilter, dialect: str, window: Window) -
     """Recommendations shown in the window, one row per impression, by when it was shown; `hit`: the customer
     opened it through its tracked link (an item shown again in the same conversation is the same impression).
     A dismissal is not an open; an open is counted once however often the link is followed."""
-    # the opens since the window began (an open follows its impression), once per impression, hashed and joined:
-    # over 92 days, 300,000 index probes (an EXISTS per impression) took 300 ms p95, one range of opens ~100
-    opened = (
-        select(ContentEvent.impression_id.label("impression_id"))
-        .where(ContentEvent.kind == "open", ContentEvent.at >= _since(window), ContentEvent.impression_id.isnot(None))
-        .group_by(ContentEvent.impression_id)
-        .subquery("opened")
-    )
-    query = (
-        select(
-            ContentImpression.conversation_id.label("conversation_id"),
-            ContentImpression.shown_at.label("at"),
-            _flag(opened.c.impression_id.isnot(None)).label("hit"),
-        )
-        .outerjoin(opened, opened.c.impression_id == ContentImpression.id)
-        .where(_within(ContentImpression.shown_at, window))
-    )
+    # the first open is kept on the impression (storage/summary.py): over 92 days an EXISTS probe per impression
+    # took 300 ms p95 and a join of the period's opens 267 (benchmarks/results/analytics.md)
+    query = select(
+        ContentImpression.conversation_id.label("conversation_id"),
+        ContentImpression.shown_at.label("at"),
+        _flag(ContentImpression.opened_at.isnot(None)).label("hit"),
+    ).where(_within(ContentImpression.shown_at, window))
     scope = conversation_scope(ContentImpression.conversation_id, ContentImpression.channel, filt, dialect, window)
     return _where(query, *scope)
 

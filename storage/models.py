@@ -901,6 +901,9 @@ class ContentImpression(Base):
     position = Column(Integer, nullable=False, default=0)  # 0 = first in the carousel or list
     score = Column(Float)  # the ranker's, for later analysis
     shown_at = Column(DateTime, nullable=False, default=utcnow)
+    # its first open through the tracked link, kept by storage/summary.py from the `open` event (migration 0024):
+    # the open rate reads a period's impressions alone instead of joining every open since the period began
+    opened_at = Column(DateTime)
 
 
 class ContentEvent(Base):
@@ -950,6 +953,6 @@ class RecommenderModel(Base):
     signature = Column(String(64), nullable=False)  # hex HMAC-SHA256 of the blob
 
 
-# Every write of a message, handoff or rating keeps the conversation summary (storage/summary.py). Imported with
+# Every write of a message, handoff, rating or recommendation open keeps the summary (storage/summary.py). Imported with
 # the tables, so no process can write the log without it.
 from storage import summary as _summary  # noqa: E402,F401  (registers the mapper events)

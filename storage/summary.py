@@ -5,10 +5,10 @@ conversation's created_at and channel) and intents seen (`ConversationIntent`); 
 reply (`Escalation.first_response_at`); per answered message its first reply and kind
 (`Message.first_answer_at` …); per agent message the previous one and the wait it answers
 (`Message.previous_agent_at`, `waiting_since`); and per UTC hour the messages, the customer
-messages per intent and the answered messages (`MessageHour`, `IntentHour`, `AnswerHour`).
-docs/analytics.md says which metric reads what.
+messages per intent and the answered messages (`MessageHour`, `IntentHour`, `AnswerHour`); per recommendation
+shown its first open (`ContentImpression.opened_at`). docs/analytics.md says which metric reads what.
 
-Kept in the flush that writes the message, handoff or rating, as ORM mapper events: every writer of the log
+Kept in the flush that writes the message, handoff, rating or open, as ORM mapper events: every writer of the log
 (the projection, the lifecycle's handoffs, the action server's ratings, seeds, fixtures) writes through the
 ORM, so no writer can forget it, and it commits or rolls back with the row that caused it (savepoints too).
 Messages that a SQL script inserts directly need `backfill` (benchmarks/analytics/generate.py does that).
@@ -54,6 +54,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from storage.models import (
     AnswerFeedback,
     AnswerHour,
+    ContentEvent,
+    ContentImpression,
     Conversation,
     ConversationIntent,
     ConversationProduct,
@@ -68,6 +70,7 @@ CUSTOMER, BOT, AGENT = "customer", "bot", "agent"
 PRODUCT_ENTITY = "product"
 FALLBACK, PAST_REPLY = "fallback", "retrieval"  # conversations.answers.AnswerSource values
 NO_SENTIMENT = "unknown"  # MessageHour.sentiment of a message logged without one (and of every reply)
+OPEN = "open"  # recommendations.events.OPEN: a recommendation followed through its tracked link
 
 
 def later(column: Any, moment: Any) -> ColumnElement:
@@ -420,6 +423,18 @@ def answer_rated(connection: Connection, feedback: AnswerFeedback) -> None:
     _conversation(connection, feedback.conversation_id, **{flag: true()})
 
 
+def content_event_logged(connection: Connection, content_event: ContentEvent) -> None:
+    """A recommendation's first open kept on its impression (`ContentImpression.opened_at`, the earlier of two
+    opens whatever their order), so the open rate reads a period's impressions and never the events."""
+    if content_event.kind != OPEN or content_event.impression_id is None:
+        return
+    connection.execute(
+        update(ContentImpression)
+        .where(ContentImpression.id == content_event.impression_id)
+        .values(opened_at=earlier(ContentImpression.opened_at, content_event.at))
+    )
+
+
 @event.listens_for(Message, "after_insert")
 def _on_message(_mapper: Any, connection: Connection, message: Message) -> None:
     message_logged(connection, message)
@@ -443,6 +458,11 @@ def _on_conversation_change(_mapper: Any, connection: Connection, conversation: 
 @event.listens_for(AnswerFeedback, "after_insert")
 def _on_rating(_mapper: Any, connection: Connection, feedback: AnswerFeedback) -> None:
     answer_rated(connection, feedback)
+
+
+@event.listens_for(ContentEvent, "after_insert")
+def _on_content_event(_mapper: Any, connection: Connection, content_event: ContentEvent) -> None:
+    content_event_logged(connection, content_event)
 
 
 # -- the whole log at once ----------------------------------------------------------------------------------
@@ -545,6 +565,15 @@ INSERT INTO intent_hours (hour, channel, intent, messages)
 SELECT date_trunc('hour', sent_at), channel, intent, count(*)
 FROM messages WHERE author = 'customer' AND intent IS NOT NULL GROUP BY 1, 2, 3
 """
+# migration 0024's backfill, the same statement
+_IMPRESSION_OPENS = """
+UPDATE content_impressions SET opened_at = (
+    SELECT min(e.at) FROM content_events AS e WHERE e.impression_id = content_impressions.id AND e.kind = 'open'
+)
+WHERE EXISTS (
+    SELECT 1 FROM content_events AS e WHERE e.impression_id = content_impressions.id AND e.kind = 'open'
+)
+"""
 _ANSWERS = """
 UPDATE messages SET first_answer_at = s.first_answer_at, answered_by_fallback = s.fallback,
     answered_from_past_reply = s.past_reply
@@ -592,5 +621,6 @@ def backfill(connection: Connection) -> None:
         _INTENT_HOURS_POSTGRESQL if postgres else _INTENT_HOURS_SQLITE,
         _ANSWERS,
         _ANSWER_HOURS_POSTGRESQL if postgres else _ANSWER_HOURS_SQLITE,
+        _IMPRESSION_OPENS,
     ):
         connection.execute(text(statement))

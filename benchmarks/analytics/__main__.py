@@ -224,7 +224,8 @@ def markdown(result: Dict[str, Any]) -> str:
         "target.",
         "",
         "## Indexes and summary tables (migrations 0014_analytics_indexes, 0018_analytics_summary, "
-        "0019_summary_products_started, 0020_summary_agent_waits, 0022_content_event_impression; storage/models.py)",
+        "0019_summary_products_started, 0020_summary_agent_waits, 0022_content_event_impression, "
+        "0024_impression_opened_at; storage/models.py)",
         "",
         *[f"- `{name}` ({size})" for name, size in result.get("index_sizes", {}).items()],
         "",

@@ -1,7 +1,7 @@
 """The conversation summary analytics reads (storage/summary.py) says what the log says: written with each
-message, handoff and rating whatever their order, measured again when a handoff is resolved, the same after
-the backfill of migrations 0018-0020 and after `backfill`, and not lost when two transactions write one
-conversation at once. On SQLite and, when it answers, PostgreSQL.
+message, handoff, rating and recommendation open whatever their order, measured again when a handoff is
+resolved, the same after the backfill of migrations 0018-0020 and 0024 and after `backfill`, and not lost when
+two transactions write one conversation at once. On SQLite and, when it answers, PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,10 +29,14 @@ from analytics import (
     units,
 )
 from conversations.projection import record_event
+from recommendations.events import Showing, record_dismissal, record_impressions, record_open
 from storage.engine import dispose_engines, get_engine, session_scope
 from storage.migrate import alembic_config, upgrade
 from storage.models import (
     AnswerHour,
+    ContentEvent,
+    ContentImpression,
+    ContentItem,
     Conversation,
     ConversationIntent,
     ConversationProduct,
@@ -46,7 +50,16 @@ from tests.support.analytics_fixtures import AS_OF, C1, C3, C4, C5, C6, C9, ZONE
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
 
 BEFORE_SUMMARY = "0017_content_items_updated_at"
-LOG_TABLES = ("past_replies", "conversations", "messages", "escalations", "answer_feedback")
+LOG_TABLES = (
+    "past_replies",
+    "conversations",
+    "messages",
+    "escalations",
+    "answer_feedback",
+    "content_items",
+    "content_impressions",
+    "content_events",
+)
 T0 = datetime(2026, 5, 4, 14, 0)
 NY = ZoneInfo(ZONE)  # a Monday afternoon, naive UTC as the log stores it
 
@@ -127,7 +140,13 @@ def snapshot(session: Session) -> Dict[str, Any]:
     seen = session.execute(select(ConversationIntent.__table__).order_by("conversation_id", "intent"))
     answers = session.execute(select(AnswerHour.__table__).order_by("hour", "channel", "fallback", "past_reply"))
     hours = session.execute(select(MessageHour.__table__).order_by("hour", "channel", "author", "sentiment"))
+    opens = session.execute(
+        select(ContentImpression.conversation_id, ContentItem.slug, ContentImpression.opened_at)
+        .join(ContentItem, ContentItem.id == ContentImpression.content_item_id)
+        .order_by(ContentImpression.conversation_id, ContentItem.slug)
+    )
     return {
+        "opens": [tuple(r) for r in opens],
         "hours": [tuple(r) for r in hours],
         "intents": [tuple(r) for r in intents],
         "conversation_intents": [tuple(r) for r in seen],
@@ -162,6 +181,7 @@ def wipe(session: Session) -> None:
             waiting_since=None,
         )
     )
+    session.execute(update(ContentImpression).values(opened_at=None))
     session.execute(AnswerHour.__table__.delete())
     session.execute(ConversationProduct.__table__.delete())
     session.execute(ConversationIntent.__table__.delete())
@@ -207,6 +227,12 @@ def test_the_fixture_log_summary_is_the_hand_read_one(fixture_log: Dict[str, str
             assert summary_of(session, C1)["thumbs_up"] and summary_of(session, C6)["thumbs_down"]
             assert summary_of(session, C9)["last_bot_at"] is None  # no reply logged: not a bot conversation
             assert products_of(session, C1) == {"auto": (datetime(2026, 3, 7, 14), datetime(2026, 3, 7, 14))}
+            # C1's tip was opened twice (its first open kept), its guide dismissed; C6's tip opened once
+            opened = {(c, slug): at for c, slug, at in snapshot(session)["opens"]}
+            assert opened[(C1, "tip-a")] == datetime(2026, 3, 7, 14, 5)
+            assert opened[(C1, "guide-b")] is None
+            assert opened[(C6, "tip-a")] == datetime(2026, 3, 10, 13, 7)
+            assert opened[(C6, "guide-b")] is None
 
 
 def test_backfill_computes_what_the_writes_kept(fixture_log: Dict[str, str]) -> None:
@@ -813,3 +839,32 @@ def test_backfill_computes_the_waits_the_writes_kept(url: str) -> None:
         backfill(session.connection())
         assert snapshot(session) == kept
         session.rollback()
+
+
+def test_a_recommendation_keeps_its_first_open_whatever_the_order(url: str) -> None:
+    """What the open rate reads: the tracked link's first open, not a later one, not a dismissal, and an open
+    whose transaction rolls back leaves nothing."""
+    conversation = "whatsapp:15550001111"
+    with session_scope(url) as session:
+        items = [ContentItem(slug=f"open-order-{n}", category="safety_tip", title="t", summary="s", body="b",
+                             content_hash=f"open-order-{n}") for n in range(3)]  # fmt: skip
+        session.add_all(items)
+        session.flush()
+        showings = [Showing(item.id, position) for position, item in enumerate(items)]
+        shown = record_impressions(
+            session, showings, conversation_id=conversation, channel="whatsapp", moment="answer_given", now=T0
+        )
+        ids = [impression.id for impression in shown]
+        record_open(session, shown[0], now=T0 + timedelta(minutes=10))
+        record_open(session, shown[0], now=T0 + timedelta(minutes=20))  # followed again: not a new open
+        record_dismissal(session, conversation, ids[1], now=T0 + timedelta(minutes=3))
+        # an open that reached the log late (a replay) but happened earlier
+        late = ContentEvent(kind="open", content_item_id=items[0].id, impression_id=ids[0],
+                            conversation_id=conversation, channel="whatsapp", at=T0 + timedelta(minutes=4))  # fmt: skip
+        session.add(late)
+    with pytest.raises(RuntimeError), session_scope(url) as session:
+        record_open(session, session.get(ContentImpression, ids[2]), now=T0 + timedelta(minutes=6))
+        raise RuntimeError("the redirect failed before its commit")
+    with Session(get_engine(url), future=True) as session:
+        opened = [session.get(ContentImpression, i).opened_at for i in ids]
+    assert opened == [T0 + timedelta(minutes=4), None, None]
