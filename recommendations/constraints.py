@@ -5,6 +5,9 @@ Applied after ranking, so a learned or popular item cannot slip past them:
   escalation (or just complained);
 - no offer of a product the customer already holds;
 - nothing they dismissed, ever;
+- nothing shown to them in the last REPEAT_DAYS (a claim's checklist once, not again after every answer that
+  follows), unless they ask for content themselves (the `on_request` moment: "any tips for winter driving?"
+  again gets the winter guide again);
 - nothing outside its validity dates;
 - a daily cap on items shown per customer (per conversation when anonymous);
 - variety: no two items of the same kind and topic in the top k while other candidates remain, and at most one
@@ -19,10 +22,11 @@ from typing import List, Optional, Sequence, Tuple, TypeVar
 import numpy as np
 
 from recommendations.items import Library, LibraryItem
-from recommendations.profile import CustomerProfile
+from recommendations.profile import REPEAT_DAYS, CustomerProfile
 
 DAILY_CAP = 6  # items per customer per day: two carousels of three
 COMPLAINT_INTENTS = ("complaint", "complain")
+ASKED = "on_request"  # the moment the customer asked for guidance (recommendations/vocabulary.py MOMENTS)
 
 T = TypeVar("T")
 
@@ -35,10 +39,17 @@ def marketing_allowed(profile: CustomerProfile) -> bool:
     return profile.marketing_allowed and not complaining(profile)
 
 
-def refusal(item: LibraryItem, profile: CustomerProfile, day: date) -> Optional[str]:
-    """Why this item may not be shown to this customer today, or None when it may."""
+def repeats_allowed(moment: Optional[str]) -> bool:
+    """Only when the customer asks for content may something shown in the last REPEAT_DAYS come again."""
+    return moment == ASKED
+
+
+def refusal(item: LibraryItem, profile: CustomerProfile, day: date, moment: Optional[str] = None) -> Optional[str]:
+    """Why this item may not be shown to this customer today at this moment, or None when it may."""
     if item.slug in profile.dismissed:
         return "dismissed"
+    if item.slug in profile.recently_shown and not repeats_allowed(moment):
+        return f"shown in the last {REPEAT_DAYS} days"
     if not item.valid_on(day):
         return "outside its validity dates"
     if item.marketing and not marketing_allowed(profile):
@@ -48,11 +59,13 @@ def refusal(item: LibraryItem, profile: CustomerProfile, day: date) -> Optional[
     return None
 
 
-def allowed(items: Sequence[LibraryItem], profile: CustomerProfile, day: date) -> List[LibraryItem]:
-    return [item for item in items if refusal(item, profile, day) is None]
+def allowed(
+    items: Sequence[LibraryItem], profile: CustomerProfile, day: date, moment: Optional[str] = None
+) -> List[LibraryItem]:
+    return [item for item in items if refusal(item, profile, day, moment) is None]
 
 
-def permitted(library: Library, profile: CustomerProfile, day: date) -> np.ndarray:
+def permitted(library: Library, profile: CustomerProfile, day: date, moment: Optional[str] = None) -> np.ndarray:
     """`refusal(...) is None` for every item of the library at once (a boolean per item), without a Python loop
     over thousands of items."""
     ordinal = day.toordinal()
@@ -61,7 +74,8 @@ def permitted(library: Library, profile: CustomerProfile, day: date) -> np.ndarr
         mask &= ~library.marketing
     for product in profile.held_products:
         mask &= library.offers != product
-    for slug in profile.dismissed:
+    refused = profile.dismissed if repeats_allowed(moment) else (*profile.dismissed, *profile.recently_shown)
+    for slug in refused:
         position = library.position.get(slug)
         if position is not None:
             mask[position] = False

@@ -11,10 +11,10 @@ customer, or one who never gave it (or withdrew it: NULL again), is offered noth
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from recommendations.vocabulary import claim_stage_for_status
@@ -37,6 +37,7 @@ from storage.verification import verified_customer_id
 RECENT_MESSAGES = 5  # the customer's last few messages say what they are asking about now
 UPSET_WINDOW = 3  # a negative message among the last three still counts: a mood outlasts one message
 QUOTE_WINDOW_DAYS = 90  # an older quote is no longer a live interest
+REPEAT_DAYS = 7  # an item shown this recently is not pushed again (recommendations/constraints.py)
 CLOSED_STAGES = ("closed",)
 
 
@@ -78,6 +79,7 @@ class CustomerProfile:
     payment_overdue_days: int = 0
     shown_today: int = 0  # impressions today, for the daily cap
     opened: Tuple[str, ...] = field(default=(), compare=False)
+    recently_shown: Tuple[str, ...] = field(default=(), compare=False)  # slugs shown in the last REPEAT_DAYS
     customer_id: Optional[int] = None
     conversation_id: Optional[str] = None
 
@@ -237,16 +239,21 @@ def _event_slugs(
     return {kind: tuple(sorted(slugs)) for kind, slugs in found.items()}
 
 
-def _shown_today(session: Session, customer_id: Optional[int], conversation_id: str, now: datetime) -> int:
-    start = datetime.combine(now.date(), time.min)
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(ContentImpression)
-            .where(_whose(ContentImpression, customer_id, conversation_id), ContentImpression.shown_at >= start)
-        )
-        or 0
-    )
+def _shown_recently(
+    session: Session, customer_id: Optional[int], conversation_id: str, now: datetime
+) -> Tuple[int, Tuple[str, ...]]:
+    """(impressions since midnight, for the daily cap; the items shown in the last REPEAT_DAYS), from one read of
+    at most REPEAT_DAYS × DAILY_CAP rows by the impressions' (customer, shown_at) and (conversation, shown_at)
+    indexes."""
+    midnight = datetime.combine(now.date(), time.min)
+    since = min(midnight, now - timedelta(days=REPEAT_DAYS))
+    rows = session.execute(
+        select(ContentItem.slug, ContentImpression.shown_at)
+        .join(ContentItem, ContentItem.id == ContentImpression.content_item_id)
+        .where(_whose(ContentImpression, customer_id, conversation_id), ContentImpression.shown_at >= since)
+    ).all()
+    today = sum(1 for _, shown_at in rows if shown_at >= midnight)
+    return today, tuple(sorted({slug for slug, _ in rows}))
 
 
 def with_latest(messages: List[Said], latest: Optional[Said]) -> List[Said]:
@@ -278,6 +285,7 @@ def load_profile(
         policies, overdue = _policies(session, customer_id, today)
         claims = _claims(session, customer_id)
     events = _event_slugs(session, ("dismiss", "open"), customer_id, conversation_id)
+    shown_today, recently_shown = _shown_recently(session, customer_id, conversation_id, now)
     return CustomerProfile(
         anonymous=customer_id is None,
         policies=policies,
@@ -291,8 +299,9 @@ def load_profile(
         open_complaint=_open_complaint(session, conversations),
         dismissed=events["dismiss"],
         payment_overdue_days=overdue,
-        shown_today=_shown_today(session, customer_id, conversation_id, now),
+        shown_today=shown_today,
         opened=events["open"],
+        recently_shown=recently_shown,
         customer_id=customer_id,
         conversation_id=conversation_id,
     )

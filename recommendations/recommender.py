@@ -166,7 +166,7 @@ def recommend(
     library = as_library(library)
     prior = prior or Prior()
     room = room_today(profile, k)
-    allowed_mask = permitted(library, profile, today)
+    allowed_mask = permitted(library, profile, today, moment)
     if room == 0 or not allowed_mask.any():
         return []
     rule_weight, similarity_weight = MOMENT_WEIGHTS.get(moment, (1.0, 1.5))

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event as event_api
 from sqlalchemy import select
 
+from recommendations.events import Showing, record_impressions
 from recommendations.library import DEMO_LIBRARY, import_library, item_by_slug
 from recommendations.profile import ClaimState, load_profile
 from recommendations.recommender import recommend_for_conversation
@@ -273,6 +274,43 @@ def test_the_daily_cap_counts_todays_impressions_in_sql(db_url: str) -> None:
     with session_scope(db_url) as session:
         assert recommend_for_conversation(session, TELEGRAM, "on_request", now=now) == []
         assert len(recommend_for_conversation(session, TELEGRAM, "on_request", now=now + timedelta(days=1))) == 3
+
+
+def test_what_was_just_shown_is_not_pushed_again_unless_the_customer_asks(db_url: str) -> None:
+    """After a glass claim the checklist is offered; the hello that follows, on WhatsApp or on Messenger the next
+    day, and a second claim an hour later offer other things, not the same carousel again; asking for content
+    brings it back; a week later it may come again (its impression row is reused, recommendations/events.py)."""
+    now = utcnow()
+    with session_scope(db_url) as session:
+        aisha = customer_with_policy(session, "PX-77310")
+        conversation(session, WHATSAPP, "whatsapp")
+        record_verification(session, WHATSAPP, aisha.id, "policy_dob", "PX-77310", now=now)
+        says(session, WHATSAPP, "a stone cracked my windshield on the highway", "file_claim", "neutral", now)
+    with session_scope(db_url) as session:
+        filed = recommend_for_conversation(session, WHATSAPP, "claim_filed", now=now)
+        assert filed[0].slug == "checklist-auto-glass"
+        showings = [Showing(rec.item_id, position) for position, rec in enumerate(filed)]
+        record_impressions(
+            session, showings, conversation_id=WHATSAPP, channel="whatsapp", moment="claim_filed",
+            customer_id=aisha.id, now=now,
+        )  # fmt: skip
+        conversation(session, MESSENGER, "messenger")
+        record_verification(session, MESSENGER, aisha.id, "policy_dob", "PX-77310", now=now + timedelta(days=1))
+        says(session, MESSENGER, "what happens with my windshield claim now", "claim_status", "neutral",
+             now + timedelta(days=1))  # fmt: skip
+    shown = {rec.slug for rec in filed}
+
+    with session_scope(db_url) as session:
+        hello = recommend_for_conversation(session, WHATSAPP, "greeting", now=now + timedelta(minutes=5))
+        next_day = recommend_for_conversation(session, MESSENGER, "greeting", now=now + timedelta(days=1))
+        asked = recommend_for_conversation(session, MESSENGER, "on_request", now=now + timedelta(days=1))
+        again = recommend_for_conversation(session, WHATSAPP, "claim_filed", now=now + timedelta(hours=1))
+        week_later = recommend_for_conversation(session, WHATSAPP, "claim_filed", now=now + timedelta(days=8))
+    assert hello and not shown & {rec.slug for rec in hello}
+    assert next_day and not shown & {rec.slug for rec in next_day}
+    assert "checklist-auto-glass" in {rec.slug for rec in asked}
+    assert not shown & {rec.slug for rec in again}
+    assert "checklist-auto-glass" in {rec.slug for rec in week_later}
 
 
 def opened(session, slug: str, times: int, at: datetime) -> None:
