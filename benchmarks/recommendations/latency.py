@@ -323,7 +323,7 @@ PROFILE_PARTS = (
     "_consented",
     "_open_complaint",
     "_event_slugs",
-    "_shown_today",
+    "_shown_recently",
 )
 # exclusive stages shown in the report, from the inclusive timings above
 STAGES = (
