@@ -22,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import CoverlineAction
 from recommendations.candidates import RENEWAL_DAYS
+from recommendations.constraints import room_today
 from recommendations.events import dismissed_impression, record_dismissal
 from recommendations.profile import CLOSED_STAGES, CustomerProfile, Said, load_profile
 from recommendations.recommender import Recommendation, recommend_for_conversation, warm_up
@@ -38,6 +39,12 @@ CLOSE_TO_ASKED = "close to what you asked"  # the recommender's reason when simi
 NOTHING_ON_THAT = (
     "I don't have a guide on that yet. Ask me your question and I'll do my best to answer it, "
     "or I can put you through to a person."
+)
+# the daily cap on new items is reached (recommendations/constraints.py) and nothing shown today fits: saying "I
+# don't have a guide on that" would be untrue
+ENOUGH_FOR_TODAY = (
+    "I've sent you quite a few guides today already, so I'll hold off on new ones until tomorrow. Ask me your "
+    "question and I'll do my best to answer it, or I can put you through to a person."
 )
 
 
@@ -176,12 +183,30 @@ class ActionRecommendContent(CoverlineAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        profile = conversation_profile(tracker)
         shown = offer_content(
-            dispatcher, tracker, "on_request", intro="Here's what we have on that:", keep=close_to_what_was_asked
+            dispatcher,
+            tracker,
+            "on_request",
+            intro="Here's what we have on that:",
+            keep=close_to_what_was_asked,
+            profile=profile,
         )
         if not shown:
-            dispatcher.utter_message(text=NOTHING_ON_THAT, answer_source="action")
+            capped = profile is not None and room_today(profile, OFFERED) == 0
+            dispatcher.utter_message(text=ENOUGH_FOR_TODAY if capped else NOTHING_ON_THAT, answer_source="action")
         return []
+
+
+def conversation_profile(tracker: Tracker) -> Optional[CustomerProfile]:
+    """The profile for this turn, read once for the recommender and for what to say when it finds nothing; None
+    when it cannot be read (offer_content then tries, and logs, on its own)."""
+    try:
+        with session_scope(read_only=True) as session:
+            return load_profile(session, tracker.sender_id, latest=latest_said(tracker))
+    except Exception:
+        logger.exception("No profile read for %s", tracker.sender_id)
+        return None
 
 
 def warm_up_recommender() -> None:

@@ -9,7 +9,8 @@ Applied after ranking, so a learned or popular item cannot slip past them:
   follows), unless they ask for content themselves (the `on_request` moment: "any tips for winter driving?"
   again gets the winter guide again);
 - nothing outside its validity dates;
-- a daily cap on items shown per customer (per conversation when anonymous);
+- a daily cap on items shown per customer (per conversation when anonymous): new items, that is; a customer who
+  asks may be shown again what they were shown today (`within_cap`), which adds no item to their day;
 - variety: no two items of the same kind and topic in the top k while other candidates remain, and at most one
   offer.
 """
@@ -17,7 +18,7 @@ Applied after ranking, so a learned or popular item cannot slip past them:
 from __future__ import annotations
 
 from datetime import date
-from typing import List, Optional, Sequence, Tuple, TypeVar
+from typing import AbstractSet, List, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
@@ -83,8 +84,29 @@ def permitted(library: Library, profile: CustomerProfile, day: date, moment: Opt
 
 
 def room_today(profile: CustomerProfile, k: int, cap: int = DAILY_CAP) -> int:
-    """How many items may still be shown today."""
+    """How many new items may still be shown today."""
     return max(0, min(k, cap - profile.shown_today))
+
+
+def shown_again_today(profile: CustomerProfile, moment: Optional[str]) -> AbstractSet[str]:
+    """Items that may be shown at this moment without counting toward the cap: today's, when the customer asks."""
+    return frozenset(profile.shown_today_items) if repeats_allowed(moment) else frozenset()
+
+
+def within_cap(
+    ranked: Sequence[Tuple[LibraryItem, T]], room: int, again: AbstractSet[str]
+) -> List[Tuple[LibraryItem, T]]:
+    """`ranked` (best first) keeping every item of `again` and at most `room` others: after "is there a checklist
+    for a car crash?" the checklist shown this morning comes back even on a day whose cap is reached (the
+    customer was told "I don't have a guide on that yet" about a guide they had been sent)."""
+    kept: List[Tuple[LibraryItem, T]] = []
+    for entry in ranked:
+        if entry[0].slug in again:
+            kept.append(entry)
+        elif room > 0:
+            kept.append(entry)
+            room -= 1
+    return kept
 
 
 def variety_key(item: LibraryItem) -> Tuple[object, ...]:

@@ -77,9 +77,10 @@ class CustomerProfile:
     open_complaint: bool = False  # an open escalation or complaint on this conversation or the customer's others
     dismissed: Tuple[str, ...] = ()  # item slugs, never shown again
     payment_overdue_days: int = 0
-    shown_today: int = 0  # impressions today, for the daily cap
+    shown_today: int = 0  # different items shown today, for the daily cap
     opened: Tuple[str, ...] = field(default=(), compare=False)
     recently_shown: Tuple[str, ...] = field(default=(), compare=False)  # slugs shown in the last REPEAT_DAYS
+    shown_today_items: Tuple[str, ...] = field(default=(), compare=False)  # slugs of today's impressions
     customer_id: Optional[int] = None
     conversation_id: Optional[str] = None
 
@@ -239,12 +240,18 @@ def _event_slugs(
     return {kind: tuple(sorted(slugs)) for kind, slugs in found.items()}
 
 
-def _shown_recently(
-    session: Session, customer_id: Optional[int], conversation_id: str, now: datetime
-) -> Tuple[int, Tuple[str, ...]]:
-    """(impressions since midnight, for the daily cap; the items shown in the last REPEAT_DAYS), from one read of
-    at most REPEAT_DAYS × DAILY_CAP rows by the impressions' (customer, shown_at) and (conversation, shown_at)
-    indexes."""
+@dataclass(frozen=True)
+class Shown:
+    """What the customer (or the anonymous conversation) was shown lately."""
+
+    today: int  # different items shown since midnight, for the daily cap
+    today_items: Tuple[str, ...]  # their slugs
+    recently: Tuple[str, ...]  # the slugs of the last REPEAT_DAYS
+
+
+def _shown_recently(session: Session, customer_id: Optional[int], conversation_id: str, now: datetime) -> Shown:
+    """One read of at most REPEAT_DAYS × DAILY_CAP rows by the impressions' (customer, shown_at) and
+    (conversation, shown_at) indexes."""
     midnight = datetime.combine(now.date(), time.min)
     since = min(midnight, now - timedelta(days=REPEAT_DAYS))
     rows = session.execute(
@@ -252,8 +259,10 @@ def _shown_recently(
         .join(ContentItem, ContentItem.id == ContentImpression.content_item_id)
         .where(_whose(ContentImpression, customer_id, conversation_id), ContentImpression.shown_at >= since)
     ).all()
-    today = sum(1 for _, shown_at in rows if shown_at >= midnight)
-    return today, tuple(sorted({slug for slug, _ in rows}))
+    # an item shown again in another of the customer's conversations (asked for again on Messenger) is a new
+    # impression row but not a new item of their day
+    today = sorted({slug for slug, shown_at in rows if shown_at >= midnight})
+    return Shown(len(today), tuple(today), tuple(sorted({slug for slug, _ in rows})))
 
 
 def with_latest(messages: List[Said], latest: Optional[Said]) -> List[Said]:
@@ -285,7 +294,7 @@ def load_profile(
         policies, overdue = _policies(session, customer_id, today)
         claims = _claims(session, customer_id)
     events = _event_slugs(session, ("dismiss", "open"), customer_id, conversation_id)
-    shown_today, recently_shown = _shown_recently(session, customer_id, conversation_id, now)
+    shown = _shown_recently(session, customer_id, conversation_id, now)
     return CustomerProfile(
         anonymous=customer_id is None,
         policies=policies,
@@ -299,9 +308,10 @@ def load_profile(
         open_complaint=_open_complaint(session, conversations),
         dismissed=events["dismiss"],
         payment_overdue_days=overdue,
-        shown_today=shown_today,
+        shown_today=shown.today,
         opened=events["open"],
-        recently_shown=recently_shown,
+        recently_shown=shown.recently,
+        shown_today_items=shown.today_items,
         customer_id=customer_id,
         conversation_id=conversation_id,
     )

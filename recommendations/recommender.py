@@ -45,7 +45,7 @@ from recommendations.candidates import (
     rule_reasons,
     similarities,
 )
-from recommendations.constraints import diverse_top, permitted, room_today
+from recommendations.constraints import diverse_top, permitted, room_today, shown_again_today, within_cap
 from recommendations.items import Library, LibraryCache, LibraryItem, as_library
 from recommendations.learned import LearnedRanker, served_model
 from recommendations.profile import CustomerProfile, Said, load_profile
@@ -166,8 +166,9 @@ def recommend(
     library = as_library(library)
     prior = prior or Prior()
     room = room_today(profile, k)
+    again = shown_again_today(profile, moment)
     allowed_mask = permitted(library, profile, today, moment)
-    if room == 0 or not allowed_mask.any():
+    if (room == 0 and not again) or not allowed_mask.any():
         return []
     rule_weight, similarity_weight = MOMENT_WEIGHTS.get(moment, (1.0, 1.5))
     priority = rule_priorities(profile, moment, library, today, allowed_mask)
@@ -208,7 +209,7 @@ def recommend(
             if position not in taken and allowed_mask[position] and in_season(item, today):
                 filled.append((item, (int(position), prior.score(library, int(position)), reason)))
         scored = sorted(scored + filled, key=lambda entry: -entry[1][1])
-    top = diverse_top(scored, room)
+    top = within_cap(diverse_top(scored, k), room, again) if again else diverse_top(scored, room)
     return [_recommendation(profile, moment, today, cosine, entry, liked) for entry in top]
 
 

@@ -1,6 +1,7 @@
 """Recommendations on the live servers (issue 16): a customer files a claim over REST and is offered its
 checklist; opening the tracked link through the web chat page server redirects and logs the open once; "not
-for me" is a button the customer taps, after which that item never comes back; a forged link is refused.
+for me" is a button the customer taps, after which that item never comes back, even when asked for; a forged
+link is refused.
 
 The database is what `make run` builds: migrated, seeded, and the demo content library imported."""
 
@@ -74,10 +75,14 @@ def test_a_filed_claim_offers_its_checklist_and_the_link_logs_the_open_once(serv
 
 
 def test_not_for_me_and_it_never_comes_back(servers: ServerSet) -> None:
-    """Another customer than the first test's: the daily cap counts what a customer was shown in any conversation,
-    and with Maria Alvarez's six for the day the second claim would be offered nothing, proving nothing."""
+    """Another customer than the first test's: the daily cap counts what a customer was shown in any conversation.
+    A later moment would not prove the dismissal (nothing shown in the last week is pushed again anyway), so the
+    customer asks for the checklist: before "not for me" the request brings it back, after it never."""
     sender = f"rest-{uuid.uuid4().hex[:8]}"
     first = offered(claim_over_rest(servers, sender, AISHA_RAHMAN))
+    asked = offered(say(servers.rasa_url, sender, ASK_CRASH_CHECKLIST))
+    assert first["dismiss"][0] in asked["dismiss"], (first, asked)  # the same impression, offered again on request
+
     answer = joined(say(servers.rasa_url, sender, first["dismiss"][0]))
     assert "won't suggest that again" in answer, answer
     assert event_count(servers.db_url, "dismiss", sender) == 1
@@ -87,8 +92,11 @@ def test_not_for_me_and_it_never_comes_back(servers: ServerSet) -> None:
     assert "won't suggest that again" in answer and "a person" not in answer, answer
     assert event_count(servers.db_url, "dismiss", sender) == 2
 
-    # a second collision claim in the same conversation: something is offered, never the dismissed item (an item
-    # shown again in a conversation keeps its impression, so it would come back with the same payload)
-    again = offered(claim_over_rest(servers, sender, AISHA_RAHMAN))
-    assert again["dismiss"], "nothing offered after the second claim"
-    assert not set(first["dismiss"][:2]) & set(again["dismiss"])
+    # the same request again: never the dismissed items (an item shown again in a conversation keeps its
+    # impression, so it would come back with the same payload)
+    again = say(servers.rasa_url, sender, ASK_CRASH_CHECKLIST)
+    assert not set(first["dismiss"][:2]) & set(offered(again)["dismiss"]), joined(again)
+
+
+# an ask_for_tips example of nlu_data (the recommender is under test here, not the NLU)
+ASK_CRASH_CHECKLIST = "is there a checklist for what to do after a car accident"

@@ -253,27 +253,45 @@ def test_an_overdue_customer_after_a_claim_gets_the_claim_guide_and_a_payment_ho
     assert all(rec.item_id is not None for rec in found)  # the caller records impressions by item id
 
 
-def test_the_daily_cap_counts_todays_impressions_in_sql(db_url: str) -> None:
+def test_the_daily_cap_counts_the_different_items_shown_today_in_sql(db_url: str) -> None:
+    """A verified customer's cap counts across their conversations, and an item shown again in another one (asked
+    for again on Messenger) is a new impression row but not a new item of the day."""
     now = utcnow()
     with session_scope(db_url) as session:
-        conversation(session, TELEGRAM, "telegram")
-        says(session, TELEGRAM, "any tips for winter driving?", "ask_tips", "positive", now)
-        item = item_by_slug(session, "howto-paperless")
-        for position in range(6):
+        james = customer_with_policy(session, "PX-40211")
+        for sender, channel in ((TELEGRAM, "telegram"), (MESSENGER, "messenger")):
+            conversation(session, sender, channel)
+            record_verification(session, sender, james.id, "policy_dob", "PX-40211", now=now)
+            says(session, sender, "any tips for winter driving?", "ask_tips", "positive", now)
+        shown = [(TELEGRAM, slug) for slug in BILLING_HOWTOS] + [(MESSENGER, BILLING_HOWTOS[0])]
+        for position, (sender, slug) in enumerate(shown):
             session.add(
                 ContentImpression(
-                    content_item_id=item.id,
-                    conversation_id=TELEGRAM,
-                    channel="telegram",
-                    moment="on_request",
+                    content_item_id=item_by_slug(session, slug).id,
+                    customer_id=james.id,
+                    conversation_id=sender,
+                    channel=sender.split(":")[0],
+                    moment="answer_given",
                     position=position,
                     shown_at=now,
                 )
             )
 
     with session_scope(db_url) as session:
-        assert recommend_for_conversation(session, TELEGRAM, "on_request", now=now) == []
+        assert load_profile(session, MESSENGER, now).shown_today == 6
+        assert recommend_for_conversation(session, TELEGRAM, "on_request", now=now) == []  # none of the six fits
+        assert recommend_for_conversation(session, MESSENGER, "greeting", now=now) == []
         assert len(recommend_for_conversation(session, TELEGRAM, "on_request", now=now + timedelta(days=1))) == 3
+
+
+BILLING_HOWTOS = (
+    "howto-autopay-setup",
+    "howto-autopay-stop",
+    "howto-billing-frequency",
+    "howto-grace-period",
+    "howto-payment-methods",
+    "howto-update-card",
+)
 
 
 def test_what_was_just_shown_is_not_pushed_again_unless_the_customer_asks(db_url: str) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 from rasa_sdk import Tracker
@@ -19,13 +19,14 @@ from sqlalchemy import select
 from actions.claims import ActionSubmitClaim
 from actions.knowledge import ActionAnswerProductQuestion
 from actions.recommend import (
+    ENOUGH_FOR_TODAY,
     NOTHING_ON_THAT,
     ActionDismissContent,
     ActionGreet,
     ActionRecommendContent,
     offer_content,
 )
-from recommendations.events import DISMISS_ENTITY, DISMISS_INTENT
+from recommendations.events import DISMISS_ENTITY, DISMISS_INTENT, dismiss_payload
 from recommendations.library import DEMO_LIBRARY, import_library
 from storage.engine import session_scope
 from storage.models import ContentEvent, ContentImpression, ContentItem
@@ -204,6 +205,40 @@ def test_a_request_the_library_has_nothing_on_gets_an_honest_answer_not_filler(l
     said = run(ActionRecommendContent(), telegram_tracker(sender, {}, "ask_for_tips", text))
     assert [m["text"] for m in said.messages] == [NOTHING_ON_THAT]
     assert offered_slugs(library, sender, "on_request") == []
+
+
+def test_a_request_on_a_capped_day_brings_back_what_was_sent_and_says_why_nothing_new_comes(library: str) -> None:
+    """Six items shown today (the cap): asking for winter tips again shows the winter guide again (the same
+    impression, so its "not for me" still works; no new item counted), and asking for something new is told the
+    truth, not "I don't have a guide on that"."""
+    sender = "telegram:777000555"
+    winter = "any tips for driving in snow?"
+    run(ActionRecommendContent(), telegram_tracker(sender, {}, "ask_for_tips", winter))
+    first = {row[0]: callback for row in keyboard_rows(library, sender) for callback in [row[1]]}
+    with session_scope(library) as session:
+        fillers = session.scalars(select(ContentItem).where(ContentItem.slug.notlike("%winter%")).limit(6)).all()
+        for item in fillers[: 6 - len(first)]:
+            session.add(ContentImpression(content_item_id=item.id, conversation_id=sender, channel="telegram",
+                                          moment="answer_given"))  # fmt: skip
+    again = run(ActionRecommendContent(), telegram_tracker(sender, {}, "ask_for_tips", winter))
+    assert "tip-winter-driving" in first
+    offered_again = [button["callback_data"] for row in keyboard(again) for button in row if "callback_data" in button]
+    assert first["tip-winter-driving"] in offered_again
+    with session_scope(library) as session:
+        assert session.query(ContentImpression).filter_by(conversation_id=sender).count() == 6
+    moving = run(ActionRecommendContent(), telegram_tracker(sender, {}, "ask_for_tips", "any tips for moving house?"))
+    assert [m["text"] for m in moving.messages] == [ENOUGH_FOR_TODAY]
+
+
+def keyboard_rows(database: str, sender: str) -> List[Tuple[str, str]]:
+    """(slug, its "not for me" callback data) of every item shown in this conversation."""
+    with session_scope(database) as session:
+        rows = session.execute(
+            select(ContentItem.slug, ContentImpression.id)
+            .join(ContentImpression, ContentImpression.content_item_id == ContentItem.id)
+            .where(ContentImpression.conversation_id == sender)
+        ).all()
+    return [(slug, dismiss_payload(impression_id)) for slug, impression_id in rows]
 
 
 def test_a_coverage_answer_is_followed_by_a_guide_only_when_one_is_close(library: str) -> None:
