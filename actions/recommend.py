@@ -155,7 +155,16 @@ def offer_on_greeting(dispatcher: CollectingDispatcher, tracker: Tracker) -> int
         logger.exception("No greeting offer for %s", tracker.sender_id)
         return 0
     intro = greeting_intro(profile)
-    return offer_content(dispatcher, tracker, "greeting", intro=intro, profile=profile) if intro else 0
+    if not intro:
+        return 0
+    return offer_content(dispatcher, tracker, "greeting", intro=intro, keep=about_their_situation, profile=profile)
+
+
+def about_their_situation(recommendation: Recommendation) -> bool:
+    """What a greeting may show under "Your renters claim is under way. These may help with what comes next":
+    items for their claims, bills or renewal. Once those were shown (nothing is pushed twice in a week), the
+    recommender's next best were winter tips, offered under that line as if they were about the claim."""
+    return recommendation.situation
 
 
 class ActionGreet(CoverlineAction):

@@ -49,6 +49,7 @@ class Candidate:
     priority: float = 0.0
     similarity: float = 0.0
     reasons: List[str] = field(default_factory=list)
+    situation: bool = False  # a rule of the customer's own situation fired: their claim, a bill, a renewal
 
     def add_rule(self, priority: float, reason: str) -> None:
         self.priority = max(self.priority, priority)
@@ -267,10 +268,10 @@ def rule_priorities(
 def rule_reasons(profile: CustomerProfile, moment: str, item: LibraryItem, day: date) -> Candidate:
     """One item's rules with their reasons, as `rule_candidates` gives them."""
     candidate = Candidate(item)
-    for priority, reason in (
-        _claim_rules(profile, item) + _account_rules(profile, item) + _moment_rules(profile, moment, item, day)
-    ):
+    situation = _claim_rules(profile, item) + _account_rules(profile, item)
+    for priority, reason in situation + _moment_rules(profile, moment, item, day):
         candidate.add_rule(priority, reason)
+    candidate.situation = bool(situation)
     return candidate
 
 

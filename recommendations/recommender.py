@@ -88,6 +88,7 @@ class Recommendation:
     score: float
     reasons: Tuple[str, ...]
     item_id: Optional[int] = None
+    situation: bool = False  # backed by the customer's own claim, bill or renewal (what a greeting speaks of)
 
 
 class Prior:
@@ -222,6 +223,7 @@ def _recommendation(
     liked: Set[int] = frozenset(),
 ) -> Recommendation:
     item, (position, score, filled_reason) = entry
+    situation = False
     if filled_reason is not None:
         reasons: List[str] = [filled_reason]
     else:
@@ -234,6 +236,7 @@ def _recommendation(
         if not candidate.reasons:
             candidate.reasons.append(RELATED)
         reasons = candidate.reasons
+        situation = candidate.situation
     return Recommendation(
         slug=item.slug,
         title=item.title,
@@ -243,6 +246,7 @@ def _recommendation(
         score=round(score, 4),
         reasons=tuple(reasons),
         item_id=item.item_id,
+        situation=situation,
     )
 
 

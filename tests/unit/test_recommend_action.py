@@ -26,10 +26,13 @@ from actions.recommend import (
     ActionRecommendContent,
     offer_content,
 )
+from recommendations.candidates import rule_reasons
 from recommendations.events import DISMISS_ENTITY, DISMISS_INTENT, dismiss_payload
+from recommendations.items import from_row
 from recommendations.library import DEMO_LIBRARY, import_library
+from recommendations.profile import load_profile
 from storage.engine import session_scope
-from storage.models import ContentEvent, ContentImpression, ContentItem
+from storage.models import ContentEvent, ContentImpression, ContentItem, utcnow
 from tests.support.action_runs import verified
 from tests.support.databases import migrated_sqlite
 
@@ -175,6 +178,28 @@ def test_a_known_customer_with_a_claim_under_way_is_greeted_with_what_helps_next
     # about their claim (a theft, waiting for documents), not whatever is popular
     assert "guide-claim-documents-requested" in offered, offered
     assert any(slug.startswith(("checklist-home-burglary", "checklist-renters-theft")) for slug in offered), offered
+
+
+def test_once_their_claims_items_were_shown_a_hello_comes_alone_not_with_filler(library: str) -> None:
+    """Everything about the renters customer's theft claim was shown yesterday (nothing is pushed twice in a
+    week): today's hello is the greeting alone. The recommender's next best were winter tips, offered under
+    "Your renters claim is under way. These may help with what comes next"."""
+    sender = verified("telegram:777000444", "PX-40211")
+    yesterday = utcnow() - timedelta(days=1)
+    with session_scope(library) as session:
+        profile = load_profile(session, sender)
+        about_the_claim = [
+            item
+            for item in session.scalars(select(ContentItem)).all()
+            if rule_reasons(profile, "greeting", from_row(item), yesterday.date()).situation
+        ]
+        assert len(about_the_claim) >= 3
+        for item in about_the_claim:
+            session.add(ContentImpression(content_item_id=item.id, customer_id=profile.customer_id,
+                                          conversation_id=sender, channel="telegram", moment="greeting",
+                                          shown_at=yesterday))  # fmt: skip
+    said = run(ActionGreet(), telegram_tracker(sender, {}, "greet", "hi"))
+    assert said.messages == [{"response": "utter_greet", **_blank(said.messages[0])}], said.messages
 
 
 def test_an_anonymous_or_settled_customer_gets_the_greeting_alone(library: str) -> None:
