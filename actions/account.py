@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from actions import parsing
 from actions.base import CoverlineAction, clear_slots, money
 from actions.demo_data import insurer
+from actions.form_exits import OffersAWayOut
 from actions.form_handoff import HandsOverWhenUpset
 from actions.form_prefill import prefill
 from actions.verification import not_on_your_account, require_verified_customer, verified_customer
@@ -71,7 +72,7 @@ class ActionCheckBalance(CoverlineAction):
         return events
 
 
-class ValidateUpdateInfoForm(HandsOverWhenUpset, FormValidationAction):
+class ValidateUpdateInfoForm(HandsOverWhenUpset, OffersAWayOut, FormValidationAction):
     def name(self) -> Text:
         return "validate_update_info_form"
 

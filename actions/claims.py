@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 from actions import parsing
 from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer
+from actions.form_exits import OffersAWayOut
 from actions.form_handoff import HandsOverWhenUpset
 from actions.form_prefill import prefill
 from actions.recommend import offer_content
@@ -61,7 +62,7 @@ def verified_policy(tracker: Tracker, number: Optional[str]) -> Tuple[bool, Opti
         return True, owned_policy(session, customer_id, number)
 
 
-class ValidateClaimForm(HandsOverWhenUpset, FormValidationAction):
+class ValidateClaimForm(HandsOverWhenUpset, OffersAWayOut, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_form"
 
@@ -212,7 +213,7 @@ class ActionSubmitClaim(CoverlineAction):
         return events + clear_slots(*CLAIM_SLOTS)
 
 
-class ValidateClaimStatusForm(HandsOverWhenUpset, FormValidationAction):
+class ValidateClaimStatusForm(HandsOverWhenUpset, OffersAWayOut, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_status_form"
 

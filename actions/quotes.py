@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 from actions import parsing
 from actions.base import CoverlineAction, clear_slots
 from actions.demo_data import insurer, rating_table
+from actions.form_exits import OffersAWayOut
 from actions.form_handoff import HandsOverWhenUpset
 from actions.rating import RatingError, age_factor, quote
 from actions.recommend import offer_content
@@ -24,7 +25,7 @@ def _rated_product(tracker: Tracker) -> Optional[str]:
     return parsing.product(tracker.get_slot("product"))
 
 
-class ValidateQuoteForm(HandsOverWhenUpset, FormValidationAction):
+class ValidateQuoteForm(HandsOverWhenUpset, OffersAWayOut, FormValidationAction):
     def name(self) -> Text:
         return "validate_quote_form"
 
