@@ -244,8 +244,7 @@ def _event_slugs(
 class Shown:
     """What the customer (or the anonymous conversation) was shown lately."""
 
-    today: int  # different items shown since midnight, for the daily cap
-    today_items: Tuple[str, ...]  # their slugs
+    today: Tuple[str, ...]  # the different items shown since midnight (slugs), for the daily cap
     recently: Tuple[str, ...]  # the slugs of the last REPEAT_DAYS
 
 
@@ -253,7 +252,7 @@ def _shown_recently(session: Session, customer_id: Optional[int], conversation_i
     """One read of at most REPEAT_DAYS × DAILY_CAP rows by the impressions' (customer, shown_at) and
     (conversation, shown_at) indexes."""
     midnight = datetime.combine(now.date(), time.min)
-    since = min(midnight, now - timedelta(days=REPEAT_DAYS))
+    since = now - timedelta(days=REPEAT_DAYS)  # before midnight: today's rows are among these
     rows = session.execute(
         select(ContentItem.slug, ContentImpression.shown_at)
         .join(ContentItem, ContentItem.id == ContentImpression.content_item_id)
@@ -262,7 +261,7 @@ def _shown_recently(session: Session, customer_id: Optional[int], conversation_i
     # an item shown again in another of the customer's conversations (asked for again on Messenger) is a new
     # impression row but not a new item of their day
     today = sorted({slug for slug, shown_at in rows if shown_at >= midnight})
-    return Shown(len(today), tuple(today), tuple(sorted({slug for slug, _ in rows})))
+    return Shown(tuple(today), tuple(sorted({slug for slug, _ in rows})))
 
 
 def with_latest(messages: List[Said], latest: Optional[Said]) -> List[Said]:
@@ -308,10 +307,10 @@ def load_profile(
         open_complaint=_open_complaint(session, conversations),
         dismissed=events["dismiss"],
         payment_overdue_days=overdue,
-        shown_today=shown.today,
+        shown_today=len(shown.today),
         opened=events["open"],
         recently_shown=shown.recently,
-        shown_today_items=shown.today_items,
+        shown_today_items=shown.today,
         customer_id=customer_id,
         conversation_id=conversation_id,
     )
