@@ -7,12 +7,14 @@ the shape of a number, so they reveal nothing about a policy or a claim.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy import select
 
 from actions import parsing
 from actions.base import CoverlineAction, clear_slots
@@ -213,6 +215,28 @@ class ActionSubmitClaim(CoverlineAction):
         return events + clear_slots(*CLAIM_SLOTS)
 
 
+CLAIMS_LISTED = 5  # the newest first: a customer looking for one is rarely after the sixth
+
+
+def claim_buttons(session: Any, customer_id: int) -> List[Dict[Text, str]]:
+    """A button per claim on the customer's policies (newest first), each sending its number as the form's
+    answer. Only for a verified customer: claim numbers are account details."""
+    claims = session.scalars(
+        select(Claim)
+        .join(Policy, Policy.id == Claim.policy_id)
+        .where(Policy.customer_id == customer_id)
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+        .limit(CLAIMS_LISTED)
+    ).all()
+    return [
+        {
+            "title": f"{claim.reference}: {claim.incident_type.replace('_', ' ')}, {claim.incident_date:%b %d, %Y}",
+            "payload": "/inform" + json.dumps({"claim_number": claim.reference}, separators=(",", ":")),
+        }
+        for claim in claims
+    ]
+
+
 class ValidateClaimStatusForm(HandsOverWhenUpset, OffersAWayOut, FormValidationAction):
     def name(self) -> Text:
         return "validate_claim_status_form"
@@ -222,7 +246,13 @@ class ValidateClaimStatusForm(HandsOverWhenUpset, OffersAWayOut, FormValidationA
     ) -> Dict[Text, Any]:
         number = parsing.claim_number(str(value or ""))
         if number is None:
-            dispatcher.utter_message(text="Claim numbers look like CL-204117 (CL- and six digits). What's yours?")
+            with session_scope(read_only=True) as session:
+                customer_id = verified_customer(session, tracker)
+                theirs = claim_buttons(session, customer_id) if customer_id is not None else []
+            if theirs:  # "I don't know my claim number": a customer who proved who they are is shown their own
+                dispatcher.utter_message(text="Which claim is it? These are the ones on your policies:", buttons=theirs)
+            else:
+                dispatcher.utter_message(text="Claim numbers look like CL-204117 (CL- and six digits). What's yours?")
             return {"claim_number": None}
         with session_scope() as session:
             customer_id = verified_customer(session, tracker)

@@ -95,7 +95,9 @@ class OffersAWayOut:
         slot = tracker.get_slot("requested_slot")
         if running and slot and refused(events, slot) and answers_in_a_row(tracker.events, slot) >= 2:
             said = dispatcher.messages[-1] if dispatcher.messages else None
-            if said and said.get("text"):
+            if said and said.get("buttons"):
+                pass  # the refusal offers the answers to tap (a verified customer's own claims)
+            elif said and said.get("text"):
                 said["text"] = f"{said['text']} {WAY_OUT}"
             else:
                 dispatcher.utter_message(text=WAY_OUT)

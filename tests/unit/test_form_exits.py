@@ -15,6 +15,7 @@ from actions.account import ValidateUpdateInfoForm
 from actions.claims import ValidateClaimForm, ValidateClaimStatusForm
 from actions.form_exits import WAY_OUT, answers_in_a_row, wants_to_stop
 from actions.quotes import ValidateQuoteForm
+from tests.support.action_runs import verified
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -51,17 +52,24 @@ def turns(form: str, slot: str, earlier: List[str], text: str) -> List[Dict[str,
     return events + [{"event": "user", "text": text, "parse_data": {}}, {"event": "slot", "name": slot, "value": text}]
 
 
-def validate(action: Any, form: str, slot: str, earlier: List[str], text: str) -> Tuple[List[Dict], List[str]]:
+def validate(
+    action: Any, form: str, slot: str, earlier: List[str], text: str, sender: str = "telegram:777000111"
+) -> Tuple[List[Dict], List[str]]:
+    events, dispatcher = validated(action, form, slot, earlier, text, sender)
+    return events, [m.get("text") or "" for m in dispatcher.messages]
+
+
+def validated(
+    action: Any, form: str, slot: str, earlier: List[str], text: str, sender: str
+) -> Tuple[List[Dict], CollectingDispatcher]:
     slots = {"requested_slot": slot, slot: text, "handoff_signal": None}
     latest = {"intent": {"name": "out_of_scope", "confidence": 0.6}, "entities": [], "text": text}
-    tracker = Tracker("telegram:777000111", slots, latest, turns(form, slot, earlier, text), False, None,
+    tracker = Tracker(sender, slots, latest, turns(form, slot, earlier, text), False, None,
                       {"name": form}, "action_listen")  # fmt: skip
     domain = {"forms": {form: {"required_slots": [slot]}}, "slots": {slot: {}}}
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker, domain))
-    return [{k: v for k, v in e.items() if k != "timestamp"} for e in events], [
-        m.get("text") or "" for m in dispatcher.messages
-    ]
+    return [{k: v for k, v in e.items() if k != "timestamp"} for e in events], dispatcher
 
 
 @pytest.mark.parametrize("action, form, slot", FORMS)
@@ -105,3 +113,23 @@ def test_answers_are_counted_since_the_form_last_asked_something_else() -> None:
         {"event": "user", "text": "yesterday-ish", "parse_data": {}},
     ]
     assert answers_in_a_row(moved_on, "incident_date") == 1
+
+
+def test_a_verified_customer_without_their_claim_number_is_shown_their_own_claims() -> None:
+    """Maria proved who she is; "I don't know my claim number" lists her two claims as buttons (nobody else's),
+    and tapping one is the answer. An unverified customer is told only what a claim number looks like."""
+    sender = verified("telegram:777000321", "PX-88123")
+    action = ValidateClaimStatusForm()
+    for earlier in ([], ["no idea"]):  # and no "say stop" under the buttons: they are the way forward
+        events, dispatcher = validated(action, "claim_status_form", "claim_number", earlier, "I don't know it", sender)
+        assert {"event": "slot", "name": "claim_number", "value": None} in events
+        [message] = dispatcher.messages
+        listed = sorted(button["title"].split(":")[0] for button in message["buttons"])
+        assert listed == ["CL-204117", "CL-204118"], message["buttons"]
+        assert WAY_OUT not in message["text"]
+    tapped = message["buttons"][0]["payload"]
+    events, _ = validated(action, "claim_status_form", "claim_number", [], tapped, sender)
+    assert {"event": "slot", "name": "claim_number", "value": tapped.split('"')[3]} in events
+
+    _, said = validate(action, "claim_status_form", "claim_number", [], "I don't know it", "telegram:777000322")
+    assert said == ["Claim numbers look like CL-204117 (CL- and six digits). What's yours?"]
