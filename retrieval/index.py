@@ -133,9 +133,12 @@ class ReplyIndex:
         directory.mkdir(parents=True, exist_ok=True)
         if self._backend is not None:
             self._backend.save(directory)
-        with open(directory / RECORDS_FILE, "w", encoding="utf-8") as f:
+        # renamed over the old file, as the backend's vectors are: never a half-written file under index.json
+        records = directory / (RECORDS_FILE + ".tmp")
+        with open(records, "w", encoding="utf-8") as f:
             for record in self.records:
                 f.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+        records.replace(directory / RECORDS_FILE)
         meta = {
             "backend": self.backend_name,
             "model_version": self.encoder.version,

@@ -27,7 +27,13 @@ class NumpyBackend:
         return semantic_search(np.asarray(queries, dtype=np.float32), self._vectors, top_k)
 
     def save(self, directory: Path) -> None:
-        np.save(directory / self.FILE, self._vectors)
+        """Written beside and renamed over the old file: a process stopped mid-write left a zero-byte vectors.npy
+        under the old index.json, and every load after failed (seen in a CI run: the answerer's refresh raised
+        "Cannot load file containing pickled data" every second)."""
+        tmp = directory / (self.FILE + ".tmp")
+        with open(tmp, "wb") as handle:
+            np.save(handle, self._vectors)
+        tmp.replace(directory / self.FILE)
 
     @classmethod
     def load(cls, directory: Path, dimension: int, options: Options = None) -> "NumpyBackend":

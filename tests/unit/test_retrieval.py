@@ -128,3 +128,29 @@ def test_pgvector_stores_the_float32_values_it_is_given(pgvector_url: str) -> No
     backend.close()
     assert [row for row, _ in stored] == list(range(10_003))
     assert np.array_equal(np.asarray([values for _, values in stored], dtype=np.float32), vectors)
+
+
+def test_a_save_that_dies_part_way_leaves_the_previous_index_loadable(
+    encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process stopped while saving left a zero-byte vectors.npy under the old index.json, and the answerer
+    could load nothing after (a CI run: "Cannot load file containing pickled data" every second). Each file is
+    now written beside the old one and renamed over it, index.json last."""
+    folder = tmp_path / "idx"
+    ReplyIndex.build(CORPUS[:3], encoder).save(folder)
+    grown = ReplyIndex.load(folder, encoder)
+    grown.add(CORPUS[3:5])
+
+    def dies(target: Any, vectors: Any) -> None:
+        handle = open(target, "wb") if isinstance(target, (str, Path)) else target
+        handle.write(b"\x93NUMPY")  # a few bytes of the new file, then the process is gone
+        handle.flush()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("retrieval.backends.numpy_backend.np.save", dies)
+    with pytest.raises(KeyboardInterrupt):
+        grown.save(folder)
+    monkeypatch.undo()
+    survived = ReplyIndex.load(folder, encoder)
+    assert survived.stats()["replies"] == 3
+    assert survived.search("someone stole my laptop at a coffee shop")
