@@ -79,7 +79,9 @@ class FaissBackend:
     def save(self, directory: Path) -> None:
         import faiss
 
-        faiss.write_index(self._index, str(directory / self.FILE))
+        tmp = directory / (self.FILE + ".tmp")  # renamed over the old file, as numpy_backend.py's vectors are
+        faiss.write_index(self._index, str(tmp))
+        os.replace(tmp, directory / self.FILE)
 
     @classmethod
     def load(cls, directory: Path, dimension: int, options: Options = None) -> "FaissBackend":
