@@ -255,7 +255,12 @@ class ValidateVerificationForm(HandsOverWhenUpset, FormValidationAction):
     def validate_verification_policy_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        number = parsing.policy_number(str(value or ""))
+        if not str(value or "").strip():
+            # nothing was answered: an account action has just started the form with no policy number in the
+            # request ("what's my balance?"), and the form asks for one next. Refusing it here greeted every
+            # such customer with "That doesn't look like a policy number" before the question (seen live).
+            return {POLICY_SLOT: None}
+        number = parsing.policy_number(str(value))
         if number is None:
             dispatcher.utter_message(
                 text="That doesn't look like a policy number. They look like PX-88123 (PX- and five digits)."

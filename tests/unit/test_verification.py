@@ -217,6 +217,18 @@ def test_an_unverified_balance_request_starts_verification_and_shows_nothing(dat
     assert followup(events) == FORM
 
 
+def test_a_form_started_without_a_policy_number_asks_for_one_without_refusing_anything(database: str) -> None:
+    """A balance request ("what's my balance?") starts the form with no policy number; its first run validates
+    that empty slot, and said "That doesn't look like a policy number" to a customer who gave none (seen live)."""
+    t = tracker("whatsapp:15550002002", {}, "what's my balance?", "check_balance")
+    dispatcher = CollectingDispatcher()
+    result = ValidateVerificationForm().validate_verification_policy_number(None, dispatcher, t, {})
+    assert result == {"verification_policy_number": None} and dispatcher.messages == []
+    refused = CollectingDispatcher()
+    ValidateVerificationForm().validate_verification_policy_number("my balance please", refused, t, {})
+    assert "doesn't look like a policy number" in said(refused)
+
+
 def test_verified_by_policy_and_birth_date_the_balance_follows(database: str) -> None:
     sender = "telegram:100200300"
     result, reply = validate_birth_date(sender, MARIA["policy"], MARIA["born"])
