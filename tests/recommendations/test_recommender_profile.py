@@ -236,13 +236,19 @@ def test_a_customer_who_dismissed_on_messenger_never_sees_it_again_on_whatsapp(d
     assert not any(rec.marketing for rec in found)
 
 
+def windshield_reported_on_whatsapp(session, now: datetime) -> Customer:
+    """Aisha (auto, a payment 4 days overdue), verified on WhatsApp, reporting a cracked windshield."""
+    aisha = customer_with_policy(session, "PX-77310")
+    conversation(session, WHATSAPP, "whatsapp")
+    record_verification(session, WHATSAPP, aisha.id, "policy_dob", "PX-77310", now=now)
+    says(session, WHATSAPP, "a stone cracked my windshield on the highway", "file_claim", "neutral", now)
+    return aisha
+
+
 def test_an_overdue_customer_after_a_claim_gets_the_claim_guide_and_a_payment_howto(db_url: str) -> None:
     now = utcnow()
     with session_scope(db_url) as session:
-        aisha = customer_with_policy(session, "PX-77310")
-        conversation(session, WHATSAPP, "whatsapp")
-        record_verification(session, WHATSAPP, aisha.id, "policy_dob", "PX-77310", now=now)
-        says(session, WHATSAPP, "a stone cracked my windshield on the highway", "file_claim", "neutral", now)
+        windshield_reported_on_whatsapp(session, now)
 
     with session_scope(db_url) as session:
         found = recommend_for_conversation(session, WHATSAPP, "claim_filed", now=now)
@@ -300,10 +306,7 @@ def test_what_was_just_shown_is_not_pushed_again_unless_the_customer_asks(db_url
     brings it back; a week later it may come again (its impression row is reused, recommendations/events.py)."""
     now = utcnow()
     with session_scope(db_url) as session:
-        aisha = customer_with_policy(session, "PX-77310")
-        conversation(session, WHATSAPP, "whatsapp")
-        record_verification(session, WHATSAPP, aisha.id, "policy_dob", "PX-77310", now=now)
-        says(session, WHATSAPP, "a stone cracked my windshield on the highway", "file_claim", "neutral", now)
+        aisha = windshield_reported_on_whatsapp(session, now)
     with session_scope(db_url) as session:
         filed = recommend_for_conversation(session, WHATSAPP, "claim_filed", now=now)
         assert filed[0].slug == "checklist-auto-glass"
