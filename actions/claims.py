@@ -231,7 +231,7 @@ def claim_buttons(session: Any, customer_id: int) -> List[Dict[Text, str]]:
     return [
         {
             "title": f"{claim.reference}: {claim.incident_type.replace('_', ' ')}, {claim.incident_date:%b %d, %Y}",
-            "payload": "/inform" + json.dumps({"claim_number": claim.reference}, separators=(",", ":")),
+            "payload": f"/inform{json.dumps({'claim_number': claim.reference}, separators=(',', ':'))}",
         }
         for claim in claims
     ]
