@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from actions import parsing
 from actions.customer_token import METADATA_KEY, TokenRefused, read_customer_token, token_secret
+from actions.form_exits import OffersAWayOut
 from actions.form_handoff import HandsOverWhenUpset
 from storage.engine import session_scope
 from storage.verification import (
@@ -228,7 +229,7 @@ def keep_other_answers(tracker: Tracker) -> List[EventType]:
     return [SlotSet(name, values.get(name)) for name in sorted(changed) if tracker.get_slot(name) != values.get(name)]
 
 
-class ValidateVerificationForm(HandsOverWhenUpset, FormValidationAction):
+class ValidateVerificationForm(HandsOverWhenUpset, OffersAWayOut, FormValidationAction):
     def name(self) -> Text:
         return "validate_verification_form"
 
@@ -237,7 +238,7 @@ class ValidateVerificationForm(HandsOverWhenUpset, FormValidationAction):
     ) -> List[Dict[Text, Any]]:
         events = await super().run(dispatcher, tracker, domain)
         if any(e.get("event") == "followup" for e in events):
-            return events  # handed to a person (HandsOverWhenUpset)
+            return events  # handed to a person (HandsOverWhenUpset), or "stop" (OffersAWayOut)
         put_back = keep_other_answers(tracker)
         policy = next(
             (e.get("value") for e in reversed(events) if e.get("event") == "slot" and e.get("name") == POLICY_SLOT),

@@ -5,6 +5,7 @@ intent) leaves every form. Through each form's real validation action, with trac
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import pytest
@@ -15,7 +16,9 @@ from actions.account import ValidateUpdateInfoForm
 from actions.claims import ValidateClaimForm, ValidateClaimStatusForm
 from actions.form_exits import WAY_OUT, answers_in_a_row, wants_to_stop
 from actions.quotes import ValidateQuoteForm
+from actions.verification import ValidateVerificationForm
 from tests.support.action_runs import verified
+from tests.support.databases import migrated_sqlite
 
 pytestmark = pytest.mark.usefixtures("sqlite_url")
 
@@ -24,6 +27,7 @@ FORMS = [
     (ValidateClaimStatusForm(), "claim_status_form", "claim_number"),
     (ValidateQuoteForm(), "quote_form", "age"),
     (ValidateUpdateInfoForm(), "update_info_form", "info_field"),
+    (ValidateVerificationForm(), "verification_form", "verification_policy_number"),
 ]
 STOPPED = [
     {"event": "slot", "name": "requested_slot", "value": None},
@@ -115,9 +119,13 @@ def test_answers_are_counted_since_the_form_last_asked_something_else() -> None:
     assert answers_in_a_row(moved_on, "incident_date") == 1
 
 
-def test_a_verified_customer_without_their_claim_number_is_shown_their_own_claims() -> None:
+def test_a_verified_customer_without_their_claim_number_is_shown_their_own_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Maria proved who she is; "I don't know my claim number" lists her two claims as buttons (nobody else's),
-    and tapping one is the answer. An unverified customer is told only what a claim number looks like."""
+    and tapping one is the answer. An unverified customer is told only what a claim number looks like. A
+    database of its own: the seeded book as shipped, not one where other tests have filed claims for Maria."""
+    monkeypatch.setenv("DATABASE_URL", migrated_sqlite(tmp_path / "coverline.db"))
     sender = verified("telegram:777000321", "PX-88123")
     action = ValidateClaimStatusForm()
     for earlier in ([], ["no idea"]):  # and no "say stop" under the buttons: they are the way forward
