@@ -22,6 +22,7 @@ from sqlalchemy import select
 from actions import parsing
 from actions.base import CoverlineAction
 from actions.fallback import FALLBACK_INTENT, consecutive_fallbacks
+from actions.form_exits import wants_to_stop
 from actions.knowledge import ActionAnswerProductQuestion
 from retrieval.corpus import past_reply_id
 from retrieval.service import Answer, answerer
@@ -40,6 +41,10 @@ NEAR_MISS_TEXT = (
     "A person on our team can look into it for you, or call 1-800-555-0142 (Mon-Fri 8am-8pm, Sat 9am-2pm ET)."
 )
 PERSON_BUTTON = [{"title": "Talk to a person", "payload": "/request_human"}]
+# "stop" with no form running (inside one, actions/form_exits.py ends it): nothing to stop but perhaps our
+# offers, which is what STOP means on messaging channels; ask rather than guess, with the one tap that does it
+STOPPED_TEXT = "OK, I'll leave it there. If you meant you'd rather not get offers from us, tap below."
+NO_OFFERS_BUTTON = [{"title": "No more offers", "payload": "/opt_out_marketing"}]
 
 
 def attribution(answer: Answer) -> str:
@@ -76,6 +81,9 @@ class ActionAnswerFromPastReplies(CoverlineAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         answer = None
+        if wants_to_stop(text):
+            dispatcher.utter_message(text=STOPPED_TEXT, buttons=NO_OFFERS_BUTTON, answer_source="fallback")
+            return [SlotSet(FEEDBACK_SLOT, False), SlotSet(PENDING_SLOT, None)]
         if not text.startswith("/") and not _personal_deductible_question(tracker, intent):
             try:
                 product = parsing.product(next(tracker.get_latest_entity_values("product"), None))

@@ -54,6 +54,7 @@ RESUME_ACTIONS = {
     "claim_status": "action_claim_status",
     "update_info": "action_submit_info_update",
     "file_claim": "action_submit_claim",
+    "marketing_opt_out": "action_opt_out_marketing",
 }
 # Slots the verification form may change; anything else set while it runs is put back (below).
 _OWN_SLOTS = frozenset({POLICY_SLOT, BIRTH_DATE_SLOT, "requested_slot", "handoff_signal"})

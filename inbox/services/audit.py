@@ -52,6 +52,7 @@ ACTIONS = (
     "content_updated",
     "content_retired",
     "content_restored",
+    "marketing_consent_withdrawn",  # by the customer, in chat (actions/marketing_consent.py): no agent
 )
 
 

@@ -22,7 +22,8 @@ SHARED_DATA = Path(os.environ.get("COVERLINE_SHARED_DATA", ROOT.parent / "shared
 REQUIRED_INTENTS = """greet goodbye thank_you affirm deny bot_challenge request_human complaint ask_coverage
 ask_deductible get_quote buy_policy file_claim claim_status claim_documents pay_premium billing_issue check_balance
 account_access premium_increase update_personal_info change_policy cancel_policy renew_policy roadside_assistance
-get_documents ask_discounts refund_status find_agent_office contact_info out_of_scope inform ask_for_tips""".split()
+get_documents ask_discounts refund_status find_agent_office contact_info out_of_scope inform ask_for_tips
+opt_out_marketing""".split()
 ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
 

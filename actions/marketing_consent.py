@@ -1,0 +1,74 @@
+"""A customer who asks for no more offers gets none, on every channel, from that moment.
+
+The recommender offers nothing for sale without marketing consent (recommendations/constraints.py), but until
+this action nothing let a customer take consent back: "unsubscribe" fell to the fallback, and "stop spamming
+me" went to a person as an angry message while the offers went on. Withdrawing must be as easy as agreeing was
+(GDPR art. 7(3); WhatsApp's Business policy asks that opt-out requests be honoured), so the request is
+honoured in the conversation, angry or not, and written to the audit trail with what it replaced.
+
+Consent belongs to the customer's account, so changing it needs to know whose account: a verified customer's
+is changed at once; anyone else is asked to verify first (verification resumes this action). Before that an
+anonymous conversation is shown no marketing anyway (the profile has no consent), which the reply says.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.base import CoverlineAction
+from actions.verification import require_verified_customer
+from storage.engine import session_scope
+from storage.models import AuditEntry, Customer, utcnow
+
+REQUEST = "marketing_opt_out"
+AUDIT_ACTION = "marketing_consent_withdrawn"
+WITHDRAWN = (
+    "Done: you won't get offers or promotions from us any more, here or on any other channel. We'll still "
+    "message you about your policies, claims and payments."
+)
+NEVER_GIVEN = (
+    "You're not signed up for offers, so we won't send you any, here or elsewhere. We'll still message you "
+    "about your policies, claims and payments."
+)
+NOT_YET_KNOWN = "Until then I won't show you any offers in this chat."
+
+
+def withdraw_consent(session: Session, customer_id: int, conversation_id: str, channel: Optional[str]) -> bool:
+    """Clear the customer's marketing consent and audit what it was; False when there was none to clear."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.marketing_consent_at is None:
+        return False
+    previous = {"given_at": customer.marketing_consent_at.isoformat(), "source": customer.marketing_consent_source}
+    customer.marketing_consent_at = None
+    customer.marketing_consent_source = None
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            action=AUDIT_ACTION,
+            conversation_id=conversation_id,
+            detail={"customer_id": customer_id, "channel": channel, "previous": previous},
+        )
+    )
+    return True
+
+
+class ActionOptOutMarketing(CoverlineAction):
+    def name(self) -> Text:
+        return "action_opt_out_marketing"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        customer_id, events = require_verified_customer(dispatcher, tracker, REQUEST)
+        if customer_id is None:
+            if any(e.get("event") == "followup" for e in events):
+                dispatcher.utter_message(text=NOT_YET_KNOWN)  # verification is starting: said after its intro
+            return events
+        with session_scope() as session:
+            withdrawn = withdraw_consent(session, customer_id, tracker.sender_id, tracker.get_latest_input_channel())
+        dispatcher.utter_message(text=WITHDRAWN if withdrawn else NEVER_GIVEN, answer_source="action")
+        return events
