@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Iterator
 
 import pytest
 
 from tests.support.databases import migrated_sqlite, postgres_answers, postgres_database
-from tests.support.paths import MODEL
+from tests.support.paths import MODEL, PROJECT_ROOT
+
+TRAINED_INDEX = PROJECT_ROOT / "models" / "past_replies"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -23,6 +26,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     for item in items:
         if "needs_model" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def past_replies_index_copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every server and in-process answerer of the run refreshes a copy of the trained past-replies index.
+
+    They refresh it from the test databases, and the servers' environment is this process's: without the copy
+    `make test` rewrote the index `make train` built, and a server stopped mid-save, or a second checkout sharing
+    the venv, could leave it broken for the next run (a clean-clone check failed that way). Tests that need an
+    index of their own still set RETRIEVAL_INDEX_DIR themselves."""
+    if os.environ.get("RETRIEVAL_INDEX_DIR") or not TRAINED_INDEX.is_dir():
+        yield
+        return
+    copy = tmp_path_factory.mktemp("index") / "past_replies"
+    shutil.copytree(TRAINED_INDEX, copy)
+    os.environ["RETRIEVAL_INDEX_DIR"] = str(copy)
+    try:
+        yield
+    finally:
+        os.environ.pop("RETRIEVAL_INDEX_DIR", None)
 
 
 @pytest.fixture(scope="session")
