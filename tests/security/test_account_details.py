@@ -432,3 +432,40 @@ def test_live_web_chat_token_from_the_logged_in_page(live_bot: Any) -> None:
     finally:
         forged.socket.close()
     assert "date of birth" in answer and "$" not in answer
+
+
+@pytest.mark.needs_model
+@pytest.mark.integration
+def test_live_no_more_offers_is_an_account_change_made_only_once_the_customer_is_verified(live_bot: Any) -> None:
+    """Withdrawing marketing consent changes the account (every channel stops offering), so it waits for proof
+    of who is asking; then it is done and audited. A WhatsApp-shaped sender, as the connector names them."""
+    from actions.marketing_consent import AUDIT_ACTION, NEVER_GIVEN, WITHDRAWN
+    from actions.past_replies import STOPPED_TEXT
+    from storage.models import AuditEntry, Customer
+    from tests.support.servers import say
+
+    sender = f"whatsapp:1555{uuid.uuid4().int % 10**7:07d}"
+
+    def chens_consent() -> Any:
+        with session_scope(live_bot.db_url) as session:
+            customer = session.scalars(select(Customer).join(Policy).where(Policy.number == "PX-51730")).one()
+            return customer.marketing_consent_at
+
+    assert chens_consent() is not None
+    first = ask_live(live_bot, sender, "hey, can you stop sending me promotions? thanks")
+    assert "confirm it's you" in first and chens_consent() is not None
+    assert "date of birth" in ask_live(live_bot, sender, "PX-51730")
+    done = ask_live(live_bot, sender, "11/23/1978")
+    assert WITHDRAWN in done and chens_consent() is None
+    with session_scope(live_bot.db_url) as session:
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == AUDIT_ACTION)).all()
+    assert [entry.conversation_id for entry in audited] == [sender]
+
+    [stopped] = say(live_bot.rasa_url, sender, "STOP")  # with no form running: the opt-out, one tap away
+    assert stopped["text"] == STOPPED_TEXT
+    again = joined_texts(say(live_bot.rasa_url, sender, stopped["buttons"][0]["payload"]))
+    assert NEVER_GIVEN in again
+
+
+def joined_texts(replies: List[Dict[str, Any]]) -> str:
+    return " ".join(r.get("text") or "" for r in replies)
