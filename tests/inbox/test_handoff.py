@@ -287,8 +287,11 @@ def test_every_audited_action_is_written(app, admin: LoggedIn, fake_rasa: FakeRa
         disabled = db.scalar(select(AuditEntry).where(AuditEntry.action == "agent_disabled"))
         assert (disabled.agent_id, disabled.target_agent_id) == (agents["admin"], created["id"])
     # written outside the inbox's API: by the learning worker and the model registry, each tested where it runs
-    # (tests/inbox/test_learning_jobs.py, tests/learning/test_registry.py)
-    elsewhere = {"retrain_job_started", "retrain_job_finished"} | {a for a in ACTIONS if a.startswith("model_")}
+    # (tests/inbox/test_learning_jobs.py, tests/learning/test_registry.py), and by a customer withdrawing marketing
+    # consent in chat (actions/marketing_consent.py, tests/unit/test_marketing_consent.py)
+    elsewhere = {"retrain_job_started", "retrain_job_finished", "marketing_consent_withdrawn"} | {
+        a for a in ACTIONS if a.startswith("model_")
+    }
     assert written == set(ACTIONS) - elsewhere
 
 
