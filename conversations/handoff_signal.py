@@ -9,6 +9,7 @@ disagree. docs/handoff.md explains the signals and how the thresholds were chose
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from conversations.answers import is_fallback
@@ -32,6 +33,26 @@ UNCLEAR_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope"})
 # config trains) are settings (docs/settings.md): COVERLINE_HANDOFF_NEGATIVE_THRESHOLD (0.75: the lowest
 # 0.05 step with at most 2 % of calm messages above it; 41 of 44 negative caught, where 0.9 caught 36) and
 # COVERLINE_HANDOFF_CONVERSATION_FLOOR (0.7: it takes two such messages, or one after a bot failure).
+
+
+# A message that arrived as `/intent{...}` but was not a button the bot offered (bot/channels/untrusted.py,
+# webhooks.py) is read as words, its leading slash gone, and its original kept in the trusted metadata
+# `original_text`. Such text is machine-shaped, not the customer's feelings: the sentiment head took a stale
+# card's `dismiss_content{"content_impression": 7}` for an upset customer and paged a person. Its intent still
+# counts; its sentiment does not. Only the bare payload shape: "/ this is ridiculous!!" is words and counts.
+_PAYLOAD_SHAPE = re.compile(r"/+[A-Za-z_][\w.-]*(\{.*\})?", re.DOTALL)
+
+
+def typed_payload(message: Optional[Mapping[str, Any]]) -> bool:
+    """Whether the message was an unoffered `/intent{...}` payload read as words."""
+    metadata = (message or {}).get("metadata")
+    original = metadata.get("original_text") if isinstance(metadata, Mapping) else None
+    return isinstance(original, str) and _PAYLOAD_SHAPE.fullmatch(original.strip()) is not None
+
+
+def message_sentiment(message: Optional[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+    """The sentiment the handoff reads: none for a typed payload."""
+    return None if typed_payload(message) else (message or {}).get("sentiment")
 
 
 def negative_threshold() -> float:
@@ -78,7 +99,8 @@ def earlier_negative_scores(events: List[Dict[str, Any]]) -> List[float]:
         kind = event.get("event")
         if kind == "user":
             if seen_latest:
-                scores.append(negative_score((event.get("parse_data") or {}).get("sentiment")))
+                parse_data = dict(event.get("parse_data") or {}, metadata=event.get("metadata"))
+                scores.append(negative_score(message_sentiment(parse_data)))
             seen_latest = True
         elif kind == "resume" or (kind == "action" and event.get("name") == "action_escalate"):
             break
@@ -130,7 +152,7 @@ def handoff_signal(
     is no calmer than the first; then a second message the bot cannot understand. Anger wins over a
     misunderstanding (it is the more urgent).
     """
-    sentiment = (latest_message or {}).get("sentiment")
+    sentiment = message_sentiment(latest_message)
     if strongly_negative(sentiment, threshold):
         return NEGATIVE_SENTIMENT
     floor = conversation_floor() if floor is None else floor

@@ -300,6 +300,49 @@ def test_handoff_signal(message: dict, history: list, expected: Optional[str]) -
     assert handoff_signal(message, events, threshold=0.9) == expected
 
 
+STALE_CARD = '/dismiss_content{"content_impression": 99}'
+
+
+def typed(original: str, intent: str, sentiment: Dict[str, Any]) -> Dict[str, Any]:
+    """A message as the doors hand it to Rasa when `original` was not a button on offer: the slash gone, the
+    original in the trusted metadata (bot/channels/untrusted.py)."""
+    return {
+        "intent": {"name": intent},
+        "sentiment": sentiment,
+        "text": original.lstrip("/"),
+        "metadata": {"original_text": original},
+    }
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        # a stale card's "Not for me", or anyone typing a payload: machine-shaped text, no feelings in it
+        (typed(STALE_CARD, "nlu_fallback", ANGRY), None),
+        (typed('/inform{"policy_number": "PX-77310"}', "inform", ANGRY), None),
+        (typed("/restart", "out_of_scope", ANGRY), None),
+        # but words after a slash are the customer's words, and their anger counts
+        (typed("/ this is ridiculous, three weeks and nothing!!", "claim_status", ANGRY), NEGATIVE_SENTIMENT),
+        (typed("//why won't you answer me", "claim_status", ANGRY), NEGATIVE_SENTIMENT),
+        # the same words without the metadata (typed without a slash) are read as ever
+        ({"intent": {"name": "nlu_fallback"}, "sentiment": ANGRY, "text": STALE_CARD.lstrip("/")}, NEGATIVE_SENTIMENT),
+    ],
+)
+def test_an_unoffered_payload_read_as_words_never_hands_over_on_its_sentiment(message: dict, expected: Any) -> None:
+    events = [{"event": "user", "parse_data": message, "metadata": message.get("metadata")}]
+    assert handoff_signal(message, events, threshold=0.9) == expected
+
+
+def test_an_unoffered_payload_does_not_count_as_an_earlier_upset_message() -> None:
+    earlier = typed(STALE_CARD, "nlu_fallback", scored(0.8))
+    history = [{"event": "user", "parse_data": earlier, "metadata": earlier["metadata"]}, bot("Hm?", "action")]
+    latest = {"intent": {"name": "claim_status"}, "sentiment": scored(0.8)}
+    assert handoff_signal(latest, history + [{"event": "user", "parse_data": latest}], threshold=0.9) is None
+    words = {"intent": {"name": "claim_status"}, "sentiment": scored(0.8)}  # the same, said in words
+    history = [{"event": "user", "parse_data": words}, bot("Hm?", "action")]
+    assert handoff_signal(latest, history + [{"event": "user", "parse_data": latest}], threshold=0.9) is not None
+
+
 def read_signal(t: Tracker) -> list:
     return asyncio.run(ActionReadHandoffSignal().run(CollectingDispatcher(), t, {}))
 
