@@ -29,12 +29,18 @@ COMPLAINT = "complaint"
 # customer is upset with us, and the sentiment model scores such accounts close to the handoff
 # threshold. A strongly negative answer to "what happened?" is the answer; a complaint still ends the form.
 ACCOUNT_OF_EVENTS_SLOTS = frozenset({"incident_description"})
+# Requests honoured inside the form by a rule of their own before the form asks again (bot/data/rules.yml): an
+# angry "STOP spamming me with offers!!" inside a quote gets what it asks for, and a person would be one more
+# message the customer did not want (docs/handoff.md), inside a form as outside one.
+HONOURED_IN_THE_FORM = frozenset({"opt_out_marketing"})
 
 
 def reason_to_leave(tracker: Tracker) -> Optional[str]:
     """Why the customer's newest message should end the running form, or None to carry on."""
     if not (tracker.active_loop or {}).get("name"):
         return None  # the form is being activated by this very message: the handoff rules decide
+    if ((tracker.latest_message or {}).get("intent") or {}).get("name") in HONOURED_IN_THE_FORM:
+        return None
     describing_events = tracker.get_slot("requested_slot") in ACCOUNT_OF_EVENTS_SLOTS
     if tracker.get_slot(HANDOFF_SIGNAL_SLOT) == NEGATIVE_SENTIMENT and not describing_events:
         return NEGATIVE_SENTIMENT

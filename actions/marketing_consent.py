@@ -9,6 +9,12 @@ honoured in the conversation, angry or not, and written to the audit trail with 
 Consent belongs to the customer's account, so changing it needs to know whose account: a verified customer's
 is changed at once; anyone else is asked to verify first (verification resumes this action). Before that an
 anonymous conversation is shown no marketing anyway (the profile has no consent), which the reply says.
+
+Asked in the middle of a form ("stop sending me promotions" while a claim is being filed), the request is
+honoured and the form goes on (bot/data/rules.yml): ending a half-filed claim because of an unrelated request
+would lose it. The form's question is asked again; the request is not taken as its answer (`not_intent` in
+the domain). A customer not yet verified cannot be verified in the middle of another form, so they are told
+how to finish it afterwards, and no pending request is touched.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import CoverlineAction
-from actions.verification import require_verified_customer
+from actions.verification import require_verified_customer, verified_customer
 from storage.engine import session_scope
 from storage.models import AuditEntry, Customer, utcnow
 
@@ -35,6 +41,10 @@ NEVER_GIVEN = (
     "about your policies, claims and payments."
 )
 NOT_YET_KNOWN = "Until then I won't show you any offers in this chat."
+AFTER_THIS_FORM = (
+    "I can stop offers once I know who you are: when we've finished here, say \"no more offers\" and I'll check "
+    "your identity first. Until then I won't show you any offers in this chat."
+)
 
 
 def withdraw_consent(session: Session, customer_id: int, conversation_id: str, channel: Optional[str]) -> bool:
@@ -72,3 +82,23 @@ class ActionOptOutMarketing(CoverlineAction):
             withdrawn = withdraw_consent(session, customer_id, tracker.sender_id, tracker.get_latest_input_channel())
         dispatcher.utter_message(text=WITHDRAWN if withdrawn else NEVER_GIVEN, answer_source="action")
         return events
+
+
+class ActionOptOutMarketingInsideForm(CoverlineAction):
+    """The same request inside a running form: honoured without touching the form's slots or its pending
+    request (it sets no slot, so the rules need not say which), and the form asks its question next."""
+
+    def name(self) -> Text:
+        return "action_opt_out_marketing_inside_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        with session_scope() as session:
+            customer_id = verified_customer(session, tracker)
+            if customer_id is None:
+                dispatcher.utter_message(text=AFTER_THIS_FORM, answer_source="action")
+                return []
+            withdrawn = withdraw_consent(session, customer_id, tracker.sender_id, tracker.get_latest_input_channel())
+        dispatcher.utter_message(text=WITHDRAWN if withdrawn else NEVER_GIVEN, answer_source="action")
+        return []

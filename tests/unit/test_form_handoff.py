@@ -84,3 +84,22 @@ def test_the_message_that_starts_a_form_is_left_to_the_handoff_rules() -> None:
     events = run_validation(ValidateClaimForm(), "policy_number", "PX-88123", signal="negative_sentiment", form=None)
 
     assert not [e for e in events if e["event"] == "followup"]
+
+
+@pytest.mark.parametrize(
+    "action, form, requested",
+    [(ValidateClaimForm(), "claim_form", "policy_number"), (ValidateQuoteForm(), "quote_form", "age")],
+)
+def test_an_angry_opt_out_inside_a_form_is_honoured_and_not_handed_over(action: Any, form: str, requested: str) -> None:
+    """The rule honours it (action_opt_out_marketing_inside_form), then the form asks its question again and its
+    validation runs with the angry message still the latest: that is not a reason to page a person."""
+    slots = {"requested_slot": requested, requested: None, "handoff_signal": "negative_sentiment"}
+    text = "STOP spamming me with your offers!!!"
+    latest = {"intent": {"name": "opt_out_marketing", "confidence": 0.97}, "entities": [], "text": text}
+    events = [{"event": "action", "name": "action_opt_out_marketing_inside_form"}]
+    tracker = Tracker("whatsapp:15550001111", slots, latest, events, False, None, {"name": form},
+                      "action_opt_out_marketing_inside_form")  # fmt: skip
+    domain = {"forms": {form: {"required_slots": [requested]}}, "slots": {requested: {}}}
+    result = asyncio.run(action.run(CollectingDispatcher(), tracker, domain))
+
+    assert not [e for e in result if e.get("event") in ("followup", "active_loop")], result

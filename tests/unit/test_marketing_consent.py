@@ -12,7 +12,15 @@ import pytest
 from rasa_sdk import Tracker
 from sqlalchemy import select
 
-from actions.marketing_consent import AUDIT_ACTION, NEVER_GIVEN, NOT_YET_KNOWN, WITHDRAWN, ActionOptOutMarketing
+from actions.marketing_consent import (
+    AFTER_THIS_FORM,
+    AUDIT_ACTION,
+    NEVER_GIVEN,
+    NOT_YET_KNOWN,
+    WITHDRAWN,
+    ActionOptOutMarketing,
+    ActionOptOutMarketingInsideForm,
+)
 from actions.past_replies import ActionAnswerFromPastReplies
 from recommendations.library import DEMO_LIBRARY, import_library
 from recommendations.recommender import recommend_for_conversation
@@ -71,10 +79,13 @@ def asked_for_a_quote(session: Any) -> None:
     )
 
 
-def whatsapp_tracker(text: str, intent: str = "opt_out_marketing", slots: Dict[str, Any] | None = None) -> Tracker:
+def whatsapp_tracker(
+    text: str, intent: str = "opt_out_marketing", slots: Dict[str, Any] | None = None, form: str | None = None
+) -> Tracker:
     latest = {"intent": {"name": intent, "confidence": 0.95}, "entities": [], "text": text}
     events: List[Dict[str, Any]] = [{"event": "user", "text": text, "parse_data": latest, "input_channel": "whatsapp"}]
-    return Tracker(WHATSAPP, slots or {}, latest, events, False, None, None, "action_listen")
+    loop = {"name": form} if form else None
+    return Tracker(WHATSAPP, slots or {}, latest, events, False, None, loop, "action_listen")
 
 
 def chen(session: Any) -> Customer:
@@ -138,3 +149,30 @@ def test_stop_with_no_form_running_offers_the_opt_out_in_one_tap(database: str) 
     assert message["buttons"] == [{"title": "No more offers", "payload": "/opt_out_marketing"}]
     with session_scope(database) as session:
         assert chen(session).marketing_consent_at is not None  # asking is not withdrawing
+
+
+def test_inside_a_claim_a_verified_customers_opt_out_is_honoured_and_the_claim_goes_on(database: str) -> None:
+    """Saying "…and stop sending me promotions" halfway through filing a claim: the consent goes at once, and nothing of
+    the half-filed claim is touched (no slot, no pending request), so the form asks its question again."""
+    verified(WHATSAPP, "PX-51730")
+    slots = {"requested_slot": "incident_description", "account_request": "file_claim", "policy_number": "PX-51730"}
+    tracker = whatsapp_tracker("and stop sending me promotions", slots=slots, form="claim_form")
+    dispatcher, events = run(ActionOptOutMarketingInsideForm(), tracker)
+    assert [m["text"] for m in dispatcher.messages] == [WITHDRAWN]
+    assert events == []
+    with session_scope(database) as session:
+        assert chen(session).marketing_consent_at is None
+        assert len(session.scalars(select(AuditEntry).where(AuditEntry.action == AUDIT_ACTION)).all()) == 1
+
+
+@pytest.mark.parametrize("form", ["quote_form", "verification_form"])
+def test_inside_a_form_an_unverified_customer_is_told_how_to_finish_it_after(database: str, form: str) -> None:
+    """Verification cannot start inside another form (and inside verification the request it serves must not be
+    replaced): nothing changes, no form is started, and the customer is told what to say when it is done."""
+    slots = {"requested_slot": "age", "account_request": "claim_status" if form == "verification_form" else None}
+    dispatcher, events = run(ActionOptOutMarketingInsideForm(), whatsapp_tracker("unsubscribe", slots=slots, form=form))
+    assert [m["text"] for m in dispatcher.messages] == [AFTER_THIS_FORM]
+    assert events == []
+    with session_scope(database) as session:
+        assert chen(session).marketing_consent_at is not None
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == AUDIT_ACTION)).all() == []
