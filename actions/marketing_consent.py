@@ -66,6 +66,12 @@ def withdraw_consent(session: Session, customer_id: int, conversation_id: str, c
     return True
 
 
+def honour(dispatcher: CollectingDispatcher, tracker: Tracker, customer_id: int) -> None:
+    with session_scope() as session:
+        withdrawn = withdraw_consent(session, customer_id, tracker.sender_id, tracker.get_latest_input_channel())
+    dispatcher.utter_message(text=WITHDRAWN if withdrawn else NEVER_GIVEN, answer_source="action")
+
+
 class ActionOptOutMarketing(CoverlineAction):
     def name(self) -> Text:
         return "action_opt_out_marketing"
@@ -78,9 +84,7 @@ class ActionOptOutMarketing(CoverlineAction):
             if any(e.get("event") == "followup" for e in events):
                 dispatcher.utter_message(text=NOT_YET_KNOWN)  # verification is starting: said after its intro
             return events
-        with session_scope() as session:
-            withdrawn = withdraw_consent(session, customer_id, tracker.sender_id, tracker.get_latest_input_channel())
-        dispatcher.utter_message(text=WITHDRAWN if withdrawn else NEVER_GIVEN, answer_source="action")
+        honour(dispatcher, tracker, customer_id)
         return events
 
 
@@ -96,9 +100,8 @@ class ActionOptOutMarketingInsideForm(CoverlineAction):
     ) -> List[Dict[Text, Any]]:
         with session_scope() as session:
             customer_id = verified_customer(session, tracker)
-            if customer_id is None:
-                dispatcher.utter_message(text=AFTER_THIS_FORM, answer_source="action")
-                return []
-            withdrawn = withdraw_consent(session, customer_id, tracker.sender_id, tracker.get_latest_input_channel())
-        dispatcher.utter_message(text=WITHDRAWN if withdrawn else NEVER_GIVEN, answer_source="action")
+        if customer_id is None:
+            dispatcher.utter_message(text=AFTER_THIS_FORM, answer_source="action")
+        else:
+            honour(dispatcher, tracker, customer_id)
         return []
