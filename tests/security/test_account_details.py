@@ -467,5 +467,40 @@ def test_live_no_more_offers_is_an_account_change_made_only_once_the_customer_is
     assert NEVER_GIVEN in again
 
 
+@pytest.mark.needs_model
+@pytest.mark.integration
+def test_live_no_more_offers_in_the_middle_of_a_quote_is_honoured_and_the_quote_goes_on(live_bot: Any) -> None:
+    """Halfway through a quote, "…and stop sending me promotional emails": a verified customer's consent goes at
+    once and the quote carries on from its question; one not yet verified, halfway through a claim, is told how to
+    ask once the claim is done, and the claim carries on. Through the live servers, WhatsApp-shaped senders."""
+    from actions.marketing_consent import AFTER_THIS_FORM, AUDIT_ACTION, WITHDRAWN
+    from storage.models import AuditEntry, Customer, utcnow
+
+    def customer_of(session: Any, policy: str) -> Any:
+        return session.scalars(select(Customer).join(Policy).where(Policy.number == policy)).one()
+
+    with session_scope(live_bot.db_url) as session:  # PX-77310's customer agreed to offers on the web
+        customer_of(session, "PX-77310").marketing_consent_at = utcnow()
+        customer_of(session, "PX-77310").marketing_consent_source = "web form"
+
+    sender = f"whatsapp:1555{uuid.uuid4().int % 10**7:07d}"
+    assert "date of birth" in ask_live(live_bot, sender, "how much do I owe on PX-77310?")
+    assert "$" in ask_live(live_bot, sender, "05/30/1989")  # verified: the balance
+    assert "Which cover" in ask_live(live_bot, sender, "I'd like a quote please")
+    assert "How old is the main driver?" in ask_live(live_bot, sender, "auto")
+    honoured = ask_live(live_bot, sender, "oh and please stop sending me promotional emails")
+    assert WITHDRAWN in honoured and honoured.endswith("How old is the main driver?")
+    assert "Roughly what is the car worth" in ask_live(live_bot, sender, "34")  # the quote goes on
+    with session_scope(live_bot.db_url) as session:
+        assert customer_of(session, "PX-77310").marketing_consent_at is None
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == AUDIT_ACTION)).all()
+        assert sender in [entry.conversation_id for entry in audited]
+
+    stranger = f"whatsapp:1555{uuid.uuid4().int % 10**7:07d}"
+    asked = ask_live(live_bot, stranger, "I want to file a claim")
+    told = ask_live(live_bot, stranger, "unsubscribe")
+    assert AFTER_THIS_FORM in told and told.endswith(asked)  # the claim's question again, nothing taken as its answer
+
+
 def joined_texts(replies: List[Dict[str, Any]]) -> str:
     return " ".join(r.get("text") or "" for r in replies)
