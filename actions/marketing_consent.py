@@ -26,7 +26,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.base import CoverlineAction
-from actions.verification import require_verified_customer, verified_customer
+from actions.verification import REQUEST_SLOT, require_verified_customer, verified_customer
 from storage.engine import session_scope
 from storage.models import AuditEntry, Customer, utcnow
 
@@ -41,6 +41,7 @@ NEVER_GIVEN = (
     "about your policies, claims and payments."
 )
 NOT_YET_KNOWN = "Until then I won't show you any offers in this chat."
+ALREADY_ON_IT = "That's what we're doing: as soon as you've confirmed who you are, the offers stop."
 AFTER_THIS_FORM = (
     "I can stop offers once I know who you are: when we've finished here, say \"no more offers\" and I'll check "
     "your identity first. Until then I won't show you any offers in this chat."
@@ -100,7 +101,9 @@ class ActionOptOutMarketingInsideForm(CoverlineAction):
     ) -> List[Dict[Text, Any]]:
         with session_scope() as session:
             customer_id = verified_customer(session, tracker)
-        if customer_id is None:
+        if customer_id is None and tracker.get_slot(REQUEST_SLOT) == REQUEST:
+            dispatcher.utter_message(text=ALREADY_ON_IT, answer_source="action")  # asked again while verifying for it
+        elif customer_id is None:
             dispatcher.utter_message(text=AFTER_THIS_FORM, answer_source="action")
         else:
             honour(dispatcher, tracker, customer_id)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from actions.marketing_consent import (
     AFTER_THIS_FORM,
+    ALREADY_ON_IT,
     AUDIT_ACTION,
     NEVER_GIVEN,
     NOT_YET_KNOWN,
@@ -176,3 +177,13 @@ def test_inside_a_form_an_unverified_customer_is_told_how_to_finish_it_after(dat
     with session_scope(database) as session:
         assert chen(session).marketing_consent_at is not None
         assert session.scalars(select(AuditEntry).where(AuditEntry.action == AUDIT_ACTION)).all() == []
+
+
+def test_asked_again_while_verifying_for_it_the_customer_hears_it_is_under_way(database: str) -> None:
+    """Saying "unsubscribe", then "unsubscribe!!" again instead of a policy number: not "say it
+    again once we're done" (that is what is being done), and the verification goes on for the same request."""
+    slots = {"requested_slot": "verification_policy_number", "account_request": "marketing_opt_out"}
+    tracker = whatsapp_tracker("unsubscribe!!", slots=slots, form="verification_form")
+    dispatcher, events = run(ActionOptOutMarketingInsideForm(), tracker)
+    assert [m["text"] for m in dispatcher.messages] == [ALREADY_ON_IT]
+    assert events == []
