@@ -20,7 +20,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.handoff import HANDOFF_SIGNAL_SLOT, NEGATIVE_SENTIMENT
+from actions.handoff import HANDOFF_SIGNAL_SLOT, NEGATIVE_SENTIMENT, intent_name
 
 ESCALATE = "action_escalate"
 COMPLAINT = "complaint"
@@ -39,12 +39,13 @@ def reason_to_leave(tracker: Tracker) -> Optional[str]:
     """Why the customer's newest message should end the running form, or None to carry on."""
     if not (tracker.active_loop or {}).get("name"):
         return None  # the form is being activated by this very message: the handoff rules decide
-    if ((tracker.latest_message or {}).get("intent") or {}).get("name") in HONOURED_IN_THE_FORM:
+    intent = intent_name(tracker.latest_message)
+    if intent in HONOURED_IN_THE_FORM:
         return None
     describing_events = tracker.get_slot("requested_slot") in ACCOUNT_OF_EVENTS_SLOTS
     if tracker.get_slot(HANDOFF_SIGNAL_SLOT) == NEGATIVE_SENTIMENT and not describing_events:
         return NEGATIVE_SENTIMENT
-    if ((tracker.latest_message or {}).get("intent") or {}).get("name") == COMPLAINT:
+    if intent == COMPLAINT:
         return COMPLAINT
     return None
 
